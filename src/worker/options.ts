@@ -1,0 +1,138 @@
+// Command options: one table of definitions serves the CLI flags, the HTTP body (camelCase) and the forms.
+
+import type { CommandName } from './status.ts';
+
+export class OptionError extends Error {
+  /** The option (camelCase) or field that was wrong. */
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = 'OptionError';
+    this.field = field;
+  }
+}
+
+type Kind = 'integer' | 'size' | 'string' | 'list' | 'boolean';
+
+export interface OptionDef {
+  /** camelCase name, as in the HTTP body; the CLI flag is its kebab-case form. */
+  name: string;
+  kind: Kind;
+  default: unknown;
+  min?: number;
+  max?: number;
+  commands: readonly CommandName[];
+  required?: boolean;
+  help: string;
+}
+
+const CLONES = ['SplitClone', 'VerticalSplitClone'] as const;
+const ALL = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const;
+const MiB = 1024 * 1024;
+
+export const OPTION_DEFS: readonly OptionDef[] = [
+  { name: 'excludeTables', kind: 'list', default: [], commands: ['SplitClone', 'SplitDiff'], help: 'tables to leave out (names or /regexps/), comma-separated' },
+  { name: 'tables', kind: 'list', default: [], commands: ['VerticalSplitClone', 'VerticalSplitDiff'], required: true, help: 'tables to move (names or /regexps/), comma-separated' },
+  { name: 'strategy', kind: 'string', default: '-populate_blp_checkpoint', commands: CLONES, help: 'space-separated strategy flags' },
+  { name: 'sourceReaderCount', kind: 'integer', default: 10, min: 1, max: 256, commands: ALL, help: 'chunks read at once per source' },
+  { name: 'destinationWriterCount', kind: 'integer', default: 20, min: 1, max: 256, commands: CLONES, help: 'writers per destination' },
+  { name: 'minTableSizeForSplit', kind: 'size', default: 1 * MiB, min: 0, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'tables smaller than this (bytes) are read as one chunk' },
+  { name: 'chunkCount', kind: 'integer', default: 1000, min: 1, max: 1_000_000, commands: ALL, help: 'at most this many chunks per table' },
+  { name: 'minRowsPerChunk', kind: 'integer', default: 10000, min: 1, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'each chunk holds at least this many estimated rows' },
+  { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most' },
+  { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT at most' },
+  { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
+  { name: 'sourceTabletType', kind: 'string', default: 'rdonly', commands: ALL, help: 'type of the source tablet to read from (rdonly, replica)' },
+];
+
+export interface CommonOptions {
+  sourceReaderCount: number;
+  minTableSizeForSplit: number;
+  chunkCount: number;
+  minRowsPerChunk: number;
+  sourceTabletType: 'rdonly' | 'replica';
+}
+
+export interface CloneOptions extends CommonOptions {
+  excludeTables: string[];
+  tables: string[];
+  strategy: string;
+  destinationWriterCount: number;
+  writeQueryMaxRows: number;
+  writeQueryMaxSize: number;
+  maxTps: number;
+}
+
+export function optionsFor(command: CommandName): OptionDef[] {
+  return OPTION_DEFS.filter((d) => d.commands.includes(command));
+}
+
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+const SIZE_RE = /^(\d+)\s*([kmg]i?b?|b)?$/i;
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: MiB, g: 1024 * MiB };
+
+/** Parses `1048576`, `1MiB`, `512k`, `2M` into bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = SIZE_RE.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? '').toLowerCase().charAt(0);
+  return Number(m[1]) * SIZE_UNITS[unit];
+}
+
+function coerce(def: OptionDef, value: unknown): unknown {
+  const bad = (what: string) => new OptionError(def.name, `option ${def.name}: ${what}`);
+  switch (def.kind) {
+    case 'integer':
+    case 'size': {
+      let n: number | undefined;
+      if (typeof value === 'number') n = value;
+      else if (typeof value === 'string' && value.trim() !== '') n = def.kind === 'size' ? parseSize(value) : /^-?\d+$/.test(value.trim()) ? Number(value) : undefined;
+      if (n === undefined || !Number.isInteger(n)) throw bad(`expected ${def.kind === 'size' ? 'a size in bytes (e.g. 1048576 or 1MiB)' : 'an integer'}, got ${JSON.stringify(value)}`);
+      if (def.min !== undefined && n < def.min) throw bad(`must be at least ${def.min}, got ${n}`);
+      if (def.max !== undefined && n > def.max) throw bad(`must be at most ${def.max}, got ${n}`);
+      return n;
+    }
+    case 'string':
+      if (typeof value !== 'string') throw bad(`expected a string, got ${JSON.stringify(value)}`);
+      return value;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === 'false') return value === 'true';
+      throw bad(`expected true or false, got ${JSON.stringify(value)}`);
+    case 'list': {
+      const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
+      if (!items || items.some((s) => typeof s !== 'string')) throw bad(`expected a list of names, got ${JSON.stringify(value)}`);
+      return (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
+    }
+  }
+}
+
+/**
+ * Validates raw options (camelCase keys, from the HTTP body or the CLI) for a command and fills the defaults.
+ * Throws OptionError naming the first bad or unknown option.
+ */
+export function parseOptions(command: CommandName, raw: Record<string, unknown>): CloneOptions {
+  const defs = optionsFor(command);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    if (!defs.some((d) => d.name === key)) {
+      const known = OPTION_DEFS.some((d) => d.name === key);
+      throw new OptionError(key, known ? `option ${key} does not apply to ${command}` : `unknown option ${key}`);
+    }
+  }
+  for (const def of OPTION_DEFS) {
+    const given = raw[def.name];
+    out[def.name] = given === undefined || !defs.includes(def) ? structuredClone(def.default) : coerce(def, given);
+  }
+  const tabletType = out.sourceTabletType;
+  if (tabletType !== 'rdonly' && tabletType !== 'replica') {
+    throw new OptionError('sourceTabletType', `option sourceTabletType: expected rdonly or replica, got ${JSON.stringify(tabletType)}`);
+  }
+  for (const def of defs) {
+    if (def.required && (out[def.name] as unknown[]).length === 0) throw new OptionError(def.name, `option ${def.name} is required for ${command}`);
+  }
+  return out as unknown as CloneOptions;
+}
