@@ -1,0 +1,53 @@
+// The process entry point: parse the command line, run the command, exit with its code.
+
+import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/args.ts';
+import { run, serve } from './cli/daemon.ts';
+import { MAIN_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
+import { sandboxCommand } from './cli/sandbox.ts';
+import { validateRequest } from './worker/controller.ts';
+import { OptionError } from './worker/options.ts';
+import { COMMANDS, type CommandName } from './worker/status.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const { globals, command, rest } = parseGlobals(argv);
+  const wantsHelp = globals.help || rest.includes('--help') || rest.includes('-h');
+  switch (command) {
+    case undefined:
+    case 'help':
+      process.stdout.write(MAIN_HELP);
+      return command === undefined && !globals.help ? 2 : 0;
+    case 'serve':
+      if (wantsHelp) return print(SERVE_HELP);
+      if (rest.length) throw new UsageError(`serve takes no arguments, got ${rest.join(' ')}`);
+      await serve(globals);
+      return -1; // keeps running
+    case 'run': {
+      if (wantsHelp) return print(runHelp(COMMANDS.includes(rest[0] as CommandName) ? (rest[0] as CommandName) : undefined));
+      const args = parseJobArgs(rest);
+      const request = { command: args.command, keyspace: args.keyspace, shard: args.shard, options: args.options };
+      validateRequest(request); // bad flags fail before anything listens or connects
+      return run(globals, request);
+    }
+    case 'sandbox':
+      if (wantsHelp) return print(SANDBOX_HELP);
+      return sandboxCommand(rest);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}; see shardworker --help`);
+  }
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    const message = err instanceof OptionError ? cliOptionMessage(err) : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`shardworker: ${message}\n`);
+    process.exit(err instanceof UsageError || err instanceof OptionError ? 2 : 1);
+  },
+);

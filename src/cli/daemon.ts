@@ -1,0 +1,92 @@
+// `serve` and `run`: the process around the app. Wires the topology, credentials, job controller and HTTP app,
+// listens, and shuts down gracefully (cancel the job, wait for cleanup, close the server).
+
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp } from '../http/app.ts';
+import { loadCredentials } from '../topology/credentials.ts';
+import { openTopology } from '../topology/server.ts';
+import { JobController } from '../worker/controller.ts';
+import type { JobRequest, StatusSnapshot } from '../worker/status.ts';
+import type { GlobalFlags } from './args.ts';
+import { UsageError } from './args.ts';
+import { statusText } from './status-text.ts';
+
+interface Daemon {
+  app: FastifyInstance;
+  jobs: JobController;
+  url: string;
+  log: Logger;
+}
+
+async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & { fd?: number }, onEnded?: (s: StatusSnapshot) => void): Promise<Daemon> {
+  if (!globals.topo) throw new UsageError('--topo is required (e.g. --topo file:topo.json)');
+  if (globals.host !== '127.0.0.1' && globals.host !== 'localhost' && globals.host !== '::1' && !globals.authTokenFile) {
+    throw new UsageError(`refusing to listen on ${globals.host} without --auth-token-file: without a token anyone who reaches it could start or cancel a job`);
+  }
+  const topo = await openTopology(globals.topo);
+  await topo.read(); // a bad file is refused now, not at the first job
+  const credentials = await loadCredentials(globals.dbCredentialsFile);
+  const destination = pino.destination({ fd: logTo === process.stderr ? 2 : 1, sync: false });
+  const log = pino({ level: globals.logLevel === 'silent' ? 'silent' : globals.logLevel }, destination);
+  const jobs = new JobController({ topo, credentials }, { level: globals.logLevel, destination }, { onEnded });
+  const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false });
+  await app.listen({ host: globals.host, port: globals.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : globals.port;
+  const host = globals.host.includes(':') ? `[${globals.host}]` : globals.host;
+  return { app, jobs, url: `http://${host}:${port}`, log };
+}
+
+/** SIGINT/SIGTERM: cancel the job, let its cleanup finish, then `after`. A second signal does not skip cleanup. */
+function onSignals(jobs: JobController, log: Logger, after: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    log.warn({ signal }, stopping ? 'still cleaning up; waiting' : 'signal received: canceling the job and cleaning up');
+    if (stopping) return;
+    stopping = true;
+    jobs.cancel();
+    void jobs.settled().then(after);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export async function serve(globals: GlobalFlags): Promise<void> {
+  const d = await startDaemon(globals, process.stdout);
+  d.log.info({ url: d.url }, 'shardworker listening');
+  process.stderr.write(`shardworker listening on ${d.url}\n`);
+  onSignals(d.jobs, d.log, async () => {
+    await d.app.close();
+    process.exit(0);
+  });
+}
+
+export async function run(globals: GlobalFlags, request: JobRequest): Promise<number> {
+  let ended: (s: StatusSnapshot) => void = () => {};
+  const endedPromise = new Promise<StatusSnapshot>((resolve) => (ended = resolve));
+  // Logs go to stderr: stdout is the status text.
+  const d = await startDaemon({ ...globals, logLevel: globals.logLevel }, process.stderr, (s) => ended(s));
+  d.jobs.start(request);
+  process.stdout.write(`status page: ${d.url}/status\n`);
+  const timer = setInterval(() => process.stdout.write(statusText(d.jobs.snapshot()) + '\n'), 1000);
+  let interrupted = false;
+  onSignals(d.jobs, d.log, async () => {
+    interrupted = true;
+  });
+  const final = await endedPromise;
+  clearInterval(timer);
+  process.stdout.write(statusText(final) + '\n');
+  await d.app.close();
+  if (final.state === 'done') {
+    process.stdout.write(`done: ${final.totals.rowsCopied} rows copied in ${elapsed(final)}\n`);
+    return 0;
+  }
+  process.stderr.write(`${request.command} ${final.state}${interrupted ? ' (interrupted)' : ''}: ${final.error ?? 'no reason recorded'}\n`);
+  return 1;
+}
+
+function elapsed(s: StatusSnapshot): string {
+  if (!s.startedAt || !s.endedAt) return '?';
+  return `${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,67 @@
+// `--help` texts, built from the same option table the code validates with.
+
+import { kebab, optionsFor } from '../worker/options.ts';
+import { STRATEGY_FLAG_NAMES } from '../clone/strategy-flags.ts';
+import { COMMANDS, type CommandName } from '../worker/status.ts';
+
+const GLOBAL = `Global flags (before the command):
+  --topo file:PATH             topology file (required for serve and run)
+  --db-credentials-file PATH   JSON object of user -> password; a user missing from it has no password
+  --host HOST                  address to listen on (default 127.0.0.1)
+  --port PORT                  port to listen on (default 8080; 0 picks a free port and prints it)
+  --retry-duration DURATION    how long transient MySQL errors are retried (default 2h; 30s, 2m, 2h)
+  --auth-token-file PATH       token required by the mutating routes
+  --public-status              serve the read-only pages and /metrics without a token
+  --log-level LEVEL            trace, debug, info, warn, error, fatal, silent (default info)`;
+
+export const MAIN_HELP = `shardworker: reshards MySQL/MariaDB databases by key range while operators watch.
+
+Usage:
+  shardworker [global flags] serve                                  the daemon, idle until a job is posted
+  shardworker [global flags] run <Command> [options] <keyspace/shard> one job, status printed every second
+  shardworker sandbox up|down|status [--dir DIR] [--base-port N]     local mariadbd cluster for demos and tests
+  shardworker <command> --help
+
+Commands for run (and POST /api/jobs): ${COMMANDS.join(', ')}
+
+${GLOBAL}
+`;
+
+export const SERVE_HELP = `Usage: shardworker --topo file:topo.json [--host H] [--port P] [--db-credentials-file F] serve
+
+Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset),
+/metrics and /healthz. One job runs at a time. SIGINT/SIGTERM cancels a running job, waits for its cleanup,
+then closes the server.
+
+${GLOBAL}
+`;
+
+export function runHelp(command?: CommandName): string {
+  const commands = command ? [command] : [...COMMANDS];
+  const sections = commands.map((c) => {
+    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${d.required ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}`);
+    return `  ${c} [options] <keyspace/shard>\n${opts.join('\n')}`;
+  });
+  return `Usage: shardworker --topo file:topo.json [--port P] run <Command> [options] <keyspace/shard>
+
+Runs one job while serving the same pages, prints the status every second, exits 0 when it is done and 1
+otherwise (the reason on stderr). SIGINT/SIGTERM cancels the job, lets cleanup finish, then exits 1.
+
+${sections.join('\n\n')}
+
+Strategy flags (--strategy, space-separated): ${STRATEGY_FLAG_NAMES.join(' ')}
+
+${GLOBAL}
+`;
+}
+
+export const SANDBOX_HELP = `Usage: shardworker sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N]
+
+  up       start local mariadbd instances (source primary, rdonly replica, N destination primaries; default 2),
+           seed demo data (--rows per table, default 200000) and write DIR/topology.json and DIR/credentials.json
+  down     stop the instances this sandbox started (and nothing else)
+  status   show each instance and whether it runs
+
+  --dir DIR          where data dirs, logs and files live (default .sandbox)
+  --base-port N      first port (default 15300); instances take the next ports
+`;

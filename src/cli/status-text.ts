@@ -1,0 +1,23 @@
+// The status as `run` prints it every second: state, then one line per table, then totals.
+
+import { formatCount, formatDuration, formatPercent, formatRate, progressFraction } from '../http/format.ts';
+import type { StatusSnapshot, TableStatus, Totals } from '../worker/status.ts';
+
+function percent(copied: number, estimated: number, done: boolean): string {
+  return formatPercent(progressFraction(copied, estimated, done));
+}
+
+function line(name: string, state: string, t: Pick<TableStatus | Totals, 'rowsCopied' | 'rowsEstimated' | 'rowsPerSecond' | 'etaSeconds'>, done: boolean): string {
+  const rows = `${formatCount(t.rowsCopied)}/${formatCount(t.rowsEstimated)}`;
+  return `  ${name.padEnd(24)} ${state.padEnd(9)} ${rows.padStart(23)} ${percent(t.rowsCopied, t.rowsEstimated, done).padStart(6)}  ${formatRate(t.rowsPerSecond).padStart(12)}  ETA ${formatDuration(t.etaSeconds)}`;
+}
+
+export function statusText(s: StatusSnapshot): string {
+  const head = s.job ? `${s.job.command} ${s.job.keyspace}/${s.job.shard}: ${s.state}` : s.state;
+  const out = [head];
+  if (s.sources.length) out.push(`  sources: ${s.sources.join(', ')}  destinations: ${s.destinations.join(', ')}`);
+  for (const t of s.tables) out.push(line(t.kind === 'view' ? `${t.name} (view)` : t.name, t.state, t, t.state === 'done'));
+  if (s.tables.length) out.push(line('total', '', s.totals, s.state === 'done'));
+  if (s.error) out.push(`  error: ${s.error}`);
+  return out.join('\n');
+}

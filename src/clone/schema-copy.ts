@@ -1,0 +1,87 @@
+// Destination schema: database, tables (per strategy), views; the delayed ALTERs; the final comparison.
+
+import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
+import { quoteId, quoteTable } from '../mysql/sql.ts';
+import { normalizeCreateTable, rewriteCreateView, splitCreateTable } from './create-sql.ts';
+import type { StrategyFlags } from './strategy-flags.ts';
+
+export interface DestinationDb {
+  ref: TabletRef;
+  pool: Pool;
+  dbName: string;
+}
+
+export class DestinationNotEmptyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DestinationNotEmptyError';
+  }
+}
+
+/** The ALTERs to run after the copy, per table, for one destination. */
+export type DelayedAlters = Map<string, string>;
+
+/**
+ * Creates the database and tables on one destination. A table that already exists empty is recreated; one that
+ * holds rows is an error naming it: copying into it would duplicate or mix data.
+ */
+export async function createTables(dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags): Promise<DelayedAlters> {
+  const { pool, ref, dbName } = dest;
+  await queryOn(pool, ref, 'creating the database', `CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)}`);
+  const existing = new Set(
+    (await queryOn<{ name: string }[]>(pool, ref, 'listing tables', 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [dbName])).map((r) => String(r.name)),
+  );
+  const alters: DelayedAlters = new Map();
+  for (const table of tables) {
+    if (existing.has(table.name)) {
+      const rows = await queryOn<unknown[]>(pool, ref, `checking ${table.name}`, `SELECT 1 FROM ${quoteTable(dbName, table.name)} LIMIT 1`);
+      if (rows.length > 0) {
+        throw new DestinationNotEmptyError(`destination ${ref.alias} already has rows in ${dbName}.${table.name}; empty or drop it before cloning`);
+      }
+      await queryOn(pool, ref, `dropping empty ${table.name}`, `DROP TABLE ${quoteTable(dbName, table.name)}`);
+    }
+    const { create, alter } = splitCreateTable(table.createSql, dbName, table.name, flags);
+    await queryOn(pool, ref, `creating table ${table.name}`, create);
+    if (alter) alters.set(table.name, alter);
+  }
+  return alters;
+}
+
+export async function createViews(dest: DestinationDb, sourceDb: string, views: TableDefinition[]): Promise<void> {
+  // A view may select from another view: retry the failures until no progress, then report the first.
+  let pending = [...views];
+  while (pending.length) {
+    const failed: { view: TableDefinition; err: unknown }[] = [];
+    for (const view of pending) {
+      try {
+        await queryOn(dest.pool, dest.ref, `creating view ${view.name}`, `USE ${quoteId(dest.dbName)}; ${rewriteCreateView(view.createSql, sourceDb, dest.dbName)}`);
+      } catch (err) {
+        failed.push({ view, err });
+      }
+    }
+    if (failed.length === pending.length) throw failed[0].err;
+    pending = failed.map((f) => f.view);
+  }
+}
+
+/**
+ * Checks each destination table and view matches the source's definition (modulo the AUTO_INCREMENT counter,
+ * the strategy's removals and the database name). Returns the differences, one line each.
+ */
+export async function compareSchema(source: SchemaDefinition, dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags): Promise<string[]> {
+  const actual = await readSchema(dest.pool, dest.ref, dest.dbName);
+  const byName = new Map(actual.tables.map((t) => [t.name, t]));
+  const problems: string[] = [];
+  for (const table of tables) {
+    const got = byName.get(table.name);
+    if (!got) {
+      problems.push(`${dest.ref.alias}: ${table.kind} ${table.name} is missing`);
+      continue;
+    }
+    const want = table.kind === 'view' ? rewriteCreateView(table.createSql, source.dbName, dest.dbName) : normalizeCreateTable(table.createSql, table.name, flags);
+    const have = table.kind === 'view' ? rewriteCreateView(got.createSql, dest.dbName, dest.dbName) : normalizeCreateTable(got.createSql, table.name, flags);
+    if (want !== have) problems.push(`${dest.ref.alias}: ${table.kind} ${table.name} differs from the source:\n  source: ${want}\n  dest:   ${have}`);
+  }
+  return problems;
+}

@@ -1,0 +1,28 @@
+// What makes the one pipeline SplitClone or VerticalSplitClone: which shards, which tables, where each row goes.
+
+import type { KeyRange } from '../keyrange/keyrange.ts';
+import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
+import type { SourceShard, Topology } from '../topology/types.ts';
+import type { RowRouter } from './copier.ts';
+
+export interface ShardTarget {
+  keyspace: string;
+  shard: string;
+  keyRange: KeyRange;
+}
+
+export interface CloneTargets {
+  sources: ShardTarget[];
+  destinations: ShardTarget[];
+}
+
+export interface CopyStrategy {
+  /** Source and destination shards, as the topology has them now. Throws naming what is wrong. */
+  resolveTargets(topo: Topology): CloneTargets;
+  /** The tables and views to copy, from the source schema. Throws naming a table that cannot be copied. */
+  pickTables(schema: SchemaDefinition): TableDefinition[];
+  /** The router for rows of `table` read from source `sourceIndex`, over `targets.destinations`. */
+  routerFor(table: TableDefinition, targets: CloneTargets, sourceIndex: number): RowRouter;
+  /** What to record as `sourceShards` on destination `destIndex` (uids are source indexes). */
+  sourceShardsFor(targets: CloneTargets, destIndex: number, tables: TableDefinition[]): SourceShard[];
+}

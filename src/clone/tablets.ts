@@ -1,0 +1,70 @@
+// Choosing the tablets a job works on: a healthy source tablet per source shard, the primary of each destination.
+
+import type { Logger } from 'pino';
+import { describeTablet, openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { isReadOnly, replicationStatus } from '../mysql/replication.ts';
+import type { Credentials, TabletType, Topology } from '../topology/types.ts';
+
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+function tabletsOfShard(topo: Topology, keyspace: string, shard: string, type: TabletType): TabletRef[] {
+  return Object.entries(topo.tablets)
+    .filter(([, t]) => t.keyspace === keyspace && t.shard === shard && t.type === type)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([alias, tablet]) => ({ alias, tablet }));
+}
+
+/** Why a tablet is unfit to be read from, or null when it is fit. */
+async function sourceProblem(ref: TabletRef, credentials: Credentials): Promise<string | null> {
+  const pool = openPool(ref, credentials, { connectionLimit: 1 });
+  try {
+    const status = await replicationStatus(pool, ref);
+    if (!status.configured) return 'it is not a replica';
+    if (!status.ioRunning || !status.sqlRunning) return `replication is not running${status.lastError ? ` (${status.lastError})` : ''}`;
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
+/**
+ * The first healthy tablet of `type` in the shard: reachable, replicating, not taken by another worker.
+ * Throws naming the shard and what was wrong with each candidate.
+ */
+export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger): Promise<TabletRef> {
+  const candidates = tabletsOfShard(topo, keyspace, shard, type);
+  const taken = tabletsOfShard(topo, keyspace, shard, 'worker');
+  const problems: string[] = taken.map((t) => `${t.alias} is already taken by worker job ${t.tablet.workerJob?.jobId ?? '(unknown)'}`);
+  for (const ref of candidates) {
+    const problem = await sourceProblem(ref, credentials);
+    if (!problem) return ref;
+    log.warn({ tablet: ref.alias, problem }, 'source tablet unfit');
+    problems.push(`${ref.alias}: ${problem}`);
+  }
+  const why = problems.length ? `: ${problems.join('; ')}` : ` (the shard has no ${type} tablet)`;
+  throw new TargetError(`no healthy ${type} tablet in ${keyspace}/${shard}${why}`);
+}
+
+/** The shard's primary, checked reachable and writable. */
+export async function pickDestinationPrimary(topo: Topology, keyspace: string, shard: string, credentials: Credentials): Promise<TabletRef> {
+  const primaries = tabletsOfShard(topo, keyspace, shard, 'primary');
+  if (primaries.length === 0) throw new TargetError(`destination shard ${keyspace}/${shard} has no primary tablet`);
+  const ref = primaries[0];
+  const pool: Pool = openPool(ref, credentials, { connectionLimit: 1, withDatabase: false });
+  try {
+    if (await isReadOnly(pool, ref)) throw new TargetError(`destination primary ${describeTablet(ref)} of ${keyspace}/${shard} is read-only`);
+  } catch (err) {
+    if (err instanceof TargetError) throw err;
+    throw new TargetError(`destination primary of ${keyspace}/${shard} is unusable: ${(err as Error).message}`);
+  } finally {
+    await pool.end().catch(() => {});
+  }
+  return ref;
+}

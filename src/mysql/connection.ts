@@ -1,0 +1,84 @@
+// Pools to tablets. Every session is set up the same way, so that what one side reads the other writes back
+// unchanged: UTC time zone, no charset conversion of results, strict mode that still allows zero dates.
+
+import mysql from 'mysql2';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Credentials, Tablet } from '../topology/types.ts';
+
+export type { Pool, PoolConnection };
+
+export const SESSION_SETUP = [
+  "SET SESSION time_zone = '+00:00'",
+  "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+  // Raw column bytes, as stored: a latin1 column is not re-encoded on the way out.
+  'SET SESSION character_set_results = NULL',
+  'SET SESSION foreign_key_checks = 0',
+].join('; ');
+
+/** A tablet as errors and logs name it: alias and address, never credentials. */
+export interface TabletRef {
+  alias: string;
+  tablet: Tablet;
+}
+
+export function describeTablet(ref: TabletRef): string {
+  return `${ref.alias} (${ref.tablet.host}:${ref.tablet.port}/${ref.tablet.dbName})`;
+}
+
+/** An error from a tablet, named by the tablet and what we were doing; keeps the MySQL errno for retry logic. */
+export class TabletError extends Error {
+  readonly errno: number | undefined;
+  readonly tabletAlias: string;
+  constructor(ref: TabletRef, doing: string, cause: unknown) {
+    const err = cause as { message?: string; errno?: number; code?: string };
+    const reason = err?.message || err?.code || String(cause);
+    super(`${doing} on ${describeTablet(ref)}: ${reason}`, { cause });
+    this.name = 'TabletError';
+    this.errno = err?.errno;
+    this.tabletAlias = ref.alias;
+  }
+}
+
+export interface PoolOptions {
+  connectionLimit: number;
+  /** Connect to the tablet's database (default) or to none (to create it). */
+  withDatabase?: boolean;
+}
+
+export function openPool(ref: TabletRef, credentials: Credentials, options: PoolOptions): Pool {
+  const { tablet } = ref;
+  const callbackPool = mysql.createPool({
+    host: tablet.host,
+    port: tablet.port,
+    user: tablet.user,
+    password: credentials[tablet.user] ?? '',
+    database: options.withDatabase === false ? undefined : tablet.dbName,
+    connectionLimit: options.connectionLimit,
+    maxIdle: options.connectionLimit,
+    multipleStatements: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    charset: 'utf8mb4',
+    connectTimeout: 10_000,
+    enableKeepAlive: true,
+  });
+  callbackPool.on('connection', (conn) => {
+    // Queued before any query of the pool's users, since a connection runs its commands in order.
+    conn.query(SESSION_SETUP, (err) => {
+      // A session without these settings would not copy faithfully: better no connection at all.
+      if (err) conn.destroy();
+    });
+  });
+  return callbackPool.promise();
+}
+
+/** Runs one query, turning a failure into a TabletError that names the tablet. */
+export async function queryOn<T>(pool: Pool, ref: TabletRef, doing: string, sql: string, values?: unknown[]): Promise<T> {
+  try {
+    const [rows] = await pool.query(sql, values);
+    return rows as T;
+  } catch (err) {
+    throw new TabletError(ref, doing, err);
+  }
+}

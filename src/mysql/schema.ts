@@ -1,0 +1,81 @@
+// Reads a database's schema from a tablet: tables and views, their columns, primary keys and size estimates.
+
+import { encodingForType, quoteId, quoteTable, type ValueEncoding } from './sql.ts';
+import { queryOn, type Pool, type TabletRef } from './connection.ts';
+
+export interface ColumnDefinition {
+  name: string;
+  /** information_schema DATA_TYPE, lower case: `bigint`, `varchar`, … */
+  dataType: string;
+  /** Full COLUMN_TYPE: `bigint(20) unsigned`, `enum('a','b')`, … */
+  columnType: string;
+  encoding: ValueEncoding;
+}
+
+export interface TableDefinition {
+  name: string;
+  kind: 'table' | 'view';
+  /** SHOW CREATE TABLE / VIEW text as the source has it. */
+  createSql: string;
+  /** Stored (non-generated) columns, in table order: what is read and written. */
+  columns: ColumnDefinition[];
+  /** Select-list expressions for `columns`, in the same order. */
+  selectList: string[];
+  primaryKey: string[];
+  rowsEstimate: number;
+  dataLength: number;
+}
+
+export interface SchemaDefinition {
+  dbName: string;
+  tables: TableDefinition[];
+}
+
+interface TableRow { name: string; type: string; rows: string | number | null; dataLength: string | number | null }
+interface ColumnRow { tableName: string; name: string; dataType: string; columnType: string; generated: string }
+interface KeyRow { tableName: string; name: string }
+
+/**
+ * FLOAT travels as text with 6 significant digits, which loses bits: read it as the DOUBLE it widens to exactly,
+ * which the destination narrows back to the very same FLOAT.
+ */
+function selectExpression(column: ColumnDefinition): string {
+  return column.dataType === 'float' ? `CAST(${quoteId(column.name)} AS DOUBLE)` : quoteId(column.name);
+}
+
+export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Promise<SchemaDefinition> {
+  const tables = await queryOn<TableRow[]>(pool, ref, 'reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength
+       FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [dbName]);
+  const columns = await queryOn<ColumnRow[]>(pool, ref, 'reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`, [dbName]);
+  const keys = await queryOn<KeyRow[]>(pool, ref, 'reading primary keys', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`, [dbName]);
+
+  const result: TableDefinition[] = [];
+  for (const t of tables) {
+    const kind = t.type === 'VIEW' ? 'view' : 'table';
+    const show = await queryOn<Record<string, Buffer | string>[]>(pool, ref, `reading the definition of ${t.name}`,
+      `SHOW CREATE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${quoteTable(dbName, t.name)}`);
+    const createSql = String(Object.values(show[0])[1]);
+    const cols: ColumnDefinition[] = columns
+      .filter((c) => c.tableName === t.name && c.generated !== 'ALWAYS')
+      .map((c) => ({ name: c.name, dataType: c.dataType.toLowerCase(), columnType: c.columnType, encoding: encodingForType(c.dataType) }));
+    result.push({
+      name: t.name,
+      kind,
+      createSql,
+      columns: cols,
+      selectList: cols.map(selectExpression),
+      primaryKey: keys.filter((k) => k.tableName === t.name).map((k) => k.name),
+      rowsEstimate: Number(t.rows ?? 0),
+      dataLength: Number(t.dataLength ?? 0),
+    });
+  }
+  return { dbName, tables: result };
+}
+
+/** Live row count: the estimate can be far off for small or freshly loaded tables. */
+export async function countRows(pool: Pool, ref: TabletRef, dbName: string, table: string): Promise<number> {
+  const rows = await queryOn<{ n: string | number }[]>(pool, ref, `counting rows of ${table}`, `SELECT COUNT(*) AS n FROM ${quoteTable(dbName, table)}`);
+  return Number(rows[0].n);
+}

@@ -1,0 +1,102 @@
+// Pure SQL text builders: every identifier quoted, every value encoded. Tested by comparing strings.
+
+/** A row as the text protocol sends it with no type conversion: the raw bytes of each value, or null. */
+export type RawValue = Buffer | null;
+export type Row = RawValue[];
+
+export function quoteId(name: string): string {
+  if (name.includes('\0')) throw new Error(`identifier ${JSON.stringify(name)} contains a NUL byte`);
+  return '`' + name.replace(/`/g, '``') + '`';
+}
+
+export function quoteTable(db: string, table: string): string {
+  return `${quoteId(db)}.${quoteId(table)}`;
+}
+
+const STRING_ESCAPES: Record<string, string> = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\x1a': '\\Z', "'": "\\'", '\\': '\\\\' };
+
+/** A string literal for a value we compose ourselves (positions, names); row data goes through encodeValue. */
+export function quoteString(value: string): string {
+  return "'" + value.replace(/[\0\n\r\x1a'\\]/g, (c) => STRING_ESCAPES[c]) + "'";
+}
+
+/**
+ * How a column's raw text-protocol value is written back into an INSERT.
+ * - `number`: integer, DECIMAL, FLOAT/DOUBLE (read as full-precision DOUBLE), YEAR: the ASCII text as is. A hex
+ *   literal would be read as a number in numeric context, so these must stay plain.
+ * - `bytes`: everything else (strings in any charset, binary, BIT, temporal, ENUM/SET, JSON): a hex literal, which
+ *   the server takes as the column's own bytes, so no charset, time zone or escaping can alter it.
+ */
+export type ValueEncoding = 'number' | 'bytes';
+
+const NUMERIC_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'year']);
+
+export function encodingForType(dataType: string): ValueEncoding {
+  return NUMERIC_TYPES.has(dataType.toLowerCase()) ? 'number' : 'bytes';
+}
+
+const NUMBER_RE = /^[-+]?[0-9]*\.?[0-9]*(e[-+]?[0-9]+)?$/i;
+
+export function encodeValue(value: RawValue, encoding: ValueEncoding): string {
+  if (value === null) return 'NULL';
+  if (encoding === 'number') {
+    const text = value.toString('latin1');
+    // The server sent this text itself; the check keeps a surprise from ever being spliced into SQL.
+    if (text === '' || !NUMBER_RE.test(text)) throw new Error(`not a number: ${JSON.stringify(text)}`);
+    return text;
+  }
+  return value.length === 0 ? "''" : "X'" + value.toString('hex') + "'";
+}
+
+/** Encodes one row as `(v1,v2,…)`. */
+export function encodeRow(row: Row, encodings: readonly ValueEncoding[]): string {
+  let out = '(';
+  for (let i = 0; i < encodings.length; i++) {
+    if (i > 0) out += ',';
+    out += encodeValue(row[i], encodings[i]);
+  }
+  return out + ')';
+}
+
+export function insertPrefix(db: string, table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${quoteTable(db, table)} (${columns.map(quoteId).join(',')}) VALUES `;
+}
+
+/** One bound of a chunk on the first primary key column: a decimal integer as text; null is unbounded. */
+export interface ChunkRange {
+  start: string | null;
+  end: string | null;
+}
+
+const INTEGER_RE = /^-?\d+$/;
+
+function integerLiteral(value: string): string {
+  if (!INTEGER_RE.test(value)) throw new Error(`chunk bound ${JSON.stringify(value)} is not an integer`);
+  return value;
+}
+
+/** `WHERE` clause text for a chunk on one integer column, or '' for the whole table. */
+export function chunkWhere(column: string, range: ChunkRange): string {
+  const parts: string[] = [];
+  if (range.start !== null) parts.push(`${quoteId(column)} >= ${integerLiteral(range.start)}`);
+  if (range.end !== null) parts.push(`${quoteId(column)} < ${integerLiteral(range.end)}`);
+  return parts.length ? ' WHERE ' + parts.join(' AND ') : '';
+}
+
+export interface SelectSpec {
+  db: string;
+  table: string;
+  /** Select-list expressions, already quoted (see TableDefinition.selectList). */
+  selectList: readonly string[];
+  /** Column the chunk bounds apply to; null for an unchunked table. */
+  chunkColumn: string | null;
+  range: ChunkRange;
+  /** ORDER BY columns (the primary key, or every column for a table without one). */
+  orderBy: readonly string[];
+}
+
+export function buildChunkSelect(spec: SelectSpec): string {
+  const where = spec.chunkColumn === null ? '' : chunkWhere(spec.chunkColumn, spec.range);
+  const order = spec.orderBy.length ? ' ORDER BY ' + spec.orderBy.map(quoteId).join(',') : '';
+  return `SELECT ${spec.selectList.join(',')} FROM ${quoteTable(spec.db, spec.table)}${where}${order}`;
+}

@@ -1,0 +1,64 @@
+// Runs a job's phases in order, then its cleanup whatever happened, and settles the final state.
+
+import type { Logger } from 'pino';
+import type { JobStatus } from './job-status.ts';
+import type { UndoReport } from './undo.ts';
+
+/** The reason a job's signal is aborted with when an operator cancels it. */
+export class CanceledError extends Error {
+  constructor(message = 'canceled by the operator') {
+    super(message);
+    this.name = 'CanceledError';
+  }
+}
+
+export interface JobPhases {
+  initialize(): Promise<void>;
+  findTargets(): Promise<void>;
+  copy(): Promise<void>;
+  /** Must not throw: it reports what it could not undo. */
+  cleanup(): Promise<UndoReport>;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export async function runPhases(status: JobStatus, phases: JobPhases, abort: AbortController, log: Logger): Promise<void> {
+  const { signal } = abort;
+  let failure: unknown = null;
+  try {
+    status.setState('initializing');
+    await phases.initialize();
+    signal.throwIfAborted();
+    status.setState('finding target instances');
+    await phases.findTargets();
+    signal.throwIfAborted();
+    status.setState('copying the data');
+    await phases.copy();
+    signal.throwIfAborted();
+  } catch (err) {
+    // After an abort, the abort's reason is the real cause; whatever else was thrown is its echo.
+    failure = signal.aborted ? signal.reason : err;
+  }
+  status.setState('cleaning up');
+  const report = await phases.cleanup();
+
+  if (failure instanceof CanceledError) {
+    log.warn('job canceled');
+    status.setError(failure.message);
+  } else if (failure) {
+    log.error({ err: failure }, 'job failed');
+    status.setError(errorMessage(failure));
+  }
+  if (report.failed.length) {
+    const what = report.failed.map((f) => `${f.step}: ${f.error}`).join('; ');
+    const done = report.undone.length ? ` (undone: ${report.undone.join('; ')})` : '';
+    status.setError(`cleanup failed: ${what}${done}`);
+  }
+  if (failure instanceof CanceledError && !report.failed.length) status.setState('canceled');
+  else if (failure || report.failed.length) status.setState('error');
+  else status.setState('done');
+  log.info({ state: status.state }, 'job ended');
+}

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildChunkSelect, chunkWhere, encodeRow, encodeValue, encodingForType, insertPrefix, quoteId, quoteString, quoteTable } from '../../src/mysql/sql.ts';
+
+test('identifiers are quoted, backticks doubled', () => {
+  assert.equal(quoteId('a'), '`a`');
+  assert.equal(quoteId('we`ird'), '`we``ird`');
+  assert.equal(quoteId('select'), '`select`');
+  assert.equal(quoteId('naïve 表'), '`naïve 表`');
+  assert.equal(quoteTable('db', 't`x'), '`db`.`t``x`');
+  assert.throws(() => quoteId('a\0b'), /NUL/);
+});
+
+test('string literals escape quotes, backslashes and control bytes', () => {
+  assert.equal(quoteString("it's"), "'it\\'s'");
+  assert.equal(quoteString('a\\b\n\r\0\x1a'), "'a\\\\b\\n\\r\\0\\Z'");
+});
+
+test('numeric types are written as sent, everything else as hex', () => {
+  for (const t of ['tinyint', 'INT', 'bigint', 'decimal', 'float', 'double', 'year']) assert.equal(encodingForType(t), 'number');
+  for (const t of ['varchar', 'blob', 'datetime', 'timestamp', 'enum', 'set', 'bit', 'json', 'longtext', 'date', 'time']) assert.equal(encodingForType(t), 'bytes');
+  assert.equal(encodeValue(null, 'number'), 'NULL');
+  assert.equal(encodeValue(null, 'bytes'), 'NULL');
+  assert.equal(encodeValue(Buffer.from('18446744073709551615'), 'number'), '18446744073709551615');
+  assert.equal(encodeValue(Buffer.from('-12.500000000000000000000000000001'), 'number'), '-12.500000000000000000000000000001');
+  assert.equal(encodeValue(Buffer.from('1.7976931348623157e308'), 'number'), '1.7976931348623157e308');
+  assert.equal(encodeValue(Buffer.from([0, 0xff, 0x27, 0x5c]), 'bytes'), "X'00ff275c'");
+  assert.equal(encodeValue(Buffer.alloc(0), 'bytes'), "''");
+  assert.equal(encodeValue(Buffer.from('😀'), 'bytes'), "X'f09f9880'");
+  assert.throws(() => encodeValue(Buffer.from('1; DROP TABLE t'), 'number'), /not a number/);
+  assert.throws(() => encodeValue(Buffer.alloc(0), 'number'), /not a number/);
+});
+
+test('rows and INSERT prefixes', () => {
+  assert.equal(encodeRow([Buffer.from('1'), null, Buffer.from('a')], ['number', 'bytes', 'bytes']), "(1,NULL,X'61')");
+  assert.equal(insertPrefix('d', 't', ['a', 'b`c']), 'INSERT INTO `d`.`t` (`a`,`b``c`) VALUES ');
+});
+
+test('chunk selects', () => {
+  assert.equal(chunkWhere('id', { start: null, end: null }), '');
+  assert.equal(chunkWhere('id', { start: '-5', end: null }), ' WHERE `id` >= -5');
+  assert.equal(chunkWhere('id', { start: '0', end: '100' }), ' WHERE `id` >= 0 AND `id` < 100');
+  assert.throws(() => chunkWhere('id', { start: '1 OR 1=1', end: null }), /not an integer/);
+  assert.equal(
+    buildChunkSelect({ db: 'd', table: 't', selectList: ['`id`', 'CAST(`f` AS DOUBLE)'], chunkColumn: 'id', range: { start: null, end: '10' }, orderBy: ['id'] }),
+    'SELECT `id`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` < 10 ORDER BY `id`',
+  );
+  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunkColumn: null, range: { start: '1', end: '2' }, orderBy: [] }), 'SELECT `a` FROM `d`.`t`');
+});
