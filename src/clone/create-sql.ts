@@ -66,3 +66,11 @@ export function rewriteCreateView(createSql: string, sourceDb: string, destDb: s
   if (sourceDb !== destDb) text = text.split(quoteId(sourceDb) + '.').join(quoteId(destDb) + '.');
   return text.replace(/^CREATE\s/, 'CREATE OR REPLACE ');
 }
+
+/**
+ * A view definition for comparison: SHOW CREATE VIEW qualifies names with the database or not depending on the
+ * session's current database, so both qualifier and DEFINER are dropped.
+ */
+export function normalizeView(createSql: string, dbName: string): string {
+  return rewriteCreateView(createSql, dbName, dbName).split(quoteId(dbName) + '.').join('');
+}

@@ -3,7 +3,7 @@
 import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
 import { quoteId, quoteTable } from '../mysql/sql.ts';
-import { normalizeCreateTable, rewriteCreateView, splitCreateTable } from './create-sql.ts';
+import { normalizeCreateTable, normalizeView, rewriteCreateView, splitCreateTable } from './create-sql.ts';
 import type { StrategyFlags } from './strategy-flags.ts';
 
 export interface DestinationDb {
@@ -79,8 +79,8 @@ export async function compareSchema(source: SchemaDefinition, dest: DestinationD
       problems.push(`${dest.ref.alias}: ${table.kind} ${table.name} is missing`);
       continue;
     }
-    const want = table.kind === 'view' ? rewriteCreateView(table.createSql, source.dbName, dest.dbName) : normalizeCreateTable(table.createSql, table.name, flags);
-    const have = table.kind === 'view' ? rewriteCreateView(got.createSql, dest.dbName, dest.dbName) : normalizeCreateTable(got.createSql, table.name, flags);
+    const want = table.kind === 'view' ? normalizeView(table.createSql, source.dbName) : normalizeCreateTable(table.createSql, table.name, flags);
+    const have = table.kind === 'view' ? normalizeView(got.createSql, dest.dbName) : normalizeCreateTable(got.createSql, table.name, flags);
     if (want !== have) problems.push(`${dest.ref.alias}: ${table.kind} ${table.name} differs from the source:\n  source: ${want}\n  dest:   ${have}`);
   }
   return problems;

@@ -143,8 +143,10 @@ export class CloneJob implements JobPhases {
     for (const t of tables) this.#status.setTableState(t.name, 'creating');
     const alters = await Promise.all(this.#destinations.map((d) => createTables(this.#dest(d), tables, this.#flags)));
     for (const t of tables) this.#status.setTableState(t.name, 'waiting');
+    this.#log.info('tables created');
     await Promise.all(this.#destinations.map((d) => createViews(this.#dest(d), first.ref.tablet.dbName, views)));
     for (const v of views) this.#status.setTableState(v.name, 'done');
+    this.#log.info('views created');
 
     await copyTables({
       sources: this.#sources.map((s): SourceSide => ({ ref: s.ref, pool: s.pool, dbName: s.ref.tablet.dbName })),
