@@ -90,7 +90,10 @@ export class JobStatus {
   copyProgress(): CopyProgress {
     return {
       chunksPlanned: (table, count) => {
-        this.table(table).chunksTotal += count;
+        const t = this.table(table);
+        t.chunksTotal += count;
+        // Another source's chunks of a table that looked finished (a merge reads each source in turn).
+        if (t.state === 'done' && count > 0) t.state = 'copying';
       },
       tableStarted: (table) => {
         const t = this.table(table);

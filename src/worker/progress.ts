@@ -68,6 +68,8 @@ export class TableProgress {
 
   snapshot(now: number): TableStatus {
     const done = this.state === 'done';
+    // Once a table is done its row count is known exactly; the estimate has served its purpose.
+    if (done && this.kind === 'table') this.rowsEstimated = this.rowsCopied;
     // Record "no rows since" so a stalled table's rate decays instead of freezing at its last value.
     this.#rate.record(now, this.rowsCopied);
     const rowsPerSecond = done ? 0 : this.#rate.rate(now);

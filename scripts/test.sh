@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: MariaDB and Chromium (apt-get, when missing), npm packages, a sandbox
+# of real mariadbd instances shared by the integration tests (started here, stopped on exit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-mariadb.sh
+bash scripts/ensure-chromium.sh
+bash scripts/ensure-node-modules.sh
+
+# Times in this zone's DST gap must survive the copy unchanged.
+export TZ=America/New_York
+export SHARDWORKER_TEST_SANDBOX="${SHARDWORKER_TEST_SANDBOX:-$PWD/.sandbox-test}"
+export SHARDWORKER_TEST_BASE_PORT="${SHARDWORKER_TEST_BASE_PORT:-16300}"
+stop_sandbox() { node bin/shardworker.js sandbox down --dir "$SHARDWORKER_TEST_SANDBOX" >/dev/null 2>&1 || true; }
+trap stop_sandbox EXIT
+node bin/shardworker.js sandbox up --dir "$SHARDWORKER_TEST_SANDBOX" --base-port "$SHARDWORKER_TEST_BASE_PORT" --destinations 3 --rows 1000 >/dev/null
+
+shopt -s globstar nullglob
+files=(test/**/*.test.ts)
+# Files run one at a time: the integration tests share the sandbox's replica, whose replication a job stops.
+node --import tsx --test --test-concurrency=1 "$@" "${files[@]}"
