@@ -1,0 +1,86 @@
+// Prometheus metrics, read from the status snapshot when scraped (prom-client collect callbacks).
+
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { WORKER_STATES, type StatusSnapshot } from '../worker/status.ts';
+
+export interface AppMetrics {
+  registry: Registry;
+  /**
+   * Looks at a snapshot the app took (scrape, page, API call, before a reset) to count jobs that ended in error:
+   * the job control has no events, so a job counts once when anything sees it in state `error`.
+   */
+  observe(snapshot: StatusSnapshot): void;
+}
+
+export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry = new Registry()): AppMetrics {
+  // One snapshot per scrape: `registry.metrics()` calls every collect callback synchronously, one after the other,
+  // so a snapshot kept until the next microtask serves exactly one scrape.
+  let current: StatusSnapshot | undefined;
+  const scraped = (): StatusSnapshot => {
+    if (current === undefined) {
+      current = snapshot();
+      observe(current);
+      queueMicrotask(() => { current = undefined; });
+    }
+    return current;
+  };
+
+  const counted = new Set<string>(); // jobs (by start time) already counted in shardworker_job_errors_total
+  const errors = new Counter({
+    name: 'shardworker_job_errors_total',
+    help: 'Jobs that ended in error',
+    registers: [registry],
+    collect() {
+      scraped(); // counts the scraped job if it ended in error
+    },
+  });
+  function observe(s: StatusSnapshot): void {
+    if (s.state !== 'error') return;
+    const key = `${s.startedAt ?? ''}|${s.job?.command ?? ''}|${s.job?.keyspace ?? ''}/${s.job?.shard ?? ''}`;
+    if (counted.has(key)) return;
+    counted.add(key);
+    errors.inc();
+  }
+
+  new Gauge({
+    name: 'shardworker_job_state',
+    help: 'The worker state: 1 for the current one, 0 for the others',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { state } = scraped();
+      for (const s of Object.values(WORKER_STATES)) this.set({ state: s }, s === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_table_rows_copied',
+    help: 'Rows copied so far, per table of the current job',
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of scraped().tables) this.set({ table: t.name }, t.rowsCopied);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_table_rows_estimated',
+    help: 'Rows estimated, per table of the current job (raised when the copy passes it)',
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of scraped().tables) this.set({ table: t.name }, t.rowsEstimated);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_rows_per_second',
+    help: 'Rows copied per second over the recent window, all tables together',
+    registers: [registry],
+    collect() {
+      this.set(scraped().totals.rowsPerSecond);
+    },
+  });
+  collectDefaultMetrics({ register: registry });
+
+  return { registry, observe };
+}

@@ -1,0 +1,76 @@
+// The HTML routes: the index with its forms, the status page, and the plain forms that cancel and reset.
+// Templates live in views/; the data they print comes from view-models.ts.
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { JobConflictError } from '../worker/job-control.ts';
+import { OptionError } from '../worker/options.ts';
+import type { Topology } from '../topology/types.ts';
+import { routeSchemas, SchemaError } from './schemas.ts';
+import { UnknownTargetError, optionValuesOf, requestFromForm, startJob } from './start-job.ts';
+import { indexView, statusView, type Submission } from './view-models.ts';
+import type { RouteDeps } from './app.ts';
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  async function renderIndex(reply: FastifyReply, code: number, submission: Submission | null): Promise<string> {
+    let topology: Topology | null = null;
+    let topologyError: string | null = null;
+    try {
+      topology = await deps.readTopology();
+    } catch (err) {
+      topologyError = `cannot read the topology: ${messageOf(err)}`;
+      reply.log.warn({ err }, 'cannot read the topology');
+    }
+    reply.code(code);
+    return reply.viewAsync('index.eta', indexView(deps.snapshot(), topology, topologyError, submission));
+  }
+
+  app.get('/', { schema: routeSchemas.index }, async (_request, reply) => renderIndex(reply, 200, null));
+
+  app.post('/jobs', { schema: routeSchemas.postJobForm, attachValidation: true }, async (request, reply) => {
+    const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, string>;
+    const fail = (code: number, error: string, field: string | null) =>
+      renderIndex(reply, code, {
+        command: typeof form.command === 'string' ? form.command : '',
+        target: typeof form.target === 'string' ? form.target : '',
+        values: optionValuesOf(form),
+        error,
+        field,
+      });
+
+    if (request.validationError) {
+      const err = request.validationError;
+      return fail(400, err.message, err instanceof SchemaError ? err.field : null);
+    }
+    try {
+      await startJob(deps, requestFromForm(form));
+    } catch (err) {
+      if (err instanceof OptionError || err instanceof UnknownTargetError) return fail(400, err.message, err.field);
+      if (err instanceof JobConflictError) return fail(409, err.message, null);
+      reply.log.error({ err }, 'cannot start the job');
+      return fail(500, `cannot start the job: ${messageOf(err)}`, null);
+    }
+    return reply.redirect('/status', 303);
+  });
+
+  app.get('/status', { schema: routeSchemas.status }, async (_request, reply) =>
+    reply.viewAsync('status.eta', statusView(deps.snapshot())));
+
+  app.post('/cancel', { schema: routeSchemas.postCancelForm }, async (_request, reply) => {
+    deps.jobs.cancel(); // false when nothing runs: the status page shows why
+    return reply.redirect('/status', 303);
+  });
+
+  app.post('/reset', { schema: routeSchemas.postResetForm }, async (_request, reply) => {
+    deps.snapshot(); // lets the metrics count a job that ended in error before it is cleared
+    try {
+      deps.jobs.reset();
+    } catch (err) {
+      if (!(err instanceof JobConflictError)) throw err; // still running: the status page shows it
+    }
+    return reply.redirect('/status', 303);
+  });
+}

@@ -1,0 +1,279 @@
+// What the pages show, computed from a status snapshot and the topology: plain data the templates print as is.
+// Pure: no Fastify, no I/O.
+
+import { optionsFor, type OptionDef } from '../worker/options.ts';
+import { COMMANDS, ENDED_STATES, type CommandName, type StatusSnapshot, type TableStatus } from '../worker/status.ts';
+import type { Topology } from '../topology/types.ts';
+import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, formatSize, formatTime, progressFraction } from './format.ts';
+
+/** Prefix of the option fields' names in the index forms: `opt.chunkCount`. */
+export const OPTION_FIELD_PREFIX = 'opt.';
+
+const COMMAND_HELP: Record<CommandName, string> = {
+  SplitClone: 'Copies every table of a serving source shard into the destination shards that split its key range.',
+  VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
+  SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range.',
+  VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace are identical to the source.',
+};
+
+const TARGET_LABEL: Record<CommandName, string> = {
+  SplitClone: 'source shard (serving)',
+  VerticalSplitClone: 'destination shard (keyspace servedFrom another)',
+  SplitDiff: 'destination shard (not serving)',
+  VerticalSplitDiff: 'destination shard (keyspace servedFrom another)',
+};
+
+/**
+ * The `keyspace/shard` choices offered for a command: SplitClone reads a serving shard, SplitDiff checks a
+ * non-serving shard of a sharded keyspace, the vertical commands act on the shards of keyspaces with servedFrom.
+ */
+export function targetsFor(command: CommandName, topology: Topology): string[] {
+  const out: string[] = [];
+  for (const [ksName, ks] of Object.entries(topology.keyspaces ?? {})) {
+    for (const [shardName, shard] of Object.entries(ks.shards ?? {})) {
+      const serving = (shard?.servedTypes ?? []).length > 0;
+      const vertical = ks.servedFrom !== undefined;
+      const fits =
+        command === 'SplitClone' ? serving && !vertical
+        : command === 'SplitDiff' ? !serving && !vertical
+        : vertical;
+      if (fits) out.push(`${ksName}/${shardName}`);
+    }
+  }
+  return out.sort();
+}
+
+export interface OptionField {
+  name: string;
+  inputName: string;
+  label: string;
+  inputType: 'number' | 'text' | 'checkbox';
+  value: string;
+  checked: boolean;
+  min?: number;
+  max?: number;
+  required: boolean;
+  placeholder: string;
+  help: string;
+  invalid: boolean;
+}
+
+export interface CommandForm {
+  command: CommandName;
+  id: string;
+  help: string;
+  targetLabel: string;
+  targets: Array<{ value: string; selected: boolean }>;
+  options: OptionField[];
+  /** Open the options: the command has a required one, or the form failed. */
+  openOptions: boolean;
+  error: string | null;
+  /** The error is about the keyspace/shard picked. */
+  targetInvalid: boolean;
+}
+
+/** What the user posted, given back to the form that failed. */
+export interface Submission {
+  command: string;
+  target: string;
+  /** Option fields by option name, as typed. */
+  values: Record<string, string>;
+  error: string;
+  field: string | null;
+}
+
+/** An option's default as its form field shows it. */
+export function optionDefaultText(def: OptionDef): string {
+  const d = def.default;
+  if (Array.isArray(d)) return d.join(', ');
+  if (def.kind === 'size' && typeof d === 'number') return formatSize(d);
+  return d === undefined || d === null ? '' : String(d);
+}
+
+function labelOf(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => ' ' + c.toLowerCase());
+}
+
+function optionField(def: OptionDef, submission: Submission | null): OptionField {
+  const typed = submission?.values[def.name];
+  const value = typed !== undefined ? typed : optionDefaultText(def);
+  return {
+    name: def.name,
+    inputName: OPTION_FIELD_PREFIX + def.name,
+    label: labelOf(def.name),
+    inputType: def.kind === 'integer' ? 'number' : def.kind === 'boolean' ? 'checkbox' : 'text',
+    value,
+    checked: def.kind === 'boolean' && (typed !== undefined ? typed === 'true' : def.default === true),
+    min: def.kind === 'integer' ? def.min : undefined,
+    max: def.kind === 'integer' && def.max !== undefined && def.max < Number.MAX_SAFE_INTEGER ? def.max : undefined,
+    required: def.required === true,
+    placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : '',
+    help: def.help,
+    invalid: submission?.field === def.name,
+  };
+}
+
+export interface JobSummary {
+  state: string;
+  stateClass: string;
+  running: boolean;
+  ended: boolean;
+  command: string | null;
+  target: string | null;
+  percent: string;
+  eta: string;
+  error: string | null;
+}
+
+function stateClass(state: string): string {
+  return 'state-' + state.replace(/[^a-z]+/g, '-');
+}
+
+function summary(s: StatusSnapshot): JobSummary {
+  const ended = ENDED_STATES.has(s.state);
+  const allDone = s.state === 'done';
+  return {
+    state: s.state,
+    stateClass: stateClass(s.state),
+    running: !ended && s.state !== 'not started',
+    ended,
+    command: s.job?.command ?? null,
+    target: s.job ? `${s.job.keyspace}/${s.job.shard}` : null,
+    percent: formatPercent(progressFraction(s.totals.rowsCopied, s.totals.rowsEstimated, allDone)),
+    eta: formatDuration(s.totals.etaSeconds),
+    error: s.error,
+  };
+}
+
+export interface IndexView {
+  title: string;
+  job: JobSummary;
+  forms: CommandForm[];
+  topologyError: string | null;
+  error: string | null;
+}
+
+/** The index: the current job at a glance and one form per command. */
+export function indexView(
+  snapshot: StatusSnapshot,
+  topology: Topology | null,
+  topologyError: string | null,
+  submission: Submission | null = null,
+): IndexView {
+  const forms = COMMANDS.map((command): CommandForm => {
+    const mine = submission?.command === command ? submission : null;
+    const targets = topology ? targetsFor(command, topology) : [];
+    return {
+      command,
+      id: `form-${command}`,
+      help: COMMAND_HELP[command],
+      targetLabel: TARGET_LABEL[command],
+      targets: targets.map((t) => ({ value: t, selected: mine?.target === t })),
+      options: optionsFor(command).map((def) => optionField(def, mine)),
+      openOptions: mine !== null || optionsFor(command).some((d) => d.required),
+      error: mine?.error ?? null,
+      targetInvalid: mine !== null && ['target', 'keyspace', 'shard'].includes(mine.field ?? ''),
+    };
+  });
+  // An error about one command's form shows in that form; only one that fits no form shows on top.
+  const orphan = submission !== null && !(COMMANDS as readonly string[]).includes(submission.command);
+  return { title: 'shardworker', job: summary(snapshot), forms, topologyError, error: orphan ? submission.error : null };
+}
+
+export interface TableRow {
+  name: string;
+  kind: string;
+  state: string;
+  stateClass: string;
+  /** Bar width in percent, 0..100. */
+  width: number;
+  percent: string;
+  copied: string;
+  estimated: string;
+  chunks: string;
+  rate: string;
+  eta: string;
+}
+
+function tableRow(t: TableStatus): TableRow {
+  const view = t.kind === 'view';
+  const fraction = progressFraction(t.rowsCopied, t.rowsEstimated, t.state === 'done');
+  return {
+    name: t.name,
+    kind: t.kind,
+    state: t.state,
+    stateClass: stateClass(t.state),
+    width: Math.round(fraction * 1000) / 10,
+    percent: formatPercent(fraction),
+    copied: view ? UNKNOWN : formatCount(t.rowsCopied),
+    estimated: view ? UNKNOWN : formatCount(t.rowsEstimated),
+    chunks: view ? UNKNOWN : `${formatCount(t.chunksDone)}/${formatCount(t.chunksTotal)}`,
+    rate: view ? UNKNOWN : formatRate(t.rowsPerSecond),
+    eta: view ? UNKNOWN : formatDuration(t.etaSeconds),
+  };
+}
+
+export interface StatusView {
+  title: string;
+  job: JobSummary;
+  startedAt: string;
+  endedAt: string;
+  /** The raw timestamps, for the page's script. */
+  startedAtIso: string;
+  endedAtIso: string;
+  elapsed: string;
+  options: Array<{ name: string; value: string }>;
+  sources: string[];
+  destinations: string[];
+  tables: TableRow[];
+  totals: TableRow;
+  /** The row the page's script clones for each table. */
+  emptyRow: TableRow;
+  log: string[];
+}
+
+const EMPTY_ROW: TableRow = {
+  name: '', kind: '', state: '', stateClass: '', width: 0, percent: '', copied: '', estimated: '', chunks: '', rate: '', eta: '',
+};
+
+function optionText(value: unknown): string {
+  if (Array.isArray(value)) return value.join(', ');
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
+/** The status page, from one snapshot; `now` (ms) measures the elapsed time of a running job. */
+export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusView {
+  const allDone = s.state === 'done';
+  const started = s.startedAt ? Date.parse(s.startedAt) : NaN;
+  const ended = s.endedAt ? Date.parse(s.endedAt) : now;
+  const totalsFraction = progressFraction(s.totals.rowsCopied, s.totals.rowsEstimated, allDone);
+  return {
+    title: s.job ? `${s.job.command} ${s.job.keyspace}/${s.job.shard} — shardworker` : 'status — shardworker',
+    job: summary(s),
+    startedAt: formatTime(s.startedAt),
+    endedAt: formatTime(s.endedAt),
+    startedAtIso: s.startedAt ?? '',
+    endedAtIso: s.endedAt ?? '',
+    elapsed: Number.isNaN(started) ? UNKNOWN : formatDuration((ended - started) / 1000),
+    options: Object.entries(s.job?.options ?? {}).map(([name, value]) => ({ name, value: optionText(value) })),
+    sources: s.sources,
+    destinations: s.destinations,
+    tables: s.tables.map(tableRow),
+    totals: {
+      name: 'total',
+      kind: '',
+      state: '',
+      stateClass: stateClass(s.state),
+      width: Math.round(totalsFraction * 1000) / 10,
+      percent: formatPercent(totalsFraction),
+      copied: formatCount(s.totals.rowsCopied),
+      estimated: formatCount(s.totals.rowsEstimated),
+      chunks: `${formatCount(s.tables.reduce((n, t) => n + t.chunksDone, 0))}/${formatCount(s.tables.reduce((n, t) => n + t.chunksTotal, 0))}`,
+      rate: formatRate(s.totals.rowsPerSecond),
+      eta: formatDuration(s.totals.etaSeconds),
+    },
+    emptyRow: EMPTY_ROW,
+    log: s.log,
+  };
+}

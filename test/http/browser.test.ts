@@ -1,0 +1,146 @@
+// The pages in headless Chromium: start a SplitClone from the index form, watch /status update itself until done.
+// Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium); skipped, saying so, where it is missing.
+// KEEP_SCREENSHOTS=1 keeps the screenshots (index, status while copying and done, phone) and prints where.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { buildApp } from '../../src/http/app.ts';
+import { formatCount, formatDuration, formatPercent, formatRate, formatTime } from '../../src/http/format.ts';
+import { FakeJobs, TOPOLOGY, splitCloneSimulation } from './fake-jobs.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+
+async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+const barWidth = (page: Page, table: string) =>
+  page.$eval(`#table-rows tr[data-table="${table}"] .fill`, (el) => parseFloat((el as HTMLElement).style.width));
+
+test('start a SplitClone from the index and watch /status reach done', { skip: missing, timeout: 60_000 }, async (t) => {
+  const jobs = new FakeJobs(splitCloneSimulation(5000));
+  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address && typeof address === 'object');
+  const base = `http://127.0.0.1:${address.port}`;
+  const browser = await launch();
+  const shots = await mkdtemp(join(tmpdir(), 'shardworker-browser-'));
+  t.after(async () => {
+    await browser.close();
+    await app.close();
+    if (!process.env.KEEP_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
+  });
+
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
+
+  await page.goto(base + '/');
+  assert.equal(await page.textContent('#job-state'), 'not started');
+  const targets = await page.$$eval('#form-SplitClone select[name="target"] option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+  assert.deepEqual(targets, ['commerce/0']);
+  await page.screenshot({ path: join(shots, 'index.png'), fullPage: true });
+
+  await page.click('#form-SplitClone details.options summary');
+  await page.fill('#form-SplitClone input[name="opt.chunkCount"]', '500');
+  await Promise.all([page.waitForURL(base + '/status'), page.click('#form-SplitClone button[type="submit"]')]);
+  assert.equal(jobs.started.length, 1);
+  assert.deepEqual(jobs.started[0], { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: { chunkCount: '500' } });
+  await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+
+  // The bars move while the copy runs, without reloading the page.
+  await page.waitForSelector('#table-rows tr[data-table="corder"]', { timeout: 10_000 });
+  await page.waitForFunction(() => {
+    const fill = document.querySelector('#table-rows tr[data-table="corder"] .fill') as HTMLElement | null;
+    const w = fill ? parseFloat(fill.style.width) : 0;
+    return w > 0 && w < 60;
+  }, undefined, { timeout: 10_000, polling: 100 });
+  const first = await barWidth(page, 'corder');
+  const firstCustomer = await barWidth(page, 'customer');
+  await page.screenshot({ path: join(shots, 'status-copying.png'), fullPage: true });
+  assert.match((await page.textContent('#state')) ?? '', /copying the data/);
+  await page.waitForFunction((w) => {
+    const fill = document.querySelector('#table-rows tr[data-table="corder"] .fill') as HTMLElement | null;
+    return fill !== null && parseFloat(fill.style.width) > w;
+  }, first, { timeout: 10_000, polling: 100 });
+  const second = await barWidth(page, 'corder');
+  assert.ok(second > first, `corder bar grew: ${first}% then ${second}%`);
+  assert.ok((await barWidth(page, 'customer')) >= firstCustomer);
+  assert.equal(await page.isVisible('#cancel-form'), true, 'Cancel while running');
+  assert.equal(await page.isVisible('#reset-form'), false);
+
+  // Then done: polling stops, Reset replaces Cancel.
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', undefined, { timeout: 15_000, polling: 200 });
+  await page.waitForTimeout(300); // the bars' width transition
+  assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'updated in place, no reload');
+  assert.equal(await barWidth(page, 'customer'), 100);
+  assert.equal(await barWidth(page, 'corder'), 100);
+  assert.equal(await page.isVisible('#reset-form'), true, 'Reset once ended');
+  assert.equal(await page.isVisible('#cancel-form'), false);
+  assert.equal(await page.isVisible('#error'), false);
+  const shot = join(shots, 'status-done.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok((await stat(shot)).size > 10_000);
+  const visibleText = await page.innerText('main');
+  for (const want of ['customer', 'corder', 'done', '60,000 / 60,000', '150,000 / 150,000', '210,000 / 210,000', '100.0%', 'zone1-101', 'zone1-200, zone1-300', 'chunkCount=500']) {
+    assert.ok(visibleText.includes(want), `page shows ${want}`);
+  }
+  assert.match(await page.innerText('#log'), /done$/);
+
+  // What the script drew equals what the server draws for the same (ended, so unchanging) snapshot.
+  const polled = await page.innerText('#tables');
+  const polledFacts = await page.innerText('dl.facts');
+  await page.reload();
+  assert.equal(await page.innerText('#tables'), polled);
+  assert.equal(await page.innerText('dl.facts'), polledFacts);
+
+  // The page's formatting agrees with src/http/format.ts.
+  const durations = [0, 0.5, 45, 59.6, 65, 3599, 3600, 7380, 86400, 93600, -3, null, NaN];
+  const counts = [0, 999, 1000, 1234567, -1234, 1234.6, null];
+  const percents = [0, 0.0001, 0.42, 0.58, 0.9999, 1, 1.5, NaN];
+  const rates = [0, 0.25, 3.5, 10, 52000.4, null];
+  const inPage = await page.evaluate(({ durations, counts, percents, rates }) => {
+    const f = (window as unknown as { shardworkerFormat: Record<string, (x: unknown) => string> }).shardworkerFormat;
+    return {
+      durations: durations.map((x) => f.duration(x)),
+      counts: counts.map((x) => f.count(x)),
+      percents: percents.map((x) => f.percent(x)),
+      rates: rates.map((x) => f.rate(x)),
+      time: f.time('2026-11-23T19:00:00.000Z'),
+    };
+  }, { durations, counts, percents, rates });
+  assert.deepEqual(inPage, {
+    durations: durations.map(formatDuration),
+    counts: counts.map(formatCount),
+    percents: percents.map(formatPercent),
+    rates: rates.map(formatRate),
+    time: formatTime('2026-11-23T19:00:00.000Z'),
+  });
+
+  // On a phone: the page fits the width and the table scrolls inside its box.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const phonePage = await phone.newPage();
+  await phonePage.goto(base + '/status');
+  const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling of the page (${overflow}px)`);
+  await phonePage.screenshot({ path: join(shots, 'status-phone.png'), fullPage: true });
+  await phonePage.goto(base + '/');
+  await phonePage.screenshot({ path: join(shots, 'index-phone.png'), fullPage: true });
+  await phone.close();
+
+  // Reset from the page: back to no job.
+  await Promise.all([page.waitForURL(base + '/status'), page.click('#reset-form button')]);
+  assert.equal(await page.textContent('#state'), 'not started');
+
+  assert.deepEqual(pageErrors, []);
+  t.diagnostic(process.env.KEEP_SCREENSHOTS ? `screenshots in ${shots}` : 'set KEEP_SCREENSHOTS=1 to keep the screenshots');
+});
