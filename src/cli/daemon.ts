@@ -11,6 +11,7 @@ import type { JobRequest, StatusSnapshot } from '../worker/status.ts';
 import type { GlobalFlags } from './args.ts';
 import { UsageError } from './args.ts';
 import { statusText } from './status-text.ts';
+import { readAuthToken } from './token.ts';
 
 interface Daemon {
   app: FastifyInstance;
@@ -24,13 +25,17 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
   if (globals.host !== '127.0.0.1' && globals.host !== 'localhost' && globals.host !== '::1' && !globals.authTokenFile) {
     throw new UsageError(`refusing to listen on ${globals.host} without --auth-token-file: without a token anyone who reaches it could start or cancel a job`);
   }
+  // Read before anything else is opened, so a bad token file fails fast.
+  const token = globals.authTokenFile === undefined ? undefined : await readAuthToken(globals.authTokenFile);
   const topo = await openTopology(globals.topo);
   await topo.read(); // a bad file is refused now, not at the first job
   const credentials = await loadCredentials(globals.dbCredentialsFile);
   const destination = pino.destination({ fd: logTo === process.stderr ? 2 : 1, sync: false });
   const log = pino({ level: globals.logLevel === 'silent' ? 'silent' : globals.logLevel }, destination);
   const jobs = new JobController({ topo, credentials }, { level: globals.logLevel, destination }, { onEnded });
-  const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false });
+  if (globals.publicStatus && token === undefined) log.warn('--public-status has no effect without --auth-token-file: everything is open (on loopback only)');
+  const auth = token === undefined ? undefined : { token, publicStatus: globals.publicStatus };
+  const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false, auth });
   await app.listen({ host: globals.host, port: globals.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : globals.port;

@@ -10,8 +10,9 @@ const GLOBAL = `Global flags (before the command):
   --host HOST                  address to listen on (default 127.0.0.1)
   --port PORT                  port to listen on (default 8080; 0 picks a free port and prints it)
   --retry-duration DURATION    how long transient MySQL errors are retried (default 2h; 30s, 2m, 2h)
-  --auth-token-file PATH       token required by the mutating routes
-  --public-status              serve the read-only pages and /metrics without a token
+  --auth-token-file PATH       file holding the token (16+ characters) the daemon asks for: Bearer for
+                               POST /api/*, a login for the pages; required to listen beyond loopback
+  --public-status              with a token: serve the read-only pages, /api/status and /metrics without one
   --log-level LEVEL            trace, debug, info, warn, error, fatal, silent (default info)`;
 
 export const MAIN_HELP = `shardworker: reshards MySQL/MariaDB databases by key range while operators watch.

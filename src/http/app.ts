@@ -2,7 +2,7 @@
 // It never listens: the CLI does (the process apart from the app); tests call buildApp and app.inject.
 
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyView from '@fastify/view';
 import { Eta } from 'eta';
 import type { Logger } from 'pino';
@@ -12,12 +12,18 @@ import { OptionError } from '../worker/options.ts';
 import type { StatusSnapshot } from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
 import { registerApiRoutes } from './api.ts';
+import { NO_AUTH, registerAuth, type AuthOptions, type PageAuth } from './auth.ts';
+import { checkApiTakesJson, checkSameOrigin } from './guards.ts';
+import { BODY_LIMIT, parseJsonBody } from './json-body.ts';
 import { createMetrics, type AppMetrics } from './metrics.ts';
 import { registerPageRoutes } from './pages.ts';
+import { RequestError } from './request-error.ts';
 import { SchemaError, formatSchemaErrors } from './schemas.ts';
 import { UnknownTargetError, parseForm } from './start-job.ts';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
+
+export type { AuthOptions } from './auth.ts';
 
 export interface AppOptions {
   jobs: JobControl;
@@ -27,6 +33,8 @@ export interface AppOptions {
   logger?: Logger | false;
   /** Where /metrics registers its metrics; a new Registry of the app's own by default (never the global one). */
   metrics?: Registry;
+  /** --auth-token-file (and --public-status): without it nothing asks for a token (the CLI keeps it to loopback). */
+  auth?: AuthOptions;
 }
 
 /** What the route modules get. */
@@ -36,20 +44,86 @@ export interface RouteDeps {
   metrics: AppMetrics;
   /** The job's status at this instant (and seen by the metrics). */
   snapshot(): StatusSnapshot;
+  /** The CSRF token and login state a page prints. */
+  pageAuth(request: FastifyRequest): PageAuth;
 }
 
-const FORM_BODY_LIMIT = 64 * 1024;
+const KiB = 1024;
+
+/** The clear message of an error Fastify raises itself, or null for one it does not. */
+function frameworkMessage(err: FastifyError, request: FastifyRequest): string | null {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `the body is larger than the ${BODY_LIMIT / KiB} KiB this server takes`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json (or a form)`;
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'the Content-Length header does not match the body';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'the body is not valid JSON';
+    case 'FST_ERR_BAD_URL':
+      return `the URL ${JSON.stringify(request.url.slice(0, 200))} is not valid`;
+    default:
+      return null;
+  }
+}
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
     schemaErrorFormatter: formatSchemaErrors,
     // JSON bodies are taken as sent: no type coercion, and an unknown field is an error rather than dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Errors Fastify meets before routing (a malformed URL) get the same `{ error }` shape as the rest.
+    frameworkErrors: (err, request, reply) => {
+      const plain = reply as unknown as FastifyReply; // typed for route generics that do not apply before routing
+      void plain.code(err.statusCode ?? 400).send({ error: frameworkMessage(err, request as FastifyRequest) ?? err.message });
+    },
   }) as unknown as FastifyInstance; // typed with the default logger, whichever logger was given
 
   const { jobs, readTopology } = options;
   const metrics = createMetrics(() => jobs.snapshot(), options.metrics);
+
+  // Bodies the daemon understands: JSON (the API) and urlencoded (the forms). text/plain is dropped on purpose:
+  // it is what a cross-site form can send without asking, and nothing here takes it.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      // An empty body is no body, so `curl -X POST -H 'content-type: application/json' …/api/cancel` works.
+      done(null, (body as string).trim() === '' ? undefined : parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, parseForm(body as string));
+  });
+
+  await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR });
+
+  // Before the body is read: a cross-site browser request, then a missing token, then a body the API cannot take.
+  app.addHook('onRequest', async (request) => checkSameOrigin(request));
+  const auth = options.auth ? registerAuth(app, options.auth) : null;
+  app.addHook('onRequest', async (request) => checkApiTakesJson(request));
+
+  app.setErrorHandler((err: FastifyError, request, reply: FastifyReply) => {
+    if (err instanceof RequestError) return reply.code(err.statusCode).send(err.field ? { error: err.message, field: err.field } : { error: err.message });
+    if (err instanceof SchemaError) return reply.code(400).send({ error: err.message, field: err.field });
+    if (err instanceof OptionError || err instanceof UnknownTargetError) return reply.code(400).send({ error: err.message, field: err.field });
+    if (err instanceof JobConflictError) return reply.code(409).send({ error: err.message });
+    if (err.validation) return reply.code(400).send({ error: err.message, field: err.validationContext ?? 'body' });
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      return reply.code(status).send({ error: `internal error: ${err.message}` });
+    }
+    const known = frameworkMessage(err, request);
+    if (known === null) return reply.code(status).send({ error: err.message });
+    return reply.code(status).send(known.startsWith('the body') ? { error: known, field: 'body' } : { error: known });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
+
   const deps: RouteDeps = {
     jobs,
     readTopology,
@@ -59,30 +133,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       metrics.observe(s);
       return s;
     },
+    pageAuth: (request) => (auth ? auth.pageAuth(request) : NO_AUTH),
   };
-
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_request, body, done) => {
-    done(null, parseForm(body as string));
-  });
-
-  await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR });
-
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof SchemaError) return reply.code(400).send({ error: err.message, field: err.field });
-    if (err instanceof OptionError || err instanceof UnknownTargetError) return reply.code(400).send({ error: err.message, field: err.field });
-    if (err instanceof JobConflictError) return reply.code(409).send({ error: err.message });
-    if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return reply.code(400).send({ error: 'the body is not valid JSON', field: 'body' });
-    if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return reply.code(400).send({ error: 'the body is empty; expected a JSON object', field: 'body' });
-    if (err.validation) return reply.code(400).send({ error: err.message, field: err.validationContext ?? 'body' });
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
-    if (status >= 500) {
-      request.log.error({ err }, 'request failed');
-      return reply.code(status).send({ error: `internal error: ${err.message}` });
-    }
-    return reply.code(status).send({ error: err.message });
-  });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
-
   registerPageRoutes(app, deps);
   registerApiRoutes(app, deps);
   return app;

@@ -1,7 +1,7 @@
 // The HTML routes: the index with its forms, the status page, and the plain forms that cancel and reset.
 // Templates live in views/; the data they print comes from view-models.ts.
 
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { JobConflictError } from '../worker/job-control.ts';
 import { OptionError } from '../worker/options.ts';
 import type { Topology } from '../topology/types.ts';
@@ -15,7 +15,7 @@ function messageOf(err: unknown): string {
 }
 
 export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  async function renderIndex(reply: FastifyReply, code: number, submission: Submission | null): Promise<string> {
+  async function renderIndex(request: FastifyRequest, reply: FastifyReply, code: number, submission: Submission | null): Promise<string> {
     let topology: Topology | null = null;
     let topologyError: string | null = null;
     try {
@@ -25,15 +25,15 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
       reply.log.warn({ err }, 'cannot read the topology');
     }
     reply.code(code);
-    return reply.viewAsync('index.eta', indexView(deps.snapshot(), topology, topologyError, submission));
+    return reply.viewAsync('index.eta', { ...indexView(deps.snapshot(), topology, topologyError, submission), auth: deps.pageAuth(request) });
   }
 
-  app.get('/', { schema: routeSchemas.index }, async (_request, reply) => renderIndex(reply, 200, null));
+  app.get('/', { schema: routeSchemas.index }, async (request, reply) => renderIndex(request, reply, 200, null));
 
   app.post('/jobs', { schema: routeSchemas.postJobForm, attachValidation: true }, async (request, reply) => {
     const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, string>;
     const fail = (code: number, error: string, field: string | null) =>
-      renderIndex(reply, code, {
+      renderIndex(request, reply, code, {
         command: typeof form.command === 'string' ? form.command : '',
         target: typeof form.target === 'string' ? form.target : '',
         values: optionValuesOf(form),
@@ -56,8 +56,8 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
     return reply.redirect('/status', 303);
   });
 
-  app.get('/status', { schema: routeSchemas.status }, async (_request, reply) =>
-    reply.viewAsync('status.eta', statusView(deps.snapshot())));
+  app.get('/status', { schema: routeSchemas.status }, async (request, reply) =>
+    reply.viewAsync('status.eta', { ...statusView(deps.snapshot()), auth: deps.pageAuth(request) }));
 
   app.post('/cancel', { schema: routeSchemas.postCancelForm }, async (_request, reply) => {
     deps.jobs.cancel(); // false when nothing runs: the status page shows why

@@ -125,6 +125,12 @@ export const routeSchemas = {
     response: { 200: { type: 'object', properties: { reset: { type: 'boolean' } } }, 409: errorReply },
   },
   metrics: { summary: 'Prometheus text', response: { 200: { description: 'Prometheus text format', type: 'string' } } },
+  loginPage: {
+    summary: 'the login form (only with --auth-token-file)',
+    response: { 200: html },
+  },
+  login: { summary: 'log in with the token: a session cookie, then 303 to `next`; 401 with the form again for a wrong token', response: { 303: redirect } },
+  logout: { summary: 'end the session, then 303 to /login', response: { 303: redirect } },
   healthz: { summary: 'liveness', response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } } },
 } as const;
 

@@ -5,6 +5,7 @@ import type { JobControl } from '../worker/job-control.ts';
 import type { CommandName, JobRequest } from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
 import { OPTION_DEFS } from '../worker/options.ts';
+import { checkTableNames } from './names.ts';
 import { OPTION_FIELD_PREFIX, optionDefaultText } from './view-models.ts';
 
 /** A request naming something that does not exist (HTTP 400, `field` says which). */
@@ -23,6 +24,7 @@ export interface StartDeps {
 }
 
 export async function startJob(deps: StartDeps, request: JobRequest): Promise<void> {
+  checkTableNames(request.options ?? {});
   const topology = await deps.readTopology();
   const keyspaces = topology.keyspaces ?? {};
   if (!Object.hasOwn(keyspaces, request.keyspace)) {

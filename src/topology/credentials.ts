@@ -2,7 +2,7 @@
 // No error here may carry a password, so JSON parse messages (which quote the text) are never passed on.
 
 import { readFile } from 'node:fs/promises';
-import { TopologyError } from './errors.ts';
+import { TopologyError, readFailure } from './errors.ts';
 import { jsonErrorPlace } from './json.ts';
 import type { Credentials } from './types.ts';
 
@@ -11,11 +11,11 @@ export async function loadCredentials(file: string | undefined): Promise<Credent
   if (file === undefined) return Object.create(null) as Credentials;
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, ''); // a byte-order mark is no syntax error
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') throw new TopologyError(`credentials file ${file} does not exist`);
-    throw new TopologyError(`cannot read credentials file ${file}: ${err.message}`);
+    throw new TopologyError(`cannot read credentials file ${file}: ${readFailure(err)}`);
   }
   let raw: unknown;
   try {

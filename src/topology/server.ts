@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
-import { TopologyError } from './errors.ts';
+import { TopologyError, readFailure } from './errors.ts';
 import { parseTopologyText } from './json.ts';
 import type { Topology } from './types.ts';
 import { validateTopology } from './validate.ts';
@@ -64,7 +64,9 @@ export class FileTopologyServer implements TopologyServer {
   }
 
   async read(): Promise<Topology> {
-    return validateTopology(parseTopologyText(await this.readText(), this.file), this.file);
+    // "topology file PATH: entry: why", so the message says which file it is even when the path does not.
+    const label = `topology file ${this.file}`;
+    return validateTopology(parseTopologyText(await this.readText(), label), label);
   }
 
   update<T>(fn: (topo: Topology) => T | Promise<T>): Promise<T> {
@@ -84,7 +86,7 @@ export class FileTopologyServer implements TopologyServer {
     try {
       const topo = await this.read();
       const result = await fn(topo);
-      const checked = validateTopology(topo, `${this.file} (after update)`);
+      const checked = validateTopology(topo, `topology file ${this.file} (after update)`);
       if (compromised) throw new TopologyError(`lost the lock on topology file ${this.file}: ${compromised.message}`);
       await writeFileAtomic(this.file, JSON.stringify(checked, null, 2) + '\n', { fsync: true });
       return result;
@@ -95,11 +97,12 @@ export class FileTopologyServer implements TopologyServer {
 
   private async readText(): Promise<string> {
     try {
-      return await readFile(this.file, 'utf8');
+      // A byte-order mark (some editors write one) is no JSON syntax error.
+      return (await readFile(this.file, 'utf8')).replace(/^\uFEFF/, '');
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') throw new TopologyError(`topology file ${this.file} does not exist`);
-      throw new TopologyError(`cannot read topology file ${this.file}: ${err.message}`);
+      throw new TopologyError(`cannot read topology file ${this.file}: ${readFailure(err)}`);
     }
   }
 }

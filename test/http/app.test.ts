@@ -137,7 +137,7 @@ describe('POST /api/jobs', () => {
     const { app } = await appWith();
     const res = await app.inject({ method: 'POST', url: '/api/jobs', headers: { 'content-type': 'application/json' }, payload: '{"command": "SplitClone", ' });
     assert.equal(res.statusCode, 400);
-    assert.deepEqual(res.json(), { error: 'the body is not valid JSON', field: 'body' });
+    assert.deepEqual(res.json(), { error: 'the body is not valid JSON at line 1 column 27', field: 'body' });
   });
 
   test('400 on an empty JSON body', async () => {
@@ -443,7 +443,7 @@ describe('GET /metrics', () => {
     assert.equal(byName.get('shardworker_job_state')?.type, 'gauge');
     const states = values('shardworker_job_state', 'state');
     assert.deepEqual(states, {
-      'not started': 0, initializing: 0, 'finding target instances': 0, 'copying the data': 1, 'cleaning up': 0, done: 0, error: 0, canceled: 0,
+      'not started': 0, initializing: 0, 'finding target instances': 0, 'copying the data': 1, 'diffing the data': 0, 'cleaning up': 0, done: 0, error: 0, canceled: 0,
     });
     assert.deepEqual(values('shardworker_table_rows_copied', 'table'), { customer: 420000, corder: 0, customer_names: 0, '<b>odd</b>': 10 });
     assert.deepEqual(values('shardworker_table_rows_estimated', 'table'), { customer: 1000000, corder: 1010000, customer_names: 0, '<b>odd</b>': 10 });

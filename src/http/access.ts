@@ -1,0 +1,21 @@
+// Which credential a request needs, from its method and path alone. Anything not listed as open or read-only
+// needs the strongest check, so a route added later is guarded until someone decides otherwise.
+
+import { isReadOnlyMethod } from './guards.ts';
+
+export type Access =
+  /** Anyone: liveness, and the login page itself. */
+  | 'open'
+  /** Pages, /api/status and /metrics: open with --public-status, otherwise a session cookie or the token. */
+  | 'read'
+  /** POST /api/*: the token as `Authorization: Bearer`. */
+  | 'api-write'
+  /** The pages' forms: a session cookie and its CSRF token (or the Bearer token). */
+  | 'form-write';
+
+/** `path` is the routed path (guards.ts routePathOf), without a query. */
+export function accessOf(method: string, path: string): Access {
+  if (isReadOnlyMethod(method)) return path === '/healthz' || path === '/login' ? 'open' : 'read';
+  if (method === 'POST' && path === '/login') return 'open';
+  return path.startsWith('/api/') ? 'api-write' : 'form-write';
+}
