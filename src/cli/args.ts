@@ -132,6 +132,12 @@ export function parseJobArgs(rest: readonly string[]): JobArgs {
       const def = OPTION_DEFS.find((d) => '--' + kebab(d.name) === w);
       if (!def) throw new UsageError(`unknown option ${w} for ${command}`);
       if (!defs.includes(def)) throw new UsageError(`option ${w} does not apply to ${command}`);
+      if (def.kind === 'boolean') {
+        // A switch: `--verify` alone is true; `--verify false` (or `--verify=false`) says it outright.
+        const next = list[i + 1];
+        options[def.name] = next === 'true' || next === 'false' ? list[++i] : 'true';
+        continue;
+      }
       const value = list[++i];
       if (value === undefined) throw new UsageError(`option ${w} needs a value`);
       options[def.name] = value;

@@ -16,7 +16,11 @@ export function statusText(s: StatusSnapshot): string {
   const head = s.job ? `${s.job.command} ${s.job.keyspace}/${s.job.shard}: ${s.state}` : s.state;
   const out = [head];
   if (s.sources.length) out.push(`  sources: ${s.sources.join(', ')}  destinations: ${s.destinations.join(', ')}`);
-  for (const t of s.tables) out.push(line(t.kind === 'view' ? `${t.name} (view)` : t.name, t.state, t, t.state === 'done'));
+  for (const t of s.tables) {
+    out.push(line(t.kind === 'view' ? `${t.name} (view)` : t.name, t.state, t, t.state === 'done'));
+    if (t.note) out.push(`    note: ${t.note}`);
+    if (t.diff) out.push(`    diff: ${t.diff.summary}`);
+  }
   if (s.tables.length) out.push(line('total', '', s.totals, s.state === 'done'));
   if (s.error) out.push(`  error: ${s.error}`);
   return out.join('\n');

@@ -1,5 +1,6 @@
 // `_vt.blp_checkpoint`: where filtered replication from each source shard resumes on a destination.
 
+import { describeTablet, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { quoteString } from '../mysql/sql.ts';
 
 export const BLP_FLAG_DONT_START = 'DontStart';
@@ -28,4 +29,28 @@ export interface CheckpointRow {
 export function populateBlpCheckpoint(row: CheckpointRow): string {
   if (!Number.isInteger(row.uid) || row.uid < 0) throw new Error(`bad source shard uid ${row.uid}`);
   return `REPLACE INTO \`_vt\`.\`blp_checkpoint\` (source_shard_uid, pos, max_tps, max_replication_lag, time_updated, transaction_timestamp, flags) VALUES (${row.uid}, ${quoteString(row.position)}, 9223372036854775807, 9223372036854775807, ${Math.floor(row.timeUpdated)}, 0, ${quoteString(row.flags)})`;
+}
+
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+const ER_BAD_DB = 1049;
+const ER_NO_SUCH_TABLE = 1146;
+
+/** The position each source shard uid's row holds on a destination: where its copy of that source was taken. */
+export async function readCheckpointPositions(pool: Pool, ref: TabletRef): Promise<Map<number, string>> {
+  let rows: { uid: number | string; pos: Buffer | string | null }[];
+  try {
+    rows = await queryOn(pool, ref, 'reading _vt.blp_checkpoint', 'SELECT source_shard_uid AS uid, pos FROM `_vt`.`blp_checkpoint`');
+  } catch (err) {
+    if (err instanceof TabletError && (err.errno === ER_NO_SUCH_TABLE || err.errno === ER_BAD_DB)) {
+      throw new CheckpointError(`destination ${describeTablet(ref)} has no _vt.blp_checkpoint, so the position it was cloned from is unknown (clone with -populate_blp_checkpoint, or diff inside the clone with verify)`);
+    }
+    throw err;
+  }
+  return new Map(rows.filter((r) => r.pos !== null).map((r) => [Number(r.uid), String(r.pos)]));
 }

@@ -6,10 +6,10 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Pool, TabletRef } from '../mysql/connection.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
-import { streamRows } from '../mysql/row-stream.ts';
-import { buildChunkSelect, type ChunkRange, type Row } from '../mysql/sql.ts';
+import { scanRows, type RawRow } from '../mysql/raw-rows.ts';
+import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
-import { InsertBatcher, type Batch, type BatchLimits } from './insert-batcher.ts';
+import type { Batch, BatchLimits } from './insert-batcher.ts';
 import type { DestinationWriter } from './writer.ts';
 
 export interface SourceSide {
@@ -24,8 +24,14 @@ export interface DestinationSide {
   writer: DestinationWriter;
 }
 
-/** Where a row goes: a destination index, or -1 when the row is not this copy's to move. */
-export type RowRouter = (row: Row) => number;
+/**
+ * Where a row goes: a destination index, or -1 when the row is not this copy's to move. `raw`, where a router has
+ * it, decides the same from a row view without materializing its values: the copy's hot path uses it.
+ */
+export interface RowRouter {
+  (row: Row): number;
+  raw?: (row: RawRow) => number;
+}
 
 export interface CopyProgress {
   chunksPlanned(table: string, count: number): void;
@@ -50,15 +56,18 @@ export interface CopyRequest {
   log: Logger;
 }
 
-/** SQL that reads one chunk, ordered by primary key: shared by the copy and the diff. */
-export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange): string {
+/**
+ * SQL that reads one chunk, shared by the copy and the diff: ordered by primary key, or by the diff's own terms
+ * (which must read both sides in the very order it compares them).
+ */
+export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, orderBy: readonly (string | OrderTerm)[] = table.primaryKey): string {
   return buildChunkSelect({
     db: dbName,
     table: table.name,
     selectList: table.selectList,
     chunkColumn: plan.column,
     range,
-    orderBy: table.primaryKey,
+    orderBy,
   });
 }
 
@@ -117,11 +126,9 @@ async function copyChunk(
   const { destinations, progress } = req;
   const { signal } = req.abort;
   progress.tableStarted(table.name);
-  const columns = table.columns.map((c) => c.name);
-  const encodings = table.columns.map((c) => c.encoding);
-  const batchers = destinations.map((d) => new InsertBatcher(d.dbName, table.name, columns, encodings, req.batchLimits));
+  const batchers = destinations.map((d) => d.writer.batcher(d.dbName, table, req.batchLimits));
   const pending: Promise<void>[] = [];
-  const doing = `inserting into ${table.name}`;
+  const doing = `writing rows into ${table.name}`;
   const send = async (index: number, batch: Batch) => {
     const { done } = await destinations[index].writer.submit(batch, doing);
     const counted = done.then(() => progress.rowsWritten(table.name, batch.rows));
@@ -130,16 +137,19 @@ async function copyChunk(
     pending.push(counted);
   };
   let skipped = 0;
+  const route = router.raw ?? ((row: RawRow) => router(row.values()));
   const sql = chunkQuery(source.dbName, table, plan, range);
-  for await (const row of streamRows(source.pool, source.ref, `reading ${table.name}`, sql, { signal })) {
-    const index = router(row);
+  // Rows are views into the packets they came in, valid during the call: batchers copy what they keep.
+  // A returned promise (a full batch waiting for room at its writer) pauses the read.
+  await scanRows(source.pool, source.ref, `reading ${table.name}`, sql, (row) => {
+    const index = route(row);
     if (index < 0) {
       skipped++;
-      continue;
+      return;
     }
     const full = batchers[index].add(row);
-    if (full) await send(index, full);
-  }
+    if (full) return send(index, full);
+  }, { signal });
   for (const [index, batcher] of batchers.entries()) {
     const last = batcher.take();
     if (last) await send(index, last);

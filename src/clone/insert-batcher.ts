@@ -1,49 +1,127 @@
-// Packs rows for one table and one destination into multi-row INSERTs bounded in rows and bytes.
+// Batches for the two write methods, built as bytes from raw row views: one table, one destination each.
+// InsertBatcher packs multi-row INSERTs bounded in rows and bytes (the `insert` write method); the LOAD DATA one
+// lives in load-data-batcher.ts. Both keep the copier's interface: add(row) → a full batch or null, take().
 
-import { encodeRow, insertPrefix, type Row, type ValueEncoding } from '../mysql/sql.ts';
+import type { RawRow } from '../mysql/raw-rows.ts';
+import { insertPrefix, type ValueEncoding } from '../mysql/sql.ts';
+import { ByteBuilder } from './byte-builder.ts';
 
-export interface Batch {
+/** A multi-row INSERT, as statement text. */
+export interface InsertBatch {
+  kind: 'insert';
   sql: string;
   rows: number;
+  /** Bytes the batch holds while queued (what the writer's queue bound counts). */
+  bytes: number;
 }
 
+/** A LOAD DATA LOCAL INFILE statement and the rows it loads, as the bytes of its file. */
+export interface LoadDataBatch {
+  kind: 'load-data';
+  sql: string;
+  data: Buffer;
+  rows: number;
+  bytes: number;
+  /** Gives `data`'s memory back for reuse: called once the batch is written (or failed). */
+  release(): void;
+}
+
+export type Batch = InsertBatch | LoadDataBatch;
+
 export interface BatchLimits {
+  /** Rows per INSERT (the insert method; a LOAD DATA batch is bounded by size alone). */
   maxRows: number;
-  /** Bytes of statement text; one row larger than this still goes, alone. */
+  /** Bytes of a batch; one row larger than this still goes, alone. */
   maxSize: number;
 }
 
-export class InsertBatcher {
-  readonly #prefix: string;
+/** What a batcher needs to know of a column. */
+export interface BatchColumn {
+  name: string;
+  dataType: string;
+  encoding: ValueEncoding;
+}
+
+/** Packs rows of one table for one destination; add() returns the batch a row completes, take() the open one. */
+export interface RowBatcher {
+  add(row: RawRow): Batch | null;
+  take(): Batch | null;
+}
+
+const C = (s: string): number => s.charCodeAt(0);
+const NULL_TEXT = Buffer.from('NULL', 'latin1');
+// Bytes a number's text may hold: the server wrote it, the check keeps a surprise from being spliced into SQL.
+const NUMBER_BYTE = new Uint8Array(256);
+for (const c of '0123456789+-.eE') NUMBER_BYTE[C(c)] = 1;
+
+export class InsertBatcher implements RowBatcher {
   readonly #encodings: readonly ValueEncoding[];
   readonly #limits: BatchLimits;
-  /** Encoded rows of the open batch; joined once when it is taken. */
-  #parts: string[] = [];
-  #size = 0;
+  /** The statement being built: the prefix, then the rows so far. */
+  readonly #sql: ByteBuilder;
+  readonly #prefixLength: number;
+  #rows = 0;
 
-  constructor(db: string, table: string, columns: readonly string[], encodings: readonly ValueEncoding[], limits: BatchLimits) {
-    this.#prefix = insertPrefix(db, table, columns);
-    this.#encodings = encodings;
+  constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
+    this.#encodings = columns.map((c) => c.encoding);
     this.#limits = limits;
+    this.#sql = new ByteBuilder(limits.maxSize + 64 * 1024);
+    this.#sql.text(insertPrefix(db, table, columns.map((c) => c.name)));
+    this.#prefixLength = this.#sql.length;
   }
 
-  /** Adds a row; returns the batch it completes, if the row would not fit in the open one. */
-  add(row: Row): Batch | null {
-    const encoded = encodeRow(row, this.#encodings);
-    let full: Batch | null = null;
-    if (this.#parts.length > 0 && this.#prefix.length + this.#size + encoded.length + 1 > this.#limits.maxSize) full = this.take();
-    this.#parts.push(encoded);
-    this.#size += encoded.length + 1;
-    if (!full && this.#parts.length >= this.#limits.maxRows) full = this.take();
-    return full;
+  add(row: RawRow): Batch | null {
+    const out = this.#sql;
+    const rowStart = out.length;
+    // At most: each byte as two hex digits, plus X'' or NULL and a comma per column, plus ,( and ).
+    out.reserve(2 * row.size + 5 * this.#encodings.length + 3);
+    if (this.#rows > 0) out.byte(C(','));
+    out.byte(C('('));
+    const { buffer, start, end } = row;
+    for (let i = 0; i < this.#encodings.length; i++) {
+      if (i > 0) out.byte(C(','));
+      const s = start[i];
+      if (s < 0) {
+        out.bytes(NULL_TEXT, 0, NULL_TEXT.length);
+      } else if (this.#encodings[i] === 'number') {
+        const e = end[i];
+        if (s === e) throw new Error('a number value is empty');
+        for (let j = s; j < e; j++) if (NUMBER_BYTE[buffer[j]] === 0) throw new Error(`not a number: ${JSON.stringify(buffer.toString('latin1', s, e))}`);
+        out.bytes(buffer, s, e);
+      } else if (s === end[i]) {
+        out.byte(C("'"));
+        out.byte(C("'"));
+      } else {
+        // A hex literal is the column's own bytes: no charset, time zone or escaping can alter it.
+        out.byte(C('X'));
+        out.byte(C("'"));
+        out.hex(buffer, s, end[i]);
+        out.byte(C("'"));
+      }
+    }
+    out.byte(C(')'));
+    this.#rows++;
+    if (this.#rows > 1 && out.length > this.#limits.maxSize) {
+      // The row does not fit: the batch is what came before it, and the row (less its comma) starts the next.
+      const batch = this.#batch(rowStart, this.#rows - 1);
+      out.keep(this.#prefixLength, rowStart + 1);
+      this.#rows = 1;
+      return batch;
+    }
+    return this.#rows >= this.#limits.maxRows ? this.take() : null;
   }
 
-  /** The open batch, or null when empty. */
   take(): Batch | null {
-    if (this.#parts.length === 0) return null;
-    const batch = { sql: this.#prefix + this.#parts.join(','), rows: this.#parts.length };
-    this.#parts = [];
-    this.#size = 0;
+    if (this.#rows === 0) return null;
+    const batch = this.#batch(this.#sql.length, this.#rows);
+    this.#sql.keep(this.#prefixLength);
+    this.#rows = 0;
     return batch;
+  }
+
+  #batch(end: number, rows: number): InsertBatch {
+    // One string made from one buffer: the statement text mysql2 sends, with no small strings to collect.
+    const sql = this.#sql.toString(end);
+    return { kind: 'insert', sql, rows, bytes: end };
   }
 }

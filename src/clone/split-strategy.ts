@@ -1,12 +1,14 @@
-// SplitClone: every table of the source shard(s), each row to the destination shard holding its keyspace id.
+// SplitClone and SplitDiff: every table of the source shard(s), each row to the destination shard holding its
+// keyspace id.
 
 import { intersects, keyRangeToString, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';
 import { makeKeyspaceIdRouter } from '../keyrange/row-router.ts';
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
-import { findSplitShards } from '../topology/shards.ts';
+import { TopologyError } from '../topology/errors.ts';
+import { findSplitShards, isServing, keyspaceOf, shardOf } from '../topology/shards.ts';
 import type { ShardingColumnType, SourceShard, Topology } from '../topology/types.ts';
 import type { RowRouter } from './copier.ts';
-import type { CloneTargets, CopyStrategy } from './strategy.ts';
+import type { CloneTargets, CopyStrategy, ShardTarget } from './strategy.ts';
 import { filterTables } from './table-filter.ts';
 
 export class ShardingColumnError extends Error {
@@ -32,27 +34,52 @@ function intersection(a: KeyRange, b: KeyRange): KeyRange {
   return { start: maxStart(a.start, b.start), end: minEnd(a.end, b.end) };
 }
 
+/** Which shard names the split: a source (SplitClone) or one destination (SplitDiff). */
+export type NamedShard = 'source' | 'destination';
+
 export class SplitStrategy implements CopyStrategy {
   readonly #keyspace: string;
   readonly #shard: string;
   readonly #excludeTables: string[];
+  readonly #named: NamedShard;
   #column = '';
   #columnType: ShardingColumnType = 'uint64';
 
-  constructor(keyspace: string, shard: string, excludeTables: string[]) {
+  constructor(keyspace: string, shard: string, excludeTables: string[], named: NamedShard = 'source') {
     this.#keyspace = keyspace;
     this.#shard = shard;
     this.#excludeTables = excludeTables;
+    this.#named = named;
   }
 
+  /**
+   * Named by a source: every source and destination of the split. Named by a destination: that destination alone,
+   * and the sources overlapping it (keeping the uids they have in the whole split).
+   */
   resolveTargets(topo: Topology): CloneTargets {
-    const { sources, destinations } = findSplitShards(topo, this.#keyspace, this.#shard);
+    const named = this.#named === 'source' ? this.#shard : this.#servingShardOver(topo);
+    const { sources, destinations } = findSplitShards(topo, this.#keyspace, named);
     const ks = topo.keyspaces[this.#keyspace];
     if (!ks.shardingColumnName || !ks.shardingColumnType) throw new ShardingColumnError(`keyspace ${this.#keyspace} has no sharding column configured (shardingColumnName and shardingColumnType)`);
     this.#column = ks.shardingColumnName;
     this.#columnType = ks.shardingColumnType;
-    const target = (shard: string) => ({ keyspace: this.#keyspace, shard, keyRange: parseShardName(shard) });
-    return { sources: sources.map(target), destinations: destinations.map(target) };
+    const target = (shard: string, uid: number): ShardTarget => ({ keyspace: this.#keyspace, shard, keyRange: parseShardName(shard), uid });
+    const all = { sources: sources.map(target), destinations: destinations.map(target) };
+    if (this.#named === 'source') return all;
+    const dest = all.destinations.find((d) => d.shard === this.#shard);
+    if (!dest) throw new TopologyError(`shard ${this.#keyspace}/${this.#shard} is not a destination of the split of ${sources.join(', ')}`);
+    return { sources: all.sources.filter((s) => intersects(s.keyRange, dest.keyRange)), destinations: [dest] };
+  }
+
+  /** A serving shard overlapping the named destination, from which findSplitShards finds the whole split. */
+  #servingShardOver(topo: Topology): string {
+    const ks = keyspaceOf(topo, this.#keyspace);
+    const shard = shardOf(topo, this.#keyspace, this.#shard);
+    if (isServing(shard)) throw new TopologyError(`shard ${this.#keyspace}/${this.#shard} is serving, so it is no split destination to diff`);
+    const range = parseShardName(this.#shard);
+    const over = Object.keys(ks.shards).find((name) => isServing(ks.shards[name]) && intersects(parseShardName(name), range));
+    if (over === undefined) throw new TopologyError(`shard ${this.#keyspace}/${this.#shard}: no serving shard overlaps it, so nothing is its source`);
+    return over;
   }
 
   pickTables(schema: SchemaDefinition): TableDefinition[] {
@@ -71,17 +98,23 @@ export class SplitStrategy implements CopyStrategy {
     // A row outside its own source shard's range (left over from an earlier split) is not this copy's to move.
     const source = targets.sources[sourceIndex].keyRange;
     const route = makeKeyspaceIdRouter(this.#columnType, targets.destinations.map((d) => intersection(d.keyRange, source)));
-    return (row) => {
+    const nullKey = () => new ShardingColumnError(`table ${table.name} has a row whose sharding column ${this.#column} is NULL`);
+    const router: RowRouter = (row) => {
       const value = row[column];
-      if (value === null) throw new ShardingColumnError(`table ${table.name} has a row whose sharding column ${this.#column} is NULL`);
+      if (value === null) throw nullKey();
       return route(value);
     };
+    router.raw = (row) => {
+      if (row.start[column] < 0) throw nullKey();
+      return route(row.buffer, row.start[column], row.end[column]);
+    };
+    return router;
   }
 
   sourceShardsFor(targets: CloneTargets, destIndex: number): SourceShard[] {
     const dest = targets.destinations[destIndex].keyRange;
-    return targets.sources.flatMap((s, uid) =>
-      intersects(s.keyRange, dest) ? [{ uid, keyspace: s.keyspace, shard: s.shard, keyRange: keyRangeToString(s.keyRange), tables: [] }] : [],
+    return targets.sources.flatMap((s) =>
+      intersects(s.keyRange, dest) ? [{ uid: s.uid, keyspace: s.keyspace, shard: s.shard, keyRange: keyRangeToString(s.keyRange), tables: [] }] : [],
     );
   }
 }

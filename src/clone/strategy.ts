@@ -1,4 +1,5 @@
-// What makes the one pipeline SplitClone or VerticalSplitClone: which shards, which tables, where each row goes.
+// What makes the one pipeline SplitClone or VerticalSplitClone (and the diffs SplitDiff or VerticalSplitDiff):
+// which shards, which tables, where each row goes.
 
 import type { KeyRange } from '../keyrange/keyrange.ts';
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
@@ -9,6 +10,11 @@ export interface ShardTarget {
   keyspace: string;
   shard: string;
   keyRange: KeyRange;
+  /**
+   * For a source: its uid in `_vt.blp_checkpoint` and `sourceShards`, its place among all the split's sources
+   * (a diff of one destination reads only some of them, and must still find their checkpoint rows).
+   */
+  uid: number;
 }
 
 export interface CloneTargets {
@@ -23,6 +29,6 @@ export interface CopyStrategy {
   pickTables(schema: SchemaDefinition): TableDefinition[];
   /** The router for rows of `table` read from source `sourceIndex`, over `targets.destinations`. */
   routerFor(table: TableDefinition, targets: CloneTargets, sourceIndex: number): RowRouter;
-  /** What to record as `sourceShards` on destination `destIndex` (uids are source indexes). */
+  /** What to record as `sourceShards` on destination `destIndex`. */
   sourceShardsFor(targets: CloneTargets, destIndex: number, tables: TableDefinition[]): SourceShard[];
 }

@@ -1,33 +1,74 @@
-// Writes batches to one destination primary with a bounded pool of writers behind a bounded queue.
+// Writes batches to one destination primary with a bounded pool of writers behind a queue bounded in batches and
+// in bytes: a slow destination stops the readers (through submit) instead of growing the worker's memory.
 
 import PQueue from 'p-queue';
 import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
-import type { Batch } from './insert-batcher.ts';
+import { loadDataOn } from '../mysql/infile.ts';
+import type { TableDefinition } from '../mysql/schema.ts';
+import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
+import { LoadDataBatcher } from './load-data-batcher.ts';
+
+/** `load-data`: LOAD DATA LOCAL INFILE fed from memory (the default, fastest); `insert`: multi-row INSERTs. */
+export type WriteMethod = 'insert' | 'load-data';
+export const WRITE_METHODS: readonly WriteMethod[] = ['load-data', 'insert'];
 
 export interface WriterOptions {
   writers: number;
   /** Statements per second at most; 0 is unlimited. */
   maxTps: number;
+  method: WriteMethod;
   signal: AbortSignal;
+  /** Bytes of batches queued or being written at most (a batch larger than this still goes, alone). */
+  maxQueuedBytes?: number;
 }
+
+/** 8 MiB per destination keeps its LOAD DATA writers fed (a 1 MiB batch loads in tens of ms) at little memory. */
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Bytes held by batches submitted to any writer of this process and not yet written: what tests watch to prove
+ * memory stays within the queue bounds whatever the destinations do.
+ */
+export const queuedBatchBytes = {
+  current: 0,
+  peak: 0,
+  /** Forgets the peak (between measurements). */
+  resetPeak(): void {
+    this.peak = this.current;
+  },
+};
 
 export class DestinationWriter {
   readonly ref: TabletRef;
+  readonly method: WriteMethod;
   readonly #pool: Pool;
   readonly #queue: PQueue;
-  /** Batches waiting beyond the running ones: what bounds memory on this side. */
+  /** Batches waiting beyond the running ones. */
   readonly #maxWaiting: number;
+  readonly #maxBytes: number;
   readonly #signal: AbortSignal;
+  /** Bytes of this writer's batches submitted and not yet finished: at most #maxBytes, or one batch. */
+  #bytes = 0;
+  /** Submits waiting for bytes: all woken whenever a batch finishes, to look again. */
+  #waiters: (() => void)[] = [];
 
   constructor(ref: TabletRef, pool: Pool, opts: WriterOptions) {
     this.ref = ref;
+    this.method = opts.method;
     this.#pool = pool;
     this.#signal = opts.signal;
     this.#maxWaiting = opts.writers * 2;
+    this.#maxBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#queue = new PQueue({
       concurrency: opts.writers,
       ...(opts.maxTps > 0 ? { intervalCap: opts.maxTps, interval: 1000 } : {}),
     });
+  }
+
+  /** A batcher building this writer's kind of batch for one table of database `db`. */
+  batcher(db: string, table: TableDefinition, limits: BatchLimits): RowBatcher {
+    const columns = table.columns;
+    return this.method === 'load-data' ? new LoadDataBatcher(db, table.name, columns, limits) : new InsertBatcher(db, table.name, columns, limits);
   }
 
   /**
@@ -37,15 +78,45 @@ export class DestinationWriter {
    */
   async submit(batch: Batch, doing: string): Promise<{ done: Promise<void> }> {
     if (this.#queue.size >= this.#maxWaiting) await this.#queue.onSizeLessThan(this.#maxWaiting);
+    while (this.#bytes > 0 && this.#bytes + batch.bytes > this.#maxBytes) {
+      this.#signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.#waiters.push(wake);
+        this.#signal.addEventListener('abort', wake, { once: true });
+      });
+    }
     this.#signal.throwIfAborted();
+    this.#hold(batch.bytes);
     const done = this.#queue.add(
       async () => {
         this.#signal.throwIfAborted();
-        await queryOn(this.#pool, this.ref, doing, batch.sql);
+        if (batch.kind === 'load-data') await loadDataOn(this.#pool, this.ref, doing, batch.sql, batch.data, batch.rows);
+        else await queryOn(this.#pool, this.ref, doing, batch.sql);
       },
       { signal: this.#signal },
     ) as Promise<void>;
+    const released = done.finally(() => {
+      this.#hold(-batch.bytes);
+      if (batch.kind === 'load-data') batch.release();
+    });
+    // The caller awaits `done`; this chain only releases the bytes, its rejection is the same one.
+    released.catch(() => {});
     return { done };
+  }
+
+  #hold(bytes: number): void {
+    this.#bytes += bytes;
+    queuedBatchBytes.current += bytes;
+    if (queuedBatchBytes.current > queuedBatchBytes.peak) queuedBatchBytes.peak = queuedBatchBytes.current;
+    if (bytes < 0 && this.#waiters.length) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   async drain(): Promise<void> {

@@ -6,8 +6,11 @@ import type { ShardingColumnType } from '../topology/types.ts';
 import type { KeyRange } from './keyrange.ts';
 import { notUint64 } from './keyspace-id.ts';
 
-/** Index of the first range holding the row's keyspace id, or -1. `raw` is the column value as the text protocol sends it. */
-export type KeyspaceIdRouter = (raw: Buffer) => number;
+/**
+ * Index of the first range holding the row's keyspace id, or -1. The value is bytes [start, end) of `raw` (all of
+ * it by default), as the text protocol sends it: the copy passes the packet a row was read in, copying nothing.
+ */
+export type KeyspaceIdRouter = (raw: Buffer, start?: number, end?: number) => number;
 
 const TWO_64 = 1n << 64n;
 
@@ -48,23 +51,24 @@ function uint64Router(ranges: readonly KeyRange[]): KeyspaceIdRouter {
     b[k * 4 + 3] = Number(end % TEN_10);
   });
 
-  return (raw: Buffer): number => {
-    const len = raw.length;
-    if (len === 0 || len > 20) throw notUint64(raw);
+  return (raw: Buffer, start = 0, end = raw.length): number => {
+    const len = end - start;
+    // No closure for the error: this runs per row, and every allocation there shows.
+    if (len <= 0 || len > 20) throw notUint64(raw.subarray(start, end));
     let q = 0;
     let r = 0;
-    let i = 0;
-    for (const split = len - 10; i < split; i++) {
+    let i = start;
+    for (const split = end - 10; i < split; i++) {
       const d = raw[i] - 0x30;
-      if (d < 0 || d > 9) throw notUint64(raw);
+      if (d < 0 || d > 9) throw notUint64(raw.subarray(start, end));
       q = q * 10 + d;
     }
-    for (; i < len; i++) {
+    for (; i < end; i++) {
       const d = raw[i] - 0x30;
-      if (d < 0 || d > 9) throw notUint64(raw);
+      if (d < 0 || d > 9) throw notUint64(raw.subarray(start, end));
       r = r * 10 + d;
     }
-    if (q > MAX_Q || (q === MAX_Q && r > MAX_R)) throw notUint64(raw);
+    if (q > MAX_Q || (q === MAX_Q && r > MAX_R)) throw notUint64(raw.subarray(start, end));
     for (let k = 0, o = 0; k < n; k++, o += 4) {
       const sQ = b[o];
       const eQ = b[o + 2];
@@ -78,11 +82,11 @@ function bytesRouter(ranges: readonly KeyRange[]): KeyspaceIdRouter {
   const starts = ranges.map((kr) => Buffer.from(kr.start));
   const ends = ranges.map((kr) => Buffer.from(kr.end));
   const n = ranges.length;
-  return (raw: Buffer): number => {
+  return (raw: Buffer, start = 0, end = raw.length): number => {
     for (let k = 0; k < n; k++) {
-      const start = starts[k];
-      const end = ends[k];
-      if (compareBound(start, raw) <= 0 && (end.length === 0 || compareBound(end, raw) > 0)) return k;
+      const lo = starts[k];
+      const hi = ends[k];
+      if (compareBound(lo, raw, start, end) <= 0 && (hi.length === 0 || compareBound(hi, raw, start, end) > 0)) return k;
     }
     return -1;
   };
@@ -92,12 +96,12 @@ function bytesRouter(ranges: readonly KeyRange[]): KeyspaceIdRouter {
  * Buffer.compare(bound, id) in plain JS: bounds are a byte or two, and a loop over them is several
  * times cheaper than a call into native code, which dominates the routing of each row.
  */
-function compareBound(bound: Buffer, id: Buffer): number {
+function compareBound(bound: Buffer, id: Buffer, start: number, end: number): number {
   const bl = bound.length;
-  const il = id.length;
+  const il = end - start;
   const m = bl < il ? bl : il;
   for (let i = 0; i < m; i++) {
-    const d = bound[i] - id[i];
+    const d = bound[i] - id[start + i];
     if (d !== 0) return d;
   }
   return bl - il;

@@ -20,6 +20,11 @@ export interface ChunkPlan {
 }
 
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+
+/** Integer columns: the only ones chunked by range, and the ones whose text the diff compares by value. */
+export function isIntegerType(dataType: string): boolean {
+  return INTEGER_TYPES.has(dataType);
+}
 const WHOLE: ChunkPlan = { column: null, chunks: [{ start: null, end: null }] };
 
 /** How many chunks a table of this size gets: at most chunkCount, each of at least minRowsPerChunk rows. */
@@ -52,7 +57,7 @@ export async function planChunks(pool: Pool, ref: TabletRef, dbName: string, tab
   const count = chunkCountFor(table, opts);
   const first = table.primaryKey[0];
   const column = table.columns.find((c) => c.name === first);
-  if (count <= 1 || !column || !INTEGER_TYPES.has(column.dataType)) return WHOLE;
+  if (count <= 1 || !column || !isIntegerType(column.dataType)) return WHOLE;
   const rows = await queryOn<{ lo: string | null; hi: string | null }[]>(pool, ref, `finding chunks of ${table.name}`,
     `SELECT MIN(${quoteId(first)}) AS lo, MAX(${quoteId(first)}) AS hi FROM ${quoteTable(dbName, table.name)}`);
   const { lo, hi } = rows[0];

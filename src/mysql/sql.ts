@@ -91,12 +91,26 @@ export interface SelectSpec {
   /** Column the chunk bounds apply to; null for an unchunked table. */
   chunkColumn: string | null;
   range: ChunkRange;
-  /** ORDER BY columns (the primary key, or every column for a table without one). */
-  orderBy: readonly string[];
+  /** ORDER BY columns (the primary key, or every column for a table without one), or terms. */
+  orderBy: readonly (string | OrderTerm)[];
+}
+
+/**
+ * An ORDER BY term over a select-list expression (already quoted): by the server's own order for its type, or by
+ * its raw bytes (`CAST(… AS BINARY)`), which a client comparing raw bytes can follow whatever the collation.
+ */
+export interface OrderTerm {
+  expression: string;
+  byBytes: boolean;
+}
+
+function orderTerm(term: string | OrderTerm): string {
+  if (typeof term === 'string') return quoteId(term);
+  return term.byBytes ? `CAST(${term.expression} AS BINARY)` : term.expression;
 }
 
 export function buildChunkSelect(spec: SelectSpec): string {
   const where = spec.chunkColumn === null ? '' : chunkWhere(spec.chunkColumn, spec.range);
-  const order = spec.orderBy.length ? ' ORDER BY ' + spec.orderBy.map(quoteId).join(',') : '';
+  const order = spec.orderBy.length ? ' ORDER BY ' + spec.orderBy.map(orderTerm).join(',') : '';
   return `SELECT ${spec.selectList.join(',')} FROM ${quoteTable(spec.db, spec.table)}${where}${order}`;
 }

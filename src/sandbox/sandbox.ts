@@ -53,6 +53,7 @@ export interface ClusterInstanceSpec {
   /** Name of another instance in the same cluster to replicate from (GTID, slave_pos). */
   replicaOf?: string;
   bufferPoolMb?: number;
+  logFileMb?: number;
 }
 
 export interface StartClusterOptions {
@@ -74,6 +75,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Record
     port: s.port ?? basePort + i,
     serverId: s.serverId ?? i + 1,
     bufferPoolMb: s.bufferPoolMb,
+    logFileMb: s.logFileMb,
   }));
   const names = new Set(specs.map((s) => s.name));
   if (names.size !== specs.length) throw new Error('instance names must be unique');

@@ -1,5 +1,5 @@
 // The clone job: SplitClone or VerticalSplitClone, by its CopyStrategy. A flat list of phases; fields are grouped
-// by the phase that fills them. Every change outside the destinations is recorded on the undo stack as it is made.
+// by the phase that fills them. The tablets it takes, and how to give them back, are its TabletSession's.
 
 import type { Logger } from 'pino';
 import { copyTables, type DestinationSide, type SourceSide } from '../clone/copier.ts';
@@ -7,46 +7,34 @@ import { CREATE_BLP_CHECKPOINT, BLP_FLAG_DONT_START, populateBlpCheckpoint } fro
 import { compareSchema, createTables, createViews, type DelayedAlters } from '../clone/schema-copy.ts';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StrategyFlags } from '../clone/strategy-flags.ts';
-import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import { DestinationWriter } from '../clone/writer.ts';
-import { openPool, queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { currentPosition, serverFlavor, startReplication, stopReplication } from '../mysql/replication.ts';
+import { queryOn } from '../mysql/connection.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
-import type { TopologyServer } from '../topology/server.ts';
-import { setSourceShards, setTabletType } from '../topology/shards.ts';
-import type { Credentials, TabletType } from '../topology/types.ts';
+import { setSourceShards } from '../topology/shards.ts';
+import type { TabletType } from '../topology/types.ts';
 import type { JobPhases } from './job-runner.ts';
 import type { JobStatus } from './job-status.ts';
-import type { CloneOptions } from './options.ts';
-import { UndoStack, type UndoReport } from './undo.ts';
+import type { JobOptions } from './options.ts';
+import { diffAndReport } from './table-diffs.ts';
+import { TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
+import type { UndoReport } from './undo.ts';
 
-export interface JobDeps {
-  topo: TopologyServer;
-  credentials: Credentials;
-}
+export type { JobDeps } from './tablet-session.ts';
 
-interface TakenSource {
-  ref: TabletRef;
-  pool: Pool;
-  position: string;
-}
-
-interface Destination {
-  ref: TabletRef;
-  pool: Pool;
+interface Destination extends DestinationTablet {
   writer: DestinationWriter;
 }
 
 export class CloneJob implements JobPhases {
+  readonly workState = 'copying the data';
   readonly #deps: JobDeps;
   readonly #status: JobStatus;
   readonly #strategy: CopyStrategy;
-  readonly #options: CloneOptions;
+  readonly #options: JobOptions;
   readonly #flags: StrategyFlags;
   readonly #abort: AbortController;
   readonly #log: Logger;
-  readonly #undo = new UndoStack();
-  readonly #pools: Pool[] = [];
+  readonly #tablets: TabletSession;
 
   // initialize
   #targets: CloneTargets | null = null;
@@ -54,7 +42,7 @@ export class CloneJob implements JobPhases {
   #sources: TakenSource[] = [];
   #destinations: Destination[] = [];
 
-  constructor(deps: JobDeps, status: JobStatus, strategy: CopyStrategy, options: CloneOptions, flags: StrategyFlags, abort: AbortController, log: Logger) {
+  constructor(deps: JobDeps, status: JobStatus, strategy: CopyStrategy, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger) {
     this.#deps = deps;
     this.#status = status;
     this.#strategy = strategy;
@@ -62,69 +50,27 @@ export class CloneJob implements JobPhases {
     this.#flags = flags;
     this.#abort = abort;
     this.#log = log;
+    this.#tablets = new TabletSession(deps, status, log);
   }
 
   async initialize(): Promise<void> {
-    const topo = await this.#deps.topo.read();
-    this.#targets = this.#strategy.resolveTargets(topo);
-    const names = (list: { keyspace: string; shard: string }[]) => list.map((t) => `${t.keyspace}/${t.shard}`);
-    this.#status.sources = names(this.#targets.sources);
-    this.#status.destinations = names(this.#targets.destinations);
-    this.#log.info({ sources: this.#status.sources, destinations: this.#status.destinations }, 'shards resolved');
+    this.#targets = await this.#tablets.resolveTargets(this.#strategy);
   }
 
   async findTargets(): Promise<void> {
-    const targets = this.#targets!;
-    const topo = await this.#deps.topo.read();
     const type = this.#options.sourceTabletType as TabletType;
-    // Check every tablet before changing any, so a bad one leaves nothing to undo.
-    const sourceRefs: TabletRef[] = [];
-    for (const s of targets.sources) sourceRefs.push(await pickSourceTablet(topo, s.keyspace, s.shard, type, this.#deps.credentials, this.#log));
-    const destRefs: TabletRef[] = [];
-    for (const d of targets.destinations) destRefs.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials));
-    this.#status.sources = sourceRefs.map((r) => r.alias);
-    this.#status.destinations = destRefs.map((r) => r.alias);
-
-    for (const ref of sourceRefs) this.#sources.push(await this.#takeSource(ref, type));
-    for (const ref of destRefs) {
-      const pool = this.#open(ref, this.#options.destinationWriterCount, false);
-      const writer = new DestinationWriter(ref, pool, { writers: this.#options.destinationWriterCount, maxTps: this.#options.maxTps, signal: this.#abort.signal });
-      this.#destinations.push({ ref, pool, writer });
+    const picked = await this.#tablets.pick(this.#targets!, type);
+    for (const ref of picked.sources) {
+      this.#sources.push(await this.#tablets.takeSource(ref, { previousType: type, connections: this.#options.sourceReaderCount, signal: this.#abort.signal }));
+    }
+    for (const ref of picked.destinations) {
+      const dest = this.#tablets.openDestination(ref, this.#options.destinationWriterCount);
+      const writer = new DestinationWriter(ref, dest.pool, { writers: this.#options.destinationWriterCount, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal });
+      this.#destinations.push({ ...dest, writer });
     }
   }
 
-  /** Marks the tablet `worker`, stops its replication and captures its position, recording how to undo each. */
-  async #takeSource(ref: TabletRef, previousType: TabletType): Promise<TakenSource> {
-    const jobId = this.#status.id;
-    const log = this.#log.child({ tablet: ref.alias });
-    await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString() }));
-    this.#undo.push(`restore ${ref.alias} to ${previousType}`, async () => {
-      await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, previousType));
-    });
-    log.info('source tablet marked worker');
-    const pool = this.#open(ref, this.#options.sourceReaderCount, true);
-    const flavor = await serverFlavor(pool, ref);
-    await stopReplication(pool, ref);
-    this.#undo.push(`restart replication on ${ref.alias}`, async () => {
-      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1 });
-      try {
-        await startReplication(control, ref);
-      } finally {
-        await control.end().catch(() => {});
-      }
-    });
-    const position = await currentPosition(pool, ref, flavor);
-    log.info({ position }, 'replication stopped');
-    return { ref, pool, position };
-  }
-
-  #open(ref: TabletRef, connections: number, withDatabase: boolean): Pool {
-    const pool = openPool(ref, this.#deps.credentials, { connectionLimit: connections, withDatabase });
-    this.#pools.push(pool);
-    return pool;
-  }
-
-  async copy(): Promise<void> {
+  async work(): Promise<void> {
     const targets = this.#targets!;
     const first = this.#sources[0];
     const schemas: SchemaDefinition[] = [];
@@ -137,6 +83,7 @@ export class CloneJob implements JobPhases {
       // Each source holds its own part of the table: the estimates add up.
       const estimate = schemas.reduce((sum, s) => sum + (s.tables.find((x) => x.name === t.name)?.rowsEstimate ?? 0), 0);
       this.#status.addTable(t.name, t.kind, t.kind === 'table' ? estimate : 0);
+      if (t.kind === 'table' && t.primaryKey.length === 0) this.#status.addTableNote(t.name, 'no primary key', 'copied whole, in one chunk');
     }
     this.#log.info({ tables: tables.length, views: views.length }, 'copying schema');
 
@@ -167,6 +114,27 @@ export class CloneJob implements JobPhases {
     if (!this.#flags.skipSetSourceShards) await this.#setSourceShards(tables);
     await this.#checkSchema(schemas[0], picked);
     for (const t of tables) this.#status.setTableState(t.name, 'done');
+    // Before cleanup restarts the sources' replication: they still hold exactly the rows just copied.
+    if (this.#options.verify) await this.#verify(tables);
+  }
+
+  async #verify(tables: TableDefinition[]): Promise<void> {
+    this.#status.setState('diffing the data');
+    const { parallelDiffsCount, sourceReaderCount, destinationWriterCount } = this.#options;
+    await diffAndReport({
+      status: this.#status,
+      strategy: this.#strategy,
+      targets: this.#targets!,
+      sources: this.#sources,
+      destinations: this.#destinations,
+      tables,
+      options: this.#options,
+      // The copy's pools are reused: no more chunks at once than the smaller of them has connections.
+      parallelDiffs: Math.min(parallelDiffsCount, sourceReaderCount, destinationWriterCount),
+      countRows: false,
+      abort: this.#abort,
+      log: this.#log,
+    });
   }
 
   #dest(d: Destination) {
@@ -190,7 +158,7 @@ export class CloneJob implements JobPhases {
   async #writeCheckpoints(): Promise<void> {
     const flags = this.#flags.dontStartBinlogPlayer ? BLP_FLAG_DONT_START : '';
     const now = Math.floor(Date.now() / 1000);
-    const rows = this.#sources.map((s, uid) => populateBlpCheckpoint({ uid, position: s.position, timeUpdated: now, flags }));
+    const rows = this.#sources.map((s, i) => populateBlpCheckpoint({ uid: this.#targets!.sources[i].uid, position: s.position, timeUpdated: now, flags }));
     await Promise.all(
       this.#destinations.map(async (d) => {
         for (const sql of [...CREATE_BLP_CHECKPOINT, ...rows]) await queryOn(d.pool, d.ref, 'writing _vt.blp_checkpoint', sql);
@@ -213,8 +181,6 @@ export class CloneJob implements JobPhases {
   }
 
   async cleanup(): Promise<UndoReport> {
-    const report = await this.#undo.runAll(this.#log);
-    await Promise.all(this.#pools.map((p) => p.end().catch(() => {})));
-    return report;
+    return this.#tablets.release();
   }
 }

@@ -1,18 +1,21 @@
 // The process's one job: starts it from a request, runs it in the background, cancels and resets it.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { SplitStrategy } from '../clone/split-strategy.ts';
-import type { CopyStrategy } from '../clone/strategy.ts';
-import { parseStrategy, StrategyError } from '../clone/strategy-flags.ts';
+import { parseStrategy, StrategyError, type StrategyFlags } from '../clone/strategy-flags.ts';
 import { TableFilterError, parseTableMatchers } from '../clone/table-filter.ts';
-import { CloneJob, type JobDeps } from './clone-job.ts';
+import { VerticalStrategy } from '../clone/vertical-strategy.ts';
+import { CloneJob } from './clone-job.ts';
+import { DiffJob } from './diff-job.ts';
 import { JobConflictError, type JobControl } from './job-control.ts';
-import { CanceledError, runPhases } from './job-runner.ts';
+import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
 import { JobStatus } from './job-status.ts';
 import { jobLogger, type LogOptions } from './log.ts';
-import { OptionError, parseOptions, type CloneOptions } from './options.ts';
-import { COMMANDS, type CommandName, type JobRequest, type StatusSnapshot } from './status.ts';
+import { OptionError, parseOptions, type JobOptions } from './options.ts';
+import { COMMANDS, type JobRequest, type StatusSnapshot } from './status.ts';
+import type { JobDeps } from './tablet-session.ts';
 
 const IDLE: StatusSnapshot = {
   state: 'not started',
@@ -58,7 +61,9 @@ export class JobController implements JobControl {
     const status = new JobStatus(randomUUID(), normalized);
     const log = jobLogger(this.#logOptions, status.ring, { job: status.id, command: request.command, keyspace: request.keyspace, shard: request.shard });
     const abort = new AbortController();
-    const job = new CloneJob(this.#deps, status, strategyFor(request, options), options, flags, abort, log);
+    // Every queued chunk and open stream listens for the one abort: many listeners is the design, not a leak.
+    setMaxListeners(Infinity, abort.signal);
+    const job = jobFor(this.#deps, status, request, options, flags, abort, log);
     this.#status = status;
     this.#abort = abort;
     log.info({ options: normalized.options }, 'job started');
@@ -91,9 +96,8 @@ function recordCrash(status: JobStatus, log: Logger, err: unknown): void {
 }
 
 /** Everything about a request that can be checked before anything is touched; throws OptionError naming the field. */
-export function validateRequest(request: JobRequest): { options: CloneOptions; flags: ReturnType<typeof parseStrategy> } {
+export function validateRequest(request: JobRequest): { options: JobOptions; flags: StrategyFlags } {
   if (!COMMANDS.includes(request.command)) throw new OptionError('command', `unknown command ${JSON.stringify(request.command)} (known: ${COMMANDS.join(', ')})`);
-  if (!IMPLEMENTED.includes(request.command)) throw new OptionError('command', `${request.command} is not implemented yet`);
   for (const field of ['keyspace', 'shard'] as const) {
     if (typeof request[field] !== 'string' || request[field] === '') throw new OptionError(field, `${field} is required`);
   }
@@ -110,13 +114,17 @@ export function validateRequest(request: JobRequest): { options: CloneOptions; f
   return { options, flags };
 }
 
-const IMPLEMENTED: readonly CommandName[] = ['SplitClone'];
-
-function strategyFor(request: JobRequest, options: CloneOptions): CopyStrategy {
+/** The job a request runs: the one pipeline, made a command by its strategy and by what it does with the rows. */
+function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger): JobPhases {
+  const { keyspace, shard } = request;
   switch (request.command) {
     case 'SplitClone':
-      return new SplitStrategy(request.keyspace, request.shard, options.excludeTables);
-    default:
-      throw new OptionError('command', `${request.command} is not implemented yet`);
+      return new CloneJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables), options, flags, abort, log);
+    case 'VerticalSplitClone':
+      return new CloneJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, flags, abort, log);
+    case 'SplitDiff':
+      return new DiffJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables, 'destination'), options, abort, log);
+    case 'VerticalSplitDiff':
+      return new DiffJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, abort, log);
   }
 }

@@ -13,9 +13,12 @@ export class CanceledError extends Error {
 }
 
 export interface JobPhases {
+  /** The state the job's main phase is shown in. */
+  readonly workState: 'copying the data' | 'diffing the data';
   initialize(): Promise<void>;
   findTargets(): Promise<void>;
-  copy(): Promise<void>;
+  /** The main phase: the copy (and its verify) or the diff. */
+  work(): Promise<void>;
   /** Must not throw: it reports what it could not undo. */
   cleanup(): Promise<UndoReport>;
 }
@@ -35,8 +38,8 @@ export async function runPhases(status: JobStatus, phases: JobPhases, abort: Abo
     status.setState('finding target instances');
     await phases.findTargets();
     signal.throwIfAborted();
-    status.setState('copying the data');
-    await phases.copy();
+    status.setState(phases.workState);
+    await phases.work();
     signal.throwIfAborted();
   } catch (err) {
     // After an abort, the abort's reason is the real cause; whatever else was thrown is its echo.

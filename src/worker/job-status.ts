@@ -2,19 +2,23 @@
 // Everything else reads it through snapshot(), taken at one instant.
 
 import type { CopyProgress } from '../clone/copier.ts';
+import type { DiffProgress } from '../diff/table-differ.ts';
+import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
 import { LogRing } from './log.ts';
-import { TableProgress, totalsOf } from './progress.ts';
-import { ENDED_STATES, type JobRequest, type StatusSnapshot, type TableState, type WorkerState } from './status.ts';
+import { RateMeter, TableProgress, totalsOf } from './progress.ts';
+import { ENDED_STATES, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
 
 /**
  * not started → initializing → finding target instances → copying the data → cleaning up → done | error | canceled.
+ * A diff job diffs instead of copying (diffing the data); a clone with --verify diffs after it copied.
  * Any running phase may fail or be canceled, and then goes straight to cleaning up: cleanup always runs.
  */
 const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
   'not started': ['initializing'],
   initializing: ['finding target instances', 'cleaning up'],
-  'finding target instances': ['copying the data', 'cleaning up'],
-  'copying the data': ['cleaning up'],
+  'finding target instances': ['copying the data', 'diffing the data', 'cleaning up'],
+  'copying the data': ['diffing the data', 'cleaning up'],
+  'diffing the data': ['cleaning up'],
   'cleaning up': ['done', 'error', 'canceled'],
   done: [],
   error: [],
@@ -34,6 +38,9 @@ export class JobStatus {
   /** In the order tables were first reported. */
   readonly #tables = new Map<string, TableProgress>();
   readonly #now: () => number;
+  /** Rows of every table, for the job's own rate (see totalsOf). */
+  #rows = 0;
+  readonly #rate = new RateMeter();
 
   constructor(id: string, request: JobRequest, now: () => number = Date.now) {
     this.id = id;
@@ -99,7 +106,7 @@ export class JobStatus {
         const t = this.table(table);
         if (t.state === 'waiting') t.state = 'copying';
       },
-      rowsWritten: (table, rows) => this.table(table).addRows(rows, this.#now()),
+      rowsWritten: (table, rows) => this.#addRows(table, rows),
       rowsSkipped: (table, rows) => {
         this.table(table).rowsSkipped += rows;
       },
@@ -111,9 +118,68 @@ export class JobStatus {
     };
   }
 
+  /**
+   * Adds `topic: what` to the table's note (the copy and the diff each may have something to say); a topic already
+   * there gets the new `what` after its own: `no primary key: copied whole, compared as sorted full rows`.
+   */
+  addTableNote(name: string, topic: string, what: string): void {
+    const t = this.table(name);
+    if (t.note === null) t.note = `${topic}: ${what}`;
+    else if (t.note.startsWith(`${topic}: `)) t.note = `${t.note}, ${what}`;
+    else t.note = `${t.note}; ${topic}: ${what}`;
+  }
+
+  /** Shows a table's diff as started, with nothing counted yet. */
+  beginDiff(name: string, comparedBy: TableDiffStatus['comparedBy']): void {
+    this.table(name).diff = diffStatus(emptyTally(), comparedBy, false);
+  }
+
+  /**
+   * The diff's view of this status. A diff job's progress is its reading (`countRows`); a clone's --verify leaves
+   * the copy's figures as they are and shows only the diff's counts.
+   */
+  diffProgress(countRows: boolean): DiffProgress {
+    const diffed = (table: string, tally: DiffTally, finished: boolean) => {
+      const t = this.table(table);
+      t.diff = diffStatus(tally, t.diff?.comparedBy ?? 'primary key', finished);
+      return t;
+    };
+    return {
+      chunksPlanned: (table, count) => {
+        if (countRows) this.table(table).chunksTotal += count;
+      },
+      tableStarted: (table) => {
+        const t = this.table(table);
+        if (t.diff?.finished) return;
+        // A copied table's count is exact now: its bar stays full while it is diffed.
+        if (t.state === 'done' && t.kind === 'table') t.rowsEstimated = t.rowsCopied;
+        t.state = 'diffing';
+      },
+      rowsRead: (table, rows) => {
+        if (countRows) this.#addRows(table, rows);
+      },
+      chunkDiffed: (table, tally) => {
+        const t = diffed(table, tally, false);
+        if (countRows) t.chunksDone++;
+      },
+      tableDone: (table, tally) => {
+        const t = diffed(table, tally, true);
+        t.state = differences(tally) ? 'error' : 'done';
+      },
+    };
+  }
+
+  #addRows(table: string, rows: number): void {
+    const now = this.#now();
+    this.table(table).addRows(rows, now);
+    this.#rows += rows;
+    this.#rate.record(now, this.#rows);
+  }
+
   snapshot(): StatusSnapshot {
     const now = this.#now();
     const tables = [...this.#tables.values()].map((t) => t.snapshot(now));
+    this.#rate.record(now, this.#rows);
     return {
       state: this.#state,
       job: this.request,
@@ -123,8 +189,13 @@ export class JobStatus {
       sources: [...this.sources],
       destinations: [...this.destinations],
       tables,
-      totals: totalsOf(tables, this.#state === 'done'),
+      totals: totalsOf(tables, this.#state === 'done', this.#rate.rate(now)),
       log: this.ring.lines(),
     };
   }
+}
+
+function diffStatus(tally: DiffTally, comparedBy: TableDiffStatus['comparedBy'], finished: boolean): TableDiffStatus {
+  const { processed, matching, mismatched, extraOnSource, extraOnDestination, examples } = tally;
+  return { comparedBy, processed, matching, mismatched, extraOnSource, extraOnDestination, examples: structuredClone(examples), finished, summary: describeTally(tally) };
 }

@@ -23,6 +23,8 @@ export interface OptionDef {
   max?: number;
   commands: readonly CommandName[];
   required?: boolean;
+  /** For a string: the values allowed. */
+  choices?: readonly string[];
   help: string;
 }
 
@@ -39,10 +41,13 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'minTableSizeForSplit', kind: 'size', default: 1 * MiB, min: 0, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'tables smaller than this (bytes) are read as one chunk' },
   { name: 'chunkCount', kind: 'integer', default: 1000, min: 1, max: 1_000_000, commands: ALL, help: 'at most this many chunks per table' },
   { name: 'minRowsPerChunk', kind: 'integer', default: 10000, min: 1, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'each chunk holds at least this many estimated rows' },
-  { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most' },
-  { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT at most' },
+  { name: 'writeMethod', kind: 'string', default: 'load-data', choices: ['load-data', 'insert'], commands: CLONES, help: 'how rows are written: load-data (LOAD DATA LOCAL INFILE from memory; needs local_infile on the destinations) or insert (multi-row INSERTs)' },
+  { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most (insert write method)' },
+  { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT or LOAD DATA batch at most' },
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
   { name: 'sourceTabletType', kind: 'string', default: 'rdonly', commands: ALL, help: 'type of the source tablet to read from (rdonly, replica)' },
+  { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },
+  { name: 'verify', kind: 'boolean', default: false, commands: CLONES, help: 'diff every table against the source snapshot after the copy, before the source replica restarts' },
 ];
 
 export interface CommonOptions {
@@ -51,16 +56,20 @@ export interface CommonOptions {
   chunkCount: number;
   minRowsPerChunk: number;
   sourceTabletType: 'rdonly' | 'replica';
+  parallelDiffsCount: number;
 }
 
-export interface CloneOptions extends CommonOptions {
+/** Every option, for any command: those that do not apply to it hold their defaults. */
+export interface JobOptions extends CommonOptions {
   excludeTables: string[];
   tables: string[];
   strategy: string;
   destinationWriterCount: number;
+  writeMethod: 'load-data' | 'insert';
   writeQueryMaxRows: number;
   writeQueryMaxSize: number;
   maxTps: number;
+  verify: boolean;
 }
 
 export function optionsFor(command: CommandName): OptionDef[] {
@@ -97,6 +106,7 @@ function coerce(def: OptionDef, value: unknown): unknown {
     }
     case 'string':
       if (typeof value !== 'string') throw bad(`expected a string, got ${JSON.stringify(value)}`);
+      if (def.choices && !def.choices.includes(value)) throw bad(`expected ${def.choices.join(' or ')}, got ${JSON.stringify(value)}`);
       return value;
     case 'boolean':
       if (typeof value === 'boolean') return value;
@@ -114,7 +124,7 @@ function coerce(def: OptionDef, value: unknown): unknown {
  * Validates raw options (camelCase keys, from the HTTP body or the CLI) for a command and fills the defaults.
  * Throws OptionError naming the first bad or unknown option.
  */
-export function parseOptions(command: CommandName, raw: Record<string, unknown>): CloneOptions {
+export function parseOptions(command: CommandName, raw: Record<string, unknown>): JobOptions {
   const defs = optionsFor(command);
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) {
@@ -134,5 +144,5 @@ export function parseOptions(command: CommandName, raw: Record<string, unknown>)
   for (const def of defs) {
     if (def.required && (out[def.name] as unknown[]).length === 0) throw new OptionError(def.name, `option ${def.name} is required for ${command}`);
   }
-  return out as unknown as CloneOptions;
+  return out as unknown as JobOptions;
 }

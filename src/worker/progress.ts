@@ -1,6 +1,6 @@
 // Per-table progress: counters, a rate over a recent window, and an honest ETA.
 
-import type { TableState, TableStatus, Totals } from './status.ts';
+import type { TableDiffStatus, TableState, TableStatus, Totals } from './status.ts';
 
 /** Rows per second over the last `windowMs` (not since the start, not the last second alone). */
 export class RateMeter {
@@ -14,8 +14,12 @@ export class RateMeter {
 
   record(now: number, cumulative: number): void {
     const last = this.#samples[this.#samples.length - 1];
-    if (last && now - last.t < 250) {
-      last.n = cumulative; // coalesce bursts; keeps the sample list short
+    const previous = this.#samples[this.#samples.length - 2];
+    // Coalesce bursts into samples at least 250 ms apart: keeps the list short. (Measured from the sample before
+    // the last: updates every few ms would otherwise move the last sample forever and never start a new one,
+    // and the window would never slide.)
+    if (last && previous && now - previous.t < 250) {
+      last.n = cumulative;
       last.t = now;
     } else {
       this.#samples.push({ t: now, n: cumulative });
@@ -50,6 +54,9 @@ export class TableProgress {
   rowsSkipped = 0;
   chunksTotal = 0;
   chunksDone = 0;
+  note: string | null = null;
+  /** Set once a diff of the table starts. */
+  diff: TableDiffStatus | null = null;
   readonly #rate = new RateMeter();
 
   constructor(name: string, kind: 'table' | 'view', rowsEstimated: number, now: number) {
@@ -83,6 +90,8 @@ export class TableProgress {
       chunksDone: this.chunksDone,
       rowsPerSecond: Math.round(rowsPerSecond),
       etaSeconds: round1(etaSeconds(this.rowsCopied, this.rowsEstimated, rowsPerSecond, done)),
+      ...(this.note !== null ? { note: this.note } : {}),
+      ...(this.diff !== null ? { diff: structuredClone(this.diff) } : {}),
     };
   }
 }
@@ -91,7 +100,11 @@ function round1(v: number | null): number | null {
   return v === null ? null : Math.round(v * 10) / 10;
 }
 
-export function totalsOf(tables: TableStatus[], allDone: boolean): Totals {
+/**
+ * The job's figures: the tables' sums, and the rate `overallRate` when given (the job's own meter: a finished
+ * table's rate is 0, so the tables' rates add up to less than the job's own while others still copy).
+ */
+export function totalsOf(tables: TableStatus[], allDone: boolean, overallRate?: number): Totals {
   let rowsEstimated = 0;
   let rowsCopied = 0;
   let rowsPerSecond = 0;
@@ -100,5 +113,6 @@ export function totalsOf(tables: TableStatus[], allDone: boolean): Totals {
     rowsCopied += t.rowsCopied;
     rowsPerSecond += t.rowsPerSecond;
   }
+  if (overallRate !== undefined) rowsPerSecond = allDone ? 0 : Math.round(overallRate);
   return { rowsEstimated, rowsCopied, rowsPerSecond, etaSeconds: round1(etaSeconds(rowsCopied, rowsEstimated, rowsPerSecond, allDone)) };
 }

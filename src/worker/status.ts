@@ -5,6 +5,8 @@ export const WORKER_STATES = {
   initializing: 'initializing',
   findingTargets: 'finding target instances',
   copying: 'copying the data',
+  /** A diff job's work, and a clone's with --verify once its copy is done. */
+  diffing: 'diffing the data',
   cleaningUp: 'cleaning up',
   done: 'done',
   error: 'error',
@@ -17,7 +19,7 @@ export const ENDED_STATES: ReadonlySet<WorkerState> = new Set(['done', 'error', 
 export const COMMANDS = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-export const TABLE_STATES = ['waiting', 'creating', 'copying', 'altering', 'done', 'error'] as const;
+export const TABLE_STATES = ['waiting', 'creating', 'copying', 'altering', 'diffing', 'done', 'error'] as const;
 export type TableState = (typeof TABLE_STATES)[number];
 
 export interface JobRequest {
@@ -39,6 +41,37 @@ export interface TableStatus {
   rowsPerSecond: number;
   /** null until 1% is copied and the rate is non-zero; 0 when done. */
   etaSeconds: number | null;
+  /** Something about how the table is handled, for people (a table without a primary key, for one). */
+  note?: string;
+  /** What a diff (SplitDiff, VerticalSplitDiff, or a clone's --verify) found in the table, once it started. */
+  diff?: TableDiffStatus;
+}
+
+export interface DiffExampleStatus {
+  /** The row's key: `id=5`, `a=1, b="x"`; every column for a table without a primary key. */
+  key: string;
+  /** For a mismatch: the columns that differ. */
+  columns?: string[];
+  /** The destination tablet, when the diff covers several (a clone's --verify). */
+  destination?: string;
+}
+
+export interface TableDiffStatus {
+  /** Rows are matched by primary key, or by the whole row for a table without one. */
+  comparedBy: 'primary key' | 'full row';
+  processed: number;
+  matching: number;
+  mismatched: number;
+  /** On the source (its share for the destination), missing from the destination. */
+  extraOnSource: number;
+  /** On the destination, not on the source (or not the destination's share). */
+  extraOnDestination: number;
+  /** The first 10 of each kind. */
+  examples: { mismatched: DiffExampleStatus[]; extraOnSource: DiffExampleStatus[]; extraOnDestination: DiffExampleStatus[] };
+  /** Whether every chunk of the table has been diffed (the counts are final). */
+  finished: boolean;
+  /** One line: `N rows checked, no differences`, or the counts with the first keys of each kind. */
+  summary: string;
 }
 
 export interface Totals {

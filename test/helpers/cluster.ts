@@ -61,12 +61,14 @@ export interface ShardLayout {
   sources: { shard: string; dbName: string }[];
   /** Destination shards, each on dests[instance], serving database `dbName`. */
   destinations: { shard: string; instance: number; dbName: string }[];
+  /** The MySQL user of every tablet (`root`, passwordless in the sandbox, unless given). */
+  user?: string;
 }
 
 /** Writes a topology for a layout to a fresh temp file; returns its path. */
 export function writeTopology(c: TestCluster, layout: ShardLayout): string {
   const tablets: Record<string, Tablet> = {};
-  const base = { keyspace: layout.keyspace, host: '127.0.0.1', user: 'root' };
+  const base = { keyspace: layout.keyspace, host: '127.0.0.1', user: layout.user ?? 'root' };
   let uid = 100;
   for (const s of layout.sources) {
     tablets[`zone1-${uid++}`] = { ...base, shard: s.shard, type: 'primary', port: c.primary.port, dbName: s.dbName };

@@ -60,3 +60,25 @@ test('totals sum the tables', () => {
   assert.equal(totals.rowsPerSecond, 100);
   assert.equal(totals.etaSeconds, 30);
 });
+
+test('the window slides even when rows come every few milliseconds', () => {
+  const m = new RateMeter(30_000);
+  // 60 s at 1000 rows/s, then 30 s at 100 rows/s, reported every 10 ms (batches finishing back to back).
+  let n = 0;
+  for (let t = 0; t <= 60_000; t += 10) m.record(t, (n += 10));
+  for (let t = 60_010; t <= 90_000; t += 10) m.record(t, (n += 1));
+  const r = m.rate(90_000);
+  assert.ok(r > 90 && r < 140, `rate ${r}`);
+});
+
+test('the overall rate is the job’s own, not the sum of unfinished tables', () => {
+  const a = new TableProgress('a', 'table', 1000, 0);
+  const b = new TableProgress('b', 'table', 3000, 0);
+  a.addRows(1000, 5_000);
+  a.state = 'done';
+  b.addRows(1000, 10_000);
+  const tables = [a.snapshot(10_000), b.snapshot(10_000)];
+  assert.equal(totalsOf(tables, false).rowsPerSecond, 100); // a is done: its rate is 0
+  assert.equal(totalsOf(tables, false, 200).rowsPerSecond, 200);
+  assert.equal(totalsOf(tables, true, 200).rowsPerSecond, 0);
+});

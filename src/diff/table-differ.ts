@@ -1,0 +1,130 @@
+// The diff: every table cut into the clone's chunks, each chunk read from the sources (only the rows that belong
+// to the destination) and from the destination, in the same key order, and merge-joined. Chunks of all tables run
+// in parallel, largest table first, so one big table is not one long scan. The first error aborts everything
+// through the one signal; differences are no error here, only counted.
+
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts';
+import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
+import { streamRows } from '../mysql/row-stream.ts';
+import type { TableDefinition } from '../mysql/schema.ts';
+import type { ChunkRange } from '../mysql/sql.ts';
+import { keyComparator, orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
+import { keepRows, mergeOrdered } from './ordered-streams.ts';
+import { diffRows } from './row-differ.ts';
+import { addTally, emptyTally, type DiffTally } from './tally.ts';
+
+/** A destination is read like a source: a pool on its primary and the database. */
+export type DiffDestinationSide = SourceSide;
+
+export interface DiffProgress {
+  chunksPlanned(table: string, count: number): void;
+  tableStarted(table: string): void;
+  /** Source rows read (whether or not they belong to the destination): the work done, for rate and ETA. */
+  rowsRead(table: string, rows: number): void;
+  /** One more chunk diffed (on one destination); `tally` is the table's so far (the same object each time: read it, do not keep it). */
+  chunkDiffed(table: string, tally: DiffTally): void;
+  /** Every chunk of the table is diffed, on every destination. */
+  tableDone(table: string, tally: DiffTally): void;
+}
+
+export interface DiffRequest {
+  sources: SourceSide[];
+  destinations: DiffDestinationSide[];
+  tables: TableDefinition[];
+  /** Where a row of `table` read from `sources[sourceIndex]` belongs: a destination index, or -1. */
+  routerFor(table: TableDefinition, sourceIndex: number): RowRouter;
+  /** The sources that may hold rows of destination `destIndex` (the others are not read for it). */
+  sourcesFor(destIndex: number): number[];
+  chunking: ChunkingOptions;
+  /**
+   * Chunks diffed at once. Each holds a connection of every source it reads and of its destination, so every pool
+   * must have at least this many connections (fewer could deadlock two chunks on each other's pools).
+   */
+  parallelDiffs: number;
+  abort: AbortController;
+  progress: DiffProgress;
+  log: Logger;
+}
+
+interface TablePlan {
+  table: TableDefinition;
+  plan: ChunkPlan;
+  key: RowKey;
+  tally: DiffTally;
+  /** Chunks (over all destinations) not diffed yet. */
+  remaining: number;
+}
+
+/** Diffs every table on every destination; returns each table's tally, in the order of `req.tables`. */
+export async function diffTables(req: DiffRequest): Promise<Map<string, DiffTally>> {
+  const tallies = new Map(req.tables.map((t) => [t.name, emptyTally()]));
+  const tasks: Promise<void>[] = [];
+  try {
+    await queueChunks(req, tallies, tasks);
+  } catch (err) {
+    req.abort.abort(err);
+    await Promise.allSettled(tasks);
+    throw err;
+  }
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return tallies;
+}
+
+async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, tasks: Promise<void>[]): Promise<void> {
+  const { signal } = req.abort;
+  const queue = new PQueue({ concurrency: req.parallelDiffs });
+  // Largest first, so one big table does not run alone at the end.
+  const tables = [...req.tables].sort((a, b) => b.rowsEstimate - a.rowsEstimate);
+  // Planned on the first source: the first chunk has no start and the last no end, so the same ranges cover every
+  // row of every side whatever each holds.
+  const planner = req.sources[0];
+  for (const table of tables) {
+    signal.throwIfAborted();
+    const plan = await planChunks(planner.pool, planner.ref, planner.dbName, table, req.chunking);
+    const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length * req.destinations.length };
+    req.progress.chunksPlanned(table.name, entry.remaining);
+    for (const destIndex of req.destinations.keys()) {
+      for (const [chunkIndex, range] of plan.chunks.entries()) {
+        const log = req.log.child({ table: table.name, chunk: chunkIndex, destination: req.destinations[destIndex].ref.alias });
+        const task = queue.add(() => diffChunk(req, entry, destIndex, range, log), { signal }) as Promise<void>;
+        const failed = task.catch((err: unknown) => {
+          if (!signal.aborted) log.error({ err }, 'chunk diff failed');
+          req.abort.abort(err);
+          throw err;
+        });
+        // Awaited by diffTables once everything is queued; until then a failure must not count as unhandled.
+        failed.catch(() => {});
+        tasks.push(failed);
+      }
+    }
+  }
+}
+
+async function diffChunk(req: DiffRequest, entry: TablePlan, destIndex: number, range: ChunkRange, log: Logger): Promise<void> {
+  const { table, plan, key } = entry;
+  const { signal } = req.abort;
+  req.progress.tableStarted(table.name);
+  const order = orderTerms(table, key);
+  const doing = `reading ${table.name} to diff it`;
+  const sources = req.sourcesFor(destIndex).map((i) => {
+    const s = req.sources[i];
+    const route = req.routerFor(table, i);
+    const rows = streamRows(s.pool, s.ref, doing, chunkQuery(s.dbName, table, plan, range, order), { signal });
+    return keepRows(rows, (row) => route(row) === destIndex, (n) => req.progress.rowsRead(table.name, n));
+  });
+  const dest = req.destinations[destIndex];
+  const tally = await diffRows(
+    mergeOrdered(sources, keyComparator(key)),
+    streamRows(dest.pool, dest.ref, doing, chunkQuery(dest.dbName, table, plan, range, order), { signal }),
+    { key, columns: table.columns.map((c) => c.name) },
+  );
+  signal.throwIfAborted();
+  addTally(entry.tally, tally, req.destinations.length > 1 ? { destination: dest.ref.alias } : undefined);
+  req.progress.chunkDiffed(table.name, entry.tally);
+  if (--entry.remaining === 0) req.progress.tableDone(table.name, entry.tally);
+  log.debug({ processed: tally.processed, matching: tally.matching }, 'chunk diffed');
+}

@@ -1,0 +1,139 @@
+// The tablets one job works on, and every change it made to get them: source tablets taken (marked `worker`,
+// replication stopped, now or at a given position), pools on them and on the destination primaries. Shared by the
+// clone and diff jobs. release() undoes the changes, last first, all of them even when some fail, and closes the
+// pools.
+
+import type { Logger } from 'pino';
+import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
+import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
+import { openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { currentPosition, serverFlavor, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
+import type { TopologyServer } from '../topology/server.ts';
+import { setTabletType } from '../topology/shards.ts';
+import type { Credentials, TabletType } from '../topology/types.ts';
+import type { JobStatus } from './job-status.ts';
+import { UndoStack, type UndoReport } from './undo.ts';
+
+export interface JobDeps {
+  topo: TopologyServer;
+  credentials: Credentials;
+}
+
+export interface TakenSource {
+  ref: TabletRef;
+  pool: Pool;
+  /** Where its data stands, replication stopped: `MariaDB/…` or `MySQL56/…`. */
+  position: string;
+}
+
+export interface DestinationTablet {
+  ref: TabletRef;
+  pool: Pool;
+}
+
+export interface PickedTablets {
+  /** One per `targets.sources`, in order. */
+  sources: TabletRef[];
+  /** One per `targets.destinations`, in order. */
+  destinations: TabletRef[];
+}
+
+export interface TakeOptions {
+  /** The type to give the tablet back. */
+  previousType: TabletType;
+  connections: number;
+  /** Stop replication exactly here (the replica runs on to it if behind); by default, wherever it is. */
+  stopAt?: string;
+  signal: AbortSignal;
+}
+
+export class TabletSession {
+  readonly #deps: JobDeps;
+  readonly #status: JobStatus;
+  readonly #log: Logger;
+  readonly #undo = new UndoStack();
+  readonly #pools: Pool[] = [];
+
+  constructor(deps: JobDeps, status: JobStatus, log: Logger) {
+    this.#deps = deps;
+    this.#status = status;
+    this.#log = log;
+  }
+
+  /** The strategy's shards, as the topology has them now; the status shows them until tablets are picked. */
+  async resolveTargets(strategy: CopyStrategy): Promise<CloneTargets> {
+    const targets = strategy.resolveTargets(await this.#deps.topo.read());
+    const names = (list: { keyspace: string; shard: string }[]) => list.map((t) => `${t.keyspace}/${t.shard}`);
+    this.#status.sources = names(targets.sources);
+    this.#status.destinations = names(targets.destinations);
+    this.#log.info({ sources: this.#status.sources, destinations: this.#status.destinations }, 'shards resolved');
+    return targets;
+  }
+
+  /**
+   * A healthy source tablet of `type` per source shard and the primary of each destination. Every tablet is checked
+   * before any is changed, so a bad one leaves nothing to undo.
+   */
+  async pick(targets: CloneTargets, type: TabletType): Promise<PickedTablets> {
+    const topo = await this.#deps.topo.read();
+    const { credentials } = this.#deps;
+    const sources: TabletRef[] = [];
+    for (const s of targets.sources) sources.push(await pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log));
+    const destinations: TabletRef[] = [];
+    for (const d of targets.destinations) destinations.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, credentials));
+    this.#status.sources = sources.map((r) => r.alias);
+    this.#status.destinations = destinations.map((r) => r.alias);
+    return { sources, destinations };
+  }
+
+  /** Marks the tablet `worker`, stops its replication and captures its position, recording how to undo each. */
+  async takeSource(ref: TabletRef, opts: TakeOptions): Promise<TakenSource> {
+    const { previousType } = opts;
+    const jobId = this.#status.id;
+    const log = this.#log.child({ tablet: ref.alias });
+    await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString() }));
+    this.#undo.push(`restore ${ref.alias} to ${previousType}`, async () => {
+      await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, previousType));
+    });
+    log.info('source tablet marked worker');
+    const pool = this.openPool(ref, opts.connections, true);
+    const flavor = await serverFlavor(pool, ref);
+    // Recorded first: stopping at a position can fail after the replica was stopped or set running to it.
+    this.#undo.push(`restart replication on ${ref.alias}`, async () => {
+      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1 });
+      try {
+        await startReplication(control, ref);
+      } finally {
+        await control.end().catch(() => {});
+      }
+    });
+    if (opts.stopAt === undefined) {
+      await stopReplication(pool, ref);
+    } else {
+      log.info({ position: opts.stopAt }, 'bringing the source tablet to the position');
+      await stopReplicationAt(pool, ref, opts.stopAt, { signal: opts.signal, onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position') });
+    }
+    const position = await currentPosition(pool, ref, flavor);
+    log.info({ position }, 'replication stopped');
+    return { ref, pool, position };
+  }
+
+  /** A pool on a destination primary, connected to no database (the clone creates it). */
+  openDestination(ref: TabletRef, connections: number): DestinationTablet {
+    return { ref, pool: this.openPool(ref, connections, false) };
+  }
+
+  /** A pool closed by release(). */
+  openPool(ref: TabletRef, connections: number, withDatabase: boolean): Pool {
+    const pool = openPool(ref, this.#deps.credentials, { connectionLimit: connections, withDatabase });
+    this.#pools.push(pool);
+    return pool;
+  }
+
+  /** Undoes every recorded change, then closes every pool. Never throws: it reports what it could not undo. */
+  async release(): Promise<UndoReport> {
+    const report = await this.#undo.runAll(this.#log);
+    await Promise.all(this.#pools.map((p) => p.end().catch(() => {})));
+    return report;
+  }
+}

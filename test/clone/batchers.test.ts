@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ByteBuilder, firstSpecial } from '../../src/clone/byte-builder.ts';
+import { InsertBatcher, type Batch, type BatchColumn } from '../../src/clone/insert-batcher.ts';
+import { LoadDataBatcher } from '../../src/clone/load-data-batcher.ts';
+import { tableFlags, AUTO_DELAY_MIN_ROWS } from '../../src/clone/schema-copy.ts';
+import { parseStrategy } from '../../src/clone/strategy-flags.ts';
+import { RawRow } from '../../src/mysql/raw-rows.ts';
+import type { TableDefinition } from '../../src/mysql/schema.ts';
+import { rowPacket } from '../helpers/packets.ts';
+
+const COLUMNS: BatchColumn[] = [
+  { name: 'id', dataType: 'bigint', encoding: 'number' },
+  { name: 's', dataType: 'varbinary', encoding: 'bytes' },
+  { name: 'b', dataType: 'bit', encoding: 'bytes' },
+];
+
+function row(values: (Buffer | string | null)[]): RawRow {
+  const r = new RawRow(values.length);
+  const p = rowPacket(values);
+  r.parse(p, 0, p.length);
+  return r;
+}
+
+test('escaping: every byte value survives, only \\\\ TAB LF NUL are escaped', () => {
+  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const b = new ByteBuilder(16);
+  b.reserve(600);
+  b.escaped(all, 0, all.length);
+  const out = Buffer.from(b.buffer.subarray(0, b.length));
+  assert.equal(out.length, 256 + 4);
+  assert.deepEqual([...out.subarray(0, 2)], [0x5c, 0x30]);
+  assert.deepEqual([...out.subarray(10, 14)], [0x5c, 0x74, 0x5c, 0x6e]);
+  assert.equal(out.indexOf(Buffer.from([0x5c, 0x5c])), 0x5c + 3);
+});
+
+test('firstSpecial agrees with a byte-by-byte scan at every alignment', () => {
+  const specials = [0x00, 0x09, 0x0a, 0x5c];
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (let trial = 0; trial < 5000; trial++) {
+    const big = Buffer.alloc(100);
+    for (let i = 0; i < big.length; i++) big[i] = rnd() < 0.02 ? specials[Math.floor(rnd() * 4)] : 1 + Math.floor(rnd() * 255);
+    const off = Math.floor(rnd() * 4);
+    const src = big.subarray(off, off + 90);
+    const s = Math.floor(rnd() * 90);
+    const e = s + Math.floor(rnd() * (90 - s + 1));
+    let naive = s;
+    while (naive < e && !specials.includes(src[naive])) naive++;
+    assert.equal(firstSpecial(src, s, e), naive);
+  }
+});
+
+test('LOAD DATA batches: tab-separated lines, \\N for NULL, BIT as hex, cut by size at a row boundary', () => {
+  const b = new LoadDataBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 40 });
+  const batches: Batch[] = [];
+  for (const values of [['1', 'a\tb', Buffer.from([1])], ['2', null, Buffer.from([0xff, 0])], ['-3', 'x'.repeat(30), Buffer.from([0])]]) {
+    const full = b.add(row(values));
+    if (full) batches.push(full);
+  }
+  const last = b.take();
+  if (last) batches.push(last);
+  assert.equal(b.take(), null);
+  const text = batches.map((x) => (x.kind === 'load-data' ? x.data.toString('latin1') : ''));
+  assert.deepEqual(text, ['1\ta\\tb\t01\n2\t\\N\tFF00\n', `-3\t${'x'.repeat(30)}\t00\n`]);
+  assert.deepEqual(batches.map((x) => x.rows), [2, 1]);
+  assert.match(batches[0].sql, /^LOAD DATA LOCAL INFILE/);
+  for (const x of batches) if (x.kind === 'load-data') x.release();
+});
+
+test('INSERT batches: numbers as text, bytes as hex literals, bounded in rows and bytes', () => {
+  const b = new InsertBatcher('db', 't', COLUMNS, { maxRows: 2, maxSize: 1 << 20 });
+  assert.equal(b.add(row(['1', "it's", null])), null);
+  const full = b.add(row(['-2.5e3', '', Buffer.from([1])]));
+  assert.equal(full?.kind === 'insert' && full.sql, "INSERT INTO `db`.`t` (`id`,`s`,`b`) VALUES (1,X'69742773',NULL),(-2.5e3,'',X'01')");
+  assert.equal(b.take(), null);
+  const small = new InsertBatcher('db', 't', COLUMNS, { maxRows: 100, maxSize: 60 });
+  assert.equal(small.add(row(['1', 'a', null])), null);
+  const cut = small.add(row(['2', 'b', null]));
+  assert.equal(cut?.kind === 'insert' && cut.sql, "INSERT INTO `db`.`t` (`id`,`s`,`b`) VALUES (1,X'61',NULL)");
+  assert.equal((small.take() as { sql: string }).sql, "INSERT INTO `db`.`t` (`id`,`s`,`b`) VALUES (2,X'62',NULL)");
+  assert.throws(() => small.add(row(['1)', 'a', null])), /not a number/);
+});
+
+test('secondary indexes are delayed for big tables, unless a foreign key or FULLTEXT index needs them', () => {
+  const flags = parseStrategy('-populate_blp_checkpoint');
+  const table = (rowsEstimate: number, extra = ''): TableDefinition => ({
+    name: 't', kind: 'table', columns: [], selectList: [], primaryKey: ['id'], rowsEstimate, dataLength: 0,
+    createSql: `CREATE TABLE \`t\` (\n  \`id\` int NOT NULL,\n  PRIMARY KEY (\`id\`),\n  KEY \`k\` (\`id\`)${extra}\n) ENGINE=InnoDB`,
+  });
+  assert.equal(tableFlags(table(AUTO_DELAY_MIN_ROWS - 1), flags).delaySecondaryIndexes, false);
+  assert.equal(tableFlags(table(AUTO_DELAY_MIN_ROWS), flags).delaySecondaryIndexes, true);
+  assert.equal(tableFlags(table(10 ** 7, ',\n  CONSTRAINT `fk` FOREIGN KEY (`id`) REFERENCES `p` (`id`)'), flags).delaySecondaryIndexes, false);
+  assert.equal(tableFlags(table(10 ** 7, ',\n  FULLTEXT KEY `ft` (`id`)'), flags).delaySecondaryIndexes, false);
+});
