@@ -72,6 +72,25 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
       for (const t of scraped().tables) this.set({ table: t.name }, t.rowsEstimated);
     },
   });
+  const diffKinds = [
+    ['matching', 'matching'],
+    ['mismatched', 'mismatched'],
+    ['extra_on_source', 'extraOnSource'],
+    ['extra_on_destination', 'extraOnDestination'],
+  ] as const;
+  new Gauge({
+    name: 'shardworker_table_diff_rows',
+    help: 'Rows the diff found so far, per table of the current job being diffed and kind: matching, mismatched, extra_on_source, extra_on_destination',
+    labelNames: ['table', 'kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of scraped().tables) {
+        if (!t.diff) continue;
+        for (const [kind, field] of diffKinds) this.set({ table: t.name, kind }, t.diff[field]);
+      }
+    },
+  });
   new Gauge({
     name: 'shardworker_rows_per_second',
     help: 'Rows copied per second over the recent window, all tables together',

@@ -2,7 +2,9 @@
 // Pure: no Fastify, no I/O.
 
 import { optionsFor, type OptionDef } from '../worker/options.ts';
-import { COMMANDS, ENDED_STATES, type CommandName, type StatusSnapshot, type TableStatus } from '../worker/status.ts';
+import {
+  COMMANDS, ENDED_STATES, type CommandName, type DiffExampleStatus, type StatusSnapshot, type TableDiffStatus, type TableStatus,
+} from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
 import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, formatSize, formatTime, progressFraction } from './format.ts';
 
@@ -121,6 +123,8 @@ export interface JobSummary {
   command: string | null;
   target: string | null;
   percent: string;
+  /** `copied`, or `read` for a diff job. */
+  progressVerb: string;
   eta: string;
   error: string | null;
 }
@@ -140,6 +144,7 @@ function summary(s: StatusSnapshot): JobSummary {
     command: s.job?.command ?? null,
     target: s.job ? `${s.job.keyspace}/${s.job.shard}` : null,
     percent: formatPercent(progressFraction(s.totals.rowsCopied, s.totals.rowsEstimated, allDone)),
+    progressVerb: isDiffCommand(s.job?.command) ? 'read' : 'copied',
     eta: formatDuration(s.totals.etaSeconds),
     error: s.error,
   };
@@ -193,6 +198,69 @@ export interface TableRow {
   chunks: string;
   rate: string;
   eta: string;
+  /** The table's note ('' for none): a muted line under its name. */
+  note: string;
+  /** What the diff found so far, on a line of its own under the row; null before the table's diff started. */
+  diff: DiffView | null;
+}
+
+/** The kinds of difference a diff counts, in the order the page lists them. */
+export const DIFF_KINDS = [
+  { kind: 'mismatched', label: 'mismatched' },
+  { kind: 'extraOnSource', label: 'extra on source' },
+  { kind: 'extraOnDestination', label: 'extra on destination' },
+] as const;
+
+/** How many examples of each kind the page lists (the worker keeps as many). */
+export const DIFF_EXAMPLES_SHOWN = 10;
+
+export interface DiffExampleRow {
+  key: string;
+  /** What follows the key: ` [a, b]` for the columns of a mismatch, ` on zone1-200` for the destination. */
+  rest: string;
+}
+
+export interface DiffKindView {
+  kind: string;
+  /** `mismatched: 3` */
+  title: string;
+  examples: DiffExampleRow[];
+  /** `… and 5 more` when the count exceeds the examples listed, else ''. */
+  more: string;
+}
+
+export interface DiffView {
+  /** No mismatched or extra rows (so far). */
+  clean: boolean;
+  /** `diff-ok` (green) or `diff-bad` (red). */
+  cls: string;
+  finished: boolean;
+  summary: string;
+  /** `checked 1,000`, `matching 998`, …, `by primary key`. */
+  counts: Array<{ cls: string; text: string }>;
+  /** One per kind with a non-zero count. */
+  kinds: DiffKindView[];
+}
+
+function exampleRow(e: DiffExampleStatus, kind: string): DiffExampleRow {
+  const columns = kind === 'mismatched' && e.columns && e.columns.length ? ` [${e.columns.join(', ')}]` : '';
+  return { key: e.key, rest: columns + (e.destination ? ` on ${e.destination}` : '') };
+}
+
+export function diffView(d: TableDiffStatus): DiffView {
+  const clean = d.mismatched + d.extraOnSource + d.extraOnDestination === 0;
+  const counts = [
+    { cls: 'n-checked', text: `checked ${formatCount(d.processed)}` },
+    { cls: 'n-matching', text: `matching ${formatCount(d.matching)}` },
+    ...DIFF_KINDS.map(({ kind, label }) => ({ cls: d[kind] > 0 ? 'n-bad' : 'n-none', text: `${label} ${formatCount(d[kind])}` })),
+    { cls: 'n-by', text: d.comparedBy === 'full row' ? 'by full row' : 'by primary key' },
+  ];
+  const kinds = DIFF_KINDS.filter(({ kind }) => d[kind] > 0).map(({ kind, label }): DiffKindView => {
+    const examples = (d.examples?.[kind] ?? []).slice(0, DIFF_EXAMPLES_SHOWN).map((e) => exampleRow(e, kind));
+    const rest = d[kind] - examples.length;
+    return { kind, title: `${label}: ${formatCount(d[kind])}`, examples, more: rest > 0 ? `… and ${formatCount(rest)} more` : '' };
+  });
+  return { clean, cls: clean ? 'diff-ok' : 'diff-bad', finished: d.finished, summary: d.summary, counts, kinds };
 }
 
 function tableRow(t: TableStatus): TableRow {
@@ -210,6 +278,8 @@ function tableRow(t: TableStatus): TableRow {
     chunks: view ? UNKNOWN : `${formatCount(t.chunksDone)}/${formatCount(t.chunksTotal)}`,
     rate: view ? UNKNOWN : formatRate(t.rowsPerSecond),
     eta: view ? UNKNOWN : formatDuration(t.etaSeconds),
+    note: t.note ?? '',
+    diff: t.diff ? diffView(t.diff) : null,
   };
 }
 
@@ -222,6 +292,8 @@ export interface StatusView {
   startedAtIso: string;
   endedAtIso: string;
   elapsed: string;
+  /** The rows column's heading: a diff job reads its rows, a clone copies them. */
+  rowsLabel: string;
   options: Array<{ name: string; value: string }>;
   sources: string[];
   destinations: string[];
@@ -233,8 +305,13 @@ export interface StatusView {
 }
 
 const EMPTY_ROW: TableRow = {
-  name: '', kind: '', state: '', stateClass: '', width: 0, percent: '', copied: '', estimated: '', chunks: '', rate: '', eta: '',
+  name: '', kind: '', state: '', stateClass: '', width: 0, percent: '', copied: '', estimated: '', chunks: '', rate: '', eta: '', note: '', diff: null,
 };
+
+/** Whether a job reads rows to compare them rather than copying them. */
+export function isDiffCommand(command: string | null | undefined): boolean {
+  return command === 'SplitDiff' || command === 'VerticalSplitDiff';
+}
 
 function optionText(value: unknown): string {
   if (Array.isArray(value)) return value.join(', ');
@@ -256,6 +333,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     startedAtIso: s.startedAt ?? '',
     endedAtIso: s.endedAt ?? '',
     elapsed: Number.isNaN(started) ? UNKNOWN : formatDuration((ended - started) / 1000),
+    rowsLabel: isDiffCommand(s.job?.command) ? 'rows read' : 'rows copied',
     options: Object.entries(s.job?.options ?? {}).map(([name, value]) => ({ name, value: optionText(value) })),
     sources: s.sources,
     destinations: s.destinations,
@@ -272,6 +350,8 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
       chunks: `${formatCount(s.tables.reduce((n, t) => n + t.chunksDone, 0))}/${formatCount(s.tables.reduce((n, t) => n + t.chunksTotal, 0))}`,
       rate: formatRate(s.totals.rowsPerSecond),
       eta: formatDuration(s.totals.etaSeconds),
+      note: '',
+      diff: null,
     },
     emptyRow: EMPTY_ROW,
     log: s.log,

@@ -7,7 +7,7 @@ import { optionDefaultText } from '../../src/http/view-models.ts';
 import { OPTION_DEFS, optionsFor } from '../../src/worker/options.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
-import { FakeJobs, TOPOLOGY, idleSnapshot } from './fake-jobs.ts';
+import { FakeJobs, TOPOLOGY, diffSnapshot, idleSnapshot } from './fake-jobs.ts';
 import { parsePrometheusStrict, parseWithPackage } from './prom-text.ts';
 
 async function appWith(jobs = new FakeJobs(), readTopology: () => Promise<Topology> = async () => TOPOLOGY): Promise<{ app: FastifyInstance; jobs: FakeJobs }> {
@@ -392,6 +392,109 @@ describe('GET /status', () => {
   });
 });
 
+describe('GET /status of a diff job', () => {
+  /** The HTML of a table's row, or of the line under it with what its diff found. */
+  const rowOf = (html: string, table: string) => html.slice(html.indexOf(`data-table="${table}"`), html.indexOf('</tr>', html.indexOf(`data-table="${table}"`)));
+  const diffOf = (html: string, table: string) => {
+    const at = html.indexOf(`data-diff-of="${table}"`);
+    assert.ok(at > 0, `a diff line for ${table}`);
+    return html.slice(at, html.indexOf('</tr>', at));
+  };
+  const text = (fragment: string) => fragment.replace(/<[^>]*>/g, '');
+
+  test('while diffing: the states, rows read, notes, summaries with their counts, green or red', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = diffSnapshot();
+    const html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /class="badge state-diffing-the-data" id="state">diffing the data</);
+    assert.match(html, /id="rows-heading">rows read \/ estimated</);
+    assert.match(rowOf(html, 'corder'), /class="badge state-diffing">diffing</);
+    assert.match(html, /<tr class="state-diffing" data-table="corder">/);
+    assert.match(rowOf(html, 'corder'), /37,500 \/ 75,000/);
+
+    const customer = diffOf(html, 'customer');
+    assert.match(customer, /^data-diff-of="customer">/, 'shown');
+    assert.match(customer, /class="diff diff-ok"/);
+    assert.match(customer, /<p class="diff-summary">30000 rows checked, no differences<\/p>/, 'finished: no "diffing…"');
+    assert.equal(text(customer.slice(customer.indexOf('<p class="diff-counts">'))).trim(),
+      'checked 30,000 · matching 30,000 · mismatched 0 · extra on source 0 · extra on destination 0 · by primary key');
+    assert.ok(!customer.includes('<details'), 'no examples of a clean table');
+
+    const corder = diffOf(html, 'corder');
+    assert.match(corder, /class="diff diff-bad"/);
+    assert.match(corder, /<p class="diff-summary"><span class="diff-running">diffing… <\/span>37500 rows checked: 37492 matching, 1 mismatched \(order_id=17 \[price, status\]\), 7 extra on source/);
+    assert.equal(text(corder.slice(corder.indexOf('<p class="diff-counts">'), corder.indexOf('</p>', corder.indexOf('<p class="diff-counts">')))),
+      'checked 37,500 · matching 37,492 · mismatched 1 · extra on source 7 · extra on destination 0 · by primary key');
+    assert.match(corder, /<span class="n-bad">mismatched 1<\/span>/);
+    assert.match(corder, /<span class="n-none">extra on destination 0<\/span>/);
+    const kinds = [...corder.matchAll(/<details class="diff-examples" data-kind="(\w+)"><summary>([^<]*)<\/summary>/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(kinds, [['mismatched', 'mismatched: 1'], ['extraOnSource', 'extra on source: 7']], 'a list per kind found so far');
+    assert.match(corder, /<li><code>order_id=17<\/code> \[price, status\]<\/li>/);
+
+    assert.match(rowOf(html, 'event_log'), /<span class="t-name">event_log<\/span><small class="note">no primary key: compared as sorted full rows<\/small>/);
+    assert.match(rowOf(html, 'customer'), /<small class="note" hidden><\/small>/);
+    assert.match(diffOf(html, 'event_log'), /class="diff diff-ok"><p class="diff-summary"><span class="diff-running">diffing… <\/span>300 rows checked, no differences/);
+    assert.match(diffOf(html, 'event_log'), /by full row/);
+  });
+
+  test('ended in error: every kind with up to 10 examples, columns and destination, the count of the rest', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = diffSnapshot(true);
+    const html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="state">error</);
+    assert.match(rowOf(html, 'corder'), /class="badge state-error">error</);
+    const corder = diffOf(html, 'corder');
+    assert.match(corder, /class="diff diff-bad"><p class="diff-summary">75000 rows checked: 74983 matching, 2 mismatched/);
+    assert.ok(!corder.includes('diffing…'));
+    const lists = Object.fromEntries([...corder.matchAll(/<details class="diff-examples" data-kind="(\w+)"><summary>([^<]*)<\/summary><ul>(.*?)<\/ul><\/details>/g)]
+      .map((m) => [m[1], { title: m[2], items: [...m[3].matchAll(/<li[^>]*>(.*?)<\/li>/g)].map((li) => li[1]) }]));
+    assert.deepEqual(lists, {
+      mismatched: { title: 'mismatched: 2', items: ['<code>order_id=17</code> [price, status]', '<code>order_id=&lt;script&gt;alert(1)&lt;/script&gt;</code> [sku]'] },
+      extraOnSource: {
+        title: 'extra on source: 14',
+        items: [...Array.from({ length: 10 }, (_, i) => `<code>order_id=${1001 + i}</code>`), '… and 4 more'],
+      },
+      extraOnDestination: { title: 'extra on destination: 1', items: ['<code>order_id=99</code> on zone1-200'] },
+    });
+    assert.match(diffOf(html, 'customer'), /class="diff diff-ok"/);
+    assert.match(diffOf(html, 'event_log'), /class="diff diff-ok"/);
+    assert.ok(!html.includes('<script>alert(1)'), 'the key with <script> is escaped everywhere (summary, examples, error, log)');
+    assert.match(html, /id="error">differences found in 1 of 3 tables: corder: 75000 rows checked/);
+  });
+
+  test('escapes notes, summaries, keys, columns and destinations', async () => {
+    const { app, jobs } = await appWith();
+    const snap = diffSnapshot(true);
+    const corder = snap.tables.find((t) => t.name === 'corder')!;
+    corder.note = 'odd <img src=x onerror=alert(2)>';
+    corder.diff!.summary = 'summary <b>bold</b>';
+    corder.diff!.examples.mismatched = [{ key: 'k="<script>alert(3)</script>"', columns: ['<i>c</i>'], destination: '<u>zone</u>' }];
+    jobs.current = snap;
+    const html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    for (const raw of ['<img src=x', '<b>bold', '<script>alert(3)', '<i>c</i>', '<u>zone']) assert.ok(!html.includes(raw), raw);
+    assert.match(html, /<small class="note">odd &lt;img src=x onerror=alert\(2\)&gt;<\/small>/);
+    assert.match(html, /<p class="diff-summary">summary &lt;b&gt;bold&lt;\/b&gt;<\/p>/);
+    assert.match(html, /<li><code>k=&quot;&lt;script&gt;alert\(3\)&lt;\/script&gt;&quot;<\/code> \[&lt;i&gt;c&lt;\/i&gt;\] on &lt;u&gt;zone&lt;\/u&gt;<\/li>/);
+  });
+
+  test('a clone shows rows copied and no diff lines; VerticalSplitDiff reads rows', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = copyingSnapshot();
+    let html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="rows-heading">rows copied \/ estimated</);
+    const lines = [...html.matchAll(/<tr class="diff-row" data-diff-of="([^"]*)"( hidden)?>/g)];
+    assert.deepEqual(lines.map((m) => [m[1], m[2]]), [...copyingSnapshot().tables.map((t) => [t.name.replace(/</g, '&lt;').replace(/>/g, '&gt;'), ' hidden']), ['', ' hidden']],
+      'one hidden line per table, and the template');
+    assert.ok(!html.includes('<div class="diff '));
+    assert.match((await app.inject({ method: 'GET', url: '/' })).body, /20\.8% copied/);
+
+    jobs.current = { ...diffSnapshot(), job: { command: 'VerticalSplitDiff', keyspace: 'customer', shard: '0', options: {} } };
+    html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="rows-heading">rows read \/ estimated</);
+    assert.match((await app.inject({ method: 'GET', url: '/' })).body, /\d+\.\d% read, ETA/);
+  });
+});
+
 describe('POST /cancel and /reset (the status page forms)', () => {
   test('cancel, then reset, each redirecting to /status', async () => {
     const { app, jobs } = await appWith();
@@ -456,6 +559,29 @@ describe('GET /metrics', () => {
     jobs.current = { ...copyingSnapshot(), tables: [copyingSnapshot().tables[0]] };
     const later = await scrape(app);
     assert.deepEqual(later.values('shardworker_table_rows_copied', 'table'), { customer: 420000 }, 'tables of an earlier scrape are gone');
+  });
+
+  test('shardworker_table_diff_rows: per table with a diff and kind', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = diffSnapshot();
+    const { byName } = await scrape(app);
+    const family = byName.get('shardworker_table_diff_rows');
+    assert.equal(family?.type, 'gauge');
+    const rows = (f: typeof family | undefined) => Object.fromEntries(f!.metrics.map((m) => [`${m.labels.table}/${m.labels.kind}`, Number(m.value)]));
+    assert.deepEqual(rows(family), {
+      'customer/matching': 30000, 'customer/mismatched': 0, 'customer/extra_on_source': 0, 'customer/extra_on_destination': 0,
+      'corder/matching': 37492, 'corder/mismatched': 1, 'corder/extra_on_source': 7, 'corder/extra_on_destination': 0,
+      'event_log/matching': 300, 'event_log/mismatched': 0, 'event_log/extra_on_source': 0, 'event_log/extra_on_destination': 0,
+    });
+    jobs.current = diffSnapshot(true);
+    assert.deepEqual(rows((await scrape(app)).byName.get('shardworker_table_diff_rows')), {
+      'customer/matching': 30000, 'customer/mismatched': 0, 'customer/extra_on_source': 0, 'customer/extra_on_destination': 0,
+      'corder/matching': 74983, 'corder/mismatched': 2, 'corder/extra_on_source': 14, 'corder/extra_on_destination': 1,
+      'event_log/matching': 1200, 'event_log/mismatched': 0, 'event_log/extra_on_source': 0, 'event_log/extra_on_destination': 0,
+    });
+    // Only the tables with a diff: none for a clone without --verify.
+    jobs.current = copyingSnapshot();
+    assert.deepEqual((await scrape(app)).byName.get('shardworker_table_diff_rows')?.metrics ?? [], []);
   });
 
   test('shardworker_job_errors_total counts each job that ended in error once', async () => {

@@ -1,6 +1,7 @@
 // The pages in headless Chromium: start a SplitClone from the index form, watch /status update itself until done.
 // Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium); skipped, saying so, where it is missing.
-// KEEP_SCREENSHOTS=1 keeps the screenshots (index, status while copying and done, phone) and prints where.
+// KEEP_SCREENSHOTS=1 keeps the screenshots (index, status while copying and done, phone; a diff while diffing, ended
+// in error, and on a phone) and prints where.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import { formatCount, formatDuration, formatPercent, formatRate, formatTime } from '../../src/http/format.ts';
-import { FakeJobs, TOPOLOGY, splitCloneSimulation } from './fake-jobs.ts';
+import { diffView } from '../../src/http/view-models.ts';
+import { FakeJobs, TOPOLOGY, diffSnapshot, splitCloneSimulation, splitDiffSimulation } from './fake-jobs.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -140,6 +142,131 @@ test('start a SplitClone from the index and watch /status reach done', { skip: m
   // Reset from the page: back to no job.
   await Promise.all([page.waitForURL(base + '/status'), page.click('#reset-form button')]);
   assert.equal(await page.textContent('#state'), 'not started');
+
+  assert.deepEqual(pageErrors, []);
+  t.diagnostic(process.env.KEEP_SCREENSHOTS ? `screenshots in ${shots}` : 'set KEEP_SCREENSHOTS=1 to keep the screenshots');
+});
+
+/**
+ * The elements under `selector` as text: tags, attributes (but `open`, which the user toggles) and text, ignoring the
+ * whitespace between tags; what the page's script drew compares equal to what the server draws only if both build
+ * the same DOM.
+ */
+function domOf(page: Page, selector: string): Promise<string> {
+  // Plain JavaScript in a string: tsx would add helpers (__name) to a function that Chromium does not have.
+  return page.evaluate(`(function () {
+    function ser(node) {
+      if (node.nodeType === Node.TEXT_NODE) return node.data.trim() ? JSON.stringify(node.data) : '';
+      if (node.nodeType !== Node.ELEMENT_NODE) return '';
+      var attrs = Array.from(node.attributes).filter(function (a) { return a.name !== 'open'; })
+        .map(function (a) { return a.name + '=' + JSON.stringify(a.name === 'style' ? node.style.cssText : a.value); }).sort().join(' ');
+      return '<' + node.localName + ' ' + attrs + '>' + Array.from(node.childNodes).map(ser).join('') + '</' + node.localName + '>';
+    }
+    var copy = document.querySelector(${JSON.stringify(selector)}).cloneNode(true);
+    copy.normalize();
+    return ser(copy);
+  })()`);
+}
+
+test('a SplitDiff on /status: diffing, then error with the red summary and its examples, as the server draws it', { skip: missing, timeout: 60_000 }, async (t) => {
+  const jobs = new FakeJobs(splitDiffSimulation(6000));
+  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address && typeof address === 'object');
+  const base = `http://127.0.0.1:${address.port}`;
+  const browser = await launch();
+  const shots = await mkdtemp(join(tmpdir(), 'shardworker-browser-diff-'));
+  t.after(async () => {
+    await browser.close();
+    await app.close();
+    if (!process.env.KEEP_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
+  });
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
+
+  jobs.start({ command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} });
+  await page.goto(base + '/status');
+  await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+  assert.equal(await page.textContent('#rows-heading'), 'rows read / estimated');
+
+  // While diffing: corder's line is red already, says it is still diffing, and lists what it found so far.
+  const corderDiff = '#table-rows tr[data-diff-of="corder"]';
+  await page.waitForSelector(`${corderDiff}:not([hidden]) .diff-bad .diff-running`, { timeout: 10_000 });
+  assert.equal(await page.textContent('#state'), 'diffing the data');
+  assert.equal(await page.getAttribute('#state', 'class'), 'badge state-diffing-the-data');
+  assert.equal(await page.textContent('#table-rows tr[data-table="corder"] .badge'), 'diffing');
+  assert.match((await page.textContent(`${corderDiff} .diff-summary`)) ?? '', /^diffing… \d+ rows checked: \d+ matching, /);
+  await page.screenshot({ path: join(shots, 'diff-running.png'), fullPage: true });
+  // A list the user opens stays open while the page redraws the line.
+  await page.click(`${corderDiff} details[data-kind="extraOnSource"] summary`);
+
+  // Then error: every table diffed, polling stopped.
+  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'error', undefined, { timeout: 15_000, polling: 200 });
+  await page.waitForTimeout(300); // the bars' width transition
+  assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'updated in place, no reload');
+  assert.equal(await page.getAttribute(`${corderDiff} details[data-kind="extraOnSource"]`, 'open'), '', 'still open');
+  assert.equal(await page.isVisible('#error'), true);
+  assert.equal(await page.isVisible('#reset-form'), true);
+  const red = 'rgb(198, 40, 40)';
+  const green = 'rgb(26, 127, 55)';
+  const colorOf = (sel: string) => page.$eval(sel, (el) => getComputedStyle(el).color);
+  assert.equal(await colorOf(`${corderDiff} .diff-summary`), red);
+  assert.equal(await colorOf('#table-rows tr[data-diff-of="customer"] .diff-summary'), green);
+  assert.equal(await colorOf('#table-rows tr[data-diff-of="event_log"] .diff-summary'), green);
+  assert.match((await page.textContent(`${corderDiff} .diff-summary`)) ?? '', /^75000 rows checked: 74983 matching, 2 mismatched/);
+  assert.equal(await page.textContent(`${corderDiff} .diff-counts`),
+    'checked 75,000 · matching 74,983 · mismatched 2 · extra on source 14 · extra on destination 1 · by primary key');
+  const lists = await page.$$eval(`${corderDiff} details`, (ds) => ds.map((d) => ({
+    kind: (d as HTMLElement).dataset.kind,
+    title: d.querySelector('summary')!.textContent,
+    items: [...d.querySelectorAll('li')].map((li) => li.textContent),
+  })));
+  assert.deepEqual(lists, [
+    { kind: 'mismatched', title: 'mismatched: 2', items: ['order_id=17 [price, status]', 'order_id=<script>alert(1)</script> [sku]'] },
+    { kind: 'extraOnSource', title: 'extra on source: 14', items: [...Array.from({ length: 10 }, (_, i) => `order_id=${1001 + i}`), '… and 4 more'] },
+    { kind: 'extraOnDestination', title: 'extra on destination: 1', items: ['order_id=99 on zone1-200'] },
+  ]);
+  assert.equal(await page.$$eval('main script', (ss) => ss.length), 1, 'the key with <script> is text, no element');
+  assert.equal(await page.textContent('#table-rows tr[data-table="event_log"] .note'), 'no primary key: compared as sorted full rows');
+  assert.equal(await page.isVisible('#table-rows tr[data-table="customer"] .note'), false);
+  await page.$$eval('#tables details', (ds) => ds.forEach((d) => { (d as HTMLDetailsElement).open = true; }));
+  await page.screenshot({ path: join(shots, 'diff-error.png'), fullPage: true });
+
+  // What the script drew equals what the server draws for the same (ended, so unchanging) snapshot.
+  const polledDom = await domOf(page, '#tables');
+  const polledText = await page.innerText('#tables');
+  const polledFacts = await page.innerText('dl.facts');
+  await page.reload();
+  await page.$$eval('#tables details', (ds) => ds.forEach((d) => { (d as HTMLDetailsElement).open = true; }));
+  assert.equal(await domOf(page, '#tables'), polledDom);
+  assert.equal(await page.innerText('#tables'), polledText);
+  assert.equal(await page.innerText('dl.facts'), polledFacts);
+
+  // The page's diffView agrees with the server's, for diffs clean and not, finished and not.
+  const diffs = [...diffSnapshot(false).tables, ...diffSnapshot(true).tables].flatMap((tb) => (tb.diff ? [tb.diff] : []));
+  diffs.push({ ...diffs[0], comparedBy: 'full row', examples: { mismatched: [{ key: 'k=1', columns: [], destination: 'zone1-300' }], extraOnSource: [], extraOnDestination: [] }, mismatched: 1 });
+  const inPage = await page.evaluate((ds) => ds.map((d) => (window as unknown as { shardworkerDiffView: (d: unknown) => unknown }).shardworkerDiffView(d)), diffs);
+  assert.deepEqual(inPage, diffs.map(diffView));
+
+  // On a phone: the page fits the width; the diff lines stay in view while the table scrolls sideways.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const phonePage = await phone.newPage();
+  await phonePage.goto(base + '/status');
+  await phonePage.click(`${corderDiff} details[data-kind="mismatched"] summary`);
+  const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling of the page (${overflow}px)`);
+  const right = await phonePage.$$eval('#tables .diff', (ds) => Math.max(...ds.map((d) => d.getBoundingClientRect().right)));
+  assert.ok(right <= 390, `diff lines within the screen (right edge ${right}px)`);
+  await phonePage.screenshot({ path: join(shots, 'diff-phone.png'), fullPage: true });
+  await phonePage.$eval('.table-wrap', (w) => { w.scrollLeft = w.scrollWidth; });
+  await phonePage.waitForTimeout(100);
+  const left = await phonePage.$$eval('#tables .diff', (ds) => Math.min(...ds.map((d) => d.getBoundingClientRect().left)));
+  assert.ok(left >= 0, `diff lines stay in view when the table scrolls (left edge ${left}px)`);
+  await phonePage.screenshot({ path: join(shots, 'diff-phone-scrolled.png'), fullPage: true });
+  await phone.close();
 
   assert.deepEqual(pageErrors, []);
   t.diagnostic(process.env.KEEP_SCREENSHOTS ? `screenshots in ${shots}` : 'set KEEP_SCREENSHOTS=1 to keep the screenshots');

@@ -3,7 +3,8 @@
 
 import { JobConflictError, type JobControl } from '../../src/worker/job-control.ts';
 import { parseOptions } from '../../src/worker/options.ts';
-import { ENDED_STATES, type JobRequest, type StatusSnapshot, type TableStatus } from '../../src/worker/status.ts';
+import { describeTally, type DiffTally } from '../../src/diff/tally.ts';
+import { ENDED_STATES, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableStatus, type WorkerState } from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
 
 export function idleSnapshot(): StatusSnapshot {
@@ -174,4 +175,169 @@ export function splitCloneSimulation(totalMs = 5000): Simulation {
       log,
     };
   };
+}
+
+interface DiffSimTable {
+  name: string;
+  /** Rows read on both sides, and the chunks, once the table is diffed. */
+  rows: number;
+  chunks: number;
+  comparedBy: TableDiffStatus['comparedBy'];
+  note?: string;
+  /** What the diff finds by the end; the counts (and examples) grow with the rows read. */
+  found: DiffTally;
+  /** When it diffs, as fractions of the job's time. */
+  from: number;
+  to: number;
+}
+
+function tally(processed: number, differences: Partial<DiffTally> = {}): DiffTally {
+  const examples = { mismatched: [], extraOnSource: [], extraOnDestination: [], ...differences.examples };
+  const mismatched = differences.mismatched ?? 0;
+  const extraOnSource = differences.extraOnSource ?? 0;
+  const extraOnDestination = differences.extraOnDestination ?? 0;
+  return { processed, matching: processed - mismatched - extraOnSource - extraOnDestination, mismatched, extraOnSource, extraOnDestination, examples };
+}
+
+/**
+ * The tables of the fake SplitDiff of commerce/-80: `customer` is identical, `corder` has differences of every kind
+ * (a key that needs escaping among them, and more extra rows than examples), `event_log` has no primary key (a note)
+ * and is identical.
+ */
+const DIFF_TABLES: DiffSimTable[] = [
+  { name: 'customer', rows: 30_000, chunks: 3, comparedBy: 'primary key', found: tally(30_000), from: 0.14, to: 0.4 },
+  {
+    name: 'corder',
+    rows: 75_000,
+    chunks: 8,
+    comparedBy: 'primary key',
+    found: tally(75_000, {
+      mismatched: 2,
+      extraOnSource: 14,
+      extraOnDestination: 1,
+      examples: {
+        mismatched: [
+          { key: 'order_id=17', columns: ['price', 'status'] },
+          { key: 'order_id=<script>alert(1)</script>', columns: ['sku'] },
+        ],
+        extraOnSource: Array.from({ length: 10 }, (_, i) => ({ key: `order_id=${1001 + i}` })),
+        extraOnDestination: [{ key: 'order_id=99', destination: 'zone1-200' }],
+      },
+    }),
+    from: 0.3,
+    to: 0.8,
+  },
+  {
+    name: 'event_log',
+    rows: 1_200,
+    chunks: 1,
+    comparedBy: 'full row',
+    note: 'no primary key: compared as sorted full rows',
+    found: tally(1_200),
+    from: 0.5,
+    to: 0.7,
+  },
+];
+
+/** The part of `found` a diff has seen once a fraction `f` of the rows is read. */
+function partialTally(found: DiffTally, f: number): DiffTally {
+  if (f >= 1) return structuredClone(found);
+  const part = (n: number) => Math.floor(n * f);
+  const t = tally(part(found.processed), {
+    mismatched: part(found.mismatched),
+    extraOnSource: part(found.extraOnSource),
+    extraOnDestination: part(found.extraOnDestination),
+  });
+  t.matching = Math.max(0, t.matching);
+  for (const kind of ['mismatched', 'extraOnSource', 'extraOnDestination'] as const) {
+    t.examples[kind] = structuredClone(found.examples[kind].slice(0, t[kind]));
+  }
+  return t;
+}
+
+function diffTableAt(tb: DiffSimTable, f: number, totalMs: number): TableStatus {
+  const read = Math.round(tb.rows * f);
+  const seconds = ((tb.to - tb.from) * totalMs) / 1000;
+  const rate = f > 0 && f < 1 ? tb.rows / seconds : 0;
+  const found = partialTally(tb.found, f);
+  const differs = found.mismatched + found.extraOnSource + found.extraOnDestination > 0;
+  const table: TableStatus = {
+    name: tb.name,
+    kind: 'table',
+    state: f >= 1 ? (differs ? 'error' : 'done') : f > 0 ? 'diffing' : 'waiting',
+    rowsEstimated: tb.rows,
+    rowsCopied: read,
+    chunksTotal: tb.chunks,
+    chunksDone: Math.floor(tb.chunks * f),
+    rowsPerSecond: rate,
+    etaSeconds: f >= 1 ? 0 : f >= 0.01 && rate > 0 ? (tb.rows - read) / rate : null,
+  };
+  if (tb.note) table.note = tb.note;
+  if (f > 0) {
+    const { processed, matching, mismatched, extraOnSource, extraOnDestination, examples } = found;
+    table.diff = { comparedBy: tb.comparedBy, processed, matching, mismatched, extraOnSource, extraOnDestination, examples, finished: f >= 1, summary: describeTally(found) };
+  }
+  return table;
+}
+
+const DIFF_REQUEST: JobRequest = { command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} };
+const DIFF_ERROR = (tables: TableStatus[]) => {
+  const differing = tables.filter((t) => t.diff && t.diff.mismatched + t.diff.extraOnSource + t.diff.extraOnDestination > 0);
+  return `differences found in ${differing.length} of ${tables.length} tables: ${differing.map((t) => `${t.name}: ${t.diff!.summary}`).join('; ')}`;
+};
+
+function diffFrame(request: JobRequest, t: number, startedAt: Date, totalMs: number): StatusSnapshot {
+  const state: WorkerState =
+    t < 0.06 * totalMs ? 'initializing'
+    : t < 0.12 * totalMs ? 'finding target instances'
+    : t < 0.88 * totalMs ? 'diffing the data'
+    : t < totalMs ? 'cleaning up'
+    : 'error';
+  const log = [`${startedAt.toISOString()} job ${request.command} ${request.keyspace}/${request.shard} started`];
+  const found = t >= 0.12 * totalMs;
+  if (found) log.push('source tablet zone1-101 marked worker, destination zone1-200 stopped at MariaDB/0-1-42');
+  const tables = !found ? [] : DIFF_TABLES.map((tb) => {
+    const f = Math.max(0, Math.min(1, (t / totalMs - tb.from) / (tb.to - tb.from)));
+    return diffTableAt(tb, f, totalMs);
+  });
+  for (const tb of tables) if (tb.diff?.finished) log.push(`table ${tb.name}: ${tb.diff.summary}`);
+  const error = state === 'error' ? DIFF_ERROR(tables) : null;
+  if (error) log.push(`error: ${error}`);
+  const estimated = tables.reduce((n, r) => n + r.rowsEstimated, 0);
+  const read = tables.reduce((n, r) => n + r.rowsCopied, 0);
+  const rate = tables.reduce((n, r) => n + r.rowsPerSecond, 0);
+  return {
+    state,
+    job: structuredClone(request),
+    startedAt: startedAt.toISOString(),
+    endedAt: state === 'error' ? new Date(startedAt.getTime() + totalMs).toISOString() : null,
+    error,
+    sources: found ? ['zone1-101'] : [],
+    destinations: found ? ['zone1-200'] : [],
+    tables,
+    totals: {
+      rowsEstimated: estimated,
+      rowsCopied: read,
+      rowsPerSecond: state === 'error' ? 0 : rate,
+      etaSeconds: state === 'error' ? null : estimated > 0 && read / estimated >= 0.01 && rate > 0 ? (estimated - read) / rate : null,
+    },
+    log,
+  };
+}
+
+/**
+ * A SplitDiff of commerce/-80 over about `totalMs`: initializing, finding target instances, diffing the data (the
+ * three DIFF_TABLES one after another, partly at once), cleaning up, then error for the differences in `corder`.
+ */
+export function splitDiffSimulation(totalMs = 5000): Simulation {
+  return (request, t, startedAt) => diffFrame(request, t, startedAt, totalMs);
+}
+
+/**
+ * A SplitDiff snapshot: while diffing (customer done and identical, corder half read with differences so far,
+ * event_log not started), or ended in error with every table diffed.
+ */
+export function diffSnapshot(ended = false): StatusSnapshot {
+  const startedAt = new Date('2026-11-23T19:00:00.000Z');
+  return diffFrame(DIFF_REQUEST, ended ? 10_000 : 5_500, startedAt, 10_000);
 }
