@@ -1,0 +1,109 @@
+// The bench's flags: what to generate, how often to alternate the contenders, where to run and report.
+
+export type BenchMode = 'split' | 'flat';
+export type ContenderName = 'shardworker' | 'dump' | 'load';
+
+export interface BenchArgs {
+  /** `split`: two sharded tables sharing `rows` plus a small one; `flat`: one table of `rows` (memory check). */
+  mode: BenchMode;
+  rows: number;
+  /** Rounds; each runs every contender once, in an order rotated per round. */
+  rounds: number;
+  contenders: ContenderName[];
+  dir: string;
+  basePort: number;
+  bufferPoolMb: number;
+  logFileMb: number;
+  /** Extra SplitClone options, as CLI flags (`--write-method insert`). */
+  shardworkerFlags: string[];
+  json: string | undefined;
+  /** Leave the instances running at the end (the data stays in the dir either way). */
+  keepUp: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [flags]
+  --mode split|flat        split (default): two sharded tables + a small one; flat: one big table, memory check
+  --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat)
+  --rounds N               alternating rounds (default 3 for split, 1 for flat)
+  --only a,b,c             contenders: a = shardworker, b = mariadb-dump | mariadb, c = LOAD DATA + ADD INDEX
+  --sw "FLAGS"             extra SplitClone flags, e.g. --sw "--write-method insert" (repeatable;
+                           --sw "--strategy=-populate_blp_checkpoint -delay_secondary_indexes" stays one flag)
+  --dir D                  sandbox dir (default .sandbox-bench)
+  --base-port P            first port (default 15500)
+  --buffer-pool-mb N       InnoDB buffer pool of each instance (default 1024)
+  --log-file-mb N          InnoDB redo log of each instance (default 512)
+  --json FILE              where to write the results (default <dir>/bench-<mode>.json)
+  --keep-up                leave the instances running`;
+
+const LETTERS: Record<string, ContenderName> = { a: 'shardworker', b: 'dump', c: 'load' };
+
+function int(flag: string, value: string | undefined, min: number): number {
+  const n = value !== undefined && /^\d[\d_,]*$/.test(value) ? Number(value.replace(/[_,]/g, '')) : NaN;
+  if (!(n >= min) || !Number.isSafeInteger(n)) throw new Error(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  let mode: BenchMode = 'split';
+  let rows: number | undefined;
+  let rounds: number | undefined;
+  let contenders: ContenderName[] | undefined;
+  const out: Omit<BenchArgs, 'mode' | 'rows' | 'rounds' | 'contenders'> = {
+    dir: '.sandbox-bench',
+    basePort: 15500,
+    bufferPoolMb: 1024,
+    logFileMb: 512,
+    shardworkerFlags: [],
+    json: undefined,
+    keepUp: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--mode': {
+        const m = value();
+        if (m !== 'split' && m !== 'flat') throw new Error(`--mode: expected split or flat, got ${JSON.stringify(m)}`);
+        mode = m;
+        break;
+      }
+      case '--rows': rows = int(flag, value(), 1000); break;
+      case '--rounds': rounds = int(flag, value(), 1); break;
+      case '--only':
+        contenders = value().split(',').map((s) => {
+          const c = LETTERS[s.trim()] ?? (Object.values(LETTERS).includes(s.trim() as ContenderName) ? (s.trim() as ContenderName) : undefined);
+          if (!c) throw new Error(`--only: unknown contender ${JSON.stringify(s)} (a, b, c)`);
+          return c;
+        });
+        break;
+      // Repeatable; `--flag=value with spaces` stays one word (a --strategy list), the rest splits on spaces.
+      case '--sw': {
+        const v = value();
+        out.shardworkerFlags.push(...(/^--[\w-]+=/.test(v) ? [v] : v.split(/\s+/).filter(Boolean)));
+        break;
+      }
+      case '--dir': out.dir = value(); break;
+      case '--base-port': out.basePort = int(flag, value(), 1024); break;
+      case '--buffer-pool-mb': out.bufferPoolMb = int(flag, value(), 64); break;
+      case '--log-file-mb': out.logFileMb = int(flag, value(), 16); break;
+      case '--json': out.json = value(); break;
+      case '--keep-up': out.keepUp = true; break;
+      case '--help': case '-h': throw new HelpRequested();
+      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+    }
+  }
+  // The flat mode is about memory: shardworker alone unless asked for more.
+  return {
+    mode,
+    rows: rows ?? (mode === 'split' ? 2_000_000 : 20_000_000),
+    rounds: rounds ?? (mode === 'split' ? 3 : 1),
+    contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),
+    ...out,
+  };
+}
+
+export class HelpRequested extends Error {}

@@ -1,0 +1,174 @@
+// Contender (a): `shardworker run SplitClone` as a child process, so that its peak RSS is its own. While it runs
+// the bench polls its /api/status and, independently, the rows the destinations have inserted, to check that the
+// rate the status page shows is the rate that happens.
+
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { withConnection } from '../../src/sandbox/index.ts';
+import type { StatusSnapshot } from '../../src/worker/status.ts';
+import { KEYSPACE, writeFreshTopology, type BenchCluster } from '../cluster.ts';
+import type { Dataset } from '../dataset.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/shardworker.js');
+const TIME = '/usr/bin/time';
+const POLL_MS = 250;
+
+interface Sample {
+  /** ms since spawn */
+  t: number;
+  state: string;
+  rowsCopied: number;
+  rowsPerSecond: number;
+  /** Handler_write summed over the destinations: rows counted by the servers, not by the worker. */
+  inserted: number;
+}
+
+export interface PageCheck {
+  /** When the compared sample was taken, in seconds since the copy began. */
+  at: number;
+  pageRowsPerSecond: number;
+  serverRowsPerSecond: number;
+  pagePerTable: Record<string, number>;
+}
+
+export interface ShardworkerResult {
+  /** The job's own time, initializing → done (connecting, schema, copy, indexes, checkpoint, cleanup). */
+  seconds: number;
+  /** The process from spawn to exit: the job plus Node/tsx start-up and shutdown (about a second here). */
+  wallSeconds: number;
+  peakRssMb: number;
+  rssMb: RssCurve | null;
+  page: PageCheck | null;
+}
+
+async function rowsInserted(c: BenchCluster): Promise<number> {
+  const counts = await Promise.all(c.dests.map((d) => withConnection(d.endpoint, async (conn) => {
+    const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Handler_write'");
+    return Number((rows as { Value: string }[])[0].Value);
+  })));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** A /proc/<pid>/status figure (VmHWM, VmRSS) of a live process, in KiB (0 once it is gone). */
+async function procKb(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(await fsp.readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The worker's own pid: the child itself, or the one process GNU time runs. */
+async function workerPid(child: number, underTime: boolean): Promise<number | undefined> {
+  if (!underTime) return child;
+  try {
+    const pid = Number((await fsp.readFile(`/proc/${child}/task/${child}/children`, 'utf8')).trim().split(/\s+/)[0]);
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RSS when a quarter, half, three quarters and all of the rows were copied: flat if memory does not grow. */
+export interface RssCurve {
+  at25: number;
+  at50: number;
+  at75: number;
+  at100: number;
+}
+
+/**
+ * Counts suited to this 2-core machine, where the worker, the source and both destinations share the cores:
+ * more readers or writers only contend (measured; see docs/performance.md). Flags given to the bench come after
+ * these and win.
+ */
+export const BENCH_FLAGS = ['--source-reader-count', '4', '--destination-writer-count', '2', '--min-rows-per-chunk', '100000'];
+
+export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[]): Promise<ShardworkerResult> {
+  await writeFreshTopology(c, d.db);
+  const flags = [...BENCH_FLAGS, ...extraFlags];
+  const rssFile = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'sw-bench-')), 'rss');
+  // Run through its shebang, as `npx shardworker` does (which sets the Node flags it wants).
+  const args = ['--topo', `file:${c.topologyFile}`, '--db-credentials-file', c.credentialsFile, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', ...flags, `${KEYSPACE}/0`];
+  // GNU time reports the exact peak RSS of the process it ran; without it, poll VmHWM.
+  const useTime = existsSync(TIME);
+  const started = performance.now();
+  const child = useTime
+    ? spawn(TIME, ['-f', '%M', '-o', rssFile, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let url: string | undefined;
+  child.stdout.on('data', (b: Buffer) => {
+    stdout = (stdout + b.toString()).slice(-20_000);
+    url ??= /status page: (\S+)\/status/.exec(stdout)?.[1];
+  });
+  child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const samples: Sample[] = [];
+  const perTable = new Map<number, Record<string, number>>();
+  const rss: { rows: number; kb: number }[] = [];
+  let hwm = 0;
+  let pid: number | undefined;
+  let running = true;
+  const poller = (async () => {
+    while (running) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      pid ??= child.pid === undefined ? undefined : await workerPid(child.pid, useTime);
+      if (!useTime && pid) hwm = Math.max(hwm, await procKb(pid, 'VmHWM'));
+      if (!url || !running) continue;
+      try {
+        const [status, inserted] = await Promise.all([fetch(`${url}/api/status`).then((r) => r.json() as Promise<StatusSnapshot>), rowsInserted(c)]);
+        if (pid) rss.push({ rows: status.totals.rowsCopied, kb: await procKb(pid, 'VmRSS') });
+        samples.push({ t: performance.now() - started, state: status.state, rowsCopied: status.totals.rowsCopied, rowsPerSecond: status.totals.rowsPerSecond, inserted });
+        perTable.set(samples.length - 1, Object.fromEntries(status.tables.map((t) => [t.name, t.rowsPerSecond])));
+      } catch {
+        // not listening yet, or the process is ending: its server is gone
+      }
+    }
+  })();
+  const code = await exited;
+  const wallSeconds = (performance.now() - started) / 1000;
+  running = false;
+  await poller;
+  if (code !== 0) throw new Error(`shardworker exited ${code}:\n${stderr}\n${stdout.slice(-3000)}`);
+  const seconds = Number(/done: \d+ rows copied in ([\d.]+)s/.exec(stdout)?.[1] ?? NaN);
+  if (!(seconds > 0)) throw new Error(`shardworker did not report its time:\n${stdout.slice(-2000)}`);
+  const peakKb = useTime ? Number((await fsp.readFile(rssFile, 'utf8')).trim().split('\n').pop()) : hwm;
+  await fsp.rm(path.dirname(rssFile), { recursive: true, force: true });
+  return { seconds, wallSeconds, peakRssMb: peakKb / 1024, rssMb: rssCurve(rss), page: comparePage(samples, perTable) };
+}
+
+function rssCurve(samples: { rows: number; kb: number }[]): RssCurve | null {
+  const total = samples.reduce((m, s) => Math.max(m, s.rows), 0);
+  if (total === 0) return null;
+  const at = (f: number) => Math.round((samples.find((s) => s.rows >= total * f && s.kb > 0)?.kb ?? 0) / 1024);
+  return { at25: at(0.25), at50: at(0.5), at75: at(0.75), at100: at(1) };
+}
+
+/**
+ * The page's overall rate against the servers' own count over the same window (the page's: since the copy
+ * began, at most 30 s), at the sample nearest three quarters of the copy: steady, and before tables finish.
+ */
+function comparePage(samples: Sample[], perTable: Map<number, Record<string, number>>): PageCheck | null {
+  const begin = samples.findIndex((s) => s.state === 'copying the data');
+  if (begin < 0) return null;
+  const copying = samples.slice(begin).filter((s) => s.state === 'copying the data');
+  if (copying.length < 3) return null;
+  const lastRows = copying[copying.length - 1].rowsCopied;
+  const pick = copying.find((s) => s.rowsCopied >= lastRows * 0.75) ?? copying[copying.length - 1];
+  // The sample just before the copy phase began (or 30 s before the pick, the page's window).
+  const from = samples.slice(0, samples.indexOf(pick)).reverse().find((s, i, rest) => s.state !== 'copying the data' || i === rest.length - 1 || pick.t - s.t >= 30_000)!;
+  const span = (pick.t - from.t) / 1000;
+  if (span <= 0) return null;
+  return {
+    at: Math.round(span * 10) / 10,
+    pageRowsPerSecond: pick.rowsPerSecond,
+    serverRowsPerSecond: Math.round((pick.inserted - from.inserted) / span),
+    pagePerTable: perTable.get(samples.indexOf(pick)) ?? {},
+  };
+}

@@ -1,0 +1,120 @@
+// `npm run bench`: shardworker's SplitClone against the everyday dump pipeline and the destinations' ingest limit,
+// alternating in one run on the same instances, each result verified before its time counts.
+
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { sandboxDown, withConnection } from '../src/sandbox/index.ts';
+import { HelpRequested, USAGE, parseBenchArgs, type ContenderName } from './args.ts';
+import { benchClusterUp } from './cluster.ts';
+import { runDump } from './contenders/dump.ts';
+import { prepareLoadFiles, runLoad, type LoadFiles } from './contenders/load.ts';
+import { runShardworker } from './contenders/shardworker.ts';
+import { dataset, ensureDataset, totalRows } from './dataset.ts';
+import { summarize, summaryText, type RunRecord } from './report.ts';
+import { settle } from './settle.ts';
+import { resetDestinations, verifyDestinations } from './verify.ts';
+
+const log = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(USAGE + '\n');
+      return;
+    }
+    throw err;
+  }
+  const benchStarted = Date.now();
+  log(`bringing up the bench sandbox in ${args.dir} (ports ${args.basePort}-${args.basePort + 3})`);
+  const c = await benchClusterUp(args);
+  try {
+    const d = dataset(args.mode, args.rows);
+    const rows = totalRows(d);
+    const prepStarted = Date.now();
+    const expected = await ensureDataset(c.rdonly, d, c.dests.map((x) => x.shard), c.dir, log);
+    let files: LoadFiles | undefined;
+    if (args.contenders.includes('load')) {
+      log('writing the per-shard files of the ingest-limit load (untimed)');
+      files = await prepareLoadFiles(c, d);
+    }
+    const prepSeconds = (Date.now() - prepStarted) / 1000;
+
+    const runs: RunRecord[] = [];
+    for (let round = 1; round <= args.rounds; round++) {
+      // Rotate the order each round, so no contender always runs first (or after the same one).
+      const k = (round - 1) % args.contenders.length;
+      const order = [...args.contenders.slice(k), ...args.contenders.slice(0, k)];
+      for (const contender of order) {
+        await resetDestinations(c, d.db);
+        // Binary logs of earlier runs are only disk churn here: the destinations have no replicas.
+        await Promise.all(c.dests.map((x) => withConnection(x.endpoint, (conn) => conn.query('RESET MASTER'))));
+        await settle(c);
+        log(`round ${round}/${args.rounds}: ${contender}`);
+        const detail = await runContender(contender, c, d, args.shardworkerFlags, files);
+        await verifyDestinations(c, d, expected);
+        const record: RunRecord = { round, contender, seconds: detail.seconds, rowsPerSecond: rows / detail.seconds, detail };
+        runs.push(record);
+        log(`  ${contender}: ${detail.seconds.toFixed(2)} s, ${Math.round(record.rowsPerSecond).toLocaleString('en-US')} rows/s, verified${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`);
+      }
+    }
+    await resetDestinations(c, d.db);
+
+    const summary = summarize(runs);
+    const result = {
+      date: new Date().toISOString(),
+      machine: machine(),
+      mode: args.mode,
+      rows,
+      tables: Object.fromEntries(d.tables.map((t) => [t.name, t.rows])),
+      rounds: args.rounds,
+      shardworkerFlags: args.shardworkerFlags,
+      summary,
+      runs,
+      durations: { prepareSeconds: Math.round(prepSeconds), totalSeconds: Math.round((Date.now() - benchStarted) / 1000) },
+    };
+    const jsonFile = path.resolve(args.json ?? path.join(c.dir, `bench-${args.mode}.json`));
+    await fsp.writeFile(jsonFile, JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(`\nshardworker bench, ${args.mode} mode: ${rows.toLocaleString('en-US')} rows, 1→2 split, ${args.rounds} round(s), medians\n`);
+    process.stdout.write(summaryText(summary) + '\n');
+    process.stdout.write(`  preparation ${result.durations.prepareSeconds} s, whole bench ${result.durations.totalSeconds} s; results in ${jsonFile}\n`);
+  } finally {
+    if (!args.keepUp) {
+      log('stopping the bench sandbox (its data stays for the next run)');
+      await sandboxDown(c.dir);
+    }
+  }
+}
+
+async function runContender(name: ContenderName, c: Awaited<ReturnType<typeof benchClusterUp>>, d: ReturnType<typeof dataset>, flags: string[], files: LoadFiles | undefined): Promise<{ seconds: number } & Record<string, unknown>> {
+  switch (name) {
+    case 'shardworker': return { ...(await runShardworker(c, d, flags)) };
+    case 'dump': return { ...(await runDump(c, d)) };
+    case 'load': return { ...(await runLoad(c, d, files!)) };
+  }
+}
+
+function machine(): Record<string, unknown> {
+  let mariadb = '';
+  try {
+    mariadb = execFileSync('mariadbd', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    try {
+      mariadb = execFileSync('/usr/sbin/mariadbd', ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      mariadb = 'unknown';
+    }
+  }
+  return { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, mariadb, kernel: os.release() };
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
