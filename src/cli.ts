@@ -2,8 +2,11 @@
 
 import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
-import { MAIN_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
+import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
+import { loadCredentials } from './topology/credentials.ts';
+import { openTopology } from './topology/server.ts';
+import { recoverTablets } from './worker/recover.ts';
 import { validateRequest } from './worker/controller.ts';
 import { OptionError } from './worker/options.ts';
 import { COMMANDS, type CommandName } from './worker/status.ts';
@@ -27,6 +30,17 @@ async function main(argv: string[]): Promise<number> {
       const request = { command: args.command, keyspace: args.keyspace, shard: args.shard, options: args.options };
       validateRequest(request); // bad flags fail before anything listens or connects
       return run(globals, request);
+    }
+    case 'recover': {
+      if (wantsHelp) return print(RECOVER_HELP);
+      if (!globals.topo) throw new UsageError('--topo is required (e.g. --topo file:topo.json)');
+      if (rest.length > 1) throw new UsageError(`recover takes at most one keyspace/shard, got ${rest.join(' ')}`);
+      const [keyspace, shard] = rest[0] ? rest[0].split('/') : [];
+      if (rest[0] && (!keyspace || !shard)) throw new UsageError(`expected keyspace/shard, got ${JSON.stringify(rest[0])}`);
+      const topo = await openTopology(globals.topo);
+      const { lines, failed } = await recoverTablets(topo, await loadCredentials(globals.dbCredentialsFile), { keyspace, shard });
+      process.stdout.write(lines.join('\n') + '\n');
+      return failed ? 1 : 0;
     }
     case 'sandbox':
       if (wantsHelp) return print(SANDBOX_HELP);

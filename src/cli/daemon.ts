@@ -32,7 +32,7 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
   const credentials = await loadCredentials(globals.dbCredentialsFile);
   const destination = pino.destination({ fd: logTo === process.stderr ? 2 : 1, sync: false });
   const log = pino({ level: globals.logLevel === 'silent' ? 'silent' : globals.logLevel }, destination);
-  const jobs = new JobController({ topo, credentials }, { level: globals.logLevel, destination }, { onEnded });
+  const jobs = new JobController({ topo, credentials, retryDuration: globals.retryDuration }, { level: globals.logLevel, destination }, { onEnded });
   if (globals.publicStatus && token === undefined) log.warn('--public-status has no effect without --auth-token-file: everything is open (on loopback only)');
   const auth = token === undefined ? undefined : { token, publicStatus: globals.publicStatus };
   const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false, auth });

@@ -21,6 +21,7 @@ Usage:
   shardworker [global flags] serve                                  the daemon, idle until a job is posted
   shardworker [global flags] run <Command> [options] <keyspace/shard> one job, status printed every second
   shardworker sandbox up|down|status [--dir DIR] [--base-port N]     local mariadbd cluster for demos and tests
+  shardworker --topo file:topo.json recover [keyspace/shard]          give back tablets a dead worker left "worker"
   shardworker <command> --help
 
 Commands for run (and POST /api/jobs): ${COMMANDS.join(', ')}
@@ -33,6 +34,15 @@ export const SERVE_HELP = `Usage: shardworker --topo file:topo.json [--host H] [
 Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset),
 /metrics and /healthz. One job runs at a time. SIGINT/SIGTERM cancels a running job, waits for its cleanup,
 then closes the server.
+
+${GLOBAL}
+`;
+
+export const RECOVER_HELP = `Usage: shardworker --topo file:topo.json [--db-credentials-file F] recover [keyspace/shard]
+
+Finds source tablets left \`worker\` by a worker process that is gone (recorded on this host, pid no longer running),
+restarts their replication and restores the type they had. Prints what it did; exits 1 if any could not be recovered.
+(To finish such a copy instead, run the same clone again with --resume.)
 
 ${GLOBAL}
 `;

@@ -6,7 +6,9 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import type { Pool, TabletRef } from '../mysql/connection.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
+import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
 import { scanRows, type RawRow } from '../mysql/raw-rows.ts';
+import { classifyError, withRetry, type Outage, type RetryEvent, type RetryPolicy } from '../mysql/retry.ts';
 import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
@@ -41,6 +43,32 @@ export interface CopyProgress {
   tableStarted(table: string): void;
 }
 
+/** Where a retried read or write happened, for its log line and counters. */
+export interface RetryPlace {
+  table: string;
+  chunk: number;
+  tablet: string;
+}
+
+export interface ReadRetry {
+  policy: RetryPolicy;
+  onRetry(event: RetryEvent, where: RetryPlace): void;
+}
+
+/**
+ * Per-chunk checkpoints (see copy-state.ts): the plan a resumed job must reuse, the chunks already finished, and a
+ * mark for each chunk finished now.
+ */
+export interface ChunkMarks {
+  /** The table's chunks on this source: the recorded plan when resuming, else `make()`'s, recorded. */
+  plan(sourceIndex: number, table: TableDefinition, make: () => Promise<ChunkPlan>): Promise<ChunkPlan>;
+  isDone(sourceIndex: number, table: string, chunk: number): boolean;
+  /** Before copying a chunk: removes whatever an earlier run wrote of it. */
+  prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void>;
+  /** After every batch of the chunk is written. */
+  done(sourceIndex: number, table: string, chunk: number): Promise<void>;
+}
+
 export interface CopyRequest {
   sources: SourceSide[];
   destinations: DestinationSide[];
@@ -54,13 +82,16 @@ export interface CopyRequest {
   abort: AbortController;
   progress: CopyProgress;
   log: Logger;
+  /** Retrying a read that broke (absent: the first failure is final). */
+  readRetry?: ReadRetry;
+  marks?: ChunkMarks;
 }
 
 /**
  * SQL that reads one chunk, shared by the copy and the diff: ordered by primary key, or by the diff's own terms
  * (which must read both sides in the very order it compares them).
  */
-export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, orderBy: readonly (string | OrderTerm)[] = table.primaryKey): string {
+export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, orderBy: readonly (string | OrderTerm)[] = table.primaryKey, after: string | null = null): string {
   return buildChunkSelect({
     db: dbName,
     table: table.name,
@@ -68,6 +99,7 @@ export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPl
     chunkColumn: plan.column,
     range,
     orderBy,
+    after,
   });
 }
 
@@ -91,12 +123,18 @@ async function queueChunks(req: CopyRequest, tasks: Promise<void>[]): Promise<vo
     const readers = new PQueue({ concurrency: req.readersPerSource });
     for (const table of tables) {
       signal.throwIfAborted();
-      const plan = await planChunks(source.pool, source.ref, source.dbName, table, req.chunking);
+      const make = () => planChunks(source.pool, source.ref, source.dbName, table, req.chunking);
+      const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
       req.progress.chunksPlanned(table.name, plan.chunks.length);
       const router = req.routerFor(table, sourceIndex);
       for (const [chunkIndex, range] of plan.chunks.entries()) {
+        if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
+          req.progress.chunkDone(table.name);
+          continue;
+        }
         const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
-        const task = readers.add(() => copyChunk(req, source, table, plan, range, router, log), { signal }) as Promise<void>;
+        const chunk = { sourceIndex, index: chunkIndex, range };
+        const task = readers.add(() => copyChunk(req, source, table, plan, chunk, router, log), { signal }) as Promise<void>;
         tasks.push(task.catch((err: unknown) => {
           if (!signal.aborted) log.error({ err }, 'chunk failed');
           req.abort.abort(err);
@@ -114,22 +152,34 @@ async function settleAll(tasks: Promise<void>[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
+interface ChunkRef {
+  sourceIndex: number;
+  index: number;
+  range: ChunkRange;
+}
+
+/** Each source's outage, shared by its chunk readers (see Outage). */
+const sourceOutages = new WeakMap<SourceSide, Outage>();
+
 async function copyChunk(
   req: CopyRequest,
   source: SourceSide,
   table: TableDefinition,
   plan: ChunkPlan,
-  range: ChunkRange,
+  chunk: ChunkRef,
   router: RowRouter,
   log: Logger,
 ): Promise<void> {
   const { destinations, progress } = req;
   const { signal } = req.abort;
   progress.tableStarted(table.name);
+  await req.marks?.prepare(chunk.sourceIndex, table, plan, chunk.index);
   const batchers = destinations.map((d) => d.writer.batcher(d.dbName, table, req.batchLimits));
   const pending: Promise<void>[] = [];
-  const doing = `writing rows into ${table.name}`;
+  const doing = `writing rows into ${table.name} (chunk ${chunk.index})`;
+  let submitted = false;
   const send = async (index: number, batch: Batch) => {
+    submitted = true;
     const { done } = await destinations[index].writer.submit(batch, doing);
     const counted = done.then(() => progress.rowsWritten(table.name, batch.rows));
     // Keep a rejection from going unhandled while the reader is still busy; it is awaited below.
@@ -138,24 +188,62 @@ async function copyChunk(
   };
   let skipped = 0;
   const route = router.raw ?? ((row: RawRow) => router(row.values()));
-  const sql = chunkQuery(source.dbName, table, plan, range);
+  // A read that breaks resumes after the last row it routed: the rows before it are in batches already.
+  const noCursor = keyCursorProblem(table);
+  const cursor = noCursor === null ? new KeyCursor(table) : null;
+  let sinking: Promise<void> | void;
   // Rows are views into the packets they came in, valid during the call: batchers copy what they keep.
   // A returned promise (a full batch waiting for room at its writer) pauses the read.
-  await scanRows(source.pool, source.ref, `reading ${table.name}`, sql, (row) => {
+  const sink = (row: RawRow) => {
     const index = route(row);
+    cursor?.track(row);
     if (index < 0) {
       skipped++;
       return;
     }
     const full = batchers[index].add(row);
-    if (full) return send(index, full);
-  }, { signal });
+    if (full) return (sinking = send(index, full));
+  };
+  const read = async (attempt: number) => {
+    if (attempt > 1) {
+      // The batch the broken read was handing on must be submitted before the read goes on without it.
+      await sinking;
+      if (!cursor) {
+        if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${source.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
+        // Nothing written yet: drop what was batched and read the chunk again from its start.
+        for (const b of batchers) {
+          const dropped = b.take();
+          if (dropped?.kind === 'load-data') dropped.release();
+        }
+        skipped = 0;
+      }
+    }
+    const sql = chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
+    await scanRows(source.pool, source.ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal });
+  };
+  if (req.readRetry) {
+    const retry = req.readRetry;
+    await withRetry(`reading ${table.name} (chunk ${chunk.index}) from ${source.ref.alias}`, read, {
+      policy: retry.policy,
+      outage: sourceOutages.get(source) ?? sourceOutages.set(source, { since: null }).get(source),
+      signal,
+      // A read-only refusal cannot happen to a read; anything but a broken connection or a rolled-back read is final.
+      classify: (err) => {
+        const kind = classifyError(err);
+        return kind === 'read-only' ? 'fatal' : kind;
+      },
+      onRetry: (event) => retry.onRetry(event, { table: table.name, chunk: chunk.index, tablet: source.ref.alias }),
+    });
+  } else {
+    await read(1);
+  }
   for (const [index, batcher] of batchers.entries()) {
     const last = batcher.take();
     if (last) await send(index, last);
   }
   await settleAll(pending);
+  await req.marks?.done(chunk.sourceIndex, table.name, chunk.index);
   if (skipped) progress.rowsSkipped(table.name, skipped);
   progress.chunkDone(table.name);
-  log.debug({ skipped }, 'chunk copied');
+  log.debug({ skipped, rowsRead: cursor?.rows }, 'chunk copied');
 }

@@ -43,7 +43,7 @@ export function tableFlags(table: TableDefinition, flags: StrategyFlags): Strate
  * Creates the database and tables on one destination. A table that already exists empty is recreated; one that
  * holds rows is an error naming it: copying into it would duplicate or mix data.
  */
-export async function createTables(dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags): Promise<DelayedAlters> {
+export async function createTables(dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags, resume = false): Promise<DelayedAlters> {
   const { pool, ref, dbName } = dest;
   await queryOn(pool, ref, 'creating the database', `CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)}`);
   const existing = new Set(
@@ -51,10 +51,16 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
   );
   const alters: DelayedAlters = new Map();
   for (const table of tables) {
+    if (existing.has(table.name) && resume) {
+      // Created by the job being resumed, as this one would: its rows are sorted out chunk by chunk (copy-state.ts).
+      const { alter } = splitCreateTable(table.createSql, dbName, table.name, tableFlags(table, flags));
+      if (alter) alters.set(table.name, alter);
+      continue;
+    }
     if (existing.has(table.name)) {
       const rows = await queryOn<unknown[]>(pool, ref, `checking ${table.name}`, `SELECT 1 FROM ${quoteTable(dbName, table.name)} LIMIT 1`);
       if (rows.length > 0) {
-        throw new DestinationNotEmptyError(`destination ${ref.alias} already has rows in ${dbName}.${table.name}; empty or drop it before cloning`);
+        throw new DestinationNotEmptyError(`destination ${ref.alias} already has rows in ${dbName}.${table.name}; empty or drop it before cloning, or pass --resume to finish the interrupted copy that wrote them`);
       }
       await queryOn(pool, ref, `dropping empty ${table.name}`, `DROP TABLE ${quoteTable(dbName, table.name)}`);
     }

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { describeTablet, openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { isReadOnly, replicationStatus } from '../mysql/replication.ts';
+import { describeOwner, ownerIsDead } from '../topology/owner.ts';
 import type { Credentials, TabletType, Topology } from '../topology/types.ts';
 
 export class TargetError extends Error {
@@ -41,7 +42,10 @@ async function sourceProblem(ref: TabletRef, credentials: Credentials): Promise<
 export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger): Promise<TabletRef> {
   const candidates = tabletsOfShard(topo, keyspace, shard, type);
   const taken = tabletsOfShard(topo, keyspace, shard, 'worker');
-  const problems: string[] = taken.map((t) => `${t.alias} is already taken by worker job ${t.tablet.workerJob?.jobId ?? '(unknown)'}`);
+  const problems: string[] = taken.map((t) => {
+    const dead = ownerIsDead(t.tablet) ? ': finish that copy with --resume, or give the tablet back with `shardworker recover`' : '';
+    return `${t.alias} is already taken by worker ${describeOwner(t.tablet)}${dead}`;
+  });
   for (const ref of candidates) {
     const problem = await sourceProblem(ref, credentials);
     if (!problem) return ref;

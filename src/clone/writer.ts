@@ -7,6 +7,7 @@ import { loadDataOn } from '../mysql/infile.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
 import { LoadDataBatcher } from './load-data-batcher.ts';
+import { writeWithRetry, type WriteRetry } from './write-retry.ts';
 
 /** `load-data`: LOAD DATA LOCAL INFILE fed from memory (the default, fastest); `insert`: multi-row INSERTs. */
 export type WriteMethod = 'insert' | 'load-data';
@@ -20,6 +21,8 @@ export interface WriterOptions {
   signal: AbortSignal;
   /** Bytes of batches queued or being written at most (a batch larger than this still goes, alone). */
   maxQueuedBytes?: number;
+  /** How a failed batch is retried (see write-retry.ts); without it, the first failure is final. */
+  retry?: WriteRetry;
 }
 
 /** 8 MiB per destination keeps its LOAD DATA writers fed (a 1 MiB batch loads in tens of ms) at little memory. */
@@ -47,6 +50,7 @@ export class DestinationWriter {
   readonly #maxWaiting: number;
   readonly #maxBytes: number;
   readonly #signal: AbortSignal;
+  readonly #retry: WriteRetry | undefined;
   /** Bytes of this writer's batches submitted and not yet finished: at most #maxBytes, or one batch. */
   #bytes = 0;
   /** Submits waiting for bytes: all woken whenever a batch finishes, to look again. */
@@ -57,6 +61,7 @@ export class DestinationWriter {
     this.method = opts.method;
     this.#pool = pool;
     this.#signal = opts.signal;
+    this.#retry = opts.retry;
     this.#maxWaiting = opts.writers * 2;
     this.#maxBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#queue = new PQueue({
@@ -94,8 +99,8 @@ export class DestinationWriter {
     const done = this.#queue.add(
       async () => {
         this.#signal.throwIfAborted();
-        if (batch.kind === 'load-data') await loadDataOn(this.#pool, this.ref, doing, batch.sql, batch.data, batch.rows);
-        else await queryOn(this.#pool, this.ref, doing, batch.sql);
+        await writeWithRetry(this.#retry, { ref: this.ref, pool: this.#pool }, doing, this.#signal, (pool, ref) =>
+          batch.kind === 'load-data' ? loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows) : queryOn(pool, ref, doing, batch.sql));
       },
       { signal: this.#signal },
     ) as Promise<void>;

@@ -99,6 +99,24 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
       this.set(scraped().totals.rowsPerSecond);
     },
   });
+  new Gauge({
+    name: 'shardworker_retries_total',
+    help: 'Transient failures retried by the current job (connection lost, failover, deadlock, lock wait)',
+    registers: [registry],
+    collect() {
+      this.set(scraped().retries?.total ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_tablet_retries_total',
+    help: 'Transient failures retried by the current job, per tablet',
+    labelNames: ['tablet'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [tablet, n] of Object.entries(scraped().retries?.byTablet ?? {})) this.set({ tablet }, n);
+    },
+  });
   collectDefaultMetrics({ register: registry });
 
   return { registry, observe };

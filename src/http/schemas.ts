@@ -93,6 +93,11 @@ const statusSnapshot = {
       },
     },
     log: { type: 'array', items: { type: 'string' } },
+    retries: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { total: { type: 'number' }, byTablet: { type: 'object', additionalProperties: { type: 'number' } } },
+    },
   },
 } as const;
 

@@ -297,6 +297,8 @@ export interface StatusView {
   options: Array<{ name: string; value: string }>;
   sources: string[];
   destinations: string[];
+  /** Transient failures retried: `none`, or the count and where. */
+  retries: string;
   tables: TableRow[];
   totals: TableRow;
   /** The row the page's script clones for each table. */
@@ -319,6 +321,13 @@ function optionText(value: unknown): string {
   return String(value);
 }
 
+/** `none`, or `3 (zone1-200: 2, zone1-101: 1)`. */
+export function retriesText(s: StatusSnapshot): string {
+  const r = s.retries;
+  if (!r || r.total === 0) return 'none';
+  return `${r.total} (${Object.entries(r.byTablet).map(([t, n]) => `${t}: ${n}`).join(', ')})`;
+}
+
 /** The status page, from one snapshot; `now` (ms) measures the elapsed time of a running job. */
 export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusView {
   const allDone = s.state === 'done';
@@ -337,6 +346,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     options: Object.entries(s.job?.options ?? {}).map(([name, value]) => ({ name, value: optionText(value) })),
     sources: s.sources,
     destinations: s.destinations,
+    retries: retriesText(s),
     tables: s.tables.map(tableRow),
     totals: {
       name: 'total',

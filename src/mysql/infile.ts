@@ -66,7 +66,10 @@ export async function loadDataOn(pool: Pool, ref: TabletRef, doing: string, sql:
     if (result.warningStatus > 0) {
       const [warnings] = await conn.query<(Warning & import('mysql2').RowDataPacket)[]>('SHOW WARNINGS LIMIT 5');
       const what = warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; ');
-      throw new Error(`${result.warningStatus} warning(s) loading ${rows} rows, so rows may be dropped or altered: ${what}`);
+      const err = new Error(`${result.warningStatus} warning(s) loading ${rows} rows, so rows may be dropped or altered: ${what}`);
+      // Duplicates only (LOCAL turns them into warnings): keep the errno, so a retry can tell a batch that had landed.
+      if (warnings.length && warnings.every((w) => Number(w.Code) === 1062)) throw Object.assign(err, { errno: 1062 });
+      throw err;
     }
     if (result.affectedRows !== rows) throw new Error(`loaded ${result.affectedRows} rows of ${rows} (${result.info})`);
     healthy = true;

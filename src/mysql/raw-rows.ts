@@ -118,6 +118,11 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
   // The promise wrapper's typings call this a promise Connection; at run time it is the callback one.
   const core = conn.connection as unknown as CoreConnection & { pause(): void; resume(): void };
   let finished = false;
+  // mysql2 reports a connection that dies mid-result (KILL, server gone) to the connection, not to a query that
+  // has no callback: without this the scan would wait for ever.
+  let onConnectionError: (err: Error) => void = () => {};
+  const connectionError = (err: Error) => onConnectionError(err);
+  core.on('error', connectionError);
   try {
     const rows = await new Promise<number>((resolve, reject) => {
       let settled = false;
@@ -132,6 +137,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       };
       const onAbort = () => fail(opts.signal.reason);
       opts.signal.addEventListener('abort', onAbort, { once: true });
+      onConnectionError = (err) => fail(new TabletError(ref, doing, err));
 
       const query = core.query({ sql, rowsAsArray: true, typeCast: false }) as unknown as QueryInternals;
       const protoRow = (Object.getPrototypeOf(query) as QueryInternals).row;
@@ -176,6 +182,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
     finished = true;
     return rows;
   } finally {
+    core.removeListener('error', connectionError);
     if (finished) conn.release();
     else conn.destroy();
   }

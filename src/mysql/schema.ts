@@ -10,6 +10,8 @@ export interface ColumnDefinition {
   /** Full COLUMN_TYPE: `bigint(20) unsigned`, `enum('a','b')`, … */
   columnType: string;
   encoding: ValueEncoding;
+  /** Character set of a string column (null for others): a key literal must be in it to compare as the column does. */
+  charset?: string | null;
 }
 
 export interface TableDefinition {
@@ -32,7 +34,7 @@ export interface SchemaDefinition {
 }
 
 interface TableRow { name: string; type: string; rows: string | number | null; dataLength: string | number | null }
-interface ColumnRow { tableName: string; name: string; dataType: string; columnType: string; generated: string }
+interface ColumnRow { tableName: string; name: string; dataType: string; columnType: string; generated: string; charset: string | null }
 interface KeyRow { tableName: string; name: string }
 
 /**
@@ -46,7 +48,7 @@ function selectExpression(column: ColumnDefinition): string {
 export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Promise<SchemaDefinition> {
   const tables = await queryOn<TableRow[]>(pool, ref, 'reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength
        FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [dbName]);
-  const columns = await queryOn<ColumnRow[]>(pool, ref, 'reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated
+  const columns = await queryOn<ColumnRow[]>(pool, ref, 'reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`, [dbName]);
   const keys = await queryOn<KeyRow[]>(pool, ref, 'reading primary keys', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
        FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`, [dbName]);
@@ -59,7 +61,7 @@ export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Pr
     const createSql = String(Object.values(show[0])[1]);
     const cols: ColumnDefinition[] = columns
       .filter((c) => c.tableName === t.name && c.generated !== 'ALWAYS')
-      .map((c) => ({ name: c.name, dataType: c.dataType.toLowerCase(), columnType: c.columnType, encoding: encodingForType(c.dataType) }));
+      .map((c) => ({ name: c.name, dataType: c.dataType.toLowerCase(), columnType: c.columnType, encoding: encodingForType(c.dataType), charset: c.charset === null ? null : String(c.charset) }));
     result.push({
       name: t.name,
       kind,

@@ -93,6 +93,8 @@ export interface SelectSpec {
   range: ChunkRange;
   /** ORDER BY columns (the primary key, or every column for a table without one), or terms. */
   orderBy: readonly (string | OrderTerm)[];
+  /** A condition (built by KeyCursor, already SQL) the rows must also meet: after the last row already read. */
+  after?: string | null;
 }
 
 /**
@@ -110,7 +112,8 @@ function orderTerm(term: string | OrderTerm): string {
 }
 
 export function buildChunkSelect(spec: SelectSpec): string {
-  const where = spec.chunkColumn === null ? '' : chunkWhere(spec.chunkColumn, spec.range);
+  let where = spec.chunkColumn === null ? '' : chunkWhere(spec.chunkColumn, spec.range);
+  if (spec.after) where = where ? `${where} AND ${spec.after}` : ` WHERE ${spec.after}`;
   const order = spec.orderBy.length ? ' ORDER BY ' + spec.orderBy.map(orderTerm).join(',') : '';
   return `SELECT ${spec.selectList.join(',')} FROM ${quoteTable(spec.db, spec.table)}${where}${order}`;
 }

@@ -36,7 +36,7 @@ export interface Tablet {
   dbName: string;
   user: string;
   /** Set while a worker holds the tablet: who took it and what type to give back. */
-  workerJob?: { jobId: string; previousType: TabletType; since: string };
+  workerJob?: { jobId: string; previousType: TabletType; since: string; /** The owning process, to tell a dead owner. */ pid?: number; hostname?: string };
 }
 
 export interface Topology {

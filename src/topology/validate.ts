@@ -138,4 +138,6 @@ function checkWorkerJob(value: unknown, entry: string, fail: Fail): void {
   requireString(value, 'jobId', entry, fail);
   if (!(TABLET_TYPES as readonly unknown[]).includes(value.previousType)) throw fail(entry, `previousType must be one of ${TABLET_TYPES.join(', ')}, got ${show(value.previousType)}`);
   requireString(value, 'since', entry, fail);
+  if (value.pid !== undefined && !(Number.isInteger(value.pid) && (value.pid as number) > 0)) throw fail(entry, `pid must be a positive integer, got ${show(value.pid)}`);
+  if (value.hostname !== undefined && typeof value.hostname !== 'string') throw fail(entry, `hostname must be a string, got ${show(value.hostname)}`);
 }

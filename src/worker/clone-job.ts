@@ -9,6 +9,7 @@ import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StrategyFlags } from '../clone/strategy-flags.ts';
 import { DestinationWriter } from '../clone/writer.ts';
 import { queryOn } from '../mysql/connection.ts';
+import { CopyState, createCopyState, findUnfinishedJob, finishJob, recordJob, type CopyJobRecord } from '../clone/copy-state.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
 import { setSourceShards } from '../topology/shards.ts';
 import type { TabletType } from '../topology/types.ts';
@@ -16,7 +17,9 @@ import type { JobPhases } from './job-runner.ts';
 import type { JobStatus } from './job-status.ts';
 import type { JobOptions } from './options.ts';
 import { diffAndReport } from './table-diffs.ts';
-import { TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
+import { DestinationHandle } from './destination-handle.ts';
+import { DEFAULT_RETRY_DURATION, TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
+import type { RetryPolicy } from '../mysql/retry.ts';
 import type { UndoReport } from './undo.ts';
 
 export type { JobDeps } from './tablet-session.ts';
@@ -41,6 +44,8 @@ export class CloneJob implements JobPhases {
   // findTargets
   #sources: TakenSource[] = [];
   #destinations: Destination[] = [];
+  /** With --resume: the interrupted job this one finishes. */
+  #resumed: CopyJobRecord | null = null;
 
   constructor(deps: JobDeps, status: JobStatus, strategy: CopyStrategy, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger) {
     this.#deps = deps;
@@ -59,15 +64,48 @@ export class CloneJob implements JobPhases {
 
   async findTargets(): Promise<void> {
     const type = this.#options.sourceTabletType as TabletType;
-    const picked = await this.#tablets.pick(this.#targets!, type);
+    const picked = this.#options.resume ? { sources: [], destinations: await this.#tablets.pickDestinations(this.#targets!) } : await this.#tablets.pick(this.#targets!, type);
     for (const ref of picked.sources) {
       this.#sources.push(await this.#tablets.takeSource(ref, { previousType: type, connections: this.#options.sourceReaderCount, signal: this.#abort.signal }));
     }
-    for (const ref of picked.destinations) {
-      const dest = this.#tablets.openDestination(ref, this.#options.destinationWriterCount);
-      const writer = new DestinationWriter(ref, dest.pool, { writers: this.#options.destinationWriterCount, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal });
+    for (const [i, ref] of picked.destinations.entries()) {
+      const connections = this.#options.destinationWriterCount;
+      const dest = this.#tablets.openDestination(ref, connections);
+      const retry = new DestinationHandle({
+        deps: this.#deps,
+        tablets: this.#tablets,
+        shard: this.#targets!.destinations[i],
+        target: dest,
+        connections,
+        policy: this.#retryPolicy(),
+        log: this.#log,
+        counted: (tablet) => this.#status.recordRetry(tablet),
+      });
+      const writer = new DestinationWriter(ref, dest.pool, { writers: connections, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal, retry });
       this.#destinations.push({ ...dest, writer });
     }
+    if (this.#options.resume) await this.#retakeSources();
+  }
+
+  /** --resume: the interrupted job's record, and its source tablets, still stopped at its snapshot. */
+  async #retakeSources(): Promise<void> {
+    const { command, keyspace, shard } = this.#status.request;
+    const first = this.#destinations[0];
+    const old = await findUnfinishedJob(this.#dest(first), command, keyspace, shard);
+    if (!old) throw new Error(`--resume: no interrupted ${command} of ${keyspace}/${shard} is recorded on ${first.ref.alias} (_vt.copy_job): nothing to resume`);
+    if (old.sourceTablets.length !== this.#targets!.sources.length || old.sourceTablets.length !== 1) {
+      throw new Error(`--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets; resuming is supported for one source shard only`);
+    }
+    this.#log.info({ oldJob: old.jobId, sources: old.sourceTablets, positions: old.positions }, 'resuming an interrupted copy');
+    for (const [i, alias] of old.sourceTablets.entries()) {
+      this.#sources.push(await this.#tablets.retakeSource(alias, old.jobId, old.positions[i], this.#options.sourceReaderCount));
+    }
+    this.#status.sources = old.sourceTablets;
+    this.#resumed = old;
+  }
+
+  #retryPolicy(): RetryPolicy {
+    return { durationMs: this.#deps.retryDuration ?? DEFAULT_RETRY_DURATION };
   }
 
   async work(): Promise<void> {
@@ -88,7 +126,9 @@ export class CloneJob implements JobPhases {
     this.#log.info({ tables: tables.length, views: views.length }, 'copying schema');
 
     for (const t of tables) this.#status.setTableState(t.name, 'creating');
-    const alters = await Promise.all(this.#destinations.map((d) => createTables(this.#dest(d), tables, this.#flags)));
+    const resume = this.#resumed !== null;
+    const alters = await Promise.all(this.#destinations.map((d) => createTables(this.#dest(d), tables, this.#flags, resume)));
+    const marks = await this.#copyState();
     for (const t of tables) this.#status.setTableState(t.name, 'waiting');
     this.#log.info('tables created');
     await Promise.all(this.#destinations.map((d) => createViews(this.#dest(d), first.ref.tablet.dbName, views)));
@@ -106,6 +146,14 @@ export class CloneJob implements JobPhases {
       abort: this.#abort,
       progress: this.#status.copyProgress(),
       log: this.#log,
+      readRetry: {
+        policy: this.#retryPolicy(),
+        onRetry: (event, where) => {
+          this.#status.recordRetry(where.tablet);
+          this.#log.warn({ ...where, attempt: event.attempt, kind: event.kind, retryInMs: event.delayMs, err: event.error }, 'read failed; resuming after the last row read');
+        },
+      },
+      marks,
     });
     this.#abort.signal.throwIfAborted();
 
@@ -113,6 +161,8 @@ export class CloneJob implements JobPhases {
     if (this.#flags.populateBlpCheckpoint) await this.#writeCheckpoints();
     if (!this.#flags.skipSetSourceShards) await this.#setSourceShards(tables);
     await this.#checkSchema(schemas[0], picked);
+    const copyId = this.#resumed?.jobId ?? this.#status.id;
+    await Promise.all(this.#destinations.map((d) => finishJob(this.#dest(d), copyId)));
     for (const t of tables) this.#status.setTableState(t.name, 'done');
     // Before cleanup restarts the sources' replication: they still hold exactly the rows just copied.
     if (this.#options.verify) await this.#verify(tables);
@@ -135,6 +185,17 @@ export class CloneJob implements JobPhases {
       abort: this.#abort,
       log: this.#log,
     });
+  }
+
+  /** The checkpoints on every destination: the interrupted job's, or this job's own, recorded now. */
+  async #copyState(): Promise<CopyState> {
+    const dests = this.#destinations.map((d) => this.#dest(d));
+    await Promise.all(dests.map((d) => createCopyState(d)));
+    if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log);
+    const { command, keyspace, shard } = this.#status.request;
+    const record: CopyJobRecord = { jobId: this.#status.id, command, keyspace, shard, sourceTablets: this.#sources.map((s) => s.ref.alias), positions: this.#sources.map((s) => s.position) };
+    await Promise.all(dests.map((d) => recordJob(d, record)));
+    return CopyState.fresh(dests, this.#status.id, this.#log);
   }
 
   #dest(d: Destination) {

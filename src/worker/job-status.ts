@@ -6,7 +6,7 @@ import type { DiffProgress } from '../diff/table-differ.ts';
 import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
 import { LogRing } from './log.ts';
 import { RateMeter, TableProgress, totalsOf } from './progress.ts';
-import { ENDED_STATES, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
+import { ENDED_STATES, type JobRequest, type RetryCounts, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
 
 /**
  * not started → initializing → finding target instances → copying the data → cleaning up → done | error | canceled.
@@ -41,6 +41,7 @@ export class JobStatus {
   /** Rows of every table, for the job's own rate (see totalsOf). */
   #rows = 0;
   readonly #rate = new RateMeter();
+  readonly #retries: RetryCounts = { total: 0, byTablet: {} };
 
   constructor(id: string, request: JobRequest, now: () => number = Date.now) {
     this.id = id;
@@ -169,6 +170,12 @@ export class JobStatus {
     };
   }
 
+  /** Counts one retried failure on a tablet. */
+  recordRetry(tablet: string): void {
+    this.#retries.total++;
+    this.#retries.byTablet[tablet] = (this.#retries.byTablet[tablet] ?? 0) + 1;
+  }
+
   #addRows(table: string, rows: number): void {
     const now = this.#now();
     this.table(table).addRows(rows, now);
@@ -191,6 +198,7 @@ export class JobStatus {
       tables,
       totals: totalsOf(tables, this.#state === 'done', this.#rate.rate(now)),
       log: this.ring.lines(),
+      retries: structuredClone(this.#retries),
     };
   }
 }

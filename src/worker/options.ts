@@ -47,6 +47,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
   { name: 'sourceTabletType', kind: 'string', default: 'rdonly', commands: ALL, help: 'type of the source tablet to read from (rdonly, replica)' },
   { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },
+  { name: 'resume', kind: 'boolean', default: false, commands: CLONES, help: 'finish the interrupted copy of the same shards: retake its source tablet, skip its finished chunks, redo the others' },
   { name: 'verify', kind: 'boolean', default: false, commands: CLONES, help: 'diff every table against the source snapshot after the copy, before the source replica restarts' },
 ];
 
@@ -70,6 +71,7 @@ export interface JobOptions extends CommonOptions {
   writeQueryMaxSize: number;
   maxTps: number;
   verify: boolean;
+  resume: boolean;
 }
 
 export function optionsFor(command: CommandName): OptionDef[] {

@@ -81,6 +81,12 @@ export interface Totals {
   etaSeconds: number | null;
 }
 
+/** Transient failures retried (connection lost, failover, deadlock …): in all, and per tablet alias. */
+export interface RetryCounts {
+  total: number;
+  byTablet: Record<string, number>;
+}
+
 export interface StatusSnapshot {
   state: WorkerState;
   job: JobRequest | null;
@@ -92,4 +98,6 @@ export interface StatusSnapshot {
   tables: TableStatus[];
   totals: Totals;
   log: string[];
+  /** Absent before a job has started. */
+  retries?: RetryCounts;
 }

@@ -3,13 +3,14 @@
 // clone and diff jobs. release() undoes the changes, last first, all of them even when some fail, and closes the
 // pools.
 
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import { openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { currentPosition, serverFlavor, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
+import { currentPosition, replicationStatus, serverFlavor, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
 import type { TopologyServer } from '../topology/server.ts';
-import { setTabletType } from '../topology/shards.ts';
+import { setTabletType, tabletOf } from '../topology/shards.ts';
 import type { Credentials, TabletType } from '../topology/types.ts';
 import type { JobStatus } from './job-status.ts';
 import { UndoStack, type UndoReport } from './undo.ts';
@@ -17,7 +18,11 @@ import { UndoStack, type UndoReport } from './undo.ts';
 export interface JobDeps {
   topo: TopologyServer;
   credentials: Credentials;
+  /** How long a transient failure is retried (ms; --retry-duration, default 2 h). */
+  retryDuration?: number;
 }
+
+export const DEFAULT_RETRY_DURATION = 2 * 3_600_000;
 
 export interface TakenSource {
   ref: TabletRef;
@@ -79,11 +84,18 @@ export class TabletSession {
     const { credentials } = this.#deps;
     const sources: TabletRef[] = [];
     for (const s of targets.sources) sources.push(await pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log));
-    const destinations: TabletRef[] = [];
-    for (const d of targets.destinations) destinations.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, credentials));
+    const destinations = await this.pickDestinations(targets);
     this.#status.sources = sources.map((r) => r.alias);
-    this.#status.destinations = destinations.map((r) => r.alias);
     return { sources, destinations };
+  }
+
+  /** The primary of each destination shard, checked reachable and writable. */
+  async pickDestinations(targets: CloneTargets): Promise<TabletRef[]> {
+    const topo = await this.#deps.topo.read();
+    const destinations: TabletRef[] = [];
+    for (const d of targets.destinations) destinations.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials));
+    this.#status.destinations = destinations.map((r) => r.alias);
+    return destinations;
   }
 
   /** Marks the tablet `worker`, stops its replication and captures its position, recording how to undo each. */
@@ -91,22 +103,13 @@ export class TabletSession {
     const { previousType } = opts;
     const jobId = this.#status.id;
     const log = this.#log.child({ tablet: ref.alias });
-    await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString() }));
-    this.#undo.push(`restore ${ref.alias} to ${previousType}`, async () => {
-      await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, previousType));
-    });
+    await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
+    this.#pushRestoreType(ref, previousType);
     log.info('source tablet marked worker');
     const pool = this.openPool(ref, opts.connections, true);
     const flavor = await serverFlavor(pool, ref);
     // Recorded first: stopping at a position can fail after the replica was stopped or set running to it.
-    this.#undo.push(`restart replication on ${ref.alias}`, async () => {
-      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1 });
-      try {
-        await startReplication(control, ref);
-      } finally {
-        await control.end().catch(() => {});
-      }
-    });
+    this.#pushRestartReplication(ref);
     if (opts.stopAt === undefined) {
       await stopReplication(pool, ref);
     } else {
@@ -115,6 +118,52 @@ export class TabletSession {
     }
     const position = await currentPosition(pool, ref, flavor);
     log.info({ position }, 'replication stopped');
+    return { ref, pool, position };
+  }
+
+  #pushRestoreType(ref: TabletRef, previousType: TabletType): void {
+    this.#undo.push(`restore ${ref.alias} to ${previousType}`, async () => {
+      await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, previousType));
+    });
+  }
+
+  #pushRestartReplication(ref: TabletRef): void {
+    this.#undo.push(`restart replication on ${ref.alias}`, async () => {
+      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1 });
+      try {
+        await startReplication(control, ref);
+      } finally {
+        await control.end().catch(() => {});
+      }
+    });
+  }
+
+  /**
+   * Takes over a source tablet an earlier job of these shards left `worker` (its process died), to finish its copy:
+   * the tablet must still be held for that job, replication stopped exactly at the recorded position, or the
+   * snapshot that job copied from is gone. Undo as for takeSource.
+   */
+  async retakeSource(alias: string, oldJobId: string, position: string, connections: number): Promise<TakenSource> {
+    const log = this.#log.child({ tablet: alias });
+    const topo = await this.#deps.topo.read();
+    const tablet = tabletOf(topo, alias);
+    const held = tablet.workerJob;
+    const gone = 'its snapshot is gone, so the copy cannot be resumed: empty the destinations and clone again without --resume';
+    if (tablet.type !== 'worker' || !held || held.jobId !== oldJobId) {
+      throw new Error(`source tablet ${alias} is no longer held for job ${oldJobId} (it is ${tablet.type}${held ? `, held by job ${held.jobId}` : ''}): ${gone}`);
+    }
+    const ref: TabletRef = { alias, tablet };
+    // The copy goes on under its first job's id (the one its marks carry); only the owning process changes.
+    await this.#deps.topo.update((t) => setTabletType(t, alias, 'worker', { ...held, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
+    this.#pushRestoreType(ref, held.previousType);
+    log.info({ oldJob: oldJobId }, 'source tablet taken over from the interrupted job');
+    const pool = this.openPool(ref, connections, true);
+    const status = await replicationStatus(pool, ref);
+    this.#pushRestartReplication(ref);
+    if (status.ioRunning || status.sqlRunning) throw new Error(`source tablet ${alias} is replicating again: ${gone}`);
+    const now = await currentPosition(pool, ref, await serverFlavor(pool, ref));
+    if (now !== position) throw new Error(`source tablet ${alias} moved from ${position} to ${now}: ${gone}`);
+    log.info({ position }, 'source tablet still at the snapshot');
     return { ref, pool, position };
   }
 

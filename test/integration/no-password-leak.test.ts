@@ -144,7 +144,7 @@ describe('no password leaks', () => {
 
   test('a SplitClone as user sw, watched through every page and JSON route: done', async () => {
     await resetDestinations(c, DB);
-    const started = await fetchText(d, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeQueryMaxRows: 20, maxTps: 40, destinationWriterCount: 2 } });
+    const started = await fetchText(d, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 40, destinationWriterCount: 2 } });
     assert.equal(started.status, 202, started.text);
     const s = await watchUntilEnded(d);
     assert.equal(s.state, 'done', s.error ?? '');

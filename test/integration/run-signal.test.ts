@@ -21,7 +21,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} during run: canceled, source restored, exit 1`, async () => {
     await resetDestinations(c, DB);
     const topo = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
-    const proc = spawn(process.execPath, [BIN, '--topo', `file:${topo}`, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', '--write-query-max-rows', '10', '--max-tps', '10', '--destination-writer-count', '1', 'ks/0']);
+    const proc = spawn(process.execPath, [BIN, '--topo', `file:${topo}`, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', '--write-method', 'insert', '--write-query-max-rows', '10', '--max-tps', '10', '--destination-writer-count', '1', 'ks/0']);
     let out = '';
     let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));

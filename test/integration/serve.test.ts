@@ -59,7 +59,8 @@ async function waitFor(d: Daemon, done: (s: StatusSnapshot) => boolean, timeoutM
 
 const ended = (s: StatusSnapshot) => ['done', 'error', 'canceled'].includes(s.state);
 // Slow enough to watch and to cancel: small batches, few writes per second per destination.
-const SLOW = { writeQueryMaxRows: 20, maxTps: 15, destinationWriterCount: 2 };
+// Slow by small INSERTs at a capped rate (LOAD DATA, the default, would copy it all in one batch).
+const SLOW = { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 15, destinationWriterCount: 2 };
 
 describe('shardworker serve', () => {
   let c: TestCluster;

@@ -1,0 +1,166 @@
+// Checkpoints of a copy on each destination, so a job whose process died can be finished by the next one (--resume):
+// `_vt.copy_job`, one row per unfinished clone job (what it copies from, its snapshot positions), and
+// `_vt.copy_state`, one row per table plan (chunk -1, the chunk ranges as JSON, so a resume cuts the very same
+// chunks) and one per finished chunk, written once every batch of the chunk is written. A job that ends well clears
+// its rows (finishJob); one that fails leaves them, for --resume.
+
+import type { Logger } from 'pino';
+import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import type { ChunkPlan } from '../mysql/chunker.ts';
+import type { TableDefinition } from '../mysql/schema.ts';
+import { chunkWhere, quoteTable } from '../mysql/sql.ts';
+import type { ChunkMarks } from './copier.ts';
+
+export const CREATE_COPY_STATE = [
+  'CREATE DATABASE IF NOT EXISTS `_vt`',
+  `CREATE TABLE IF NOT EXISTS \`_vt\`.\`copy_job\` (
+    job_id VARBINARY(64) NOT NULL PRIMARY KEY,
+    command VARBINARY(64) NOT NULL,
+    keyspace VARBINARY(255) NOT NULL,
+    shard VARBINARY(255) NOT NULL,
+    source_tablets BLOB NOT NULL,
+    positions BLOB NOT NULL,
+    started BIGINT UNSIGNED NOT NULL,
+    finished BIGINT UNSIGNED NULL
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS \`_vt\`.\`copy_state\` (
+    job_id VARBINARY(64) NOT NULL,
+    source_index INT NOT NULL,
+    table_name VARBINARY(255) NOT NULL,
+    chunk INT NOT NULL,
+    plan MEDIUMBLOB NULL,
+    done_time BIGINT UNSIGNED NULL,
+    PRIMARY KEY (job_id, source_index, table_name, chunk)
+  ) ENGINE=InnoDB`,
+];
+
+const PLAN_CHUNK = -1;
+
+export interface CopyJobRecord {
+  jobId: string;
+  command: string;
+  keyspace: string;
+  shard: string;
+  /** Alias of the tablet taken in each source shard, in order. */
+  sourceTablets: string[];
+  /** The snapshot position of each, in order. */
+  positions: string[];
+}
+
+export interface CopyDestination {
+  ref: TabletRef;
+  pool: Pool;
+  dbName: string;
+}
+
+export async function createCopyState(d: CopyDestination): Promise<void> {
+  for (const sql of CREATE_COPY_STATE) await queryOn(d.pool, d.ref, 'creating _vt.copy_state', sql);
+}
+
+export async function recordJob(d: CopyDestination, job: CopyJobRecord): Promise<void> {
+  await queryOn(d.pool, d.ref, 'writing _vt.copy_job', 'INSERT INTO `_vt`.`copy_job` (job_id, command, keyspace, shard, source_tablets, positions, started) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    job.jobId, job.command, job.keyspace, job.shard, JSON.stringify(job.sourceTablets), JSON.stringify(job.positions), Math.floor(Date.now() / 1000),
+  ]);
+}
+
+/**
+ * A finished copy needs no checkpoints: its rows go, and the tables too once no other job has any (a destination
+ * is left with nothing in `_vt` but what replication needs).
+ */
+export async function finishJob(d: CopyDestination, jobId: string): Promise<void> {
+  const doing = 'clearing _vt.copy_state';
+  await queryOn(d.pool, d.ref, doing, 'DELETE FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
+  await queryOn(d.pool, d.ref, doing, 'DELETE FROM `_vt`.`copy_job` WHERE job_id = ?', [jobId]);
+  const left = await queryOn<unknown[]>(d.pool, d.ref, doing, 'SELECT 1 FROM `_vt`.`copy_job` LIMIT 1');
+  if (left.length === 0) await queryOn(d.pool, d.ref, doing, 'DROP TABLE IF EXISTS `_vt`.`copy_state`, `_vt`.`copy_job`');
+}
+
+/** The latest unfinished clone of these shards recorded on the destination, or null. */
+export async function findUnfinishedJob(d: CopyDestination, command: string, keyspace: string, shard: string): Promise<CopyJobRecord | null> {
+  const exists = await queryOn<unknown[]>(d.pool, d.ref, 'looking for _vt.copy_job', "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_vt' AND TABLE_NAME = 'copy_job'");
+  if (exists.length === 0) return null;
+  const rows = await queryOn<{ jobId: Buffer | string; sourceTablets: Buffer | string; positions: Buffer | string }[]>(d.pool, d.ref, 'reading _vt.copy_job',
+    'SELECT job_id AS jobId, source_tablets AS sourceTablets, positions FROM `_vt`.`copy_job` WHERE command = ? AND keyspace = ? AND shard = ? AND finished IS NULL ORDER BY started DESC LIMIT 1', [command, keyspace, shard]);
+  if (rows.length === 0) return null;
+  const r = rows[0];
+  return { jobId: String(r.jobId), command, keyspace, shard, sourceTablets: JSON.parse(String(r.sourceTablets)) as string[], positions: JSON.parse(String(r.positions)) as string[] };
+}
+
+const key = (sourceIndex: number, table: string, chunk: number) => `${sourceIndex}\0${table}\0${chunk}`;
+
+/**
+ * The copier's checkpoints for one job: chunk plans and finished chunks, marked on every destination. Resuming,
+ * it loads the old job's marks first; a chunk counts as done only when every destination has its mark.
+ */
+export class CopyState implements ChunkMarks {
+  readonly #dests: CopyDestination[];
+  readonly #jobId: string;
+  readonly #log: Logger;
+  readonly #plans = new Map<string, ChunkPlan>();
+  readonly #done = new Set<string>();
+  readonly #resumed: boolean;
+
+  private constructor(dests: CopyDestination[], jobId: string, log: Logger, resumed: boolean) {
+    this.#dests = dests;
+    this.#jobId = jobId;
+    this.#log = log;
+    this.#resumed = resumed;
+  }
+
+  static fresh(dests: CopyDestination[], jobId: string, log: Logger): CopyState {
+    return new CopyState(dests, jobId, log, false);
+  }
+
+  /** The old job's plans and finished chunks, carried on under its job id. */
+  static async resume(dests: CopyDestination[], jobId: string, log: Logger): Promise<CopyState> {
+    const state = new CopyState(dests, jobId, log, true);
+    const counts = new Map<string, number>();
+    for (const d of dests) {
+      const rows = await queryOn<{ s: number; t: Buffer | string; c: number; plan: Buffer | string | null }[]>(d.pool, d.ref, 'reading _vt.copy_state',
+        'SELECT source_index AS s, table_name AS t, chunk AS c, plan FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
+      for (const r of rows) {
+        const k = key(Number(r.s), String(r.t), Number(r.c));
+        if (Number(r.c) === PLAN_CHUNK) state.#plans.set(k, JSON.parse(String(r.plan)) as ChunkPlan);
+        else counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+    }
+    for (const [k, n] of counts) if (n === dests.length) state.#done.add(k);
+    log.info({ plans: state.#plans.size, chunksDone: state.#done.size }, 'resuming: the old job’s marks read');
+    return state;
+  }
+
+  async plan(sourceIndex: number, table: TableDefinition, make: () => Promise<ChunkPlan>): Promise<ChunkPlan> {
+    const k = key(sourceIndex, table.name, PLAN_CHUNK);
+    const known = this.#plans.get(k);
+    if (known) return known;
+    const plan = await make();
+    this.#plans.set(k, plan);
+    await this.#mark(sourceIndex, table.name, PLAN_CHUNK, JSON.stringify(plan));
+    return plan;
+  }
+
+  isDone(sourceIndex: number, table: string, chunk: number): boolean {
+    return this.#done.has(key(sourceIndex, table, chunk));
+  }
+
+  /** Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise). */
+  async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void> {
+    if (!this.#resumed) return;
+    const where = plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]);
+    await Promise.all(this.#dests.map(async (d) => {
+      const result = await queryOn<{ affectedRows: number }>(d.pool, d.ref, `removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);
+      if (result.affectedRows) this.#log.info({ table: table.name, chunk, tablet: d.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');
+    }));
+  }
+
+  async done(sourceIndex: number, table: string, chunk: number): Promise<void> {
+    await this.#mark(sourceIndex, table, chunk, null);
+  }
+
+  async #mark(sourceIndex: number, table: string, chunk: number, plan: string | null): Promise<void> {
+    await Promise.all(this.#dests.map((d) =>
+      queryOn(d.pool, d.ref, `writing _vt.copy_state for ${table}`, 'REPLACE INTO `_vt`.`copy_state` (job_id, source_index, table_name, chunk, plan, done_time) VALUES (?, ?, ?, ?, ?, ?)', [
+        this.#jobId, sourceIndex, table, chunk, plan, Math.floor(Date.now() / 1000),
+      ])));
+  }
+}

@@ -1,0 +1,137 @@
+// Where a chunk read stands: the primary key of the last row it read, and the condition for the rows after it.
+// The copy reads a chunk ordered by its plain primary key (the index order: no sort on the server), so the
+// condition must compare the way that ORDER BY does: numbers by value, strings in the column's own collation
+// (a literal in the column's charset takes the column's collation), binary strings and temporal values as such.
+// Key types whose order a literal cannot follow safely (ENUM sorts by index, SET, BIT, FLOAT, JSON …) get no cursor.
+
+import type { RawRow } from './raw-rows.ts';
+import type { TableDefinition } from './schema.ts';
+import { quoteId, quoteString } from './sql.ts';
+
+type LiteralKind = 'number' | 'string' | 'binary' | 'temporal';
+
+const NUMBER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'year']);
+const STRING_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
+const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
+const TEMPORAL_TYPES = new Set(['date', 'datetime', 'timestamp', 'time']);
+const NUMBER_RE = /^-?\d+(\.\d+)?$/;
+const CHARSET_RE = /^[a-z0-9_]+$/i;
+
+function literalKind(dataType: string, charset: string | null | undefined): LiteralKind | null {
+  if (NUMBER_TYPES.has(dataType)) return 'number';
+  if (BINARY_TYPES.has(dataType)) return 'binary';
+  if (TEMPORAL_TYPES.has(dataType)) return 'temporal';
+  if (STRING_TYPES.has(dataType)) return charset && CHARSET_RE.test(charset) ? 'string' : null;
+  return null;
+}
+
+interface KeyColumn {
+  name: string;
+  /** Index in the table's select list (what a row holds). */
+  index: number;
+  kind: LiteralKind;
+  charset: string | null;
+}
+
+/** Why a table's chunk reads cannot resume after their last row, or null when they can. */
+export function keyCursorProblem(table: TableDefinition): string | null {
+  if (table.primaryKey.length === 0) return 'it has no primary key';
+  for (const name of table.primaryKey) {
+    const col = table.columns.find((c) => c.name === name);
+    if (!col) return `its primary key column ${name} is not read`;
+    if (!literalKind(col.dataType, col.charset)) return `its primary key column ${name} is ${col.dataType}`;
+  }
+  return null;
+}
+
+export class KeyCursor {
+  readonly #columns: KeyColumn[];
+  /** The last row's key values, copied out of the packet (rows are views, valid only during their call). */
+  #last: (Buffer | null)[] | null = null;
+  #scratch: Buffer = Buffer.alloc(256);
+  readonly #start: Int32Array;
+  readonly #end: Int32Array;
+  #rows = 0;
+
+  /** Throws when keyCursorProblem(table) is not null. */
+  constructor(table: TableDefinition) {
+    const problem = keyCursorProblem(table);
+    if (problem) throw new Error(`${table.name} cannot resume a read after its last row: ${problem}`);
+    this.#columns = table.primaryKey.map((name) => {
+      const index = table.columns.findIndex((c) => c.name === name);
+      const col = table.columns[index];
+      return { name, index, kind: literalKind(col.dataType, col.charset)!, charset: col.charset ?? null };
+    });
+    this.#start = new Int32Array(this.#columns.length);
+    this.#end = new Int32Array(this.#columns.length);
+  }
+
+  /** Rows tracked so far. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Remembers the row's key: one copy of a few bytes per row, into a reused buffer. */
+  track(row: RawRow): void {
+    let size = 0;
+    for (const c of this.#columns) if (row.start[c.index] >= 0) size += row.end[c.index] - row.start[c.index];
+    if (size > this.#scratch.length) this.#scratch = Buffer.alloc(Math.max(size, this.#scratch.length * 2));
+    let o = 0;
+    for (let i = 0; i < this.#columns.length; i++) {
+      const at = this.#columns[i].index;
+      const s = row.start[at];
+      if (s < 0) {
+        this.#start[i] = -1;
+        continue;
+      }
+      this.#start[i] = o;
+      o += row.buffer.copy(this.#scratch, o, s, row.end[at]);
+      this.#end[i] = o;
+    }
+    this.#rows++;
+    this.#last = null;
+  }
+
+  /** The last tracked key's values (copies), or null before the first row. */
+  lastKey(): (Buffer | null)[] | null {
+    if (this.#rows === 0) return null;
+    this.#last ??= this.#columns.map((_, i) => (this.#start[i] < 0 ? null : Buffer.from(this.#scratch.subarray(this.#start[i], this.#end[i]))));
+    return this.#last;
+  }
+
+  /**
+   * SQL for "after the last row" in primary key order, or null before the first row. Expanded as
+   * `a > x OR (a = x AND b > y)`, which the optimizer turns into an index range (a row constructor may not be).
+   */
+  afterLast(): string | null {
+    const key = this.lastKey();
+    if (!key) return null;
+    let cond = '';
+    for (let i = this.#columns.length - 1; i >= 0; i--) {
+      const col = quoteId(this.#columns[i].name);
+      const value = key[i];
+      // A primary key column is NOT NULL; a NULL here would be a bug, and comparing with it would match nothing.
+      if (value === null) throw new Error(`primary key column ${this.#columns[i].name} read as NULL`);
+      const lit = literal(this.#columns[i], value);
+      cond = cond === '' ? `${col} > ${lit}` : `(${col} > ${lit} OR (${col} = ${lit} AND ${cond}))`;
+    }
+    return cond;
+  }
+}
+
+function literal(col: KeyColumn, value: Buffer): string {
+  switch (col.kind) {
+    case 'number': {
+      const text = value.toString('latin1');
+      if (!NUMBER_RE.test(text)) throw new Error(`key value ${JSON.stringify(text)} of ${col.name} is not a number`);
+      return text;
+    }
+    case 'binary':
+      return value.length === 0 ? "X''" : `X'${value.toString('hex')}'`;
+    case 'string':
+      // An introducer makes the bytes a string of the column's charset: it then compares in the column's collation.
+      return `_${col.charset} X'${value.toString('hex')}'`;
+    case 'temporal':
+      return quoteString(value.toString('latin1'));
+  }
+}
