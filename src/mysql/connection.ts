@@ -84,3 +84,12 @@ export async function queryOn<T>(pool: Pool, ref: TabletRef, doing: string, sql:
     throw new TabletError(ref, doing, err);
   }
 }
+
+/** A dedicated connection for a streaming read; a failure to get one names the tablet. */
+export async function acquireConnection(pool: Pool, ref: TabletRef, doing: string): Promise<PoolConnection> {
+  try {
+    return await pool.getConnection();
+  } catch (err) {
+    throw new TabletError(ref, doing, err);
+  }
+}

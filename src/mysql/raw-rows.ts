@@ -4,7 +4,7 @@
 // source and destination servers need too.
 
 import type { Connection as CoreConnection } from 'mysql2';
-import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
+import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
 import type { Row } from './sql.ts';
 
 /**
@@ -109,12 +109,7 @@ interface QueryInternals {
  */
 export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: string, sink: RowSink, opts: ScanOptions): Promise<number> {
   opts.signal.throwIfAborted();
-  let conn: PoolConnection;
-  try {
-    conn = await pool.getConnection();
-  } catch (err) {
-    throw new TabletError(ref, doing, err);
-  }
+  const conn = await acquireConnection(pool, ref, doing);
   // The promise wrapper's typings call this a promise Connection; at run time it is the callback one.
   const core = conn.connection as unknown as CoreConnection & { pause(): void; resume(): void };
   let finished = false;

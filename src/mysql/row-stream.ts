@@ -1,8 +1,8 @@
 // Streams a query's rows as raw values, with backpressure: a paused consumer pauses the socket.
 
 import type { Connection as CoreConnection } from 'mysql2';
-import type { Pool, PoolConnection } from 'mysql2/promise';
-import { TabletError, type TabletRef } from './connection.ts';
+import type { Pool } from 'mysql2/promise';
+import { acquireConnection, TabletError, type TabletRef } from './connection.ts';
 import type { Row } from './sql.ts';
 
 export interface StreamOptions {
@@ -17,12 +17,7 @@ export interface StreamOptions {
  */
 export async function* streamRows(pool: Pool, ref: TabletRef, doing: string, sql: string, opts: StreamOptions): AsyncGenerator<Row> {
   opts.signal.throwIfAborted();
-  let conn: PoolConnection;
-  try {
-    conn = await pool.getConnection();
-  } catch (err) {
-    throw new TabletError(ref, doing, err);
-  }
+  const conn = await acquireConnection(pool, ref, doing);
   // The promise wrapper's typings call this a promise Connection; at run time it is the callback one, which streams.
   const raw = conn.connection as unknown as CoreConnection;
   const stream = raw.query({ sql, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: opts.highWaterMark ?? 1000 });

@@ -14,21 +14,8 @@ import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
 import { JobStatus } from './job-status.ts';
 import { jobLogger, type LogOptions } from './log.ts';
 import { OptionError, parseOptions, type JobOptions } from './options.ts';
-import { COMMANDS, type JobRequest, type StatusSnapshot } from './status.ts';
+import { COMMANDS, idleSnapshot, type JobRequest, type StatusSnapshot } from './status.ts';
 import type { JobDeps } from './tablet-session.ts';
-
-const IDLE: StatusSnapshot = {
-  state: 'not started',
-  job: null,
-  startedAt: null,
-  endedAt: null,
-  error: null,
-  sources: [],
-  destinations: [],
-  tables: [],
-  totals: { rowsEstimated: 0, rowsCopied: 0, rowsPerSecond: 0, etaSeconds: null },
-  log: [],
-};
 
 export interface ControllerEvents {
   /** Called once when a job has ended (cleanup included). */
@@ -50,7 +37,7 @@ export class JobController implements JobControl {
   }
 
   snapshot(): StatusSnapshot {
-    return this.#status ? this.#status.snapshot() : structuredClone(IDLE);
+    return this.#status ? this.#status.snapshot() : idleSnapshot();
   }
 
   start(request: JobRequest): void {

@@ -48,20 +48,23 @@ export async function runPhases(status: JobStatus, phases: JobPhases, abort: Abo
   status.setState('cleaning up');
   const report = await phases.cleanup();
 
-  if (failure instanceof CanceledError) {
-    log.warn('job canceled');
-    status.setError(failure.message);
-  } else if (failure) {
-    log.error({ err: failure }, 'job failed');
-    status.setError(errorMessage(failure));
-  }
-  if (report.failed.length) {
-    const what = report.failed.map((f) => `${f.step}: ${f.error}`).join('; ');
-    const done = report.undone.length ? ` (undone: ${report.undone.join('; ')})` : '';
-    status.setError(`cleanup failed: ${what}${done}`);
-  }
+  if (failure instanceof CanceledError) log.warn('job canceled');
+  else if (failure) log.error({ err: failure }, 'job failed');
+  // One message holding both: the job's own failure (or cancel) and, after it, what cleanup left undone. The status
+  // keeps only its first error, so they must not be set one after the other.
+  const messages: string[] = [];
+  if (failure) messages.push(errorMessage(failure));
+  if (report.failed.length) messages.push(cleanupFailure(report));
+  if (messages.length) status.setError(messages.join('; then '));
   if (failure instanceof CanceledError && !report.failed.length) status.setState('canceled');
   else if (failure || report.failed.length) status.setState('error');
   else status.setState('done');
   log.info({ state: status.state }, 'job ended');
+}
+
+/** `cleanup failed: not undone: STEP (ERROR), …; undone: STEP, …`: what an operator must still put back by hand. */
+export function cleanupFailure(report: UndoReport): string {
+  const notUndone = report.failed.map((f) => `${f.step} (${f.error})`).join(', ');
+  const undone = report.undone.length ? `; undone: ${report.undone.join(', ')}` : '';
+  return `cleanup failed: not undone: ${notUndone}${undone}`;
 }

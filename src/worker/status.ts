@@ -101,3 +101,19 @@ export interface StatusSnapshot {
   /** Absent before a job has started. */
   retries?: RetryCounts;
 }
+
+/** The status of a process with no job. */
+export function idleSnapshot(): StatusSnapshot {
+  return {
+    state: 'not started',
+    job: null,
+    startedAt: null,
+    endedAt: null,
+    error: null,
+    sources: [],
+    destinations: [],
+    tables: [],
+    totals: { rowsEstimated: 0, rowsCopied: 0, rowsPerSecond: 0, etaSeconds: null },
+    log: [],
+  };
+}

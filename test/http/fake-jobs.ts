@@ -4,23 +4,10 @@
 import { JobConflictError, type JobControl } from '../../src/worker/job-control.ts';
 import { parseOptions } from '../../src/worker/options.ts';
 import { describeTally, type DiffTally } from '../../src/diff/tally.ts';
-import { ENDED_STATES, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableStatus, type WorkerState } from '../../src/worker/status.ts';
+import { ENDED_STATES, idleSnapshot, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableStatus, type WorkerState } from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
 
-export function idleSnapshot(): StatusSnapshot {
-  return {
-    state: 'not started',
-    job: null,
-    startedAt: null,
-    endedAt: null,
-    error: null,
-    sources: [],
-    destinations: [],
-    tables: [],
-    totals: { rowsEstimated: 0, rowsCopied: 0, rowsPerSecond: 0, etaSeconds: null },
-    log: [],
-  };
-}
+export { idleSnapshot };
 
 /** A snapshot's state as a simulation gives it, from the milliseconds since the job started. */
 export type Simulation = (request: JobRequest, elapsedMs: number, startedAt: Date) => StatusSnapshot;
