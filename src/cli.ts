@@ -4,7 +4,7 @@ import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/
 import { run, serve } from './cli/daemon.ts';
 import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
-import { loadCredentials } from './topology/credentials.ts';
+import { loadCredentials, loadDbTls } from './topology/credentials.ts';
 import { openTopology } from './topology/server.ts';
 import { recoverTablets } from './worker/recover.ts';
 import { validateRequest } from './worker/controller.ts';
@@ -37,8 +37,9 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length > 1) throw new UsageError(`recover takes at most one keyspace/shard, got ${rest.join(' ')}`);
       const [keyspace, shard] = rest[0] ? rest[0].split('/') : [];
       if (rest[0] && (!keyspace || !shard)) throw new UsageError(`expected keyspace/shard, got ${JSON.stringify(rest[0])}`);
+      const tls = await loadDbTls(globals.dbCaFile);
       const topo = await openTopology(globals.topo);
-      const { lines, failed } = await recoverTablets(topo, await loadCredentials(globals.dbCredentialsFile), { keyspace, shard });
+      const { lines, failed } = await recoverTablets(topo, await loadCredentials(globals.dbCredentialsFile), { keyspace, shard }, tls);
       process.stdout.write(lines.join('\n') + '\n');
       return failed ? 1 : 0;
     }

@@ -13,6 +13,7 @@ export class UsageError extends Error {
 export interface GlobalFlags {
   topo: string | undefined;
   dbCredentialsFile: string | undefined;
+  dbCaFile: string | undefined;
   host: string;
   port: number;
   retryDuration: number;
@@ -22,7 +23,7 @@ export interface GlobalFlags {
   help: boolean;
 }
 
-const GLOBAL_VALUE_FLAGS = ['--topo', '--db-credentials-file', '--host', '--port', '--retry-duration', '--auth-token-file', '--log-level'] as const;
+const GLOBAL_VALUE_FLAGS = ['--topo', '--db-credentials-file', '--db-ca-file', '--host', '--port', '--retry-duration', '--auth-token-file', '--log-level'] as const;
 const GLOBAL_BOOLEAN_FLAGS = ['--public-status', '--help', '-h'] as const;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -50,6 +51,7 @@ export function parseGlobals(argv: readonly string[]): Parsed {
   const globals: GlobalFlags = {
     topo: undefined,
     dbCredentialsFile: undefined,
+    dbCaFile: undefined,
     host: '127.0.0.1',
     port: 8080,
     retryDuration: 2 * 3_600_000,
@@ -83,6 +85,9 @@ function setGlobal(g: GlobalFlags, flag: (typeof GLOBAL_VALUE_FLAGS)[number], va
       break;
     case '--db-credentials-file':
       g.dbCredentialsFile = value;
+      break;
+    case '--db-ca-file':
+      g.dbCaFile = value;
       break;
     case '--host':
       g.host = value;

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../http/app.ts';
-import { loadCredentials } from '../topology/credentials.ts';
+import { loadCredentials, loadDbTls } from '../topology/credentials.ts';
 import { openTopology } from '../topology/server.ts';
 import { JobController } from '../worker/controller.ts';
 import type { JobRequest, StatusSnapshot } from '../worker/status.ts';
@@ -27,12 +27,13 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
   }
   // Read before anything else is opened, so a bad token file fails fast.
   const token = globals.authTokenFile === undefined ? undefined : await readAuthToken(globals.authTokenFile);
+  const tls = await loadDbTls(globals.dbCaFile); // read once; every job's pools use it
   const topo = await openTopology(globals.topo);
   await topo.read(); // a bad file is refused now, not at the first job
   const credentials = await loadCredentials(globals.dbCredentialsFile);
   const destination = pino.destination({ fd: logTo === process.stderr ? 2 : 1, sync: false });
   const log = pino({ level: globals.logLevel === 'silent' ? 'silent' : globals.logLevel }, destination);
-  const jobs = new JobController({ topo, credentials, retryDuration: globals.retryDuration }, { level: globals.logLevel, destination }, { onEnded });
+  const jobs = new JobController({ topo, credentials, tls, retryDuration: globals.retryDuration }, { level: globals.logLevel, destination }, { onEnded });
   if (globals.publicStatus && token === undefined) log.warn('--public-status has no effect without --auth-token-file: everything is open (on loopback only)');
   const auth = token === undefined ? undefined : { token, publicStatus: globals.publicStatus };
   const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false, auth });

@@ -7,6 +7,7 @@ import { COMMANDS, type CommandName } from '../worker/status.ts';
 const GLOBAL = `Global flags (before the command):
   --topo file:PATH             topology file (required for serve and run)
   --db-credentials-file PATH   JSON object of user -> password; a user missing from it has no password
+  --db-ca-file PATH            PEM CA bundle to verify tablets with "tls": true (default: the system CAs)
   --host HOST                  address to listen on (default 127.0.0.1)
   --port PORT                  port to listen on (default 8080; 0 picks a free port and prints it)
   --retry-duration DURATION    how long transient MySQL errors are retried (default 2h; 30s, 2m, 2h)

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { describeTablet, openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { isReadOnly, replicationStatus } from '../mysql/replication.ts';
 import { describeOwner, ownerIsDead } from '../topology/owner.ts';
-import type { Credentials, TabletType, Topology } from '../topology/types.ts';
+import type { Credentials, DbTls, TabletType, Topology } from '../topology/types.ts';
 
 export class TargetError extends Error {
   constructor(message: string) {
@@ -21,8 +21,8 @@ function tabletsOfShard(topo: Topology, keyspace: string, shard: string, type: T
 }
 
 /** Why a tablet is unfit to be read from, or null when it is fit. */
-async function sourceProblem(ref: TabletRef, credentials: Credentials): Promise<string | null> {
-  const pool = openPool(ref, credentials, { connectionLimit: 1 });
+async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTls | undefined): Promise<string | null> {
+  const pool = openPool(ref, credentials, { connectionLimit: 1, tls });
   try {
     const status = await replicationStatus(pool, ref);
     if (!status.configured) return 'it is not a replica';
@@ -39,7 +39,7 @@ async function sourceProblem(ref: TabletRef, credentials: Credentials): Promise<
  * The first healthy tablet of `type` in the shard: reachable, replicating, not taken by another worker.
  * Throws naming the shard and what was wrong with each candidate.
  */
-export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger): Promise<TabletRef> {
+export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger, tls?: DbTls): Promise<TabletRef> {
   const candidates = tabletsOfShard(topo, keyspace, shard, type);
   const taken = tabletsOfShard(topo, keyspace, shard, 'worker');
   const problems: string[] = taken.map((t) => {
@@ -47,7 +47,7 @@ export async function pickSourceTablet(topo: Topology, keyspace: string, shard: 
     return `${t.alias} is already taken by worker ${describeOwner(t.tablet)}${dead}`;
   });
   for (const ref of candidates) {
-    const problem = await sourceProblem(ref, credentials);
+    const problem = await sourceProblem(ref, credentials, tls);
     if (!problem) return ref;
     log.warn({ tablet: ref.alias, problem }, 'source tablet unfit');
     problems.push(`${ref.alias}: ${problem}`);
@@ -57,11 +57,11 @@ export async function pickSourceTablet(topo: Topology, keyspace: string, shard: 
 }
 
 /** The shard's primary, checked reachable and writable. */
-export async function pickDestinationPrimary(topo: Topology, keyspace: string, shard: string, credentials: Credentials): Promise<TabletRef> {
+export async function pickDestinationPrimary(topo: Topology, keyspace: string, shard: string, credentials: Credentials, tls?: DbTls): Promise<TabletRef> {
   const primaries = tabletsOfShard(topo, keyspace, shard, 'primary');
   if (primaries.length === 0) throw new TargetError(`destination shard ${keyspace}/${shard} has no primary tablet`);
   const ref = primaries[0];
-  const pool: Pool = openPool(ref, credentials, { connectionLimit: 1, withDatabase: false });
+  const pool: Pool = openPool(ref, credentials, { connectionLimit: 1, withDatabase: false, tls });
   try {
     if (await isReadOnly(pool, ref)) throw new TargetError(`destination primary ${describeTablet(ref)} of ${keyspace}/${shard} is read-only`);
   } catch (err) {

@@ -3,7 +3,7 @@
 
 import mysql from 'mysql2';
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import type { Credentials, Tablet } from '../topology/types.ts';
+import type { Credentials, DbTls, Tablet } from '../topology/types.ts';
 
 export type { Pool, PoolConnection };
 
@@ -45,6 +45,14 @@ export interface PoolOptions {
   connectionLimit: number;
   /** Connect to the tablet's database (default) or to none (to create it). */
   withDatabase?: boolean;
+  /** The CA for tablets with `tls: true` (--db-ca-file); tablets without it ignore this. */
+  tls?: DbTls;
+}
+
+/** mysql2's `ssl` option for a tablet: none unless it has `tls: true`; then always verified, against the CA if given. */
+export function sslOption(tablet: Tablet, tls: DbTls | undefined): { ca?: Buffer; rejectUnauthorized: true } | undefined {
+  if (tablet.tls !== true) return undefined;
+  return tls?.ca ? { ca: tls.ca, rejectUnauthorized: true } : { rejectUnauthorized: true };
 }
 
 export function openPool(ref: TabletRef, credentials: Credentials, options: PoolOptions): Pool {
@@ -64,6 +72,7 @@ export function openPool(ref: TabletRef, credentials: Credentials, options: Pool
     charset: 'utf8mb4',
     connectTimeout: 10_000,
     enableKeepAlive: true,
+    ssl: sslOption(tablet, options.tls),
   });
   callbackPool.on('connection', (conn) => {
     // Queued before any query of the pool's users, since a connection runs its commands in order.

@@ -29,6 +29,8 @@ export interface InstanceSpec {
   bufferPoolMb?: number;
   /** InnoDB redo log in MiB (default 64); bulk loads (the bench) checkpoint less with a larger one. */
   logFileMb?: number;
+  /** Extra my.cnf lines for the [mariadbd] section, e.g. `ssl-cert=/path/server.pem`. */
+  extraConfig?: string[];
 }
 
 /** Where an instance keeps its files; everything is derived from its dir. */
@@ -179,7 +181,7 @@ local_infile=ON
 character-set-server=utf8mb4
 collation-server=utf8mb4_general_ci
 init-file=${p.initFile}
-`;
+${(spec.extraConfig ?? []).map((line) => `${line}\n`).join('')}`;
 }
 
 // Runs on every start, so the accounts are right even on a data dir made elsewhere. sql_log_bin=0 keeps

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { TopologyError, readFailure } from './errors.ts';
 import { jsonErrorPlace } from './json.ts';
-import type { Credentials } from './types.ts';
+import type { Credentials, DbTls } from './types.ts';
 
 /** Reads the credentials file; no path means no passwords. */
 export async function loadCredentials(file: string | undefined): Promise<Credentials> {
@@ -38,4 +38,19 @@ export async function loadCredentials(file: string | undefined): Promise<Credent
 /** The password of `user`, or undefined to connect without one. */
 export function passwordFor(creds: Credentials, user: string): string | undefined {
   return Object.hasOwn(creds, user) ? creds[user] : undefined;
+}
+
+/** Reads the CA bundle (`--db-ca-file`) tablets with `tls: true` are verified against; no path means the system CAs. */
+export async function loadDbTls(file: string | undefined): Promise<DbTls> {
+  if (file === undefined) return {};
+  let ca: Buffer;
+  try {
+    ca = await readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new TopologyError(`CA file ${file} does not exist`);
+    throw new TopologyError(`cannot read CA file ${file}: ${readFailure(err)}`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new TopologyError(`CA file ${file}: expected PEM certificates (-----BEGIN CERTIFICATE-----)`);
+  return { ca };
 }

@@ -35,6 +35,8 @@ export interface Tablet {
   port: number;
   dbName: string;
   user: string;
+  /** Connect over TLS, verifying the server certificate (against --db-ca-file, else the system CAs). */
+  tls?: boolean;
   /** Set while a worker holds the tablet: who took it and what type to give back. */
   workerJob?: { jobId: string; previousType: TabletType; since: string; /** The owning process, to tell a dead owner. */ pid?: number; hostname?: string };
 }
@@ -46,3 +48,8 @@ export interface Topology {
 
 /** user -> password; a user missing from it connects without a password. */
 export type Credentials = Record<string, string>;
+
+/** TLS settings for tablets with `tls: true`: the CA to verify them with (--db-ca-file); none means the system CAs. */
+export interface DbTls {
+  ca?: Buffer;
+}

@@ -123,6 +123,7 @@ function checkTablets(tablets: Obj, keyspaces: Obj, fail: Fail): void {
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) throw fail(entry, `port must be an integer from 1 to 65535, got ${show(port)}`);
     requireString(value, 'dbName', entry, fail);
     requireString(value, 'user', entry, fail);
+    if (value.tls !== undefined && typeof value.tls !== 'boolean') throw fail(entry, `tls must be true or false, got ${show(value.tls)}`);
     if (value.workerJob !== undefined) checkWorkerJob(value.workerJob, `${entry}.workerJob`, fail);
     if (value.type === 'primary') {
       const key = `${keyspace}/${shard}`;

@@ -51,7 +51,7 @@ export class DestinationHandle implements WriteRetry {
     let ref;
     try {
       const topo = await this.#deps.topo.read();
-      ref = await pickDestinationPrimary(topo, this.#shard.keyspace, this.#shard.shard, this.#deps.credentials);
+      ref = await pickDestinationPrimary(topo, this.#shard.keyspace, this.#shard.shard, this.#deps.credentials, this.#deps.tls);
     } catch (err) {
       // Mid-failover the topology may still name the old, read-only primary: the next attempt looks again.
       this.#log.warn({ shard: `${this.#shard.keyspace}/${this.#shard.shard}`, err }, 'no writable destination primary yet');

@@ -6,7 +6,7 @@ import { startReplication } from '../mysql/replication.ts';
 import { ownerIsDead } from '../topology/owner.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import { setTabletType } from '../topology/shards.ts';
-import type { Credentials } from '../topology/types.ts';
+import type { Credentials, DbTls } from '../topology/types.ts';
 
 export interface RecoverTarget {
   keyspace?: string;
@@ -14,7 +14,7 @@ export interface RecoverTarget {
 }
 
 /** One line per tablet: what was done, or what failed. Throws only when the topology cannot be read. */
-export async function recoverTablets(topo: TopologyServer, credentials: Credentials, target: RecoverTarget = {}): Promise<{ lines: string[]; failed: boolean }> {
+export async function recoverTablets(topo: TopologyServer, credentials: Credentials, target: RecoverTarget = {}, tls?: DbTls): Promise<{ lines: string[]; failed: boolean }> {
   const t = await topo.read();
   const lines: string[] = [];
   let failed = false;
@@ -27,7 +27,7 @@ export async function recoverTablets(topo: TopologyServer, credentials: Credenti
       lines.push(`${alias}: left as it is: held by job ${job?.jobId ?? '(unknown)'}, whose process is not known to be gone`);
       continue;
     }
-    const pool = openPool({ alias, tablet }, credentials, { connectionLimit: 1 });
+    const pool = openPool({ alias, tablet }, credentials, { connectionLimit: 1, tls });
     try {
       await startReplication(pool, { alias, tablet });
       await topo.update((x) => setTabletType(x, alias, job.previousType));

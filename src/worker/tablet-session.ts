@@ -11,13 +11,15 @@ import { openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { currentPosition, replicationStatus, serverFlavor, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import { setTabletType, tabletOf } from '../topology/shards.ts';
-import type { Credentials, TabletType } from '../topology/types.ts';
+import type { Credentials, DbTls, TabletType } from '../topology/types.ts';
 import type { JobStatus } from './job-status.ts';
 import { UndoStack, type UndoReport } from './undo.ts';
 
 export interface JobDeps {
   topo: TopologyServer;
   credentials: Credentials;
+  /** For tablets with `tls: true` (--db-ca-file). */
+  tls?: DbTls;
   /** How long a transient failure is retried (ms; --retry-duration, default 2 h). */
   retryDuration?: number;
 }
@@ -81,9 +83,9 @@ export class TabletSession {
    */
   async pick(targets: CloneTargets, type: TabletType): Promise<PickedTablets> {
     const topo = await this.#deps.topo.read();
-    const { credentials } = this.#deps;
+    const { credentials, tls } = this.#deps;
     const sources: TabletRef[] = [];
-    for (const s of targets.sources) sources.push(await pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log));
+    for (const s of targets.sources) sources.push(await pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls));
     const destinations = await this.pickDestinations(targets);
     this.#status.sources = sources.map((r) => r.alias);
     return { sources, destinations };
@@ -93,7 +95,7 @@ export class TabletSession {
   async pickDestinations(targets: CloneTargets): Promise<TabletRef[]> {
     const topo = await this.#deps.topo.read();
     const destinations: TabletRef[] = [];
-    for (const d of targets.destinations) destinations.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials));
+    for (const d of targets.destinations) destinations.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls));
     this.#status.destinations = destinations.map((r) => r.alias);
     return destinations;
   }
@@ -129,7 +131,7 @@ export class TabletSession {
 
   #pushRestartReplication(ref: TabletRef): void {
     this.#undo.push(`restart replication on ${ref.alias}`, async () => {
-      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1 });
+      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1, tls: this.#deps.tls });
       try {
         await startReplication(control, ref);
       } finally {
@@ -174,7 +176,7 @@ export class TabletSession {
 
   /** A pool closed by release(). */
   openPool(ref: TabletRef, connections: number, withDatabase: boolean): Pool {
-    const pool = openPool(ref, this.#deps.credentials, { connectionLimit: connections, withDatabase });
+    const pool = openPool(ref, this.#deps.credentials, { connectionLimit: connections, withDatabase, tls: this.#deps.tls });
     this.#pools.push(pool);
     return pool;
   }

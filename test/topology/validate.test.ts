@@ -27,6 +27,11 @@ function refuses(input: unknown, message: string | RegExp) {
 }
 
 describe('validateTopology accepts', () => {
+  it('a tablet with tls true or false', () => {
+    const t = validateTopology(raw((x) => { x.tablets['zone1-100'].tls = true; x.tablets['zone1-101'].tls = false; }), 'topo.json');
+    assert.equal(t.tablets['zone1-100'].tls, true);
+    assert.equal(t.tablets['zone1-101'].tls, false);
+  });
   it('the DESIGN.md example', () => {
     const t = validateTopology(exampleTopology(), 'topo.json');
     assert.deepEqual(t, exampleTopology());
@@ -142,6 +147,9 @@ describe('validateTopology refuses, naming the file and entry', () => {
     refuses(raw((t) => (t.keyspaces.customer.servedFrom.keyspace = 'comerce')), 'topo.json: keyspaces.customer.servedFrom: unknown keyspace "comerce"');
     refuses(raw((t) => (t.keyspaces.customer.servedFrom.keyspace = 'customer')), 'keyspaces.customer.servedFrom: a keyspace cannot be served from itself');
     refuses(raw((t) => (t.keyspaces.customer.servedFrom = 'commerce')), 'keyspaces.customer.servedFrom: must be {"keyspace": NAME}');
+  });
+  it('a tls flag that is not a boolean', () => {
+    for (const tls of ['yes', 1, null]) refuses(raw((t) => (t.tablets['zone1-101'].tls = tls)), 'topo.json: tablets.zone1-101: tls must be true or false');
   });
   it('a tablet that is not an object', () => {
     refuses(raw((t) => (t.tablets['zone1-101'] = null)), 'tablets.zone1-101: must be an object');
