@@ -6,6 +6,7 @@ import { parseOptions } from '../../src/worker/options.ts';
 import { describeTally, type DiffTally } from '../../src/diff/tally.ts';
 import { ENDED_STATES, idleSnapshot, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableStatus, type WorkerState } from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
+import { exampleTopology } from '../topology/fixtures/topology.ts';
 
 export { idleSnapshot };
 
@@ -68,26 +69,7 @@ export class FakeJobs implements JobControl {
 }
 
 /** The DESIGN.md topology, plus a keyspace served from commerce for the vertical commands. */
-export const TOPOLOGY: Topology = {
-  keyspaces: {
-    commerce: {
-      shardingColumnName: 'keyspace_id',
-      shardingColumnType: 'uint64',
-      shards: {
-        '0': { servedTypes: ['primary', 'replica', 'rdonly'], sourceShards: [] },
-        '-80': { servedTypes: [], sourceShards: [] },
-        '80-': { servedTypes: [], sourceShards: [] },
-      },
-    },
-    customer: { servedFrom: { keyspace: 'commerce' }, shards: { '0': { servedTypes: [], sourceShards: [] } } },
-  },
-  tablets: {
-    'zone1-100': { keyspace: 'commerce', shard: '0', type: 'primary', host: '127.0.0.1', port: 15300, dbName: 'commerce', user: 'root' },
-    'zone1-101': { keyspace: 'commerce', shard: '0', type: 'rdonly', host: '127.0.0.1', port: 15301, dbName: 'commerce', user: 'root' },
-    'zone1-200': { keyspace: 'commerce', shard: '-80', type: 'primary', host: '127.0.0.1', port: 15302, dbName: 'commerce', user: 'root' },
-    'zone1-300': { keyspace: 'commerce', shard: '80-', type: 'primary', host: '127.0.0.1', port: 15303, dbName: 'commerce', user: 'root' },
-  },
-};
+export const TOPOLOGY: Topology = exampleTopology();
 
 interface SimTable {
   name: string;
