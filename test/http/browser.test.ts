@@ -23,28 +23,32 @@ async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
 
-const barWidth = (page: Page, table: string) =>
-  page.$eval(`#table-rows tr[data-table="${table}"] .fill`, (el) => parseFloat((el as HTMLElement).style.width));
-
-test('start a SplitClone from the index and watch /status reach done', { skip: missing, timeout: 60_000 }, async (t) => {
-  const jobs = new FakeJobs(splitCloneSimulation(5000));
+/** The app on a free loopback port with `jobs`, a browser page on it, and a screenshot dir; all closed after `t`. */
+async function serveInBrowser(t: { after: (fn: () => Promise<void>) => void }, jobs: FakeJobs, shotPrefix: string) {
   const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   assert.ok(address && typeof address === 'object');
   const base = `http://127.0.0.1:${address.port}`;
   const browser = await launch();
-  const shots = await mkdtemp(join(tmpdir(), 'shardworker-browser-'));
+  const shots = await mkdtemp(join(tmpdir(), shotPrefix));
   t.after(async () => {
     await browser.close();
     await app.close();
     if (!process.env.KEEP_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
   });
-
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
+  return { jobs, base, shots, browser, page, pageErrors };
+}
+
+const barWidth = (page: Page, table: string) =>
+  page.$eval(`#table-rows tr[data-table="${table}"] .fill`, (el) => parseFloat((el as HTMLElement).style.width));
+
+test('start a SplitClone from the index and watch /status reach done', { skip: missing, timeout: 60_000 }, async (t) => {
+  const { jobs, base, shots, browser, page, pageErrors } = await serveInBrowser(t, new FakeJobs(splitCloneSimulation(5000)), 'shardworker-browser-');
 
   await page.goto(base + '/');
   assert.equal(await page.textContent('#job-state'), 'not started');
@@ -169,23 +173,7 @@ function domOf(page: Page, selector: string): Promise<string> {
 }
 
 test('a SplitDiff on /status: diffing, then error with the red summary and its examples, as the server draws it', { skip: missing, timeout: 60_000 }, async (t) => {
-  const jobs = new FakeJobs(splitDiffSimulation(6000));
-  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  const base = `http://127.0.0.1:${address.port}`;
-  const browser = await launch();
-  const shots = await mkdtemp(join(tmpdir(), 'shardworker-browser-diff-'));
-  t.after(async () => {
-    await browser.close();
-    await app.close();
-    if (!process.env.KEEP_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
-  });
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
+  const { jobs, base, shots, browser, page, pageErrors } = await serveInBrowser(t, new FakeJobs(splitDiffSimulation(6000)), 'shardworker-browser-diff-');
 
   jobs.start({ command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} });
   await page.goto(base + '/status');
