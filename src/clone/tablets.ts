@@ -24,7 +24,13 @@ function tabletsOfShard(topo: Topology, keyspace: string, shard: string, type: T
 async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTls | undefined): Promise<string | null> {
   const pool = openPool(ref, credentials, { connectionLimit: 1, tls });
   try {
-    const status = await replicationStatus(pool, ref);
+    let status = await replicationStatus(pool, ref);
+    // Replication restarted a moment ago (by the last job's cleanup, say) is still connecting: give it a few
+    // seconds before calling the tablet unhealthy.
+    for (let i = 0; i < 20 && status.sqlRunning && !status.ioRunning && !status.lastError; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = await replicationStatus(pool, ref);
+    }
     if (!status.configured) return 'it is not a replica';
     if (!status.ioRunning || !status.sqlRunning) return `replication is not running${status.lastError ? ` (${status.lastError})` : ''}`;
     return null;
