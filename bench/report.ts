@@ -2,6 +2,7 @@
 
 import type { ContenderName } from './args.ts';
 import type { PageCheck, RssCurve } from './contenders/shardworker.ts';
+import type { CpuSeconds } from './cpu.ts';
 
 export interface RunRecord {
   round: number;
@@ -15,11 +16,15 @@ export interface Summary {
   /** Median over the rounds, per contender. */
   rowsPerSecond: Partial<Record<ContenderName, number>>;
   seconds: Partial<Record<ContenderName, number>>;
+  /** Median CPU seconds per contender, by part: where each one's time goes on the shared cores. */
+  cpu: Partial<Record<ContenderName, CpuSeconds>>;
   /** shardworker / dump and shardworker / load, from the medians, and per round (same run, side by side). */
   ratios: { vsDump?: number; vsLoad?: number; vsDumpByRound: number[]; vsLoadByRound: number[] };
   /** shardworker timed as a process (start-up included): rows/s and the same ratios. */
   wall?: { rowsPerSecond: number; seconds: number; vsDump?: number; vsLoad?: number };
   peakRssMb?: number;
+  /** The worker's CPU seconds over the job (start-up excluded), median. */
+  jobCpuSeconds?: number;
   /** The last shardworker run's RSS as the copy went on. */
   rssMb?: RssCurve | null;
   page?: PageCheck | null;
@@ -33,11 +38,15 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 export function summarize(runs: RunRecord[]): Summary {
   const names = [...new Set(runs.map((r) => r.contender))];
-  const out: Summary = { rowsPerSecond: {}, seconds: {}, ratios: { vsDumpByRound: [], vsLoadByRound: [] } };
+  const out: Summary = { rowsPerSecond: {}, seconds: {}, cpu: {}, ratios: { vsDumpByRound: [], vsLoadByRound: [] } };
   for (const n of names) {
     const mine = runs.filter((r) => r.contender === n);
     out.rowsPerSecond[n] = Math.round(median(mine.map((r) => r.rowsPerSecond)));
     out.seconds[n] = round2(median(mine.map((r) => r.seconds)));
+    const cpus = mine.map((r) => r.detail.cpu as CpuSeconds | undefined).filter((x): x is CpuSeconds => x !== undefined);
+    if (cpus.length) {
+      out.cpu[n] = { source: round2(median(cpus.map((x) => x.source))), destinations: round2(median(cpus.map((x) => x.destinations))), client: round2(median(cpus.map((x) => x.client))) };
+    }
   }
   const sw = out.rowsPerSecond.shardworker;
   if (sw && out.rowsPerSecond.dump) out.ratios.vsDump = round2(sw / out.rowsPerSecond.dump);
@@ -61,6 +70,7 @@ export function summarize(runs: RunRecord[]): Summary {
       ...(out.rowsPerSecond.dump ? { vsDump: round2(wallRate / out.rowsPerSecond.dump) } : {}),
       ...(out.rowsPerSecond.load ? { vsLoad: round2(wallRate / out.rowsPerSecond.load) } : {}),
     };
+    out.jobCpuSeconds = round2(median(swRuns.map((r) => Number(r.detail.jobCpuSeconds))));
     out.peakRssMb = Math.round(Math.max(...swRuns.map((r) => Number(r.detail.peakRssMb))));
     out.page = swRuns[swRuns.length - 1].detail.page as PageCheck | null;
     out.rssMb = swRuns[swRuns.length - 1].detail.rssMb as RssCurve | null;
@@ -78,6 +88,13 @@ export function summaryText(s: Summary): string {
     `  shardworker / (b): ${s.ratios.vsDump ?? '-'}   per round: ${s.ratios.vsDumpByRound.join(', ') || '-'}   (target >= 1.8)`,
     `  shardworker / (c): ${s.ratios.vsLoad ?? '-'}   per round: ${s.ratios.vsLoadByRound.join(', ') || '-'}   (target >= 0.85)`,
   ];
+  const names: [ContenderName, string][] = [['shardworker', '(a)'], ['dump', '(b)'], ['load', '(c)']];
+  for (const [n, label] of names) {
+    const c = s.cpu[n];
+    if (!c) continue;
+    const client = n === 'shardworker' ? `worker ${c.client} (${s.jobCpuSeconds ?? '-'} in the job, the rest Node start-up)` : n === 'dump' ? `mariadb-dump and mariadb ${c.client}` : `client ${c.client}`;
+    lines.push(`  ${label} CPU seconds: source ${c.source} + destinations ${c.destinations} + ${client} = ${round2(c.source + c.destinations + c.client)}`);
+  }
   if (s.wall) lines.push(`  (a) timed as a process, Node start-up included: ${fmt(s.wall.rowsPerSecond)} rows/s (${s.wall.seconds} s): / (b) ${s.wall.vsDump ?? '-'}, / (c) ${s.wall.vsLoad ?? '-'}`);
   if (s.peakRssMb !== undefined) lines.push(`  shardworker peak RSS: ${s.peakRssMb} MB (target < 200)`);
   if (s.rssMb) lines.push(`  shardworker RSS at 25/50/75/100% of the rows: ${s.rssMb.at25} / ${s.rssMb.at50} / ${s.rssMb.at75} / ${s.rssMb.at100} MB`);

@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { sandboxDown, withConnection } from '../src/sandbox/index.ts';
 import { HelpRequested, USAGE, parseBenchArgs, type ContenderName } from './args.ts';
 import { benchClusterUp } from './cluster.ts';
+import { cpuMark, cpuSince } from './cpu.ts';
 import { runDump } from './contenders/dump.ts';
 import { prepareLoadFiles, runLoad, type LoadFiles } from './contenders/load.ts';
 import { runShardworker } from './contenders/shardworker.ts';
@@ -57,11 +58,12 @@ async function main(): Promise<void> {
         await Promise.all(c.dests.map((x) => withConnection(x.endpoint, (conn) => conn.query('RESET MASTER'))));
         await settle(c);
         log(`round ${round}/${args.rounds}: ${contender}`);
-        const detail = await runContender(contender, c, d, args.shardworkerFlags, files);
+        const before = cpuMark(c);
+        const detail = { ...(await runContender(contender, c, d, args.shardworkerFlags, files)), cpu: cpuSince(c, before) };
         await verifyDestinations(c, d, expected);
         const record: RunRecord = { round, contender, seconds: detail.seconds, rowsPerSecond: rows / detail.seconds, detail };
         runs.push(record);
-        log(`  ${contender}: ${detail.seconds.toFixed(2)} s, ${Math.round(record.rowsPerSecond).toLocaleString('en-US')} rows/s, verified${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`);
+        log(`  ${contender}: ${detail.seconds.toFixed(2)} s, ${Math.round(record.rowsPerSecond).toLocaleString('en-US')} rows/s, verified, CPU-s source ${detail.cpu.source} + destinations ${detail.cpu.destinations} + client ${detail.cpu.client}${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`);
       }
     }
     await resetDestinations(c, d.db);

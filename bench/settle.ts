@@ -1,10 +1,10 @@
 // Waits until the bench's servers are quiet before a contender starts: a load leaves dirty pages that InnoDB
 // flushes for many seconds afterwards, and that work would otherwise be charged to whichever contender comes next.
 
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { withConnection, type Endpoint } from '../src/sandbox/index.ts';
 import type { BenchCluster } from './cluster.ts';
+import { serverSeconds } from './cpu.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -13,17 +13,6 @@ async function statusValue(at: Endpoint, name: string): Promise<number> {
     const [rows] = await conn.query('SHOW GLOBAL STATUS LIKE ?', [name]);
     return Number((rows as { Value: string }[])[0]?.Value ?? 0);
   });
-}
-
-/** CPU seconds used so far by the mariadbd of an instance dir (0 when it cannot be read). */
-function cpuSeconds(instanceDir: string): number {
-  try {
-    const pid = readFileSync(path.join(instanceDir, 'data', 'mariadbd.pid'), 'utf8').trim();
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-  } catch {
-    return 0;
-  }
 }
 
 /** Flushes dirty pages on every server, then waits (at most `timeoutMs`) until they use under 5% of a core. */
@@ -45,9 +34,9 @@ export async function settle(c: BenchCluster, timeoutMs = 60_000): Promise<void>
   }));
   const dirs = servers.map((s) => path.join(c.dir, s.dir));
   while (Date.now() < deadline) {
-    const before = dirs.map(cpuSeconds);
+    const before = dirs.map(serverSeconds);
     await sleep(1000);
-    const busiest = Math.max(...dirs.map((d, i) => cpuSeconds(d) - before[i]));
+    const busiest = Math.max(...dirs.map((d, i) => serverSeconds(d) - before[i]));
     if (busiest < 0.05) return;
   }
 }

@@ -38,6 +38,8 @@ export interface ShardworkerResult {
   seconds: number;
   /** The process from spawn to exit: the job plus Node/tsx start-up and shutdown (about a second here). */
   wallSeconds: number;
+  /** The worker's CPU seconds over the job alone (its start-up excluded), as it reports them. */
+  jobCpuSeconds: number;
   peakRssMb: number;
   rssMb: RssCurve | null;
   page: PageCheck | null;
@@ -136,11 +138,13 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
   running = false;
   await poller;
   if (code !== 0) throw new Error(`shardworker exited ${code}:\n${stderr}\n${stdout.slice(-3000)}`);
-  const seconds = Number(/done: \d+ rows copied in ([\d.]+)s/.exec(stdout)?.[1] ?? NaN);
+  const done = /done: \d+ rows copied in ([\d.]+)s \(worker CPU ([\d.]+) s\)/.exec(stdout);
+  const seconds = Number(done?.[1] ?? NaN);
+  const jobCpuSeconds = Number(done?.[2] ?? NaN);
   if (!(seconds > 0)) throw new Error(`shardworker did not report its time:\n${stdout.slice(-2000)}`);
   const peakKb = useTime ? Number((await fsp.readFile(rssFile, 'utf8')).trim().split('\n').pop()) : hwm;
   await fsp.rm(path.dirname(rssFile), { recursive: true, force: true });
-  return { seconds, wallSeconds, peakRssMb: peakKb / 1024, rssMb: rssCurve(rss), page: comparePage(samples, perTable) };
+  return { seconds, wallSeconds, jobCpuSeconds, peakRssMb: peakKb / 1024, rssMb: rssCurve(rss), page: comparePage(samples, perTable) };
 }
 
 function rssCurve(samples: { rows: number; kb: number }[]): RssCurve | null {

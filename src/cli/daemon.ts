@@ -73,6 +73,7 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   const endedPromise = new Promise<StatusSnapshot>((resolve) => (ended = resolve));
   // Logs go to stderr: stdout is the status text.
   const d = await startDaemon({ ...globals, logLevel: globals.logLevel }, process.stderr, (s) => ended(s));
+  const cpuAtStart = process.cpuUsage();
   d.jobs.start(request);
   process.stdout.write(`status page: ${d.url}/status\n`);
   const timer = setInterval(() => process.stdout.write(statusText(d.jobs.snapshot()) + '\n'), 1000);
@@ -81,11 +82,13 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
     interrupted = true;
   });
   const final = await endedPromise;
+  // The worker's own CPU over the job (start-up excluded): on a shared host, what the copy takes from the servers.
+  const cpu = process.cpuUsage(cpuAtStart);
   clearInterval(timer);
   process.stdout.write(statusText(final) + '\n');
   await d.app.close();
   if (final.state === 'done') {
-    process.stdout.write(`done: ${final.totals.rowsCopied} rows copied in ${elapsed(final)}\n`);
+    process.stdout.write(`done: ${final.totals.rowsCopied} rows copied in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;
   }
   process.stderr.write(`${request.command} ${final.state}${interrupted ? ' (interrupted)' : ''}: ${final.error ?? 'no reason recorded'}\n`);

@@ -15,6 +15,11 @@ export class RawRow {
   buffer: Buffer = Buffer.alloc(0);
   /** Bytes of the row in the packet (its values and their length prefixes). */
   size = 0;
+  /**
+   * No NULL and every value under 251 bytes: each length prefix is one byte, so the values lie back to back with
+   * one byte between them (what an encoder can copy in one piece and then fix up).
+   */
+  compact = false;
   readonly start: Int32Array;
   readonly end: Int32Array;
 
@@ -53,8 +58,10 @@ export class RawRow {
     const starts = this.start;
     const ends = this.end;
     let p = offset;
+    let compact = true;
     for (let i = 0; i < starts.length; i++) {
       let len = buffer[p++];
+      if (len >= 0xfb) compact = false;
       if (len === 0xfb) {
         starts[i] = -1;
         ends[i] = -1;
@@ -75,6 +82,7 @@ export class RawRow {
       ends[i] = p;
     }
     if (p !== end) throw new Error(`row packet of ${end - offset} bytes does not hold ${starts.length} values`);
+    this.compact = compact;
   }
 }
 

@@ -68,6 +68,49 @@ test('LOAD DATA batches: tab-separated lines, \\N for NULL, BIT as hex, cut by s
   for (const x of batches) if (x.kind === 'load-data') x.release();
 });
 
+test('LOAD DATA lines: rows copied in one piece encode exactly as value by value', () => {
+  // Columns without BIT take the one-copy path when no value is NULL, 251 bytes or longer, or needs escaping.
+  const columns: BatchColumn[] = [
+    { name: 'id', dataType: 'bigint', encoding: 'number' },
+    { name: 's', dataType: 'varchar', encoding: 'bytes' },
+    { name: 't', dataType: 'varbinary', encoding: 'bytes' },
+    { name: 'd', dataType: 'datetime', encoding: 'number' },
+  ];
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const value = (): Buffer | null => {
+    const kind = rnd(10);
+    if (kind === 0) return null;
+    const len = kind === 1 ? 251 + rnd(300) : kind === 2 ? 0 : rnd(60);
+    // Mostly letters; now and then a byte that must be escaped.
+    return Buffer.from(Array.from({ length: len }, () => (rnd(40) === 0 ? [0x00, 0x09, 0x0a, 0x5c][rnd(4)] : 0x61 + rnd(26))));
+  };
+  // What each line must be, built the slow and obvious way.
+  const expected = (values: (Buffer | null)[]) => Buffer.concat([
+    ...values.flatMap((v, i) => {
+      const field = v === null ? Buffer.from('\\N') : Buffer.from(v.toString('latin1').replace(/[\\\0\t\n]/g, (c) => '\\' + ({ '\\': '\\', '\0': '0', '\t': 't', '\n': 'n' } as Record<string, string>)[c]), 'latin1');
+      return i ? [Buffer.from('\t'), field] : [field];
+    }),
+    Buffer.from('\n'),
+  ]);
+  const b = new LoadDataBatcher('db', 't', columns, { maxRows: 1_000_000, maxSize: 1 << 20 });
+  const want: Buffer[] = [];
+  let compact = 0;
+  for (let n = 0; n < 3000; n++) {
+    const values = [Buffer.from(String(rnd(1e9))), value(), value(), Buffer.from('2024-03-10 02:30:00.000001')];
+    const r = row(values);
+    if (r.compact) compact++;
+    want.push(expected(values));
+    assert.equal(b.add(r), null);
+  }
+  const batch = b.take()!;
+  assert.equal(batch.kind, 'load-data');
+  if (batch.kind !== 'load-data') return;
+  assert.ok(compact > 500 && compact < 2900, `both paths are exercised (${compact} of 3000 rows compact)`);
+  assert.ok(batch.data.equals(Buffer.concat(want)));
+  batch.release();
+});
+
 test('INSERT batches: numbers as text, bytes as hex literals, bounded in rows and bytes', () => {
   const b = new InsertBatcher('db', 't', COLUMNS, { maxRows: 2, maxSize: 1 << 20 });
   assert.equal(b.add(row(['1', "it's", null])), null);
