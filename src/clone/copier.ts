@@ -85,6 +85,8 @@ export interface CopyRequest {
   /** Retrying a read that broke (absent: the first failure is final). */
   readRetry?: ReadRetry;
   marks?: ChunkMarks;
+  /** Called once per table when every chunk of it, from every source, is written (and marked). */
+  tableCopied?(table: TableDefinition): void;
 }
 
 /**
@@ -115,8 +117,37 @@ export async function copyTables(req: CopyRequest): Promise<void> {
   await settleAll(tasks);
 }
 
+/** Chunks of each table still to copy, and on how many sources it is planned: copied when all are and none is left. */
+class TableCompletion {
+  readonly #left = new Map<string, { sourcesPlanned: number; chunks: number }>();
+  readonly #req: CopyRequest;
+
+  constructor(req: CopyRequest) {
+    this.#req = req;
+  }
+
+  planned(table: TableDefinition, chunksToCopy: number): void {
+    const t = this.#left.get(table.name) ?? { sourcesPlanned: 0, chunks: 0 };
+    t.sourcesPlanned++;
+    t.chunks += chunksToCopy;
+    this.#left.set(table.name, t);
+    this.#check(table, t);
+  }
+
+  chunkCopied(table: TableDefinition): void {
+    const t = this.#left.get(table.name)!;
+    t.chunks--;
+    this.#check(table, t);
+  }
+
+  #check(table: TableDefinition, t: { sourcesPlanned: number; chunks: number }): void {
+    if (t.chunks === 0 && t.sourcesPlanned === this.#req.sources.length) this.#req.tableCopied?.(table);
+  }
+}
+
 async function queueChunks(req: CopyRequest, tasks: Promise<void>[]): Promise<void> {
   const { signal } = req.abort;
+  const completion = new TableCompletion(req);
   for (const [sourceIndex, source] of req.sources.entries()) {
     // Largest first, so one big table does not run alone at the end.
     const tables = [...req.tables].sort((a, b) => b.rowsEstimate - a.rowsEstimate);
@@ -127,6 +158,7 @@ async function queueChunks(req: CopyRequest, tasks: Promise<void>[]): Promise<vo
       const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
       req.progress.chunksPlanned(table.name, plan.chunks.length);
       const router = req.routerFor(table, sourceIndex);
+      const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
       for (const [chunkIndex, range] of plan.chunks.entries()) {
         if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
           req.progress.chunkDone(table.name);
@@ -134,13 +166,18 @@ async function queueChunks(req: CopyRequest, tasks: Promise<void>[]): Promise<vo
         }
         const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
         const chunk = { sourceIndex, index: chunkIndex, range };
-        const task = readers.add(() => copyChunk(req, source, table, plan, chunk, router, log), { signal }) as Promise<void>;
+        const task = readers.add(async () => {
+          await copyChunk(req, source, table, plan, chunk, router, log);
+          completion.chunkCopied(table);
+        }, { signal }) as Promise<void>;
         tasks.push(task.catch((err: unknown) => {
           if (!signal.aborted) log.error({ err }, 'chunk failed');
           req.abort.abort(err);
           throw err;
         }));
       }
+      // After its chunks are queued: a table with none left to copy (a resumed job's) is complete at once.
+      completion.planned(table, toCopy);
     }
   }
 }

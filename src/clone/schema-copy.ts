@@ -53,8 +53,9 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
   for (const table of tables) {
     if (existing.has(table.name) && resume) {
       // Created by the job being resumed, as this one would: its rows are sorted out chunk by chunk (copy-state.ts).
+      // Its delayed indexes may be there already (that job built them once the table was copied): not twice.
       const { alter } = splitCreateTable(table.createSql, dbName, table.name, tableFlags(table, flags));
-      if (alter) alters.set(table.name, alter);
+      if (alter && !(await hasFullDefinition(dest, table, flags))) alters.set(table.name, alter);
       continue;
     }
     if (existing.has(table.name)) {
@@ -69,6 +70,13 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
     if (alter) alters.set(table.name, alter);
   }
   return alters;
+}
+
+/** Whether the destination's table already has the source's whole definition (its delayed indexes included). */
+async function hasFullDefinition(dest: DestinationDb, table: TableDefinition, flags: StrategyFlags): Promise<boolean> {
+  const rows = await queryOn<Record<string, string>[]>(dest.pool, dest.ref, `reading ${table.name}'s definition`, `SHOW CREATE TABLE ${quoteTable(dest.dbName, table.name)}`);
+  const have = rows[0]?.['Create Table'];
+  return have !== undefined && normalizeCreateTable(have, table.name, flags) === normalizeCreateTable(table.createSql, table.name, flags);
 }
 
 export async function createViews(dest: DestinationDb, sourceDb: string, views: TableDefinition[]): Promise<void> {

@@ -4,7 +4,8 @@
 import type { Logger } from 'pino';
 import { copyTables, type DestinationSide, type SourceSide } from '../clone/copier.ts';
 import { CREATE_BLP_CHECKPOINT, BLP_FLAG_DONT_START, populateBlpCheckpoint } from '../clone/checkpoint.ts';
-import { compareSchema, createTables, createViews, type DelayedAlters } from '../clone/schema-copy.ts';
+import { DelayedIndexes } from '../clone/delayed-indexes.ts';
+import { compareSchema, createTables, createViews } from '../clone/schema-copy.ts';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StrategyFlags } from '../clone/strategy-flags.ts';
 import { DestinationWriter } from '../clone/writer.ts';
@@ -135,6 +136,19 @@ export class CloneJob implements JobPhases {
     for (const v of views) this.#status.setTableState(v.name, 'done');
     this.#log.info('views created');
 
+    const indexes = new DelayedIndexes(
+      this.#destinations.map((d) => this.#dest(d)),
+      alters,
+      this.#abort.signal,
+      {
+        started: (table) => this.#log.info({ table }, 'adding delayed indexes'),
+        finished: (table) => {
+          this.#status.setTableState(table, 'done');
+          this.#log.info({ table }, 'delayed indexes added');
+        },
+      },
+      (err) => this.#abort.abort(err),
+    );
     await copyTables({
       sources: this.#sources.map((s): SourceSide => ({ ref: s.ref, pool: s.pool, dbName: s.ref.tablet.dbName })),
       destinations: this.#destinations.map((d): DestinationSide => ({ ref: d.ref, dbName: d.ref.tablet.dbName, writer: d.writer })),
@@ -154,10 +168,14 @@ export class CloneJob implements JobPhases {
         },
       },
       marks,
+      tableCopied: (table) => {
+        this.#log.info({ table: table.name }, 'table copied');
+        if (indexes.has(table.name)) this.#status.setTableState(table.name, 'altering');
+        indexes.tableCopied(table.name);
+      },
     });
     this.#abort.signal.throwIfAborted();
-
-    await this.#runAlters(alters);
+    await indexes.finish();
     if (this.#flags.populateBlpCheckpoint) await this.#writeCheckpoints();
     if (!this.#flags.skipSetSourceShards) await this.#setSourceShards(tables);
     await this.#checkSchema(schemas[0], picked);
@@ -200,20 +218,6 @@ export class CloneJob implements JobPhases {
 
   #dest(d: Destination) {
     return { ref: d.ref, pool: d.pool, dbName: d.ref.tablet.dbName };
-  }
-
-  async #runAlters(alters: DelayedAlters[]): Promise<void> {
-    if (!alters.some((a) => a.size)) return;
-    for (const table of alters[0].keys()) this.#status.setTableState(table, 'altering');
-    this.#log.info('adding delayed indexes');
-    await Promise.all(
-      this.#destinations.map(async (d, i) => {
-        for (const [table, sql] of alters[i]) {
-          this.#abort.signal.throwIfAborted();
-          await queryOn(d.pool, d.ref, `adding delayed indexes to ${table}`, sql);
-        }
-      }),
-    );
   }
 
   async #writeCheckpoints(): Promise<void> {
