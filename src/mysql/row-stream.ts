@@ -23,6 +23,10 @@ export async function* streamRows(pool: Pool, ref: TabletRef, doing: string, sql
   const stream = raw.query({ sql, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: opts.highWaterMark ?? 1000 });
   const onAbort = () => stream.destroy(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
   opts.signal.addEventListener('abort', onAbort, { once: true });
+  // mysql2 reports a connection that dies mid-result (KILL, server gone) to the connection, not to a query that
+  // has no callback: without this the stream would wait for ever.
+  const onConnectionError = (err: Error) => stream.destroy(err);
+  raw.on('error', onConnectionError);
   let finished = false;
   try {
     for await (const row of stream) yield row as Row;
@@ -32,6 +36,7 @@ export async function* streamRows(pool: Pool, ref: TabletRef, doing: string, sql
     throw new TabletError(ref, doing, err);
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
+    raw.removeListener('error', onConnectionError);
     if (finished) conn.release();
     else conn.destroy();
   }
