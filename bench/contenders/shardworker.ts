@@ -87,7 +87,7 @@ export interface RssCurve {
  * more readers or writers only contend (measured; see docs/performance.md). Flags given to the bench come after
  * these and win.
  */
-export const BENCH_FLAGS = ['--source-reader-count', '4', '--destination-writer-count', '2', '--min-rows-per-chunk', '100000'];
+export const BENCH_FLAGS = ['--source-reader-count', '3', '--destination-writer-count', '1', '--min-rows-per-chunk', '100000'];
 
 export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[]): Promise<ShardworkerResult> {
   await writeFreshTopology(c, d.db);
