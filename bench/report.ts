@@ -95,6 +95,15 @@ export function summaryText(s: Summary): string {
     const client = n === 'shardworker' ? `worker ${c.client} (${s.jobCpuSeconds ?? '-'} in the job, the rest Node start-up)` : n === 'dump' ? `mariadb-dump and mariadb ${c.client}` : `client ${c.client}`;
     lines.push(`  ${label} CPU seconds: source ${c.source} + destinations ${c.destinations} + ${client} = ${round2(c.source + c.destinations + c.client)}`);
   }
+  const a = s.cpu.shardworker;
+  const c = s.cpu.load;
+  if (a && c && s.seconds.load) {
+    // The cores (c) kept busy, and the time (a) would need at that rate for its servers' work alone.
+    const cores = (c.source + c.destinations + c.client) / s.seconds.load;
+    const floor = (a.source + a.destinations) / cores;
+    const vsDump = s.seconds.dump ? `, ${round2(s.seconds.dump / floor)} × (b)` : '';
+    lines.push(`  with a worker that used no CPU at all, (a)'s servers alone would need about ${round2(floor)} s here: at best ${round2(s.seconds.load / floor)} × (c)${vsDump}`);
+  }
   if (s.wall) lines.push(`  (a) timed as a process, Node start-up included: ${fmt(s.wall.rowsPerSecond)} rows/s (${s.wall.seconds} s): / (b) ${s.wall.vsDump ?? '-'}, / (c) ${s.wall.vsLoad ?? '-'}`);
   if (s.peakRssMb !== undefined) lines.push(`  shardworker peak RSS: ${s.peakRssMb} MB (target < 200)`);
   if (s.rssMb) lines.push(`  shardworker RSS at 25/50/75/100% of the rows: ${s.rssMb.at25} / ${s.rssMb.at50} / ${s.rssMb.at75} / ${s.rssMb.at100} MB`);
