@@ -20,6 +20,8 @@ export interface LoadDataBatch {
   kind: 'load-data';
   sql: string;
   data: Buffer;
+  /** `data` with 4 bytes before it, in the same memory: room for a protocol packet header, to send it without a copy. */
+  packet?: Buffer;
   rows: number;
   bytes: number;
   /** Gives `data`'s memory back for reuse: called once the batch is written (or failed). */

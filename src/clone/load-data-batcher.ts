@@ -61,6 +61,9 @@ function noneToEscape(row: RawRow, escapedColumns: Uint16Array): boolean {
   return true;
 }
 
+/** Bytes before a batch's data, where the header of the one protocol packet it may be sent as goes (see infile.ts). */
+const PACKET_HEADER = 4;
+
 /** One pool per batch size in use (normally one: the job's --write-query-max-size). */
 const pools = new Map<number, BufferPool>();
 /** Buffers kept for reuse per size: enough for every batch a copy holds at once with the default bounds. */
@@ -96,7 +99,7 @@ export class LoadDataBatcher implements RowBatcher {
   }
 
   add(row: RawRow): Batch | null {
-    const out = (this.#data ??= new ByteBuilder(this.#pool.take()));
+    const out = (this.#data ??= this.#open());
     const rowStart = out.length;
     // At most: every byte escaped or hex (two), plus a separator per column; \N is no longer than its prefix.
     out.reserve(2 * row.size + this.#encodings.length + 1);
@@ -109,6 +112,13 @@ export class LoadDataBatcher implements RowBatcher {
       return batch;
     }
     return null;
+  }
+
+  /** A new batch in a pooled buffer, its first bytes left for the protocol header it can be sent with. */
+  #open(): ByteBuilder {
+    const b = new ByteBuilder(this.#pool.take());
+    b.length = PACKET_HEADER;
+    return b;
   }
 
   take(): Batch | null {
@@ -124,12 +134,13 @@ export class LoadDataBatcher implements RowBatcher {
     const full = open.buffer;
     this.#data = null;
     if (at < open.length) {
-      const next = (this.#data = new ByteBuilder(this.#pool.take()));
+      const next = (this.#data = this.#open());
       next.reserve(open.length - at);
       next.bytes(full, at, open.length);
     }
-    const data = full.subarray(0, at);
+    const packet = full.subarray(0, at);
+    const data = full.subarray(PACKET_HEADER, at);
     const pool = this.#pool;
-    return { kind: 'load-data', sql: this.#sql, data, rows, bytes: data.length, release: () => pool.give(full) };
+    return { kind: 'load-data', sql: this.#sql, data, packet, rows, bytes: packet.length, release: () => pool.give(full) };
   }
 }

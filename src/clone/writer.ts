@@ -100,7 +100,7 @@ export class DestinationWriter {
       async () => {
         this.#signal.throwIfAborted();
         await writeWithRetry(this.#retry, { ref: this.ref, pool: this.#pool }, doing, this.#signal, (pool, ref) =>
-          batch.kind === 'load-data' ? loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows) : queryOn(pool, ref, doing, batch.sql));
+          batch.kind === 'load-data' ? loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows, batch.packet) : queryOn(pool, ref, doing, batch.sql));
       },
       { signal: this.#signal },
     ) as Promise<void>;
