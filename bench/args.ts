@@ -24,7 +24,7 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [flags]
   --mode split|flat        split (default): two sharded tables + a small one; flat: one big table, memory check
   --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat)
-  --rounds N               alternating rounds (default 3 for split, 1 for flat)
+  --rounds N               alternating rounds (default 5 for split, 1 for flat)
   --only a,b,c             contenders: a = shardworker, b = mariadb-dump | mariadb, c = LOAD DATA + ADD INDEX
   --sw "FLAGS"             extra SplitClone flags, e.g. --sw "--write-method insert" (repeatable;
                            --sw "--strategy=-populate_blp_checkpoint -delay_secondary_indexes" stays one flag)
@@ -100,7 +100,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   return {
     mode,
     rows: rows ?? (mode === 'split' ? 2_000_000 : 20_000_000),
-    rounds: rounds ?? (mode === 'split' ? 3 : 1),
+    rounds: rounds ?? (mode === 'split' ? 5 : 1),
     contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),
     ...out,
   };
