@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-mariadb.sh
-[ -d node_modules ] || npm install --no-audit --no-fund
+bash scripts/ensure-node-modules.sh
 exec node --import tsx/esm bench/run.ts "$@"

@@ -1,6 +1,8 @@
 // The Fastify app: pages for people, JSON for machines, both from one status snapshot (DESIGN.md "HTTP API").
 // It never listens: the CLI does (the process apart from the app); tests call buildApp and app.inject.
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyView from '@fastify/view';
@@ -21,7 +23,15 @@ import { RequestError } from './request-error.ts';
 import { SchemaError, formatSchemaErrors } from './schemas.ts';
 import { UnknownTargetError, parseForm } from './start-job.ts';
 
-export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
+/** views/ at the package's root, found from this module whether it runs from src/http or from the dist bundle. */
+export const VIEWS_DIR = findViews(path.dirname(fileURLToPath(import.meta.url)));
+
+function findViews(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'views'))) return path.join(dir, 'views') + path.sep;
+    if (path.dirname(dir) === dir) throw new Error(`no views/ directory above ${from}`);
+  }
+}
 
 export type { AuthOptions } from './auth.ts';
 
