@@ -106,15 +106,25 @@ export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPl
 }
 
 export async function copyTables(req: CopyRequest): Promise<void> {
-  const tasks: Promise<void>[] = [];
+  const run: CopyRun = { req, completion: new TableCompletion(req), queues: [], failure: null };
   try {
-    await queueChunks(req, tasks);
+    // Each source's readers at once (a merge reads its sources side by side).
+    await Promise.all(req.sources.map((source, sourceIndex) => queueChunks(run, source, sourceIndex)));
   } catch (err) {
     req.abort.abort(err);
-    await Promise.allSettled(tasks);
-    throw err;
+    run.failure ??= { err };
   }
-  await settleAll(tasks);
+  // Every queued chunk has finished or, after a failure, been dropped.
+  await Promise.all(run.queues.map((q) => q.onIdle()));
+  if (run.failure) throw run.failure.err;
+}
+
+interface CopyRun {
+  req: CopyRequest;
+  completion: TableCompletion;
+  queues: PQueue[];
+  /** The first failure: the one reported (the rest are its consequences). */
+  failure: { err: unknown } | null;
 }
 
 /** Chunks of each table still to copy, and on how many sources it is planned: copied when all are and none is left. */
@@ -145,39 +155,48 @@ class TableCompletion {
   }
 }
 
-async function queueChunks(req: CopyRequest, tasks: Promise<void>[]): Promise<void> {
+/**
+ * Queues one source's chunks, largest table first (so one big table does not run alone at the end), a few ahead
+ * of its readers at a time: memory follows the readers, not the number of chunks in the schema.
+ */
+async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number): Promise<void> {
+  const { req, completion } = run;
   const { signal } = req.abort;
-  const completion = new TableCompletion(req);
-  for (const [sourceIndex, source] of req.sources.entries()) {
-    // Largest first, so one big table does not run alone at the end.
-    const tables = [...req.tables].sort((a, b) => b.rowsEstimate - a.rowsEstimate);
-    const readers = new PQueue({ concurrency: req.readersPerSource });
-    for (const table of tables) {
-      signal.throwIfAborted();
-      const make = () => planChunks(source.pool, source.ref, source.dbName, table, req.chunking);
-      const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
-      req.progress.chunksPlanned(table.name, plan.chunks.length);
-      const router = req.routerFor(table, sourceIndex);
-      const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
-      for (const [chunkIndex, range] of plan.chunks.entries()) {
-        if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
-          req.progress.chunkDone(table.name);
-          continue;
-        }
-        const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
-        const chunk = { sourceIndex, index: chunkIndex, range };
-        const task = readers.add(async () => {
-          await copyChunk(req, source, table, plan, chunk, router, log);
-          completion.chunkCopied(table);
-        }, { signal }) as Promise<void>;
-        tasks.push(task.catch((err: unknown) => {
-          if (!signal.aborted) log.error({ err }, 'chunk failed');
-          req.abort.abort(err);
-          throw err;
-        }));
+  const tables = [...req.tables].sort((a, b) => b.rowsEstimate - a.rowsEstimate);
+  const readers = new PQueue({ concurrency: req.readersPerSource });
+  run.queues.push(readers);
+  const ahead = req.readersPerSource * 2;
+  for (const table of tables) {
+    signal.throwIfAborted();
+    const make = () => planChunks(source.pool, source.ref, source.dbName, table, req.chunking);
+    const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
+    req.progress.chunksPlanned(table.name, plan.chunks.length);
+    const router = req.routerFor(table, sourceIndex);
+    const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
+    // Counted before any of them can finish; a table with none left to copy (a resumed job's) is complete at once.
+    completion.planned(table, toCopy);
+    for (const [chunkIndex, range] of plan.chunks.entries()) {
+      if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
+        req.progress.chunkDone(table.name);
+        continue;
       }
-      // After its chunks are queued: a table with none left to copy (a resumed job's) is complete at once.
-      completion.planned(table, toCopy);
+      if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
+      signal.throwIfAborted();
+      const chunk = { sourceIndex, index: chunkIndex, range };
+      const task = readers.add(async () => {
+        const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
+        try {
+          await copyChunk(req, source, table, plan, chunk, router, log);
+        } catch (err) {
+          if (!signal.aborted) log.error({ err }, 'chunk failed');
+          throw err;
+        }
+        completion.chunkCopied(table);
+      }, { signal }) as Promise<void>;
+      task.catch((err: unknown) => {
+        run.failure ??= { err };
+        req.abort.abort(err);
+      });
     }
   }
 }
