@@ -67,19 +67,18 @@ function wholePacket(packet: Buffer): PacketLike {
 
 /**
  * Makes `query` answer the server's request for the file with the whole batch as one packet, straight from the
- * batch's buffer: mysql2's own pump copies every piece into a new buffer. False (and the pump is used) when
- * mysql2's internals are not the expected ones.
+ * batch's buffer: mysql2's own pump copies every piece into a new buffer. When mysql2's internals are not the
+ * expected ones the query is left alone, and its pump sends the pieces.
  */
-function sendAsOnePacket(query: unknown, packet: Buffer): boolean {
+function sendAsOnePacket(query: unknown, packet: Buffer): void {
   const q = query as Partial<InfileQuery>;
-  if (typeof q._streamLocalInfile !== 'function' || typeof q.infileOk !== 'function') return false;
+  if (typeof q._streamLocalInfile !== 'function' || typeof q.infileOk !== 'function') return;
   q._streamLocalInfile = function (this: InfileQuery, connection) {
     connection.writePacket(wholePacket(packet));
     // The empty packet that ends the file.
     connection.writePacket(wholePacket(Buffer.alloc(4)));
     return this.infileOk;
   };
-  return true;
 }
 
 interface Warning {
