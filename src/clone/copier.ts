@@ -269,7 +269,7 @@ async function copyChunk(
         // Nothing written yet: drop what was batched and read the chunk again from its start.
         for (const b of batchers) {
           const dropped = b.take();
-          if (dropped?.kind === 'load-data') dropped.release();
+          if (dropped && dropped.kind !== 'insert') dropped.release();
         }
         skipped = 0;
       }

@@ -1,6 +1,6 @@
 // Batches for the two write methods, built as bytes from raw row views: one table, one destination each.
-// InsertBatcher packs multi-row INSERTs bounded in rows and bytes (the `insert` write method); the LOAD DATA one
-// lives in load-data-batcher.ts. Both keep the copier's interface: add(row) → a full batch or null, take().
+// InsertBatcher packs multi-row INSERTs bounded in rows and bytes (the `insert` write method); the LOAD DATA and
+// bulk ones live in load-data-batcher.ts and bulk-batcher.ts. Both keep the copier's interface: add(row) → a full batch or null, take().
 
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix, type ValueEncoding } from '../mysql/sql.ts';
@@ -28,7 +28,19 @@ export interface LoadDataBatch {
   release(): void;
 }
 
-export type Batch = InsertBatch | LoadDataBatch;
+/** A prepared INSERT and its rows as one COM_STMT_BULK_EXECUTE packet (MariaDB). */
+export interface BulkBatch {
+  kind: 'bulk';
+  /** The INSERT … VALUES (?, …) the packet executes. */
+  sql: string;
+  /** 4 header bytes, then the command; the statement id in it is filled in by the connection that sends it. */
+  packet: Buffer;
+  rows: number;
+  bytes: number;
+  release(): void;
+}
+
+export type Batch = InsertBatch | LoadDataBatch | BulkBatch;
 
 export interface BatchLimits {
   /** Rows per INSERT (the insert method; a LOAD DATA batch is bounded by size alone). */

@@ -1,11 +1,12 @@
 // Packs rows of one table for one destination into the tab-separated bytes of a LOAD DATA LOCAL INFILE
 // (the `load-data` write method), bounded in bytes. Rows are written straight from the packets they were read
-// in, escaped; the batch is handed to the writer without a copy, in a buffer it gives back when written.
+// in, escaped, by PacketBatcher (shared with the bulk method).
 
 import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/load-data.ts';
 import type { RawRow } from '../mysql/raw-rows.ts';
-import { BufferPool, ByteBuilder, copyInto, escapeInto, firstSpecial, hexInto } from './byte-builder.ts';
+import { copyInto, escapeInto, firstSpecial, hexInto } from './byte-builder.ts';
 import type { Batch, BatchColumn, BatchLimits, LoadDataBatch, RowBatcher } from './insert-batcher.ts';
+import { PACKET_HEADER, PacketBatcher, type PacketBatch, type RowEncoder } from './packet-batcher.ts';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -61,86 +62,52 @@ function noneToEscape(row: RawRow, escapedColumns: Uint16Array): boolean {
   return true;
 }
 
-/** Bytes before a batch's data, where the header of the one protocol packet it may be sent as goes (see infile.ts). */
-const PACKET_HEADER = 4;
-
-/** One pool per batch size in use (normally one: the job's --write-query-max-size). */
-const pools = new Map<number, BufferPool>();
-/** Buffers kept for reuse per size: enough for every batch a copy holds at once with the default bounds. */
-const POOL_BUFFERS = 64;
-
-function poolFor(maxSize: number): BufferPool {
-  // Room for the batch and the row that overflows it, so a cut rarely needs a bigger buffer.
-  const size = maxSize + 64 * 1024;
-  let pool = pools.get(size);
-  if (!pool) pools.set(size, (pool = new BufferPool(size, Math.max(2, Math.floor((POOL_BUFFERS * 1024 * 1024) / size)))));
-  return pool;
-}
-
-export class LoadDataBatcher implements RowBatcher {
-  readonly #sql: string;
+/** The encoder of one table's rows (its columns' encodings), for PacketBatcher. */
+class LoadDataEncoder implements RowEncoder {
   readonly #encodings: Uint8Array;
   readonly #escapedColumns: Uint16Array;
   readonly #hex: boolean;
-  readonly #maxSize: number;
-  readonly #pool: BufferPool;
-  /** The open batch; null between batches, so a batcher dropped after take() holds no buffer. */
-  #data: ByteBuilder | null = null;
-  #rows = 0;
+
+  constructor(encodings: readonly LoadFieldEncoding[]) {
+    this.#encodings = Uint8Array.from(encodings, (e) => ENCODING_CODE[e]);
+    this.#escapedColumns = Uint16Array.from(encodings.flatMap((e, i) => (e === 'escaped' ? [i] : [])));
+    this.#hex = encodings.includes('hex');
+  }
+
+  maxBytes(row: RawRow): number {
+    // At most: every byte escaped or hex (two), plus a separator per column; \N is no longer than its prefix.
+    return 2 * row.size + this.#encodings.length + 1;
+  }
+
+  encode(out: Buffer, o: number, row: RawRow): number {
+    return encodeRow(out, o, row, this.#encodings, this.#escapedColumns, this.#hex);
+  }
+}
+
+/** Header room only: the batch's data is the file, sent as one packet after the header (see infile.ts). */
+const PREFIX = Buffer.alloc(PACKET_HEADER);
+
+export class LoadDataBatcher implements RowBatcher {
+  readonly #sql: string;
+  readonly #batcher: PacketBatcher;
 
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
     const load = columns.map((c) => ({ name: c.name, encoding: loadFieldEncoding(c.dataType) }));
     this.#sql = loadDataStatement(db, table, load);
-    this.#encodings = Uint8Array.from(load, (c) => ENCODING_CODE[c.encoding]);
-    this.#escapedColumns = Uint16Array.from(load.flatMap((c, i) => (c.encoding === 'escaped' ? [i] : [])));
-    this.#hex = load.some((c) => c.encoding === 'hex');
-    this.#maxSize = limits.maxSize;
-    this.#pool = poolFor(limits.maxSize);
+    this.#batcher = new PacketBatcher(PREFIX, new LoadDataEncoder(load.map((c) => c.encoding)), limits.maxSize);
   }
 
   add(row: RawRow): Batch | null {
-    const out = (this.#data ??= this.#open());
-    const rowStart = out.length;
-    // At most: every byte escaped or hex (two), plus a separator per column; \N is no longer than its prefix.
-    out.reserve(2 * row.size + this.#encodings.length + 1);
-    out.length = encodeRow(out.buffer, rowStart, row, this.#encodings, this.#escapedColumns, this.#hex);
-    this.#rows++;
-    if (this.#rows > 1 && out.length > this.#maxSize) {
-      // The row does not fit: the batch is what came before it; the row starts the next.
-      const batch = this.#cut(rowStart, this.#rows - 1);
-      this.#rows = 1;
-      return batch;
-    }
-    return null;
-  }
-
-  /** A new batch in a pooled buffer, its first bytes left for the protocol header it can be sent with. */
-  #open(): ByteBuilder {
-    const b = new ByteBuilder(this.#pool.take());
-    b.length = PACKET_HEADER;
-    return b;
+    const b = this.#batcher.add(row);
+    return b && this.#batch(b);
   }
 
   take(): Batch | null {
-    if (this.#rows === 0) return null;
-    const batch = this.#cut(this.#data!.length, this.#rows);
-    this.#rows = 0;
-    return batch;
+    const b = this.#batcher.take();
+    return b && this.#batch(b);
   }
 
-  /** Closes the batch at byte `at`; what follows (an overflowing row) starts the next, in a pooled buffer. */
-  #cut(at: number, rows: number): LoadDataBatch {
-    const open = this.#data!;
-    const full = open.buffer;
-    this.#data = null;
-    if (at < open.length) {
-      const next = (this.#data = this.#open());
-      next.reserve(open.length - at);
-      next.bytes(full, at, open.length);
-    }
-    const packet = full.subarray(0, at);
-    const data = full.subarray(PACKET_HEADER, at);
-    const pool = this.#pool;
-    return { kind: 'load-data', sql: this.#sql, data, packet, rows, bytes: packet.length, release: () => pool.give(full) };
+  #batch(b: PacketBatch): LoadDataBatch {
+    return { kind: 'load-data', sql: this.#sql, data: b.packet.subarray(PACKET_HEADER), packet: b.packet, rows: b.rows, bytes: b.packet.length, release: b.release };
   }
 }

@@ -2,22 +2,30 @@
 // in bytes: a slow destination stops the readers (through submit) instead of growing the worker's memory.
 
 import PQueue from 'p-queue';
-import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { bulkAvailable, bulkInsertOn } from '../mysql/bulk-execute.ts';
+import { maxAllowedPacket } from '../mysql/max-packet.ts';
 import { loadDataOn } from '../mysql/infile.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
+import { BulkBatcher } from './bulk-batcher.ts';
 import { LoadDataBatcher } from './load-data-batcher.ts';
 import { writeWithRetry, type WriteRetry } from './write-retry.ts';
 
-/** `load-data`: LOAD DATA LOCAL INFILE fed from memory (the default, fastest); `insert`: multi-row INSERTs. */
-export type WriteMethod = 'insert' | 'load-data';
-export const WRITE_METHODS: readonly WriteMethod[] = ['load-data', 'insert'];
+/**
+ * `bulk`: a prepared INSERT run for a whole batch by COM_STMT_BULK_EXECUTE (MariaDB 10.2+; the fastest);
+ * `load-data`: LOAD DATA LOCAL INFILE fed from memory; `insert`: multi-row INSERTs.
+ */
+export type WriteMethod = 'bulk' | 'load-data' | 'insert';
+/** What a job asks for: a method, or `auto` (bulk where the destination takes it, else load-data). */
+export type WriteMethodChoice = WriteMethod | 'auto';
+export const WRITE_METHODS: readonly WriteMethodChoice[] = ['auto', 'bulk', 'load-data', 'insert'];
 
 export interface WriterOptions {
   writers: number;
   /** Statements per second at most; 0 is unlimited. */
   maxTps: number;
-  method: WriteMethod;
+  method: WriteMethodChoice;
   signal: AbortSignal;
   /** Bytes of batches queued or being written at most (a batch larger than this still goes, alone). */
   maxQueuedBytes?: number;
@@ -43,7 +51,11 @@ export const queuedBatchBytes = {
 
 export class DestinationWriter {
   readonly ref: TabletRef;
-  readonly method: WriteMethod;
+  readonly #choice: WriteMethodChoice;
+  /** The method in use: set by open() (`auto` is resolved there), the choice until then. */
+  #method: WriteMethod;
+  /** Bytes a bulk packet may hold on this destination (half its max_allowed_packet): batches are cut to fit. */
+  #maxBulkPacket = Infinity;
   readonly #pool: Pool;
   readonly #queue: PQueue;
   /** Batches waiting beyond the running ones. */
@@ -58,7 +70,8 @@ export class DestinationWriter {
 
   constructor(ref: TabletRef, pool: Pool, opts: WriterOptions) {
     this.ref = ref;
-    this.method = opts.method;
+    this.#choice = opts.method;
+    this.#method = opts.method === 'auto' ? 'load-data' : opts.method;
     this.#pool = pool;
     this.#signal = opts.signal;
     this.#retry = opts.retry;
@@ -70,10 +83,40 @@ export class DestinationWriter {
     });
   }
 
+  get method(): WriteMethod {
+    return this.#method;
+  }
+
+  /**
+   * Settles the write method before any batch is made: `auto` becomes bulk when the destination's server takes
+   * bulk commands, else load-data; an explicit bulk on a server that does not fails here, before anything is
+   * copied. A bulk packet must fit the server's max_allowed_packet, so batches are cut at half of it.
+   */
+  async open(): Promise<WriteMethod> {
+    if (this.#choice !== 'auto' && this.#choice !== 'bulk') return this.#method;
+    const doing = 'checking the write method';
+    const conn = await acquireConnection(this.#pool, this.ref, doing);
+    try {
+      const bulk = bulkAvailable(conn);
+      if (!bulk && this.#choice === 'bulk') {
+        throw new TabletError(this.ref, doing, new Error('--write-method bulk: the server does not take bulk inserts (COM_STMT_BULK_EXECUTE needs MariaDB 10.2 or later); use --write-method load-data'));
+      }
+      this.#method = bulk ? 'bulk' : 'load-data';
+      if (bulk) this.#maxBulkPacket = Math.floor((await maxAllowedPacket(conn)) / 2);
+    } finally {
+      conn.release();
+    }
+    return this.#method;
+  }
+
   /** A batcher building this writer's kind of batch for one table of database `db`. */
   batcher(db: string, table: TableDefinition, limits: BatchLimits): RowBatcher {
     const columns = table.columns;
-    return this.method === 'load-data' ? new LoadDataBatcher(db, table.name, columns, limits) : new InsertBatcher(db, table.name, columns, limits);
+    switch (this.#method) {
+      case 'bulk': return new BulkBatcher(db, table.name, columns, { ...limits, maxSize: Math.min(limits.maxSize, this.#maxBulkPacket) });
+      case 'load-data': return new LoadDataBatcher(db, table.name, columns, limits);
+      case 'insert': return new InsertBatcher(db, table.name, columns, limits);
+    }
   }
 
   /**
@@ -99,14 +142,19 @@ export class DestinationWriter {
     const done = this.#queue.add(
       async () => {
         this.#signal.throwIfAborted();
-        await writeWithRetry(this.#retry, { ref: this.ref, pool: this.#pool }, doing, this.#signal, (pool, ref) =>
-          batch.kind === 'load-data' ? loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows, batch.packet) : queryOn(pool, ref, doing, batch.sql));
+        await writeWithRetry(this.#retry, { ref: this.ref, pool: this.#pool }, doing, this.#signal, (pool, ref) => {
+          switch (batch.kind) {
+            case 'bulk': return bulkInsertOn(pool, ref, doing, batch.sql, batch.packet, batch.rows);
+            case 'load-data': return loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows, batch.packet);
+            case 'insert': return queryOn(pool, ref, doing, batch.sql);
+          }
+        });
       },
       { signal: this.#signal },
     ) as Promise<void>;
     const released = done.finally(() => {
       this.#hold(-batch.bytes);
-      if (batch.kind === 'load-data') batch.release();
+      if (batch.kind !== 'insert') batch.release();
     });
     // The caller awaits `done`; this chain only releases the bytes, its rejection is the same one.
     released.catch(() => {});

@@ -8,6 +8,7 @@
 import { Readable, type Duplex } from 'node:stream';
 import type { Connection as CoreConnection, ResultSetHeader } from 'mysql2';
 import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
+import { maxAllowedPacket } from './max-packet.ts';
 
 /** A protocol packet's largest payload (larger ones are split, which the one-packet path leaves to the pump). */
 const MAX_PACKET_PAYLOAD = 0xffffff;
@@ -87,20 +88,6 @@ interface Warning {
   Message: string;
 }
 
-/** Each connection's server's max_allowed_packet, asked once. */
-const maxPackets = new WeakMap<object, number>();
-
-async function maxPacket(conn: PoolConnection): Promise<number> {
-  const key = conn.connection as object;
-  let max = maxPackets.get(key);
-  if (max === undefined) {
-    const [rows] = await conn.query<({ m: number | string } & import('mysql2').RowDataPacket)[]>('SELECT @@max_allowed_packet AS m');
-    max = Number(rows[0].m);
-    maxPackets.set(key, max);
-  }
-  return max;
-}
-
 /** MySQL/MariaDB errors that mean LOAD DATA LOCAL is refused (local_infile off on the server, or the client). */
 const LOCAL_REFUSED = new Set([1148, 3948, 4166]);
 
@@ -123,7 +110,7 @@ export async function loadDataOn(pool: Pool, ref: TabletRef, doing: string, sql:
       const core = conn.connection as unknown as CoreConnection;
       // The server refuses a packet near its max_allowed_packet, a file's pieces included (measured: a piece of
       // exactly max_allowed_packet is refused): half of it is the most sent at once.
-      const max = Math.floor((await maxPacket(conn)) / 2);
+      const max = Math.floor((await maxAllowedPacket(conn)) / 2);
       const onePacket = packet !== undefined && packet.length - 4 <= max && packet.length - 4 < MAX_PACKET_PAYLOAD;
       result = await new Promise<ResultSetHeader>((resolve, reject) => {
         const query = core.query({ sql, infileStreamFactory: () => infileStream(data, socket, Math.min(PIECE, max)) }, (err, res) => (err ? reject(err) : resolve(res as ResultSetHeader)));

@@ -83,6 +83,7 @@ export class CloneJob implements JobPhases {
         counted: (tablet) => this.#status.recordRetry(tablet),
       });
       const writer = new DestinationWriter(ref, dest.pool, { writers: connections, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal, retry });
+      this.#log.info({ tablet: ref.alias, writeMethod: await writer.open() }, 'destination writer ready');
       this.#destinations.push({ ...dest, writer });
     }
     if (this.#options.resume) await this.#retakeSources();

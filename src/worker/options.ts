@@ -1,5 +1,6 @@
 // Command options: one table of definitions serves the CLI flags, the HTTP body (camelCase) and the forms.
 
+import { WRITE_METHODS, type WriteMethodChoice } from '../clone/writer.ts';
 import type { CommandName } from './status.ts';
 
 export class OptionError extends Error {
@@ -41,7 +42,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'minTableSizeForSplit', kind: 'size', default: 1 * MiB, min: 0, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'tables smaller than this (bytes) are read as one chunk' },
   { name: 'chunkCount', kind: 'integer', default: 1000, min: 1, max: 1_000_000, commands: ALL, help: 'at most this many chunks per table' },
   { name: 'minRowsPerChunk', kind: 'integer', default: 10000, min: 1, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'each chunk holds at least this many estimated rows' },
-  { name: 'writeMethod', kind: 'string', default: 'load-data', choices: ['load-data', 'insert'], commands: CLONES, help: 'how rows are written: load-data (LOAD DATA LOCAL INFILE from memory; needs local_infile on the destinations) or insert (multi-row INSERTs)' },
+  { name: 'writeMethod', kind: 'string', default: 'auto', choices: [...WRITE_METHODS], commands: CLONES, help: 'how rows are written: auto (bulk on destinations that take it, else load-data), bulk (one prepared INSERT per batch, sent with COM_STMT_BULK_EXECUTE; MariaDB 10.2+), load-data (LOAD DATA LOCAL INFILE from memory; needs local_infile on the destinations) or insert (multi-row INSERTs)' },
   { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most (insert write method)' },
   { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT or LOAD DATA batch at most' },
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
@@ -66,7 +67,7 @@ export interface JobOptions extends CommonOptions {
   tables: string[];
   strategy: string;
   destinationWriterCount: number;
-  writeMethod: 'load-data' | 'insert';
+  writeMethod: WriteMethodChoice;
   writeQueryMaxRows: number;
   writeQueryMaxSize: number;
   maxTps: number;

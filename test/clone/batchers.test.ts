@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BulkBatcher } from '../../src/clone/bulk-batcher.ts';
 import { ByteBuilder, firstSpecial } from '../../src/clone/byte-builder.ts';
 import { InsertBatcher, type Batch, type BatchColumn } from '../../src/clone/insert-batcher.ts';
 import { LoadDataBatcher } from '../../src/clone/load-data-batcher.ts';
@@ -109,6 +110,38 @@ test('LOAD DATA lines: rows copied in one piece encode exactly as value by value
   assert.ok(compact > 500 && compact < 2900, `both paths are exercised (${compact} of 3000 rows compact)`);
   assert.ok(batch.data.equals(Buffer.concat(want)));
   batch.release();
+});
+
+test('bulk batches: the command, blob types, then per value an indicator and the value with its length prefix', () => {
+  const b = new BulkBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 60_000 });
+  // Lengths at each boundary of the length prefix: 1 byte below 251, then 0xFC + 2, then 0xFD + 3.
+  const sizes = [0, 250, 251, 65535, 65536];
+  const values = sizes.map((n, i) => Buffer.alloc(n, 0x61 + i));
+  const batches: Batch[] = [];
+  for (const [i, v] of values.entries()) {
+    const full = b.add(row([String(i), v, i === 1 ? null : Buffer.from([0xff])]));
+    if (full) batches.push(full);
+  }
+  batches.push(b.take()!);
+  // Cut by size at row boundaries: the 65,535- and 65,536-byte rows each close the batch before them.
+  assert.deepEqual(batches.map((x) => x.rows), [3, 1, 1]);
+  const lengthPrefix = (n: number) => (n < 251 ? [n] : n < 65536 ? [0xfc, n & 255, n >> 8] : [0xfd, n & 255, (n >> 8) & 255, n >> 16]);
+  const expectedRow = (i: number) => Buffer.concat([
+    Buffer.from([0, 1, 0x30 + i]),
+    Buffer.from([0, ...lengthPrefix(sizes[i])]), values[i],
+    Buffer.from(i === 1 ? [1] : [0, 1, 0xff]),
+  ]);
+  const prefix = Buffer.from([0xfa, 0, 0, 0, 0, 128, 0, 0xfc, 0, 0xfc, 0, 0xfc, 0]);
+  const firstRow = [0, 3, 4];
+  for (const [k, x] of batches.entries()) {
+    assert.equal(x.kind, 'bulk');
+    if (x.kind !== 'bulk') continue;
+    assert.equal(x.sql, 'INSERT INTO `db`.`t` (`id`,`s`,`b`) VALUES (?,?,?)');
+    const rows = Array.from({ length: x.rows }, (_, j) => expectedRow(firstRow[k] + j));
+    assert.ok(x.packet.subarray(4).equals(Buffer.concat([prefix, ...rows])), `batch ${k}`);
+    assert.equal(x.bytes, x.packet.length);
+    x.release();
+  }
 });
 
 test('INSERT batches: numbers as text, bytes as hex literals, bounded in rows and bytes', () => {

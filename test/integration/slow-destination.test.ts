@@ -31,7 +31,7 @@ describe('a slow destination', () => {
       ANALYZE TABLE big;`);
   });
 
-  for (const writeMethod of ['load-data', 'insert'] as const) {
+  for (const writeMethod of ['bulk', 'load-data', 'insert'] as const) {
     test(`holds memory within the queue bounds while a destination is locked (${writeMethod})`, async (t) => {
       await resetDestinations(c, db);
       const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });

@@ -92,7 +92,7 @@ describe('SplitClone', () => {
   });
 
   // Each write method must copy every value exactly; small batches (7 rows, 2 KiB) cut rows at every boundary.
-  for (const writeMethod of ['load-data', 'insert'] as const) test(`1→2 copies every type byte for byte and restores the source tablet (${writeMethod})`, async () => {
+  for (const writeMethod of ['bulk', 'load-data', 'insert'] as const) test(`1→2 copies every type byte for byte and restores the source tablet (${writeMethod})`, async () => {
     const db = `t_types_${writeMethod.replace('-', '_')}`;
     await seedTypes(c, db);
     await resetDestinations(c, db);

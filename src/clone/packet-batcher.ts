@@ -1,0 +1,101 @@
+// What the two packet-built write methods (load-data, bulk) share: rows encoded straight into a pooled buffer
+// that starts with a fixed prefix (at least the 4 bytes of the protocol packet header, so the batch is sent as
+// one packet without a copy), cut when it grows past the batch size, the overflowing row starting the next.
+
+import type { RawRow } from '../mysql/raw-rows.ts';
+import { BufferPool, ByteBuilder } from './byte-builder.ts';
+
+/** Bytes of a protocol packet header, the least a prefix holds. */
+export const PACKET_HEADER = 4;
+
+/** One pool per batch size in use (normally one: the job's --write-query-max-size). */
+const pools = new Map<number, BufferPool>();
+/** Buffers kept for reuse per size: enough for every batch a copy holds at once with the default bounds. */
+const POOL_BUFFERS = 64;
+
+function poolFor(maxSize: number): BufferPool {
+  // Room for the batch and the row that overflows it, so a cut rarely needs a bigger buffer.
+  const size = maxSize + 64 * 1024;
+  let pool = pools.get(size);
+  if (!pool) pools.set(size, (pool = new BufferPool(size, Math.max(2, Math.floor((POOL_BUFFERS * 1024 * 1024) / size)))));
+  return pool;
+}
+
+/** A finished batch: `packet` is the prefix and the rows; `release` gives its memory back once it is written. */
+export interface PacketBatch {
+  packet: Buffer;
+  rows: number;
+  release(): void;
+}
+
+export interface RowEncoder {
+  /** The bytes `row` may take at most. */
+  maxBytes(row: RawRow): number;
+  /** Writes `row` into `out` from `o` (room reserved); returns the offset after it. */
+  encode(out: Buffer, o: number, row: RawRow): number;
+}
+
+export class PacketBatcher {
+  readonly #prefix: Buffer;
+  readonly #encoder: RowEncoder;
+  readonly #maxSize: number;
+  readonly #pool: BufferPool;
+  /** The open batch; null between batches, so a batcher dropped after take() holds no buffer. */
+  #data: ByteBuilder | null = null;
+  #rows = 0;
+
+  /** `prefix` starts every batch (its first PACKET_HEADER bytes are the header's room); `maxSize` counts it too. */
+  constructor(prefix: Buffer, encoder: RowEncoder, maxSize: number) {
+    this.#prefix = prefix;
+    this.#encoder = encoder;
+    this.#maxSize = maxSize;
+    this.#pool = poolFor(maxSize);
+  }
+
+  get prefixLength(): number {
+    return this.#prefix.length;
+  }
+
+  add(row: RawRow): PacketBatch | null {
+    const out = (this.#data ??= this.#open());
+    const rowStart = out.length;
+    out.reserve(this.#encoder.maxBytes(row));
+    out.length = this.#encoder.encode(out.buffer, rowStart, row);
+    this.#rows++;
+    if (this.#rows > 1 && out.length > this.#maxSize) {
+      // The row does not fit: the batch is what came before it; the row starts the next.
+      const batch = this.#cut(rowStart, this.#rows - 1);
+      this.#rows = 1;
+      return batch;
+    }
+    return null;
+  }
+
+  take(): PacketBatch | null {
+    if (this.#rows === 0) return null;
+    const batch = this.#cut(this.#data!.length, this.#rows);
+    this.#rows = 0;
+    return batch;
+  }
+
+  #open(): ByteBuilder {
+    const b = new ByteBuilder(this.#pool.take());
+    b.reserve(this.#prefix.length);
+    b.bytes(this.#prefix, 0, this.#prefix.length);
+    return b;
+  }
+
+  /** Closes the batch at byte `at`; what follows (an overflowing row) starts the next, in a pooled buffer. */
+  #cut(at: number, rows: number): PacketBatch {
+    const open = this.#data!;
+    const full = open.buffer;
+    this.#data = null;
+    if (at < open.length) {
+      const next = (this.#data = this.#open());
+      next.reserve(open.length - at);
+      next.bytes(full, at, open.length);
+    }
+    const pool = this.#pool;
+    return { packet: full.subarray(0, at), rows, release: () => pool.give(full) };
+  }
+}
