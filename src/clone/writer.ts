@@ -3,7 +3,7 @@
 
 import PQueue from 'p-queue';
 import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { bulkAvailable, bulkInsertOn } from '../mysql/bulk-execute.ts';
+import { bulkAvailable, BulkLanes } from '../mysql/bulk-execute.ts';
 import { maxAllowedPacket } from '../mysql/max-packet.ts';
 import { loadDataOn } from '../mysql/infile.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
@@ -33,6 +33,9 @@ export interface WriterOptions {
   retry?: WriteRetry;
 }
 
+/** Bulk batches in flight per writer connection: one running on the server, the next already sent. */
+const BULK_PIPELINE_DEPTH = 2;
+
 /** 8 MiB per destination keeps its LOAD DATA writers fed (a 1 MiB batch loads in tens of ms) at little memory. */
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
@@ -56,6 +59,9 @@ export class DestinationWriter {
   #method: WriteMethod;
   /** Bytes a bulk packet may hold on this destination (half its max_allowed_packet): batches are cut to fit. */
   #maxBulkPacket = Infinity;
+  /** Bulk connections per pool (another pool after a failover), one per writer. */
+  readonly #lanes = new WeakMap<Pool, BulkLanes>();
+  readonly #writers: number;
   readonly #pool: Pool;
   readonly #queue: PQueue;
   /** Batches waiting beyond the running ones. */
@@ -75,12 +81,19 @@ export class DestinationWriter {
     this.#pool = pool;
     this.#signal = opts.signal;
     this.#retry = opts.retry;
+    this.#writers = opts.writers;
     this.#maxWaiting = opts.writers * 2;
     this.#maxBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#queue = new PQueue({
       concurrency: opts.writers,
       ...(opts.maxTps > 0 ? { intervalCap: opts.maxTps, interval: 1000 } : {}),
     });
+  }
+
+  #lanesFor(pool: Pool): BulkLanes {
+    let lanes = this.#lanes.get(pool);
+    if (!lanes) this.#lanes.set(pool, (lanes = new BulkLanes(pool, this.#writers)));
+    return lanes;
   }
 
   get method(): WriteMethod {
@@ -102,7 +115,11 @@ export class DestinationWriter {
         throw new TabletError(this.ref, doing, new Error('--write-method bulk: the server does not take bulk inserts (COM_STMT_BULK_EXECUTE needs MariaDB 10.2 or later); use --write-method load-data'));
       }
       this.#method = bulk ? 'bulk' : 'load-data';
-      if (bulk) this.#maxBulkPacket = Math.floor((await maxAllowedPacket(conn)) / 2);
+      if (bulk) {
+        this.#maxBulkPacket = Math.floor((await maxAllowedPacket(conn)) / 2);
+        // Each writer's connection has its next batch sent while the server runs the one before (see BulkLanes).
+        this.#queue.concurrency = this.#writers * BULK_PIPELINE_DEPTH;
+      }
     } finally {
       conn.release();
     }
@@ -144,7 +161,7 @@ export class DestinationWriter {
         this.#signal.throwIfAborted();
         await writeWithRetry(this.#retry, { ref: this.ref, pool: this.#pool }, doing, this.#signal, (pool, ref) => {
           switch (batch.kind) {
-            case 'bulk': return bulkInsertOn(pool, ref, doing, batch.sql, batch.packet, batch.rows);
+            case 'bulk': return this.#lanesFor(pool).insert(ref, doing, batch.sql, batch.packet, batch.rows);
             case 'load-data': return loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows, batch.packet);
             case 'insert': return queryOn(pool, ref, doing, batch.sql);
           }
