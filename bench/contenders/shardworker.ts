@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { withConnection } from '../../src/sandbox/index.ts';
+import type { Connection } from 'mysql2/promise';
+import { connect } from '../../src/sandbox/index.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
 import { KEYSPACE, writeFreshTopology, type BenchCluster } from '../cluster.ts';
 import type { Dataset } from '../dataset.ts';
@@ -45,11 +46,12 @@ export interface ShardworkerResult {
   page: PageCheck | null;
 }
 
-async function rowsInserted(c: BenchCluster): Promise<number> {
-  const counts = await Promise.all(c.dests.map((d) => withConnection(d.endpoint, async (conn) => {
+/** One connection per destination for the whole run: connecting at every poll would load the servers it times. */
+async function rowsInserted(conns: Connection[]): Promise<number> {
+  const counts = await Promise.all(conns.map(async (conn) => {
     const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Handler_write'");
     return Number((rows as { Value: string }[])[0].Value);
-  })));
+  }));
   return counts.reduce((a, b) => a + b, 0);
 }
 
@@ -97,6 +99,7 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
   const args = ['--topo', `file:${c.topologyFile}`, '--db-credentials-file', c.credentialsFile, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', ...flags, `${KEYSPACE}/0`];
   // GNU time reports the exact peak RSS of the process it ran; without it, poll VmHWM.
   const useTime = existsSync(TIME);
+  const counters = await Promise.all(c.dests.map((d) => connect(d.endpoint)));
   const started = performance.now();
   const child = useTime
     ? spawn(TIME, ['-f', '%M', '-o', rssFile, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -124,7 +127,7 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
       if (!useTime && pid) hwm = Math.max(hwm, await procKb(pid, 'VmHWM'));
       if (!url || !running) continue;
       try {
-        const [status, inserted] = await Promise.all([fetch(`${url}/api/status`).then((r) => r.json() as Promise<StatusSnapshot>), rowsInserted(c)]);
+        const [status, inserted] = await Promise.all([fetch(`${url}/api/status`).then((r) => r.json() as Promise<StatusSnapshot>), rowsInserted(counters)]);
         if (pid) rss.push({ rows: status.totals.rowsCopied, kb: await procKb(pid, 'VmRSS') });
         samples.push({ t: performance.now() - started, state: status.state, rowsCopied: status.totals.rowsCopied, rowsPerSecond: status.totals.rowsPerSecond, inserted });
         perTable.set(samples.length - 1, Object.fromEntries(status.tables.map((t) => [t.name, t.rowsPerSecond])));
@@ -137,6 +140,7 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
   const wallSeconds = (performance.now() - started) / 1000;
   running = false;
   await poller;
+  await Promise.all(counters.map((conn) => conn.end()));
   if (code !== 0) throw new Error(`shardworker exited ${code}:\n${stderr}\n${stdout.slice(-3000)}`);
   const done = /done: \d+ rows copied in ([\d.]+)s \(worker CPU ([\d.]+) s\)/.exec(stdout);
   const seconds = Number(done?.[1] ?? NaN);
