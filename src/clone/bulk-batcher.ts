@@ -6,8 +6,8 @@ import { BULK_COMMAND, INDICATOR_NONE, INDICATOR_NULL, SEND_TYPES_TO_SERVER, TYP
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix } from '../mysql/sql.ts';
 import { copyInto } from './byte-builder.ts';
-import type { Batch, BatchColumn, BatchLimits, BulkBatch, RowBatcher } from './insert-batcher.ts';
-import { PACKET_HEADER, PacketBatcher, type PacketBatch, type RowEncoder } from './packet-batcher.ts';
+import type { BatchColumn, BatchLimits, BulkBatch } from './insert-batcher.ts';
+import { PACKET_HEADER, PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 /** Writes `row` as bulk parameters into `out` from `o` (room reserved); returns the offset after it. */
 export function encodeBulkRow(out: Buffer, o: number, row: RawRow): number {
@@ -57,26 +57,9 @@ function bulkPrefix(columns: number): Buffer {
   return prefix;
 }
 
-export class BulkBatcher implements RowBatcher {
-  readonly #sql: string;
-  readonly #batcher: PacketBatcher;
-
+export class BulkBatcher extends PacketBatcher<BulkBatch> {
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
-    this.#sql = insertPrefix(db, table, columns.map((c) => c.name)) + `(${columns.map(() => '?').join(',')})`;
-    this.#batcher = new PacketBatcher(bulkPrefix(columns.length), encoder, limits.maxSize);
-  }
-
-  add(row: RawRow): Batch | null {
-    const b = this.#batcher.add(row);
-    return b && this.#batch(b);
-  }
-
-  take(): Batch | null {
-    const b = this.#batcher.take();
-    return b && this.#batch(b);
-  }
-
-  #batch(b: PacketBatch): BulkBatch {
-    return { kind: 'bulk', sql: this.#sql, packet: b.packet, rows: b.rows, bytes: b.packet.length, release: b.release };
+    const sql = insertPrefix(db, table, columns.map((c) => c.name)) + `(${columns.map(() => '?').join(',')})`;
+    super(bulkPrefix(columns.length), encoder, limits.maxSize, (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }));
   }
 }

@@ -5,8 +5,8 @@
 import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/load-data.ts';
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { copyInto, escapeInto, firstSpecial, hexInto } from './byte-builder.ts';
-import type { Batch, BatchColumn, BatchLimits, LoadDataBatch, RowBatcher } from './insert-batcher.ts';
-import { PACKET_HEADER, PacketBatcher, type PacketBatch, type RowEncoder } from './packet-batcher.ts';
+import type { BatchColumn, BatchLimits, LoadDataBatch } from './insert-batcher.ts';
+import { PACKET_HEADER, PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -87,27 +87,12 @@ class LoadDataEncoder implements RowEncoder {
 /** Header room only: the batch's data is the file, sent as one packet after the header (see infile.ts). */
 const PREFIX = Buffer.alloc(PACKET_HEADER);
 
-export class LoadDataBatcher implements RowBatcher {
-  readonly #sql: string;
-  readonly #batcher: PacketBatcher;
-
+export class LoadDataBatcher extends PacketBatcher<LoadDataBatch> {
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
     const load = columns.map((c) => ({ name: c.name, encoding: loadFieldEncoding(c.dataType) }));
-    this.#sql = loadDataStatement(db, table, load);
-    this.#batcher = new PacketBatcher(PREFIX, new LoadDataEncoder(load.map((c) => c.encoding)), limits.maxSize);
-  }
-
-  add(row: RawRow): Batch | null {
-    const b = this.#batcher.add(row);
-    return b && this.#batch(b);
-  }
-
-  take(): Batch | null {
-    const b = this.#batcher.take();
-    return b && this.#batch(b);
-  }
-
-  #batch(b: PacketBatch): LoadDataBatch {
-    return { kind: 'load-data', sql: this.#sql, data: b.packet.subarray(PACKET_HEADER), packet: b.packet, rows: b.rows, bytes: b.packet.length, release: b.release };
+    const sql = loadDataStatement(db, table, load);
+    super(PREFIX, new LoadDataEncoder(load.map((c) => c.encoding)), limits.maxSize, (packet, rows, release) => (
+      { kind: 'load-data', sql, data: packet.subarray(PACKET_HEADER), packet, rows, bytes: packet.length, release }
+    ));
   }
 }

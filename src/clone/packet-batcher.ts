@@ -4,6 +4,7 @@
 
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { BufferPool, ByteBuilder } from './byte-builder.ts';
+import type { Batch, RowBatcher } from './insert-batcher.ts';
 
 /** Bytes of a protocol packet header, the least a prefix holds. */
 export const PACKET_HEADER = 4;
@@ -21,12 +22,8 @@ function poolFor(maxSize: number): BufferPool {
   return pool;
 }
 
-/** A finished batch: `packet` is the prefix and the rows; `release` gives its memory back once it is written. */
-export interface PacketBatch {
-  packet: Buffer;
-  rows: number;
-  release(): void;
-}
+/** Makes a method's batch of `packet` (the prefix and `rows` rows); `release` gives its memory back once written. */
+export type FinishBatch<B extends Batch> = (packet: Buffer, rows: number, release: () => void) => B;
 
 export interface RowEncoder {
   /** The bytes `row` may take at most. */
@@ -35,28 +32,26 @@ export interface RowEncoder {
   encode(out: Buffer, o: number, row: RawRow): number;
 }
 
-export class PacketBatcher {
+export class PacketBatcher<B extends Batch> implements RowBatcher {
   readonly #prefix: Buffer;
   readonly #encoder: RowEncoder;
   readonly #maxSize: number;
+  readonly #finish: FinishBatch<B>;
   readonly #pool: BufferPool;
   /** The open batch; null between batches, so a batcher dropped after take() holds no buffer. */
   #data: ByteBuilder | null = null;
   #rows = 0;
 
   /** `prefix` starts every batch (its first PACKET_HEADER bytes are the header's room); `maxSize` counts it too. */
-  constructor(prefix: Buffer, encoder: RowEncoder, maxSize: number) {
+  constructor(prefix: Buffer, encoder: RowEncoder, maxSize: number, finish: FinishBatch<B>) {
     this.#prefix = prefix;
     this.#encoder = encoder;
     this.#maxSize = maxSize;
+    this.#finish = finish;
     this.#pool = poolFor(maxSize);
   }
 
-  get prefixLength(): number {
-    return this.#prefix.length;
-  }
-
-  add(row: RawRow): PacketBatch | null {
+  add(row: RawRow): B | null {
     const out = (this.#data ??= this.#open());
     const rowStart = out.length;
     out.reserve(this.#encoder.maxBytes(row));
@@ -71,7 +66,7 @@ export class PacketBatcher {
     return null;
   }
 
-  take(): PacketBatch | null {
+  take(): B | null {
     if (this.#rows === 0) return null;
     const batch = this.#cut(this.#data!.length, this.#rows);
     this.#rows = 0;
@@ -86,7 +81,7 @@ export class PacketBatcher {
   }
 
   /** Closes the batch at byte `at`; what follows (an overflowing row) starts the next, in a pooled buffer. */
-  #cut(at: number, rows: number): PacketBatch {
+  #cut(at: number, rows: number): B {
     const open = this.#data!;
     const full = open.buffer;
     this.#data = null;
@@ -96,6 +91,6 @@ export class PacketBatcher {
       next.bytes(full, at, open.length);
     }
     const pool = this.#pool;
-    return { packet: full.subarray(0, at), rows, release: () => pool.give(full) };
+    return this.#finish(full.subarray(0, at), rows, () => pool.give(full));
   }
 }
