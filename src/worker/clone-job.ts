@@ -83,7 +83,9 @@ export class CloneJob implements JobPhases {
         counted: (tablet) => this.#status.recordRetry(tablet),
       });
       const writer = new DestinationWriter(ref, dest.pool, { writers: connections, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal, retry });
-      this.#log.info({ tablet: ref.alias, writeMethod: await writer.open() }, 'destination writer ready');
+      // In the message too, so the status page's log shows which method `auto` picked.
+      const writeMethod = await writer.open();
+      this.#log.info({ tablet: ref.alias, writeMethod }, `rows are written with the ${writeMethod} method`);
       this.#destinations.push({ ...dest, writer });
     }
     if (this.#options.resume) await this.#retakeSources();

@@ -44,7 +44,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'minRowsPerChunk', kind: 'integer', default: 10000, min: 1, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'each chunk holds at least this many estimated rows' },
   { name: 'writeMethod', kind: 'string', default: 'auto', choices: [...WRITE_METHODS], commands: CLONES, help: 'how rows are written: auto (bulk on destinations that take it, else load-data), bulk (one prepared INSERT per batch, sent with COM_STMT_BULK_EXECUTE; MariaDB 10.2+), load-data (LOAD DATA LOCAL INFILE from memory; needs local_infile on the destinations) or insert (multi-row INSERTs)' },
   { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most (insert write method)' },
-  { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT or LOAD DATA batch at most' },
+  { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT, bulk or LOAD DATA batch at most (bulk: and half of the destination max_allowed_packet)' },
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
   { name: 'sourceTabletType', kind: 'string', default: 'rdonly', commands: ALL, help: 'type of the source tablet to read from (rdonly, replica)' },
   { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },

@@ -2,6 +2,8 @@
 process.env.TZ = 'America/New_York'; // times in its DST gap must not move
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseShardName, contains } from '../../src/keyrange/keyrange.ts';
 import { keyspaceIdFromText } from '../../src/keyrange/keyspace-id.ts';
@@ -85,6 +87,12 @@ async function assertSplitExact(c: TestCluster, sourceDb: string, table: string,
   assert.equal(seen.size, source.size, `${table}: ${source.size} source rows, ${seen.size} in the destinations`);
 }
 
+/** The write method each destination's writer used, from the job's log (next to its topology file). */
+function writeMethodsUsed(topoFile: string): string[] {
+  return readFileSync(path.join(path.dirname(topoFile), 'job.log'), 'utf8').split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l) as { writeMethod?: string }).flatMap((r) => (r.writeMethod ? [r.writeMethod] : []));
+}
+
 describe('SplitClone', () => {
   let c: TestCluster;
   before(async () => {
@@ -101,6 +109,7 @@ describe('SplitClone', () => {
     assert.equal(final.state, 'done', final.error ?? '');
     const dests = [{ port: c.dests[0].port, db, shard: '-80' }, { port: c.dests[1].port, db, shard: '80-' }];
     for (const table of ['types', 'small', 'empty']) await assertSplitExact(c, db, table, dests);
+    assert.deepEqual(writeMethodsUsed(topo), [writeMethod, writeMethod]);
     const types = final.tables.find((t) => t.name === 'types')!;
     assert.equal(types.rowsCopied, 395);
     assert.ok(types.chunksTotal > 1, `types was read in ${types.chunksTotal} chunks`);

@@ -24,6 +24,13 @@ describe('write batches and max_allowed_packet', () => {
     return runJob(topo, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { minTableSizeForSplit: 0, minRowsPerChunk: 1000, writeMethod } });
   };
 
+  test('auto writes with bulk on MariaDB destinations', async () => {
+    const final = await clone('auto');
+    assert.equal(final.state, 'done', final.error ?? '');
+    await assertHalvesExact(c, db);
+    assert.deepEqual(final.log.filter((l) => l.includes('rows are written with')).map((l) => /with the (\S+) method/.exec(l)?.[1]), ['bulk', 'bulk']);
+  });
+
   for (const writeMethod of ['load-data', 'bulk']) {
     test(`1 MiB batches go whole to destinations that take 64 MiB packets (${writeMethod})`, async () => {
       const final = await clone(writeMethod);
