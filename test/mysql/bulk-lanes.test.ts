@@ -127,3 +127,26 @@ test('a connection that moves over more tables than it keeps statements for clos
   const open = await sql(c.dests[2], "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
   assert.ok(Number(open[0].Value) <= 12, `prepared statements left open: ${open[0].Value}`);
 });
+
+test('a batch that raises a warning fails, naming it, and the connection goes on', async () => {
+  // A value with more decimals than its column is rounded with a Note, even in strict mode: the copy never sends
+  // one (source and destination have the same types), so this stands for whatever a warning may be.
+  await sql(c.dests[2], `CREATE OR REPLACE TABLE ${DB}.w (id BIGINT PRIMARY KEY, d DECIMAL(5,2))`);
+  const columns = [{ name: 'id', dataType: 'bigint', encoding: 'number' as const }, { name: 'd', dataType: 'decimal', encoding: 'number' as const }];
+  const lanes = new BulkLanes(pool, 1);
+  const into = (values: [string, string][]) => {
+    const b = new BulkBatcher(DB, 'w', columns, { maxRows: 1, maxSize: 1 << 20 });
+    const row = new RawRow(2);
+    for (const v of values) {
+      const p = rowPacket(v);
+      row.parse(p, 0, p.length);
+      b.add(row);
+    }
+    return b.take() as BulkBatch;
+  };
+  const bad = into([['1', '1.25'], ['2', '1.234']]);
+  await assert.rejects(lanes.insert(ref, 'warned', bad.sql, bad.packet, bad.rows), /1 warning\(s\) inserting 2 rows.*Note 1265/);
+  const good = into([['3', '3.5']]);
+  await lanes.insert(ref, 'after', good.sql, good.packet, good.rows);
+  assert.deepEqual((await sql(c.dests[2], `SELECT id FROM ${DB}.w ORDER BY id`)).map((r) => Number(r.id)), [1, 2, 3]);
+});
