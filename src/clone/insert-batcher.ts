@@ -1,6 +1,7 @@
 // Batches for the two write methods, built as bytes from raw row views: one table, one destination each.
 // InsertBatcher packs multi-row INSERTs bounded in rows and bytes (the `insert` write method); the LOAD DATA and
-// bulk ones live in load-data-batcher.ts and bulk-batcher.ts. Both keep the copier's interface: add(row) → a full batch or null, take().
+// bulk ones live in load-data-batcher.ts and bulk-batcher.ts. All keep the copier's interface: add(row) → a full
+// batch or null, take().
 
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix, type ValueEncoding } from '../mysql/sql.ts';

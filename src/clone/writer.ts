@@ -3,7 +3,7 @@
 
 import PQueue from 'p-queue';
 import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { bulkAvailable, BulkLanes } from '../mysql/bulk-execute.ts';
+import { BULK_UNAVAILABLE, bulkAvailable, BulkLanes } from '../mysql/bulk-execute.ts';
 import { maxAllowedPacket } from '../mysql/max-packet.ts';
 import { loadDataOn } from '../mysql/infile.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
@@ -112,7 +112,7 @@ export class DestinationWriter {
     try {
       const bulk = bulkAvailable(conn);
       if (!bulk && this.#choice === 'bulk') {
-        throw new TabletError(this.ref, doing, new Error('--write-method bulk: the server does not take bulk inserts (COM_STMT_BULK_EXECUTE needs MariaDB 10.2 or later); use --write-method load-data'));
+        throw new TabletError(this.ref, doing, new Error(`--write-method bulk: ${BULK_UNAVAILABLE}`));
       }
       this.#method = bulk ? 'bulk' : 'load-data';
       if (bulk) {

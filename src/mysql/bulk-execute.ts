@@ -76,6 +76,9 @@ function announceBulkOperations(): boolean {
 
 const installed = announceBulkOperations();
 
+/** Why a server cannot take the bulk method, and what to use instead. */
+export const BULK_UNAVAILABLE = 'the server does not take bulk inserts (COM_STMT_BULK_EXECUTE needs MariaDB 10.2 or later): use --write-method load-data';
+
 /** Whether `conn` may send bulk commands: its server offered them and the handshake announced them. */
 export function bulkAvailable(conn: PoolConnection): boolean {
   return installed && announced.has(conn.connection as object);
@@ -264,9 +267,7 @@ class BulkLane {
     this.#users++;
     try {
       const conn = await this.#connection();
-      if (!bulkAvailable(conn)) {
-        throw new Error('the server does not take bulk inserts (COM_STMT_BULK_EXECUTE needs MariaDB 10.2 or later): use --write-method load-data');
-      }
+      if (!bulkAvailable(conn)) throw new Error(BULK_UNAVAILABLE);
       const max = await maxAllowedPacket(conn);
       if (packet.length - 4 > max) {
         throw new Error(`a batch of ${rows} rows is ${packet.length - 4} bytes, more than the server's max_allowed_packet (${max}): lower --write-query-max-size, or use --write-method load-data`);
