@@ -363,13 +363,10 @@ class BulkLane {
       connection.sequenceId = this.#inFlight[0].replySeq;
       return false;
     }
-    // Hand the connection back to mysql2 (queued queries, the next prepare); later batches start a new turn.
+    // Hand the connection back to mysql2 (queued queries, the next prepare); later batches start a new turn. The
+    // pool gets it back from run(), once the caller whose reply this was is done with it.
     this.#running = false;
     this.#active = false;
-    if (this.#users === 0 && this.#conn) {
-      this.#conn.release();
-      this.#conn = null;
-    }
     return true;
   }
 
