@@ -5,9 +5,10 @@
 import { BULK_COMMAND, INDICATOR_NONE, INDICATOR_NULL, SEND_TYPES_TO_SERVER, TYPE_BLOB } from '../mysql/bulk-execute.ts';
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix } from '../mysql/sql.ts';
+import { PACKET_HEADER } from '../mysql/packets.ts';
 import { copyInto } from './byte-builder.ts';
 import type { BatchColumn, BatchLimits, BulkBatch } from './insert-batcher.ts';
-import { PACKET_HEADER, PacketBatcher, type RowEncoder } from './packet-batcher.ts';
+import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 /** Writes `row` as bulk parameters into `out` from `o` (room reserved); returns the offset after it. */
 export function encodeBulkRow(out: Buffer, o: number, row: RawRow): number {

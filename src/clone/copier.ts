@@ -267,10 +267,7 @@ async function copyChunk(
       if (!cursor) {
         if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${source.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
         // Nothing written yet: drop what was batched and read the chunk again from its start.
-        for (const b of batchers) {
-          const dropped = b.take();
-          if (dropped && dropped.kind !== 'insert') dropped.release();
-        }
+        for (const b of batchers) b.take()?.release();
         skipped = 0;
       }
     }

@@ -14,6 +14,8 @@ export interface InsertBatch {
   rows: number;
   /** Bytes the batch holds while queued (what the writer's queue bound counts). */
   bytes: number;
+  /** Nothing to give back (its text is garbage once sent): there for the callers that release any batch. */
+  release(): void;
 }
 
 /** A LOAD DATA LOCAL INFILE statement and the rows it loads, as the bytes of its file. */
@@ -137,6 +139,6 @@ export class InsertBatcher implements RowBatcher {
   #batch(end: number, rows: number): InsertBatch {
     // One string made from one buffer: the statement text mysql2 sends, with no small strings to collect.
     const sql = this.#sql.toString(end);
-    return { kind: 'insert', sql, rows, bytes: end };
+    return { kind: 'insert', sql, rows, bytes: end, release: () => {} };
   }
 }

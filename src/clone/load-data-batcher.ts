@@ -4,9 +4,10 @@
 
 import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/load-data.ts';
 import type { RawRow } from '../mysql/raw-rows.ts';
+import { PACKET_HEADER } from '../mysql/packets.ts';
 import { copyInto, escapeInto, firstSpecial, hexInto } from './byte-builder.ts';
 import type { BatchColumn, BatchLimits, LoadDataBatch } from './insert-batcher.ts';
-import { PACKET_HEADER, PacketBatcher, type RowEncoder } from './packet-batcher.ts';
+import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 const TAB = 0x09;
 const LF = 0x0a;

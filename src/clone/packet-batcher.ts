@@ -6,9 +6,6 @@ import type { RawRow } from '../mysql/raw-rows.ts';
 import { BufferPool, ByteBuilder } from './byte-builder.ts';
 import type { Batch, RowBatcher } from './insert-batcher.ts';
 
-/** Bytes of a protocol packet header, the least a prefix holds. */
-export const PACKET_HEADER = 4;
-
 /** One pool per batch size in use (normally one: the job's --write-query-max-size). */
 const pools = new Map<number, BufferPool>();
 /** Buffers kept for reuse per size: enough for every batch a copy holds at once with the default bounds. */

@@ -4,7 +4,7 @@
 import PQueue from 'p-queue';
 import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { BULK_UNAVAILABLE, bulkAvailable, BulkLanes } from '../mysql/bulk-execute.ts';
-import { maxAllowedPacket } from '../mysql/max-packet.ts';
+import { maxAllowedPacket } from '../mysql/packets.ts';
 import { loadDataOn } from '../mysql/infile.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
@@ -171,7 +171,7 @@ export class DestinationWriter {
     ) as Promise<void>;
     const released = done.finally(() => {
       this.#hold(-batch.bytes);
-      if (batch.kind !== 'insert') batch.release();
+      batch.release();
     });
     // The caller awaits `done`; this chain only releases the bytes, its rejection is the same one.
     released.catch(() => {});

@@ -8,9 +8,9 @@
 // to any MariaDB server that offers it, and (2) sends the packet as a small command of its own.
 
 import { PassThrough } from 'node:stream';
-import mysql, { type Connection as CoreConnection, type RowDataPacket } from 'mysql2';
+import mysql, { type Connection as CoreConnection } from 'mysql2';
 import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
-import { maxAllowedPacket } from './max-packet.ts';
+import { lastWarnings, MAX_PAYLOAD, maxAllowedPacket, PACKET_HEADER, setPacketHeader } from './packets.ts';
 
 /** MARIADB_CLIENT_STMT_BULK_OPERATIONS, as a bit of the extended (upper 32) capability flags. */
 const BULK_OPERATIONS = 0x4;
@@ -129,24 +129,20 @@ function parseOk(packet: ReplyPacket, last: boolean): Ok {
   return { affectedRows, warnings: b.readUInt16LE(q + 2), last };
 }
 
-const MAX_PAYLOAD = 0xffffff;
-
 /**
  * Writes `packet` (4 header bytes, then the payload) as a command's protocol packets: one, or pieces of 16 MiB
  * when larger (each with its own header). Returns the sequence id the server's reply will carry.
  */
 function writeCommand(core: CommandConnection, packet: Buffer): number {
-  const payload = packet.length - 4;
-  if (payload < MAX_PAYLOAD) {
-    packet.writeUIntLE(payload, 0, 3);
-    packet[3] = 0;
+  if (packet.length - PACKET_HEADER < MAX_PAYLOAD) {
+    setPacketHeader(packet, 0);
     core.write(packet);
     return 1;
   }
   let seq = 0;
-  for (let at = 4; ; at += MAX_PAYLOAD) {
+  for (let at = PACKET_HEADER; ; at += MAX_PAYLOAD) {
     const piece = packet.subarray(at, Math.min(at + MAX_PAYLOAD, packet.length));
-    const header = Buffer.alloc(4);
+    const header = Buffer.alloc(PACKET_HEADER);
     header.writeUIntLE(piece.length, 0, 3);
     header[3] = seq++ & 0xff;
     core.write(header);
@@ -207,12 +203,6 @@ function useStatement(core: CoreConnection, sql: string): { id: Promise<number>;
   return { id: used.id, done: () => void used.users-- };
 }
 
-interface Warning {
-  Level: string;
-  Code: number;
-  Message: string;
-}
-
 interface Request {
   packet: Buffer;
   /** The sequence id its reply carries (set when written). */
@@ -269,8 +259,8 @@ class BulkLane {
       const conn = await this.#connection();
       if (!bulkAvailable(conn)) throw new Error(BULK_UNAVAILABLE);
       const max = await maxAllowedPacket(conn);
-      if (packet.length - 4 > max) {
-        throw new Error(`a batch of ${rows} rows is ${packet.length - 4} bytes, more than the server's max_allowed_packet (${max}): lower --write-query-max-size, or use --write-method load-data`);
+      if (packet.length - PACKET_HEADER > max) {
+        throw new Error(`a batch of ${rows} rows is ${packet.length - PACKET_HEADER} bytes, more than the server's max_allowed_packet (${max}): lower --write-query-max-size, or use --write-method load-data`);
       }
       const core = conn.connection as unknown as CoreConnection;
       const statement = useStatement(core, sql);
@@ -284,8 +274,7 @@ class BulkLane {
       }
       if (ok.warnings > 0 && ok.last) {
         try {
-          const [warnings] = await conn.query<(Warning & RowDataPacket)[]>('SHOW WARNINGS LIMIT 5');
-          ok.details = warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; ');
+          ok.details = (await lastWarnings(conn)).text;
         } finally {
           this.#held = false;
           if (this.#pending.length) this.#start(command);

@@ -8,10 +8,8 @@
 import { Readable, type Duplex } from 'node:stream';
 import type { Connection as CoreConnection, ResultSetHeader } from 'mysql2';
 import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
-import { maxAllowedPacket } from './max-packet.ts';
+import { lastWarnings, MAX_PAYLOAD, maxAllowedPacket, PACKET_HEADER, setPacketHeader } from './packets.ts';
 
-/** A protocol packet's largest payload (larger ones are split, which the one-packet path leaves to the pump). */
-const MAX_PACKET_PAYLOAD = 0xffffff;
 /** Bytes handed to mysql2 at once when a batch does not go as one packet: each piece becomes one protocol packet. */
 const PIECE = 256 * 1024;
 /** Socket bytes not yet sent past which the next piece waits for 'drain' (mysql2's pump itself never waits). */
@@ -59,10 +57,7 @@ function wholePacket(packet: Buffer): PacketLike {
   return {
     buffer: packet,
     length: () => packet.length,
-    writeHeader(sequenceId: number) {
-      packet.writeUIntLE(packet.length - 4, 0, 3);
-      packet[3] = sequenceId;
-    },
+    writeHeader: (sequenceId: number) => setPacketHeader(packet, sequenceId),
   };
 }
 
@@ -80,12 +75,6 @@ function sendAsOnePacket(query: unknown, packet: Buffer): void {
     connection.writePacket(wholePacket(Buffer.alloc(4)));
     return this.infileOk;
   };
-}
-
-interface Warning {
-  Level: string;
-  Code: number;
-  Message: string;
 }
 
 /** MySQL/MariaDB errors that mean LOAD DATA LOCAL is refused (local_infile off on the server, or the client). */
@@ -111,7 +100,7 @@ export async function loadDataOn(pool: Pool, ref: TabletRef, doing: string, sql:
       // The server refuses a packet near its max_allowed_packet, a file's pieces included (measured: a piece of
       // exactly max_allowed_packet is refused): half of it is the most sent at once.
       const max = Math.floor((await maxAllowedPacket(conn)) / 2);
-      const onePacket = packet !== undefined && packet.length - 4 <= max && packet.length - 4 < MAX_PACKET_PAYLOAD;
+      const onePacket = packet !== undefined && packet.length - PACKET_HEADER <= max && packet.length - PACKET_HEADER < MAX_PAYLOAD;
       result = await new Promise<ResultSetHeader>((resolve, reject) => {
         const query = core.query({ sql, infileStreamFactory: () => infileStream(data, socket, Math.min(PIECE, max)) }, (err, res) => (err ? reject(err) : resolve(res as ResultSetHeader)));
         if (onePacket) sendAsOnePacket(query, packet);
@@ -124,11 +113,10 @@ export async function loadDataOn(pool: Pool, ref: TabletRef, doing: string, sql:
       throw err;
     }
     if (result.warningStatus > 0) {
-      const [warnings] = await conn.query<(Warning & import('mysql2').RowDataPacket)[]>('SHOW WARNINGS LIMIT 5');
-      const what = warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; ');
-      const err = new Error(`${result.warningStatus} warning(s) loading ${rows} rows, so rows may be dropped or altered: ${what}`);
+      const warnings = await lastWarnings(conn);
+      const err = new Error(`${result.warningStatus} warning(s) loading ${rows} rows, so rows may be dropped or altered: ${warnings.text}`);
       // Duplicates only (LOCAL turns them into warnings): keep the errno, so a retry can tell a batch that had landed.
-      if (warnings.length && warnings.every((w) => Number(w.Code) === 1062)) throw Object.assign(err, { errno: 1062 });
+      if (warnings.codes.length && warnings.codes.every((c) => c === 1062)) throw Object.assign(err, { errno: 1062 });
       throw err;
     }
     if (result.affectedRows !== rows) throw new Error(`loaded ${result.affectedRows} rows of ${rows} (${result.info})`);
