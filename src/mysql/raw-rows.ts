@@ -5,6 +5,7 @@
 
 import type { Connection as CoreConnection } from 'mysql2';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
+import { RowFramer, type FramedConnection } from './row-framer.ts';
 import type { Row } from './sql.ts';
 
 /**
@@ -121,6 +122,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
   // The promise wrapper's typings call this a promise Connection; at run time it is the callback one.
   const core = conn.connection as unknown as CoreConnection & { pause(): void; resume(): void };
   let finished = false;
+  let framer = null as RowFramer | null;
   // mysql2 reports a connection that dies mid-result (KILL, server gone) to the connection, not to a query that
   // has no callback: without this the scan would wait for ever.
   let onConnectionError: (err: Error) => void = () => {};
@@ -142,31 +144,41 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       opts.signal.addEventListener('abort', onAbort, { once: true });
       onConnectionError = (err) => fail(new TabletError(ref, doing, err));
 
-      const query = core.query({ sql, rowsAsArray: true, typeCast: false }) as unknown as QueryInternals;
-      const protoRow = (Object.getPrototypeOf(query) as QueryInternals).row;
-      const rawRow: RowState = function (this: QueryInternals, packet, connection) {
-        if (packet.isEOF()) return protoRow.call(this, packet, connection);
-        if (settled) return rawRow; // failed or aborted: drain what is left, the connection is destroyed after
+      /** Hands one row packet's payload to the sink; a returned promise is what the reading waits on. */
+      const take = (buffer: Buffer, start: number, end: number): Promise<void> | undefined => {
+        if (settled) return; // failed or aborted: drain what is left, the connection is destroyed after
         try {
-          row!.parse(packet.buffer, packet.offset, packet.end);
+          row!.parse(buffer, start, end);
           count++;
           const pending = sink(row!);
-          if (pending) {
-            core.pause();
-            waiting = pending.then(
-              () => {
-                waiting = null;
-                if (!settled) core.resume();
-              },
-              (err: unknown) => fail(err),
-            );
-          }
+          if (!pending) return;
+          return (waiting = pending.then(
+            () => {
+              waiting = null;
+            },
+            (err: unknown) => fail(err),
+          ));
         } catch (err) {
           fail(err);
+        }
+      };
+      const query = core.query({ sql, rowsAsArray: true, typeCast: false }) as unknown as QueryInternals & { next: unknown };
+      const protoRow = (Object.getPrototypeOf(query) as QueryInternals).row;
+      // Rows reach this state only when the framer could not take the connection over.
+      const rawRow: RowState = function (this: QueryInternals, packet, connection) {
+        if (packet.isEOF()) return protoRow.call(this, packet, connection);
+        const held = take(packet.buffer, packet.offset, packet.end);
+        if (held) {
+          core.pause();
+          void held.then(() => {
+            if (!settled) core.resume();
+          });
         }
         return rawRow;
       };
       query.row = rawRow;
+      // Attached before any reply can arrive (it comes in a later turn of the event loop).
+      framer = RowFramer.attach(core as unknown as FramedConnection, () => query.next === rawRow, take);
       query.on('fields', (fields) => {
         row = new RawRow(fields.length);
       });
@@ -174,6 +186,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       query.on('result', () => fail(new Error('mysql2 delivered a row past the raw row reader: its internals changed, shardworker must be updated')));
       query.on('error', (err) => fail(new TabletError(ref, doing, err)));
       query.on('end', () => {
+        framer?.detach();
         void Promise.resolve(waiting).then(() => {
           if (settled) return;
           settled = true;
@@ -185,6 +198,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
     finished = true;
     return rows;
   } finally {
+    framer?.detach();
     core.removeListener('error', connectionError);
     if (finished) conn.release();
     else conn.destroy();

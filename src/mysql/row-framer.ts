@@ -1,0 +1,183 @@
+// Cuts a result's row packets out of the socket's chunks and hands each straight to the row reader, while the
+// column definitions and the closing EOF, OK or error still go through mysql2, whose command keeps its state.
+// mysql2 dispatches every packet through its connection and command (sequence checks, state lookups, calls
+// through several layers): for a copy's millions of rows that was about a tenth of the worker's CPU.
+
+/** The parts of mysql2's connection (lib/base/connection.js) the framer relies on. */
+export interface FramedConnection {
+  /** Its 'data' listener hands every socket chunk to `packetParser.execute`, looked up at each chunk. */
+  packetParser: PacketParserLike;
+  /** The sequence id it expects on the next packet. */
+  sequenceId: number;
+  stream: { pause(): void; resume(): void };
+  config: { compress?: boolean };
+}
+
+export interface PacketParserLike {
+  execute(chunk: Buffer): unknown;
+}
+
+/** A row packet's payload, bytes [start, end) of `buffer`; a returned promise holds the next row until it settles. */
+export type RowPacketSink = (buffer: Buffer, start: number, end: number) => void | Promise<void>;
+
+const HEADER = 4;
+const MAX_PAYLOAD = 0xffffff;
+
+export class RowFramer implements PacketParserLike {
+  readonly #conn: FramedConnection;
+  readonly #mysql2: PacketParserLike;
+  readonly #inRows: () => boolean;
+  readonly #sink: RowPacketSink;
+  /** The start of a packet that the last chunk cut short. */
+  #carry: Buffer[] = [];
+  #carryLength = 0;
+  /** The payload parts of a row longer than one packet (16 MiB). */
+  #longRow: Buffer[] | null = null;
+  /** Where to go on once the sink's promise settles. */
+  #held: { chunk: Buffer; at: number } | null = null;
+  /** Chunks that came while held (none should: the stream is paused). */
+  #queued: Buffer[] = [];
+  #detached = false;
+
+  private constructor(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink) {
+    this.#conn = conn;
+    this.#mysql2 = conn.packetParser;
+    this.#inRows = inRows;
+    this.#sink = sink;
+  }
+
+  /**
+   * Takes over `conn`'s packets until detach(), or returns null when it cannot: a compressed connection, or a
+   * parser that is not between packets (so the caller reads through mysql2 alone). `inRows` says whether the
+   * command now expects rows.
+   */
+  static attach(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink): RowFramer | null {
+    const parser = conn.packetParser as PacketParserLike & { executeStart?: unknown; largePacketParts?: unknown[] };
+    const proto = Object.getPrototypeOf(parser) as { executeStart?: unknown };
+    if (conn.config.compress || typeof proto.executeStart !== 'function' || parser.execute !== proto.executeStart || parser.largePacketParts?.length !== 0) return null;
+    const framer = new RowFramer(conn, inRows, sink);
+    conn.packetParser = framer;
+    return framer;
+  }
+
+  /** Gives the connection back to mysql2's parser (which is between packets: the framer only hands it whole ones). */
+  detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    if (this.#conn.packetParser === this) this.#conn.packetParser = this.#mysql2;
+  }
+
+  execute(chunk: Buffer): void {
+    if (this.#held) {
+      this.#queued.push(chunk);
+      return;
+    }
+    this.#run(chunk, 0);
+  }
+
+  #run(chunk: Buffer, at: number): void {
+    if (this.#carryLength > 0) {
+      at = this.#finishCarried(chunk);
+      if (at < 0 || this.#held || this.#detached) return;
+    }
+    const end = chunk.length;
+    while (end - at >= HEADER) {
+      const next = at + HEADER + (chunk[at] | (chunk[at + 1] << 8) | (chunk[at + 2] << 16));
+      if (next > end) break;
+      if (!this.#packet(chunk, at, next)) return;
+      at = next;
+    }
+    if (at < end) {
+      this.#carry.push(chunk.subarray(at));
+      this.#carryLength += end - at;
+    }
+  }
+
+  /**
+   * Completes the packet carried over from earlier chunks with the start of `chunk` and handles it; returns where
+   * the rest of `chunk` starts, or -1 when the packet needs more chunks still (or the framer stopped within it).
+   */
+  #finishCarried(chunk: Buffer): number {
+    const parts = this.#carry;
+    if (this.#carryLength + chunk.length < HEADER) {
+      parts.push(chunk);
+      this.#carryLength += chunk.length;
+      return -1;
+    }
+    // Byte k of the carried packet and `chunk` after it (its length is in the first three).
+    const byte = (k: number): number => {
+      for (const p of parts) {
+        if (k < p.length) return p[k];
+        k -= p.length;
+      }
+      return chunk[k];
+    };
+    const need = HEADER + (byte(0) | (byte(1) << 8) | (byte(2) << 16)) - this.#carryLength;
+    if (chunk.length < need) {
+      parts.push(chunk);
+      this.#carryLength += chunk.length;
+      return -1;
+    }
+    const packet = Buffer.concat([...this.#carry, chunk.subarray(0, need)]);
+    this.#carry = [];
+    this.#carryLength = 0;
+    if (!this.#packet(packet, 0, packet.length)) {
+      // Held or detached: what follows in `chunk` is picked up from there.
+      if (this.#held) this.#held = { chunk, at: need };
+      else this.#mysql2.execute(chunk.subarray(need));
+      return -1;
+    }
+    return need;
+  }
+
+  /** Handles the packet [at, next) of `buf`; false when the framer stopped (held by the sink, or detached). */
+  #packet(buf: Buffer, at: number, next: number): boolean {
+    const length = next - at - HEADER;
+    const payload = at + HEADER;
+    if (this.#longRow === null && !(this.#inRows() && isRow(buf, payload, length))) return this.#toMysql2(buf, at, next);
+    this.#conn.sequenceId = (buf[at + 3] + 1) & 0xff;
+    let pending: void | Promise<void>;
+    if (length === MAX_PAYLOAD || this.#longRow !== null) {
+      // A row of 16 MiB or more comes in packets of 16 MiB - 1 bytes, ended by a shorter one.
+      (this.#longRow ??= []).push(buf.subarray(payload, next));
+      if (length === MAX_PAYLOAD) return true;
+      const row = Buffer.concat(this.#longRow);
+      this.#longRow = null;
+      pending = this.#sink(row, 0, row.length);
+    } else {
+      pending = this.#sink(buf, payload, next);
+    }
+    if (!pending) return true;
+    this.#held = { chunk: buf, at: next };
+    this.#conn.stream.pause();
+    pending.then(() => this.#resume(), () => {
+      // The scan has failed on it and drops the connection: nothing more to read.
+    });
+    return false;
+  }
+
+  /** A packet for mysql2's command (column definitions, EOF, OK, error); false once that ended the command. */
+  #toMysql2(buf: Buffer, at: number, next: number): boolean {
+    this.#mysql2.execute(buf.subarray(at, next));
+    if (this.#conn.packetParser === this) return true;
+    // The command ended and the connection went back to mysql2: it takes what follows.
+    this.#detached = true;
+    if (next < buf.length) this.#mysql2.execute(buf.subarray(next));
+    return false;
+  }
+
+  #resume(): void {
+    const held = this.#held!;
+    this.#held = null;
+    if (this.#detached) return;
+    this.#run(held.chunk, held.at);
+    while (!this.#held && !this.#detached && this.#queued.length > 0) this.#run(this.#queued.shift()!, 0);
+    if (!this.#held) this.#conn.stream.resume();
+  }
+}
+
+/** Whether a packet met while rows are expected is a row: not an EOF (0xFE, short) nor an error (0xFF). */
+function isRow(buf: Buffer, payload: number, length: number): boolean {
+  const first = buf[payload];
+  return first !== 0xff && !(first === 0xfe && length < 13);
+}
