@@ -9,6 +9,8 @@ export interface BenchArgs {
   rows: number;
   /** Rounds; each runs every contender once, in an order rotated per round. */
   rounds: number;
+  /** Untimed runs of every contender before the rounds. */
+  warmup: number;
   contenders: ContenderName[];
   dir: string;
   basePort: number;
@@ -25,6 +27,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --mode split|flat        split (default): two sharded tables + a small one; flat: one big table, memory check
   --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat)
   --rounds N               alternating rounds (default 5 for split, 1 for flat)
+  --warmup N               untimed runs of every contender first (default 1 for split, 0 for flat)
   --only a,b,c             contenders: a = shardworker, b = mariadb-dump | mariadb, c = LOAD DATA + ADD INDEX
   --sw "FLAGS"             extra SplitClone flags, e.g. --sw "--write-method insert" (repeatable;
                            --sw "--strategy=-populate_blp_checkpoint -delay_secondary_indexes" stays one flag)
@@ -47,8 +50,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let mode: BenchMode = 'split';
   let rows: number | undefined;
   let rounds: number | undefined;
+  let warmup: number | undefined;
   let contenders: ContenderName[] | undefined;
-  const out: Omit<BenchArgs, 'mode' | 'rows' | 'rounds' | 'contenders'> = {
+  const out: Omit<BenchArgs, 'mode' | 'rows' | 'rounds' | 'warmup' | 'contenders'> = {
     dir: '.sandbox-bench',
     basePort: 15500,
     bufferPoolMb: 1024,
@@ -73,6 +77,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       }
       case '--rows': rows = int(flag, value(), 1000); break;
       case '--rounds': rounds = int(flag, value(), 1); break;
+      case '--warmup': warmup = int(flag, value(), 0); break;
       case '--only':
         contenders = value().split(',').map((s) => {
           const c = LETTERS[s.trim()] ?? (Object.values(LETTERS).includes(s.trim() as ContenderName) ? (s.trim() as ContenderName) : undefined);
@@ -101,6 +106,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     mode,
     rows: rows ?? (mode === 'split' ? 2_000_000 : 20_000_000),
     rounds: rounds ?? (mode === 'split' ? 5 : 1),
+    warmup: warmup ?? (mode === 'split' ? 1 : 0),
     contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),
     ...out,
   };
