@@ -13,6 +13,19 @@ import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 /** Writes `row` as bulk parameters into `out` from `o` (room reserved); returns the offset after it. */
 export function encodeBulkRow(out: Buffer, o: number, row: RawRow): number {
   const { buffer, start, end } = row;
+  if (row.layout) {
+    // A binary row's values are already what their typed parameters bind: each copied with its length prefix.
+    const wire = row.wire;
+    for (let i = 0; i < start.length; i++) {
+      if (start[i] < 0) {
+        out[o++] = INDICATOR_NULL;
+      } else {
+        out[o++] = INDICATOR_NONE;
+        o = copyInto(out, o, buffer, wire[i], end[i]);
+      }
+    }
+    return o;
+  }
   for (let i = 0; i < start.length; i++) {
     const s = start[i];
     if (s < 0) {
@@ -49,18 +62,39 @@ const encoder: RowEncoder = {
   encode: encodeBulkRow,
 };
 
-/** Header room, the command, the statement id (filled in by the connection that sends it), flags and types. */
-function bulkPrefix(columns: number): Buffer {
+/**
+ * Header room, the command, the statement id (filled in by the connection that sends it), flags and the types:
+ * two bytes per parameter, a binary row's own (`paramTypes`), else every value a blob.
+ */
+function bulkPrefix(columns: number, paramTypes: Buffer | null): Buffer {
   const prefix = Buffer.alloc(PACKET_HEADER + 1 + 4 + 2 + 2 * columns);
   prefix[PACKET_HEADER] = BULK_COMMAND;
   prefix.writeUInt16LE(SEND_TYPES_TO_SERVER, PACKET_HEADER + 5);
-  for (let i = 0; i < columns; i++) prefix[PACKET_HEADER + 7 + 2 * i] = TYPE_BLOB;
+  if (paramTypes) paramTypes.copy(prefix, PACKET_HEADER + 7);
+  else for (let i = 0; i < columns; i++) prefix[PACKET_HEADER + 7 + 2 * i] = TYPE_BLOB;
   return prefix;
 }
 
 export class BulkBatcher extends PacketBatcher<BulkBatch> {
+  readonly #columns: number;
+  /** The parameter types of the open batch's rows: null for text rows (all blobs). */
+  #types: Buffer | null = null;
+
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
     const sql = insertPrefix(db, table, columns.map((c) => c.name)) + `(${columns.map(() => '?').join(',')})`;
-    super(bulkPrefix(columns.length), encoder, limits.maxSize, (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }));
+    super(bulkPrefix(columns.length, null), encoder, limits.maxSize, (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }));
+    this.#columns = columns.length;
+  }
+
+  override add(row: RawRow): BulkBatch | null {
+    const types = row.layout?.paramTypes ?? null;
+    if (types === this.#types || (types && this.#types?.equals(types))) return super.add(row);
+    // Rows bound otherwise than the open batch's (a retried read that came back as text, say) start a batch of
+    // their own: a batch's types hold for all its rows. The row is its first, so add() returns nothing more.
+    const before = this.take();
+    this.#types = types;
+    this.prefix = bulkPrefix(this.#columns, types);
+    super.add(row);
+    return before;
   }
 }

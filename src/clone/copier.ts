@@ -244,6 +244,8 @@ async function copyChunk(
   };
   let skipped = 0;
   const route = router.raw ?? ((row: RawRow) => router(row.values()));
+  // Rows in the binary protocol where every destination binds them as they come (see mysql/binary-row.ts).
+  const binary = destinations.every((d) => d.writer.method === 'bulk');
   // A read that breaks resumes after the last row it routed: the rows before it are in batches already.
   const noCursor = keyCursorProblem(table);
   const cursor = noCursor === null ? new KeyCursor(table) : null;
@@ -272,7 +274,7 @@ async function copyChunk(
       }
     }
     const sql = chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
-    await scanRows(source.pool, source.ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal });
+    await scanRows(source.pool, source.ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal, binary });
   };
   if (req.readRetry) {
     const retry = req.readRetry;

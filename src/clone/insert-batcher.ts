@@ -3,7 +3,7 @@
 // bulk ones live in load-data-batcher.ts and bulk-batcher.ts. All keep the copier's interface: add(row) → a full
 // batch or null, take().
 
-import type { RawRow } from '../mysql/raw-rows.ts';
+import { NOT_TEXT, type RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix, type ValueEncoding } from '../mysql/sql.ts';
 import { ByteBuilder } from './byte-builder.ts';
 
@@ -88,6 +88,7 @@ export class InsertBatcher implements RowBatcher {
   }
 
   add(row: RawRow): Batch | null {
+    if (row.layout) throw new Error(NOT_TEXT);
     const out = this.#sql;
     const rowStart = out.length;
     // At most: each byte as two hex digits, plus X'' or NULL and a comma per column, plus ,( and ).

@@ -3,7 +3,7 @@
 // in, escaped, by PacketBatcher (shared with the bulk method).
 
 import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/load-data.ts';
-import type { RawRow } from '../mysql/raw-rows.ts';
+import { NOT_TEXT, type RawRow } from '../mysql/raw-rows.ts';
 import { PACKET_HEADER } from '../mysql/packets.ts';
 import { copyInto, escapeInto, firstSpecial, hexInto } from './byte-builder.ts';
 import type { BatchColumn, BatchLimits, LoadDataBatch } from './insert-batcher.ts';
@@ -81,6 +81,7 @@ class LoadDataEncoder implements RowEncoder {
   }
 
   encode(out: Buffer, o: number, row: RawRow): number {
+    if (row.layout) throw new Error(NOT_TEXT);
     return encodeRow(out, o, row, this.#encodings, this.#escapedColumns, this.#hex);
   }
 }

@@ -30,7 +30,8 @@ export interface RowEncoder {
 }
 
 export class PacketBatcher<B extends Batch> implements RowBatcher {
-  readonly #prefix: Buffer;
+  /** What starts every batch; a subclass may change it between batches (after take(), before the next add()). */
+  protected prefix: Buffer;
   readonly #encoder: RowEncoder;
   readonly #maxSize: number;
   readonly #finish: FinishBatch<B>;
@@ -41,7 +42,7 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
 
   /** `prefix` starts every batch (its first PACKET_HEADER bytes are the header's room); `maxSize` counts it too. */
   constructor(prefix: Buffer, encoder: RowEncoder, maxSize: number, finish: FinishBatch<B>) {
-    this.#prefix = prefix;
+    this.prefix = prefix;
     this.#encoder = encoder;
     this.#maxSize = maxSize;
     this.#finish = finish;
@@ -72,8 +73,8 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
 
   #open(): ByteBuilder {
     const b = new ByteBuilder(this.#pool.take());
-    b.reserve(this.#prefix.length);
-    b.bytes(this.#prefix, 0, this.#prefix.length);
+    b.reserve(this.prefix.length);
+    b.bytes(this.prefix, 0, this.prefix.length);
     return b;
   }
 

@@ -2,7 +2,9 @@
 // keyspace id.
 
 import { intersects, keyRangeToString, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';
-import { makeKeyspaceIdRouter } from '../keyrange/row-router.ts';
+import { notUint64 } from '../keyrange/keyspace-id.ts';
+import { makeKeyspaceIdRouter, makeUint64HalvesRouter } from '../keyrange/row-router.ts';
+import { integerWidth, isUnsigned, LENGTH_CODED } from '../mysql/binary-row.ts';
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { findSplitShards, isServing, keyspaceOf, shardOf } from '../topology/shards.ts';
@@ -97,16 +99,36 @@ export class SplitStrategy implements CopyStrategy {
     const column = table.columns.findIndex((c) => c.name === this.#column);
     // A row outside its own source shard's range (left over from an earlier split) is not this copy's to move.
     const source = targets.sources[sourceIndex].keyRange;
-    const route = makeKeyspaceIdRouter(this.#columnType, targets.destinations.map((d) => intersection(d.keyRange, source)));
+    const ranges = targets.destinations.map((d) => intersection(d.keyRange, source));
+    const route = makeKeyspaceIdRouter(this.#columnType, ranges);
     const nullKey = () => new ShardingColumnError(`table ${table.name} has a row whose sharding column ${this.#column} is NULL`);
     const router: RowRouter = (row) => {
       const value = row[column];
       if (value === null) throw nullKey();
       return route(value);
     };
+    const halves = this.#columnType === 'uint64' ? makeUint64HalvesRouter(ranges) : null;
     router.raw = (row) => {
-      if (row.start[column] < 0) throw nullKey();
-      return route(row.buffer, row.start[column], row.end[column]);
+      const s = row.start[column];
+      if (s < 0) throw nullKey();
+      const layout = row.layout;
+      if (layout === null || layout.widths[column] === LENGTH_CODED) return route(row.buffer, s, row.end[column]);
+      const width = halves ? integerWidth(layout, column) : 0;
+      if (width === 0) {
+        // Not a binary integer, or not routed as one: as its text (slow, and not a keyspace id column's type).
+        const text = row.value(column)!;
+        return route(text, 0, text.length);
+      }
+      const buf = row.buffer;
+      const unsigned = isUnsigned(layout, column);
+      if (width === 8) {
+        const hi = buf.readUInt32LE(s + 4);
+        if (!unsigned && hi >= 0x80000000) throw notUint64(row.value(column)!);
+        return halves!(hi, buf.readUInt32LE(s));
+      }
+      const v = width === 4 ? (unsigned ? buf.readUInt32LE(s) : buf.readInt32LE(s)) : width === 2 ? (unsigned ? buf.readUInt16LE(s) : buf.readInt16LE(s)) : unsigned ? buf[s] : buf.readInt8(s);
+      if (v < 0) throw notUint64(row.value(column)!);
+      return halves!(0, v);
     };
     return router;
   }

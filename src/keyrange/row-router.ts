@@ -106,3 +106,31 @@ function compareBound(bound: Buffer, id: Buffer, start: number, end: number): nu
   }
   return bl - il;
 }
+
+/**
+ * Index of the first range holding the uint64 `hi` * 2^32 + `lo` (two uint32 halves), or -1: for a keyspace id
+ * read as a binary integer, compared as such (bounds split the same way, the open end as hi = 2^32).
+ */
+export type Uint64HalvesRouter = (hi: number, lo: number) => number;
+
+export function makeUint64HalvesRouter(ranges: readonly KeyRange[]): Uint64HalvesRouter {
+  const n = ranges.length;
+  // [startHi, startLo, endHi, endLo] per range.
+  const b = new Float64Array(n * 4);
+  const halves = (v: bigint, k: number) => {
+    b[k] = Number(v >> 32n);
+    b[k + 1] = Number(v & 0xffffffffn);
+  };
+  ranges.forEach((kr, k) => {
+    halves(kr.start.length === 0 ? 0n : uint64Threshold(kr.start), k * 4);
+    halves(kr.end.length === 0 ? TWO_64 : uint64Threshold(kr.end), k * 4 + 2);
+  });
+  return (hi: number, lo: number): number => {
+    for (let k = 0, o = 0; k < n; k++, o += 4) {
+      const sH = b[o];
+      const eH = b[o + 2];
+      if ((hi > sH || (hi === sH && lo >= b[o + 1])) && (hi < eH || (hi === eH && lo < b[o + 3]))) return k;
+    }
+    return -1;
+  };
+}

@@ -4,6 +4,7 @@
 // (a literal in the column's charset takes the column's collation), binary strings and temporal values as such.
 // Key types whose order a literal cannot follow safely (ENUM sorts by index, SET, BIT, FLOAT, JSON …) get no cursor.
 
+import type { BinaryLayout } from './binary-row.ts';
 import type { RawRow } from './raw-rows.ts';
 import type { TableDefinition } from './schema.ts';
 import { quoteId, quoteString } from './sql.ts';
@@ -54,6 +55,8 @@ export class KeyCursor {
    * row's key instead cost about 5% of the copy's client CPU.
    */
   #buffer: Buffer = Buffer.alloc(0);
+  /** The last row's binary layout (null for a text row): its key values are turned into text when asked for. */
+  #layout: BinaryLayout | null = null;
   readonly #start: Int32Array;
   readonly #end: Int32Array;
   #rows = 0;
@@ -78,7 +81,8 @@ export class KeyCursor {
 
   /** Remembers where the row's key is: no copy per row. */
   track(row: RawRow): void {
-    this.#buffer = row.buffer;
+    if (this.#buffer !== row.buffer) this.#buffer = row.buffer;
+    if (this.#layout !== row.layout) this.#layout = row.layout;
     for (let i = 0; i < this.#columns.length; i++) {
       const at = this.#columns[i].index;
       this.#start[i] = row.start[at];
@@ -91,7 +95,13 @@ export class KeyCursor {
   /** The last tracked key's values (copies), or null before the first row. */
   lastKey(): (Buffer | null)[] | null {
     if (this.#rows === 0) return null;
-    this.#last ??= this.#columns.map((_, i) => (this.#start[i] < 0 ? null : Buffer.from(this.#buffer.subarray(this.#start[i], this.#end[i]))));
+    const layout = this.#layout;
+    this.#last ??= this.#columns.map((c, i) => {
+      if (this.#start[i] < 0) return null;
+      // A binary row's key as the text protocol has it: the literals below are made from text.
+      if (layout) return layout.text(c.index, this.#buffer, this.#start[i], this.#end[i]);
+      return Buffer.from(this.#buffer.subarray(this.#start[i], this.#end[i]));
+    });
     return this.#last;
   }
 

@@ -5,6 +5,7 @@
 
 import type { Connection as CoreConnection } from 'mysql2';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
+import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './binary-row.ts';
 import { RowFramer, type FramedConnection } from './row-framer.ts';
 import type { Row } from './sql.ts';
 
@@ -23,10 +24,19 @@ export class RawRow {
   compact = false;
   readonly start: Int32Array;
   readonly end: Int32Array;
+  /**
+   * A binary-protocol row's layout (null: a text-protocol row). In a binary row, a number or temporal value is in
+   * its binary form, and `wire[i]` is where column i's bytes start with their length prefix or length byte (what
+   * a parameter of `layout.paramTypes` binds as is).
+   */
+  readonly layout: BinaryLayout | null;
+  readonly wire: Int32Array;
 
-  constructor(columns: number) {
+  constructor(columns: number, layout: BinaryLayout | null = null) {
     this.start = new Int32Array(columns);
     this.end = new Int32Array(columns);
+    this.wire = new Int32Array(layout ? columns : 0);
+    this.layout = layout;
   }
 
   get columns(): number {
@@ -37,9 +47,14 @@ export class RawRow {
     return this.start[i] < 0;
   }
 
-  /** Column i as a Buffer of its own (a copy), or null. For the rare caller that must keep a value. */
+  /**
+   * Column i as a Buffer of its own (a copy), or null, in the text protocol's form whatever the row's: for the rare
+   * caller that must keep or read a value.
+   */
   value(i: number): Buffer | null {
-    return this.start[i] < 0 ? null : Buffer.from(this.buffer.subarray(this.start[i], this.end[i]));
+    if (this.start[i] < 0) return null;
+    if (this.layout) return this.layout.text(i, this.buffer, this.start[i], this.end[i]);
+    return Buffer.from(this.buffer.subarray(this.start[i], this.end[i]));
   }
 
   /** The row as separate values (copies): for code written for `Row`, off the hot path. */
@@ -54,8 +69,13 @@ export class RawRow {
    * Throws when the packet does not hold exactly `columns` values.
    */
   parse(buffer: Buffer, offset: number, end: number): void {
-    this.buffer = buffer;
+    // Rows come from a few socket chunks at a time: storing the same buffer again only costs a write barrier.
+    if (this.buffer !== buffer) this.buffer = buffer;
     this.size = end - offset;
+    if (this.layout) {
+      this.#parseBinary(this.layout.widths, buffer, offset, end);
+      return;
+    }
     const starts = this.start;
     const ends = this.end;
     let p = offset;
@@ -85,13 +105,65 @@ export class RawRow {
     if (p !== end) throw new Error(`row packet of ${end - offset} bytes does not hold ${starts.length} values`);
     this.compact = compact;
   }
+
+  /** A binary row: a 0x00 header, a NULL bitmap (offset by 2 bits), then each non-NULL value as `widths` says. */
+  #parseBinary(widths: Int8Array, buffer: Buffer, offset: number, end: number): void {
+    const starts = this.start;
+    const ends = this.end;
+    const wire = this.wire;
+    const bitmap = offset + 1;
+    let p = bitmap + ((starts.length + 9) >> 3);
+    for (let i = 0; i < starts.length; i++) {
+      const bit = i + 2;
+      if (buffer[bitmap + (bit >> 3)] & (1 << (bit & 7))) {
+        starts[i] = -1;
+        ends[i] = -1;
+        wire[i] = -1;
+        continue;
+      }
+      wire[i] = p;
+      const w = widths[i];
+      let len: number;
+      if (w > 0) {
+        len = w;
+      } else if (w === TEMPORAL) {
+        len = buffer[p++];
+      } else {
+        len = buffer[p++];
+        if (len === 0xfc) {
+          len = buffer[p] | (buffer[p + 1] << 8);
+          p += 2;
+        } else if (len === 0xfd) {
+          len = buffer[p] | (buffer[p + 1] << 8) | (buffer[p + 2] << 16);
+          p += 3;
+        } else if (len === 0xfe) {
+          len = buffer.readUInt32LE(p) + buffer.readUInt32LE(p + 4) * 2 ** 32;
+          p += 8;
+        }
+      }
+      starts[i] = p;
+      p += len;
+      ends[i] = p;
+    }
+    if (buffer[offset] !== 0 || p !== end) throw new Error(`binary row packet of ${end - offset} bytes does not hold ${starts.length} values`);
+    this.compact = false;
+  }
 }
+
+/** What an encoder of text rows says of a binary one (a bug: binary rows are read for the bulk method alone). */
+export const NOT_TEXT = 'a binary-protocol row reached a writer of text rows: only the bulk write method takes them';
 
 /** Called once per row, in order. A returned promise pauses the result (the socket) until it settles. */
 export type RowSink = (row: RawRow) => void | Promise<void>;
 
 export interface ScanOptions {
   signal: AbortSignal;
+  /**
+   * Read through a prepared statement (the binary protocol): rows then have a `layout`, their numbers and temporal
+   * values in binary form. Only where every consumer of the rows takes them (the bulk write method); a connection
+   * the framer cannot take over reads text rows regardless.
+   */
+  binary?: boolean;
 }
 
 // The parts of mysql2's Query command and Packet this module relies on (lib/commands/query.js): after the column
@@ -123,6 +195,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
   const core = conn.connection as unknown as CoreConnection & { pause(): void; resume(): void };
   let finished = false;
   let framer = null as RowFramer | null;
+  let binary = false;
   // mysql2 reports a connection that dies mid-result (KILL, server gone) to the connection, not to a query that
   // has no callback: without this the scan would wait for ever.
   let onConnectionError: (err: Error) => void = () => {};
@@ -162,7 +235,12 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
           fail(err);
         }
       };
-      const query = core.query({ sql, rowsAsArray: true, typeCast: false }) as unknown as QueryInternals & { next: unknown };
+      // Attached before the statement is sent, so that it sees every packet of the reply.
+      framer = RowFramer.attach(core as unknown as FramedConnection, () => query.next === rawRow || query.next === protoRow, take);
+      binary = opts.binary === true && framer !== null;
+      // A prepared statement's rows come through mysql2's Execute, which goes to its prototype's row state (shared
+      // with Query) rather than the instance's: the framer takes them before either sees one.
+      const query = (binary ? core.execute({ sql, rowsAsArray: true }) : core.query({ sql, rowsAsArray: true, typeCast: false })) as unknown as QueryInternals & { next: unknown };
       const protoRow = (Object.getPrototypeOf(query) as QueryInternals).row;
       // Rows reach this state only when the framer could not take the connection over.
       const rawRow: RowState = function (this: QueryInternals, packet, connection) {
@@ -177,10 +255,8 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
         return rawRow;
       };
       query.row = rawRow;
-      // Attached before any reply can arrive (it comes in a later turn of the event loop).
-      framer = RowFramer.attach(core as unknown as FramedConnection, () => query.next === rawRow, take);
       query.on('fields', (fields) => {
-        row = new RawRow(fields.length);
+        row = new RawRow(fields.length, binary ? binaryLayout(fields as ResultField[]) : null);
       });
       // Rows reach 'result' only if mysql2 no longer takes its next state from `this.row`: refuse to copy then.
       query.on('result', () => fail(new Error('mysql2 delivered a row past the raw row reader: its internals changed, shardworker must be updated')));
@@ -195,6 +271,9 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
         });
       });
     });
+    // Prepared for this chunk alone: closed, or the server's prepared statements would pile up.
+    // mysql2 keys its statements by the options too (its typings take the SQL text alone).
+    if (binary) (core as unknown as { unprepare(options: { sql: string; rowsAsArray: boolean }): void }).unprepare({ sql, rowsAsArray: true });
     finished = true;
     return rows;
   } finally {

@@ -6,9 +6,10 @@ import { InsertBatcher, type Batch, type BatchColumn } from '../../src/clone/ins
 import { LoadDataBatcher } from '../../src/clone/load-data-batcher.ts';
 import { tableFlags, AUTO_DELAY_MIN_ROWS } from '../../src/clone/schema-copy.ts';
 import { parseStrategy } from '../../src/clone/strategy-flags.ts';
+import { binaryLayout } from '../../src/mysql/binary-row.ts';
 import { RawRow } from '../../src/mysql/raw-rows.ts';
 import type { TableDefinition } from '../../src/mysql/schema.ts';
-import { rowPacket } from '../helpers/packets.ts';
+import { binaryRowPacket, rowPacket } from '../helpers/packets.ts';
 
 const COLUMNS: BatchColumn[] = [
   { name: 'id', dataType: 'bigint', encoding: 'number' },
@@ -142,6 +143,47 @@ test('bulk batches: the command, blob types, then per value an indicator and the
     assert.equal(x.bytes, x.packet.length);
     x.release();
   }
+});
+
+test('bulk batches of binary rows: each column bound by its own type, values copied as the source sent them', () => {
+  // BIGINT, BIGINT UNSIGNED, VARCHAR, DATETIME(6), MEDIUMINT UNSIGNED, YEAR, then eight nullable TINYINTs so that
+  // the NULL bitmap spans two bytes.
+  const fields = [
+    { columnType: 8, flags: 0, decimals: 0 }, { columnType: 8, flags: 32, decimals: 0 }, { columnType: 253, flags: 0, decimals: 0 },
+    { columnType: 12, flags: 0, decimals: 6 }, { columnType: 9, flags: 32, decimals: 0 }, { columnType: 13, flags: 32, decimals: 0 },
+    ...Array.from({ length: 8 }, () => ({ columnType: 1, flags: 0, decimals: 0 })),
+  ];
+  const layout = binaryLayout(fields);
+  const int64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt.asUintN(64, v)); return b; };
+  const datetime = Buffer.from([11, 0xea, 0x07, 3, 8, 2, 30, 0, 0x40, 0xe2, 0x01, 0]); // 2026-03-08 02:30:00.123456
+  const values = [int64(-5n), int64(18446744073709551615n), Buffer.from([3, 0x61, 0x62, 0x63]), datetime, Buffer.from([0xff, 0xff, 0xff, 0]), Buffer.from([0x6b, 0x08]),
+    Buffer.from([0x80]), null, Buffer.from([1]), null, null, Buffer.from([0x7f]), null, Buffer.from([2])];
+  const packet = binaryRowPacket(values);
+  const r = new RawRow(fields.length, layout);
+  r.parse(packet, 0, packet.length);
+  assert.deepEqual(Array.from({ length: fields.length }, (_, i) => r.value(i)?.toString('latin1') ?? null),
+    ['-5', '18446744073709551615', 'abc', '2026-03-08 02:30:00.123456', '16777215', '2155', '-128', null, '1', null, null, '127', null, '2']);
+
+  const b = new BulkBatcher('db', 't', fields.map((_, i) => ({ name: `c${i}`, dataType: 'bigint', encoding: 'number' as const })), { maxRows: 100, maxSize: 1 << 20 });
+  assert.equal(b.add(r), null);
+  // A text row next (a read retried as text, say) cannot share the batch's types: it starts a batch of its own.
+  const text = row(['1', '2', 'x', '2026-03-08 02:30:00', '3', '2000', '1', null, '1', null, null, '1', null, '1']);
+  const typed = b.add(text);
+  const last = b.take();
+  assert.ok(typed?.kind === 'bulk' && last?.kind === 'bulk');
+  if (typed?.kind !== 'bulk' || last?.kind !== 'bulk') return;
+  assert.deepEqual([typed.rows, last.rows], [1, 1]);
+  const types = (x: typeof typed) => [...x.packet.subarray(4 + 7, 4 + 7 + 2 * fields.length)];
+  // LONGLONG, LONGLONG unsigned, blob, DATETIME, LONG unsigned (MEDIUMINT has no parameter type), SHORT unsigned
+  // (nor has YEAR), TINY × 8.
+  assert.deepEqual(types(typed), [8, 0, 8, 0x80, 0xfc, 0, 12, 0, 3, 0x80, 2, 0x80, ...Array.from({ length: 8 }, () => [1, 0]).flat()]);
+  assert.deepEqual(types(last), Array.from({ length: fields.length }, () => [0xfc, 0]).flat());
+  const expectedRow = Buffer.concat(values.map((v) => (v === null ? Buffer.from([1]) : Buffer.concat([Buffer.from([0]), v]))));
+  assert.ok(typed.packet.subarray(4 + 7 + 2 * fields.length).equals(expectedRow));
+  typed.release();
+  last.release();
+  // Text writers refuse binary rows outright.
+  assert.throws(() => new InsertBatcher('db', 't', COLUMNS, { maxRows: 2, maxSize: 1 << 20 }).add(r), /binary-protocol row/);
 });
 
 test('INSERT batches: numbers as text, bytes as hex literals, bounded in rows and bytes', () => {

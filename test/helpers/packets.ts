@@ -16,3 +16,16 @@ export function rowPacket(values: (Buffer | string | null)[]): Buffer {
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * A binary-protocol row packet payload: a 0x00 header, the NULL bitmap (offset by 2 bits), then each non-NULL value
+ * as given: the caller passes the value's wire bytes (a fixed-width integer, a temporal value with its length byte,
+ * or a string with its length prefix).
+ */
+export function binaryRowPacket(values: (Buffer | null)[]): Buffer {
+  const bitmap = Buffer.alloc((values.length + 9) >> 3);
+  values.forEach((v, i) => {
+    if (v === null) bitmap[(i + 2) >> 3] |= 1 << ((i + 2) & 7);
+  });
+  return Buffer.concat([Buffer.from([0]), bitmap, ...values.filter((v): v is Buffer => v !== null)]);
+}

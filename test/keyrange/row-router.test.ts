@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contains, KeyRangeError, parseShardName } from '../../src/keyrange/keyrange.ts';
 import { keyspaceIdFromText, parseUint64Text, uint64KeyspaceId, UINT64_MAX } from '../../src/keyrange/keyspace-id.ts';
-import { makeKeyspaceIdRouter, uint64Threshold } from '../../src/keyrange/row-router.ts';
+import { makeKeyspaceIdRouter, makeUint64HalvesRouter, uint64Threshold } from '../../src/keyrange/row-router.ts';
 
 const hex = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
 const ascii = (s: string | bigint) => Buffer.from(String(s), 'latin1');
@@ -143,10 +143,13 @@ describe('uint64 router', () => {
       seed = (seed * 6364136223846793005n + 1442695040888963407n) & MAX;
       values.add(seed);
     }
+    const halves = makeUint64HalvesRouter(ranges);
     for (const v of values) {
       const id = uint64KeyspaceId(v);
       const expected = ranges.findIndex((kr) => contains(kr, id));
       assert.equal(r(ascii(v)), expected, `value ${v}`);
+      // The same id read as a binary integer (a prepared statement's row), as its two 32-bit halves.
+      assert.equal(halves(Number(v >> 32n), Number(v & 0xffffffffn)), expected, `value ${v} as halves`);
     }
   });
 });

@@ -1,13 +1,14 @@
 // The copy's row reader against a real mariadbd: rows cut out of the socket's chunks by the framer (packets split
 // across chunks, a row longer than one 16 MiB packet, NULLs), a sink that holds the reading now and then, an error
-// in the middle of a result, and the connection taken back by mysql2 after each result.
+// in the middle of a result, the connection taken back by mysql2 after each result, and binary-protocol rows that
+// hold the very values the text protocol sends.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { openPool, TabletError, type Pool, type TabletRef } from '../../src/mysql/connection.ts';
 import { scanRows, type RawRow } from '../../src/mysql/raw-rows.ts';
-import { sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
+import { onSource, sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
 
 let c: TestCluster;
 let pool: Pool;
@@ -87,4 +88,44 @@ test('an error in the middle of a result fails the scan with the server message,
   assert.ok(got.length >= 1 && got.length < 2500, `${got.length} rows before the error`);
   const count = await scanRows(pool, ref, 'reading test rows', 'SELECT seq FROM mysql.seq_1_to_10', digestSink([], () => false), { signal });
   assert.equal(count, 10);
+});
+
+test('binary rows (a prepared statement) hold the values text rows do, every type, NULLs across the bitmap', async () => {
+  const db = `t_binary_rows_${process.pid}`;
+  await onSource(c, `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'; DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db};
+    CREATE TABLE ${db}.t (id INT PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED,
+      bi BIGINT, bu BIGINT UNSIGNED, dec65 DECIMAL(65,30), d DATE, dt DATETIME, dt3 DATETIME(3), dt6 DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME, tm6 TIME(6),
+      yr YEAR, s VARCHAR(20), b VARBINARY(300), bit9 BIT(9), en ENUM('a','b'), st SET('x','y'), js JSON);
+    INSERT INTO ${db}.t VALUES
+      (1, -128, 255, -32768, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808, 18446744073709551615, '-1.5', '0000-00-00', '0000-00-00 00:00:00',
+        '2026-03-08 02:30:00.5', '2026-03-08 02:30:00.000001', '1970-01-01 00:00:01', '-838:59:59', '-00:00:00.000001', 0, '😀 é', REPEAT(X'FF', 300), b'100000001', 'b', 'x,y', '[1]'),
+      (2, 127, 0, 32767, 8388607, 0, 2147483647, 0, 9223372036854775807, 0, '99999999999999999999999999999999999.999999999999999999999999999999', '9999-12-31',
+        '9999-12-31 23:59:59', '1000-01-01 00:00:00.999', '2026-11-01 01:30:00', '2038-01-19 03:14:07.999999', '838:59:59', '123:00:00.5', 2155, '', X'', b'0', 'a', '', '{}'),
+      (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+      (4, 0, NULL, 0, NULL, 1, NULL, 2, NULL, 3, NULL, '2024-02-29', NULL, '2024-02-29 00:00:00', NULL, NULL, '00:00:00', NULL, 1999, NULL, X'00', NULL, 'a', NULL, 'null')`);
+  const query = `SELECT * FROM ${db}.t ORDER BY id`;
+  const read = async (binary: boolean) => {
+    const rows: (string | null)[][] = [];
+    let binaryRows = 0;
+    await scanRows(pool, ref, 'reading test rows', query, (row) => {
+      if (row.layout) binaryRows++;
+      rows.push(Array.from({ length: row.columns }, (_, i) => row.value(i)?.toString('hex') ?? null));
+    }, { signal, binary });
+    return { rows, binaryRows };
+  };
+  try {
+    const text = await read(false);
+    const binary = await read(true);
+    assert.equal(text.binaryRows, 0);
+    assert.equal(binary.binaryRows, 4, 'read through a prepared statement');
+    assert.equal(binary.rows.length, 4);
+    for (const [r, values] of binary.rows.entries()) {
+      for (const [i, v] of values.entries()) {
+        const want = text.rows[r][i];
+        assert.equal(v, want, `row ${r + 1} column ${i}: ${v === null ? 'NULL' : Buffer.from(v, 'hex').toString('latin1')} read binary, ${want === null ? 'NULL' : Buffer.from(want, 'hex').toString('latin1')} as text`);
+      }
+    }
+  } finally {
+    await onSource(c, `DROP DATABASE IF EXISTS ${db}`);
+  }
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TabletError } from '../../src/mysql/connection.ts';
 import { KeyCursor, keyCursorProblem } from '../../src/mysql/key-cursor.ts';
+import { binaryLayout } from '../../src/mysql/binary-row.ts';
 import { RawRow } from '../../src/mysql/raw-rows.ts';
+import { binaryRowPacket } from '../helpers/packets.ts';
 import { classifyError, isDuplicateKey, RetriesExhaustedError, withRetry } from '../../src/mysql/retry.ts';
 import type { TableDefinition } from '../../src/mysql/schema.ts';
 
@@ -112,6 +114,17 @@ describe('KeyCursor', () => {
     const c = new KeyCursor(table(['a', 'b', 'c'], [{ name: 'a', dataType: 'varchar', charset: 'latin1' }, { name: 'b', dataType: 'varbinary' }, { name: 'c', dataType: 'datetime' }]));
     c.track(rawRow(["é'", '\x00\xff', '2026-01-02 03:04:05']));
     assert.equal(c.afterLast(), "(`a` > _latin1 X'e927' OR (`a` = _latin1 X'e927' AND (`b` > X'00ff' OR (`b` = X'00ff' AND `c` > '2026-01-02 03:04:05'))))");
+  });
+  test('a binary row (a prepared statement): the key in text form, as the literals need it', () => {
+    const c = new KeyCursor(table(['id', 'at'], [{ name: 'v', dataType: 'varchar', charset: 'utf8mb4' }, { name: 'id', dataType: 'bigint' }, { name: 'at', dataType: 'datetime' }]));
+    const layout = binaryLayout([{ columnType: 253, flags: 0, decimals: 0 }, { columnType: 8, flags: 0, decimals: 0 }, { columnType: 12, flags: 0, decimals: 6 }]);
+    const id = Buffer.alloc(8);
+    id.writeBigInt64LE(-42n);
+    const packet = binaryRowPacket([Buffer.from([1, 0x79]), id, Buffer.from([7, 0xea, 0x07, 1, 2, 3, 4, 5])]);
+    const row = new RawRow(3, layout);
+    row.parse(packet, 0, packet.length);
+    c.track(row);
+    assert.equal(c.afterLast(), "(`id` > -42 OR (`id` = -42 AND `at` > '2026-01-02 03:04:05.000000'))");
   });
   test('keys whose order a literal cannot follow: no cursor, and why', () => {
     assert.match(keyCursorProblem(table([], [{ name: 'a', dataType: 'int' }]))!, /no primary key/);
