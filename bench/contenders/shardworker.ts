@@ -14,7 +14,9 @@ import type { Dataset } from '../dataset.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/shardworker.js');
 const TIME = '/usr/bin/time';
-const POLL_MS = 250;
+// Every poll costs CPU on the cores the copy runs on (at 250 ms the bench itself used 0.17 CPU-s over a 5 s copy,
+// and the worker answers each request); twice a second still gives the page check and the RSS curve samples.
+const POLL_MS = 500;
 
 interface Sample {
   /** ms since spawn */
