@@ -1,6 +1,7 @@
 // Runs each table's delayed ALTER (its secondary indexes, built by sorting once) as soon as that table is copied,
 // while the copy of the other tables goes on: the index build of one table fills CPU the copy leaves idle, instead
-// of every table's waiting for the last one. One ALTER at a time per destination, in the order tables finish.
+// of every table's waiting for the last one. One ALTER at a time per destination, in the order tables finish, on a
+// connection of its own (the caller's pool), so that the writers' batches of other tables go on meanwhile.
 
 import PQueue from 'p-queue';
 import { queryOn } from '../mysql/connection.ts';

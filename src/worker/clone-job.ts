@@ -140,7 +140,8 @@ export class CloneJob implements JobPhases {
     this.#log.info('views created');
 
     const indexes = new DelayedIndexes(
-      this.#destinations.map((d) => this.#dest(d)),
+      // A connection of their own: on the writers' pool an ALTER would hold up the next table's batches.
+      this.#destinations.map((d) => ({ ...this.#dest(d), pool: this.#tablets.openPool(d.ref, 1, false) })),
       alters,
       this.#abort.signal,
       {
