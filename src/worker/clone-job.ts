@@ -69,7 +69,8 @@ export class CloneJob implements JobPhases {
     for (const ref of picked.sources) {
       this.#sources.push(await this.#tablets.takeSource(ref, { previousType: type, connections: this.#options.sourceReaderCount, signal: this.#abort.signal }));
     }
-    for (const [i, ref] of picked.destinations.entries()) {
+    // Each destination's checks (the write method's among them) at once; kept in the destinations' order.
+    const opened = await Promise.all(picked.destinations.map(async (ref, i) => {
       const connections = this.#options.destinationWriterCount;
       const dest = this.#tablets.openDestination(ref, connections);
       const retry = new DestinationHandle({
@@ -86,8 +87,9 @@ export class CloneJob implements JobPhases {
       // In the message too, so the status page's log shows which method `auto` picked.
       const writeMethod = await writer.open();
       this.#log.info({ tablet: ref.alias, writeMethod }, `rows are written with the ${writeMethod} method`);
-      this.#destinations.push({ ...dest, writer });
-    }
+      return { ...dest, writer };
+    }));
+    this.#destinations.push(...opened);
     if (this.#options.resume) await this.#retakeSources();
   }
 
