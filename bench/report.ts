@@ -114,7 +114,7 @@ export function summaryText(s: Summary): string {
   if (s.peakRssMb !== undefined) lines.push(`  shardworker peak RSS: ${s.peakRssMb} MB (target < 200)`);
   if (s.rssMb) lines.push(`  shardworker RSS at 25/50/75/100% of the rows: ${s.rssMb.at25} / ${s.rssMb.at50} / ${s.rssMb.at75} / ${s.rssMb.at100} MB`);
   if (s.page) {
-    lines.push(`  status page rate ${fmt(s.page.pageRowsPerSecond)} rows/s vs destinations' own count ${fmt(s.page.serverRowsPerSecond)} rows/s over the same ${s.page.at} s of copying`);
+    lines.push(`  status page rate ${fmt(s.page.pageRowsPerSecond)} rows/s vs destinations' own count ${fmt(s.page.serverRowsPerSecond)} rows/s over the same ${s.page.at} s (the page's window)`);
   }
   return lines.join('\n');
 }

@@ -29,7 +29,7 @@ interface Sample {
 }
 
 export interface PageCheck {
-  /** When the compared sample was taken, in seconds since the copy began. */
+  /** The compared window: from the page's first rate sample to the compared one, in seconds. */
   at: number;
   pageRowsPerSecond: number;
   serverRowsPerSecond: number;
@@ -161,8 +161,9 @@ function rssCurve(samples: { rows: number; kb: number }[]): RssCurve | null {
 }
 
 /**
- * The page's overall rate against the servers' own count over the same window (the page's: since the copy
- * began, at most 30 s), at the sample nearest three quarters of the copy: steady, and before tables finish.
+ * The page's overall rate against the servers' own count over the same window (the page's: since its first
+ * status request, at most 30 s), at the sample nearest three quarters of the copy: steady, and before tables
+ * finish.
  */
 function comparePage(samples: Sample[], perTable: Map<number, Record<string, number>>): PageCheck | null {
   const begin = samples.findIndex((s) => s.state === 'copying the data');
@@ -171,8 +172,12 @@ function comparePage(samples: Sample[], perTable: Map<number, Record<string, num
   if (copying.length < 3) return null;
   const lastRows = copying[copying.length - 1].rowsCopied;
   const pick = copying.find((s) => s.rowsCopied >= lastRows * 0.75) ?? copying[copying.length - 1];
-  // The sample just before the copy phase began (or 30 s before the pick, the page's window).
-  const from = samples.slice(0, samples.indexOf(pick)).reverse().find((s, i, rest) => s.state !== 'copying the data' || i === rest.length - 1 || pick.t - s.t >= 30_000)!;
+  // Where the page's window starts: its rate meter's first sample is the first status request (this bench's first
+  // poll), and it keeps one sample at or before 30 s ago. So: the last sample 30 s or more before the pick, else
+  // the first.
+  const before = samples.slice(0, samples.indexOf(pick));
+  const from = [...before].reverse().find((s) => pick.t - s.t >= 30_000) ?? before[0];
+  if (!from) return null;
   const span = (pick.t - from.t) / 1000;
   if (span <= 0) return null;
   return {
