@@ -81,23 +81,15 @@ export class RawRow {
     let p = offset;
     let compact = true;
     for (let i = 0; i < starts.length; i++) {
-      let len = buffer[p++];
-      if (len >= 0xfb) compact = false;
-      if (len === 0xfb) {
+      const first = buffer[p++];
+      if (first >= 0xfb) compact = false;
+      if (first === 0xfb) {
         starts[i] = -1;
         ends[i] = -1;
         continue;
       }
-      if (len === 0xfc) {
-        len = buffer[p] | (buffer[p + 1] << 8);
-        p += 2;
-      } else if (len === 0xfd) {
-        len = buffer[p] | (buffer[p + 1] << 8) | (buffer[p + 2] << 16);
-        p += 3;
-      } else if (len === 0xfe) {
-        len = buffer.readUInt32LE(p) + buffer.readUInt32LE(p + 4) * 2 ** 32;
-        p += 8;
-      }
+      const len = codedLength(buffer, p, first);
+      p += moreLengthBytes(first);
       starts[i] = p;
       p += len;
       ends[i] = p;
@@ -129,17 +121,9 @@ export class RawRow {
       } else if (w === TEMPORAL) {
         len = buffer[p++];
       } else {
-        len = buffer[p++];
-        if (len === 0xfc) {
-          len = buffer[p] | (buffer[p + 1] << 8);
-          p += 2;
-        } else if (len === 0xfd) {
-          len = buffer[p] | (buffer[p + 1] << 8) | (buffer[p + 2] << 16);
-          p += 3;
-        } else if (len === 0xfe) {
-          len = buffer.readUInt32LE(p) + buffer.readUInt32LE(p + 4) * 2 ** 32;
-          p += 8;
-        }
+        const first = buffer[p++];
+        len = codedLength(buffer, p, first);
+        p += moreLengthBytes(first);
       }
       starts[i] = p;
       p += len;
@@ -148,6 +132,19 @@ export class RawRow {
     if (buffer[offset] !== 0 || p !== end) throw new Error(`binary row packet of ${end - offset} bytes does not hold ${starts.length} values`);
     this.compact = false;
   }
+}
+
+/** The length a length-coded prefix gives: its first byte `first`, the bytes after it (if any) at `p`. */
+function codedLength(buffer: Buffer, p: number, first: number): number {
+  if (first < 0xfb) return first;
+  if (first === 0xfc) return buffer[p] | (buffer[p + 1] << 8);
+  if (first === 0xfd) return buffer[p] | (buffer[p + 1] << 8) | (buffer[p + 2] << 16);
+  return buffer.readUInt32LE(p) + buffer.readUInt32LE(p + 4) * 2 ** 32;
+}
+
+/** How many bytes a length-coded prefix has after its first byte `first`. */
+function moreLengthBytes(first: number): number {
+  return first === 0xfc ? 2 : first === 0xfd ? 3 : first === 0xfe ? 8 : 0;
 }
 
 /** What an encoder of text rows says of a binary one (a bug: binary rows are read for the bulk method alone). */
