@@ -39,7 +39,7 @@ function digestSink(out: string[], hold: (n: number) => boolean) {
   };
 }
 
-test('rows of every length, split across chunks, and one of 17 MiB in two packets, read exactly while the sink holds', async () => {
+test('rows of every length, split across chunks, and one of 17 MiB in two packets, read exactly while the sink holds, as text and as binary rows', async () => {
   // Lengths around each length-prefix boundary, NULLs, and many rows so that packets straddle socket chunks.
   const query = `SELECT seq, IF(seq % 7 = 0, NULL, REPEAT(CHAR(65 + seq % 26), CASE seq % 5 WHEN 0 THEN 0 WHEN 1 THEN 250 WHEN 2 THEN 251 WHEN 3 THEN 65536 ELSE seq % 300 END)),
     IF(seq = 1500, REPEAT('z', 17 * 1024 * 1024), 'tail') FROM mysql.seq_1_to_3000`;
@@ -60,11 +60,12 @@ test('rows of every length, split across chunks, and one of 17 MiB in two packet
     conn.release();
   }
   assert.equal(reference.length, 3000);
-  for (const holdEvery of [0, 3, 97]) {
+  // Text rows, and binary ones (a prepared statement; value() gives their text form, so the digests match).
+  for (const [holdEvery, binary] of [[0, false], [3, false], [97, false], [0, true], [97, true]] as const) {
     const got: string[] = [];
-    const count = await scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => holdEvery > 0 && n % holdEvery === 0), { signal });
-    assert.equal(count, 3000, `hold every ${holdEvery}`);
-    assert.deepEqual(got, reference, `hold every ${holdEvery}`);
+    const count = await scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => holdEvery > 0 && n % holdEvery === 0), { signal, binary });
+    assert.equal(count, 3000, `hold every ${holdEvery}, binary ${binary}`);
+    assert.deepEqual(got, reference, `hold every ${holdEvery}, binary ${binary}`);
   }
   // The connection went back to mysql2 and serves ordinary queries.
   const again = await pool.getConnection();
