@@ -122,9 +122,9 @@ export class SplitStrategy implements CopyStrategy {
       const buf = row.buffer;
       const unsigned = isUnsigned(layout, column);
       if (width === 8) {
-        const hi = buf.readUInt32LE(s + 4);
+        const hi = uint32At(buf, s + 4);
         if (!unsigned && hi >= 0x80000000) throw notUint64(row.value(column)!);
-        return halves!(hi, buf.readUInt32LE(s));
+        return halves!(hi, uint32At(buf, s));
       }
       const v = width === 4 ? (unsigned ? buf.readUInt32LE(s) : buf.readInt32LE(s)) : width === 2 ? (unsigned ? buf.readUInt16LE(s) : buf.readInt16LE(s)) : unsigned ? buf[s] : buf.readInt8(s);
       if (v < 0) throw notUint64(row.value(column)!);
@@ -139,4 +139,9 @@ export class SplitStrategy implements CopyStrategy {
       intersects(s.keyRange, dest) ? [{ uid: s.uid, keyspace: s.keyspace, shard: s.shard, keyRange: keyRangeToString(s.keyRange), tables: [] }] : [],
     );
   }
+}
+
+/** The little-endian uint32 at `i` (Buffer's readUInt32LE is not inlined here, and its result is boxed per row). */
+function uint32At(buf: Buffer, i: number): number {
+  return (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24)) >>> 0;
 }
