@@ -126,7 +126,7 @@ export class SplitStrategy implements CopyStrategy {
         if (!unsigned && hi >= 0x80000000) throw notUint64(row.value(column)!);
         return halves!(hi, uint32At(buf, s));
       }
-      const v = width === 4 ? (unsigned ? buf.readUInt32LE(s) : buf.readInt32LE(s)) : width === 2 ? (unsigned ? buf.readUInt16LE(s) : buf.readInt16LE(s)) : unsigned ? buf[s] : buf.readInt8(s);
+      const v = width === 4 ? (unsigned ? uint32At(buf, s) : buf.readInt32LE(s)) : width === 2 ? (unsigned ? buf.readUInt16LE(s) : buf.readInt16LE(s)) : unsigned ? buf[s] : buf.readInt8(s);
       if (v < 0) throw notUint64(row.value(column)!);
       return halves!(0, v);
     };

@@ -1,5 +1,5 @@
-// What the packet-built write methods (load-data, bulk) share about protocol packets: the header they leave room
-// for, the largest payload one packet holds, and the server's max_allowed_packet that bounds what they send.
+// What the packet-built write methods (load-data, bulk) and the row reader's framer share about protocol packets:
+// the header, the largest payload one packet holds, and the server's max_allowed_packet that bounds what is sent.
 
 import type { RowDataPacket } from 'mysql2';
 import type { PoolConnection } from './connection.ts';

@@ -3,6 +3,8 @@
 // mysql2 dispatches every packet through its connection and command (sequence checks, state lookups, calls
 // through several layers): for a copy's millions of rows that was about a tenth of the worker's CPU.
 
+import { MAX_PAYLOAD, PACKET_HEADER as HEADER } from './packets.ts';
+
 /** The parts of mysql2's connection (lib/base/connection.js) the framer relies on. */
 export interface FramedConnection {
   /** Its 'data' listener hands every socket chunk to `packetParser.execute`, looked up at each chunk. */
@@ -19,9 +21,6 @@ export interface PacketParserLike {
 
 /** A row packet's payload, bytes [start, end) of `buffer`; a returned promise holds the next row until it settles. */
 export type RowPacketSink = (buffer: Buffer, start: number, end: number) => void | Promise<void>;
-
-const HEADER = 4;
-const MAX_PAYLOAD = 0xffffff;
 
 export class RowFramer implements PacketParserLike {
   readonly #conn: FramedConnection;
