@@ -6,12 +6,12 @@ import { BULK_COMMAND, INDICATOR_NONE, INDICATOR_NULL, SEND_TYPES_TO_SERVER, TYP
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix } from '../mysql/sql.ts';
 import { PACKET_HEADER } from '../mysql/packets.ts';
-import { copyInto } from './byte-builder.ts';
+import { copyInto, type SameMemory } from './byte-builder.ts';
 import type { BatchColumn, BatchLimits, BulkBatch } from './insert-batcher.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 /** Writes `row` as bulk parameters into `out` from `o` (room reserved); returns the offset after it. */
-export function encodeBulkRow(out: Buffer, o: number, row: RawRow): number {
+export function encodeBulkRow(out: Buffer, o: number, row: RawRow, same: SameMemory | null = null): number {
   const { buffer, start, end } = row;
   if (row.layout) {
     // A binary row's values are already what their typed parameters bind: each copied with its length prefix.
@@ -21,7 +21,7 @@ export function encodeBulkRow(out: Buffer, o: number, row: RawRow): number {
         out[o++] = INDICATOR_NULL;
       } else {
         out[o++] = INDICATOR_NONE;
-        o = copyInto(out, o, buffer, wire[i], end[i]);
+        o = copyInto(out, o, buffer, wire[i], end[i], same);
       }
     }
     return o;
@@ -51,7 +51,7 @@ export function encodeBulkRow(out: Buffer, o: number, row: RawRow): number {
       out.writeUInt32LE(Math.floor(len / 2 ** 32), o + 4);
       o += 8;
     }
-    o = copyInto(out, o, buffer, s, end[i]);
+    o = copyInto(out, o, buffer, s, end[i], same);
   }
   return o;
 }
@@ -82,7 +82,7 @@ export class BulkBatcher extends PacketBatcher<BulkBatch> {
 
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
     const sql = insertPrefix(db, table, columns.map((c) => c.name)) + `(${columns.map(() => '?').join(',')})`;
-    super(bulkPrefix(columns.length, null), encoder, limits.maxSize, (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }));
+    super(bulkPrefix(columns.length, null), encoder, limits.maxSize, (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }), limits.arena);
     this.#columns = columns.length;
   }
 

@@ -15,8 +15,21 @@ ESCAPE_AS[0x09] = 0x74; // TAB  → \t (the field terminator)
 ESCAPE_AS[0x0a] = 0x6e; // LF   → \n (the line terminator)
 ESCAPE_AS[0x5c] = 0x5c; // \    → \\ (the escape itself)
 
-/** Below this many bytes a JS loop copies faster than a call into native code. */
+/** Below this many bytes a JS loop copies faster than Buffer.copy (which makes a view per call)… */
 const SHORT = 32;
+/** …and faster than copyWithin, when both sides lie in one ArrayBuffer (measured: 17 ns a call, 1 ns a byte). */
+const SHORT_WITHIN = 16;
+
+/**
+ * A batch buffer and the row being encoded into it, when both lie in one ArrayBuffer (the copy's arena), seen
+ * whole as `bytes`: a copy is then one copyWithin on it, no view made. The offsets are those of the two Buffers in
+ * it, kept here because reading a Buffer's byteOffset or buffer costs more than the copy of a short value.
+ */
+export interface SameMemory {
+  readonly bytes: Uint8Array<ArrayBufferLike>;
+  readonly outBase: number;
+  srcBase: number;
+}
 
 // The scan for bytes to escape reads 4 bytes at a time through a Uint32Array over the source's memory (cached
 // for the last ArrayBuffer seen: rows come from a few socket chunks at a time).
@@ -51,35 +64,6 @@ export function firstSpecial(src: Buffer, start: number, end: number): number {
   }
   while (i < end && ESCAPE_AS[src[i]] === 0) i++;
   return i;
-}
-
-/**
- * Batch buffers to reuse. Every new ArrayBuffer counts towards V8's external memory, and allocating one per
- * batch (hundreds of MiB over a copy) made the heap's full collections run every few hundred ms.
- */
-export class BufferPool {
-  readonly #size: number;
-  readonly #max: number;
-  readonly #free: Buffer[] = [];
-
-  /** Buffers of `size` bytes, at most `max` of them kept once returned. */
-  constructor(size: number, max: number) {
-    this.#size = size;
-    this.#max = max;
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  take(): Buffer {
-    return this.#free.pop() ?? Buffer.allocUnsafe(this.#size);
-  }
-
-  /** Returns a buffer taken from this pool (others, grown for an oversized row, are left to the collector). */
-  give(buf: Buffer): void {
-    if (buf.length === this.#size && this.#free.length < this.#max) this.#free.push(buf);
-  }
 }
 
 export class ByteBuilder {
@@ -159,8 +143,13 @@ export class ByteBuilder {
 // `out` from offset `o` (room reserved beforehand) and returns the offset after what it wrote.
 
 /** Bytes [start, end) of `src`, as they are. */
-export function copyInto(out: Buffer, o: number, src: Buffer, start: number, end: number): number {
-  if (end - start < SHORT) {
+export function copyInto(out: Buffer, o: number, src: Buffer, start: number, end: number, same: SameMemory | null = null): number {
+  const n = end - start;
+  if (same !== null && n >= SHORT_WITHIN) {
+    same.bytes.copyWithin(same.outBase + o, same.srcBase + start, same.srcBase + end);
+    return o + n;
+  }
+  if (n < SHORT) {
     for (let i = start; i < end; i++) out[o++] = src[i];
     return o;
   }
@@ -171,9 +160,9 @@ export function copyInto(out: Buffer, o: number, src: Buffer, start: number, end
  * Bytes [start, end) of `src` as a LOAD DATA field: backslash, tab, newline and NUL escaped. Most values have
  * none of them: a scan (4 bytes at a time) and a plain copy is several times faster than byte by byte.
  */
-export function escapeInto(out: Buffer, o: number, src: Buffer, start: number, end: number): number {
+export function escapeInto(out: Buffer, o: number, src: Buffer, start: number, end: number, same: SameMemory | null = null): number {
   const first = firstSpecial(src, start, end);
-  o = copyInto(out, o, src, start, first);
+  o = copyInto(out, o, src, start, first, same);
   for (let i = first; i < end; i++) {
     const c = src[i];
     const e = ESCAPE_AS[c];

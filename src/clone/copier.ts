@@ -4,6 +4,7 @@
 
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
+import { ByteArena, COPY_ARENA_BYTES } from '../mysql/byte-arena.ts';
 import type { Pool, TabletRef } from '../mysql/connection.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
@@ -106,7 +107,8 @@ export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPl
 }
 
 export async function copyTables(req: CopyRequest): Promise<void> {
-  const run: CopyRun = { req, completion: new TableCompletion(req), queues: [], failure: null };
+  // The copy's own arena: dropped with it, whatever a failure left unreturned.
+  const run: CopyRun = { req, completion: new TableCompletion(req), queues: [], failure: null, arena: new ByteArena(COPY_ARENA_BYTES) };
   try {
     // Each source's readers at once (a merge reads its sources side by side).
     await Promise.all(req.sources.map((source, sourceIndex) => queueChunks(run, source, sourceIndex)));
@@ -125,6 +127,8 @@ interface CopyRun {
   queues: PQueue[];
   /** The first failure: the one reported (the rest are its consequences). */
   failure: { err: unknown } | null;
+  /** Batch buffers and the readers' staging, cut from one ArrayBuffer (see mysql/byte-arena.ts). */
+  arena: ByteArena;
 }
 
 /** Chunks of each table still to copy, and on how many sources it is planned: copied when all are and none is left. */
@@ -186,7 +190,7 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
       const task = readers.add(async () => {
         const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
         try {
-          await copyChunk(req, source, table, plan, chunk, router, log);
+          await copyChunk(req, run.arena, source, table, plan, chunk, router, log);
         } catch (err) {
           if (!signal.aborted) log.error({ err }, 'chunk failed');
           throw err;
@@ -219,6 +223,7 @@ const sourceOutages = new WeakMap<SourceSide, Outage>();
 
 async function copyChunk(
   req: CopyRequest,
+  arena: ByteArena,
   source: SourceSide,
   table: TableDefinition,
   plan: ChunkPlan,
@@ -230,7 +235,7 @@ async function copyChunk(
   const { signal } = req.abort;
   progress.tableStarted(table.name);
   await req.marks?.prepare(chunk.sourceIndex, table, plan, chunk.index);
-  const batchers = destinations.map((d) => d.writer.batcher(d.dbName, table, req.batchLimits));
+  const batchers = destinations.map((d) => d.writer.batcher(d.dbName, table, { ...req.batchLimits, arena }));
   const pending: Promise<void>[] = [];
   const doing = `writing rows into ${table.name} (chunk ${chunk.index})`;
   let submitted = false;
@@ -274,7 +279,7 @@ async function copyChunk(
       }
     }
     const sql = chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
-    await scanRows(source.pool, source.ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal, binary });
+    await scanRows(source.pool, source.ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal, binary, arena });
   };
   if (req.readRetry) {
     const retry = req.readRetry;

@@ -3,6 +3,7 @@
 // bulk ones live in load-data-batcher.ts and bulk-batcher.ts. All keep the copier's interface: add(row) → a full
 // batch or null, take().
 
+import type { ByteArena } from '../mysql/byte-arena.ts';
 import { NOT_TEXT, type RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix, type ValueEncoding } from '../mysql/sql.ts';
 import { ByteBuilder } from './byte-builder.ts';
@@ -50,6 +51,11 @@ export interface BatchLimits {
   maxRows: number;
   /** Bytes of a batch; one row larger than this still goes, alone. */
   maxSize: number;
+  /**
+   * Where the packet-built methods (load-data, bulk) cut their batch buffers from: the copy's arena, where its
+   * readers stage the rows too. Absent: each batch gets a buffer of its own.
+   */
+  arena?: ByteArena;
 }
 
 /** What a batcher needs to know of a column. */

@@ -5,7 +5,7 @@
 import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/load-data.ts';
 import { NOT_TEXT, type RawRow } from '../mysql/raw-rows.ts';
 import { PACKET_HEADER } from '../mysql/packets.ts';
-import { copyInto, escapeInto, firstSpecial, hexInto } from './byte-builder.ts';
+import { copyInto, escapeInto, firstSpecial, hexInto, type SameMemory } from './byte-builder.ts';
 import type { BatchColumn, BatchLimits, LoadDataBatch } from './insert-batcher.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
@@ -24,14 +24,14 @@ const ENCODING_CODE: Record<LoadFieldEncoding, number> = { plain: PLAIN, escaped
  * Writes one row as a LOAD DATA line into `out` from `o` (room reserved); returns the offset after it.
  * `escapedColumns` lists the columns that may need escaping; `hex` says whether any column is written as hex.
  */
-function encodeRow(out: Buffer, o: number, row: RawRow, encodings: Uint8Array, escapedColumns: Uint16Array, hex: boolean): number {
+function encodeRow(out: Buffer, o: number, row: RawRow, same: SameMemory | null, encodings: Uint8Array, escapedColumns: Uint16Array, hex: boolean): number {
   const { buffer, start, end } = row;
   if (row.compact && !hex && noneToEscape(row, escapedColumns)) {
     // The common row: its values lie back to back in the packet, one length byte apart. One copy of the lot, then
     // each length byte becomes the tab before its value (the same bytes the per-value loop below writes).
     const first = start[0];
     const last = end[encodings.length - 1];
-    copyInto(out, o, buffer, first, last);
+    copyInto(out, o, buffer, first, last, same);
     for (let i = 1; i < encodings.length; i++) out[o + start[i] - 1 - first] = TAB;
     o += last - first;
     out[o++] = LF;
@@ -46,8 +46,8 @@ function encodeRow(out: Buffer, o: number, row: RawRow, encodings: Uint8Array, e
       continue;
     }
     const code = encodings[i];
-    if (code === PLAIN) o = copyInto(out, o, buffer, s, end[i]);
-    else if (code === ESCAPED) o = escapeInto(out, o, buffer, s, end[i]);
+    if (code === PLAIN) o = copyInto(out, o, buffer, s, end[i], same);
+    else if (code === ESCAPED) o = escapeInto(out, o, buffer, s, end[i], same);
     else o = hexInto(out, o, buffer, s, end[i]);
   }
   out[o++] = LF;
@@ -80,9 +80,9 @@ class LoadDataEncoder implements RowEncoder {
     return 2 * row.size + this.#encodings.length + 1;
   }
 
-  encode(out: Buffer, o: number, row: RawRow): number {
+  encode(out: Buffer, o: number, row: RawRow, same: SameMemory | null): number {
     if (row.layout) throw new Error(NOT_TEXT);
-    return encodeRow(out, o, row, this.#encodings, this.#escapedColumns, this.#hex);
+    return encodeRow(out, o, row, same, this.#encodings, this.#escapedColumns, this.#hex);
   }
 }
 
@@ -95,6 +95,6 @@ export class LoadDataBatcher extends PacketBatcher<LoadDataBatch> {
     const sql = loadDataStatement(db, table, load);
     super(PREFIX, new LoadDataEncoder(load.map((c) => c.encoding)), limits.maxSize, (packet, rows, release) => (
       { kind: 'load-data', sql, data: packet.subarray(PACKET_HEADER), packet, rows, bytes: packet.length, release }
-    ));
+    ), limits.arena);
   }
 }

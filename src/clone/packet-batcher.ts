@@ -1,23 +1,14 @@
-// What the two packet-built write methods (load-data, bulk) share: rows encoded straight into a pooled buffer
+// What the two packet-built write methods (load-data, bulk) share: rows encoded straight into a reused buffer
 // that starts with a fixed prefix (at least the 4 bytes of the protocol packet header, so the batch is sent as
 // one packet without a copy), cut when it grows past the batch size, the overflowing row starting the next.
 
+import type { ByteArena } from '../mysql/byte-arena.ts';
 import type { RawRow } from '../mysql/raw-rows.ts';
-import { BufferPool, ByteBuilder } from './byte-builder.ts';
+import { ByteBuilder, type SameMemory } from './byte-builder.ts';
 import type { Batch, RowBatcher } from './insert-batcher.ts';
 
-/** One pool per batch size in use (normally one: the job's --write-query-max-size). */
-const pools = new Map<number, BufferPool>();
-/** Buffers kept for reuse per size: enough for every batch a copy holds at once with the default bounds. */
-const POOL_BUFFERS = 64;
-
-function poolFor(maxSize: number): BufferPool {
-  // Room for the batch and the row that overflows it, so a cut rarely needs a bigger buffer.
-  const size = maxSize + 64 * 1024;
-  let pool = pools.get(size);
-  if (!pool) pools.set(size, (pool = new BufferPool(size, Math.max(2, Math.floor((POOL_BUFFERS * 1024 * 1024) / size)))));
-  return pool;
-}
+/** Room past the batch size for the row that overflows it, so a cut rarely needs a bigger buffer. */
+const OVERFLOW_ROOM = 64 * 1024;
 
 /** Makes a method's batch of `packet` (the prefix and `rows` rows); `release` gives its memory back once written. */
 export type FinishBatch<B extends Batch> = (packet: Buffer, rows: number, release: () => void) => B;
@@ -25,8 +16,11 @@ export type FinishBatch<B extends Batch> = (packet: Buffer, rows: number, releas
 export interface RowEncoder {
   /** The bytes `row` may take at most. */
   maxBytes(row: RawRow): number;
-  /** Writes `row` into `out` from `o` (room reserved); returns the offset after it. */
-  encode(out: Buffer, o: number, row: RawRow): number;
+  /**
+   * Writes `row` into `out` from `o` (room reserved); returns the offset after it. `same` is given when the row and
+   * `out` lie in one ArrayBuffer: its values may then be copied with copyInto's fast path.
+   */
+  encode(out: Buffer, o: number, row: RawRow, same: SameMemory | null): number;
 }
 
 export class PacketBatcher<B extends Batch> implements RowBatcher {
@@ -35,25 +29,38 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
   readonly #encoder: RowEncoder;
   readonly #maxSize: number;
   readonly #finish: FinishBatch<B>;
-  readonly #pool: BufferPool;
+  /** Where batch buffers come from and go back to once written (none: each batch a buffer of its own). */
+  readonly #arena: ByteArena | null;
   /** The open batch; null between batches, so a batcher dropped after take() holds no buffer. */
   #data: ByteBuilder | null = null;
+  /** The buffer the open batch started in (the builder holds a bigger one if a row outgrew it). */
+  #slot: Buffer | null = null;
+  /** The slot's place in the arena, when it came from one. */
+  #same: SameMemory | null = null;
   #rows = 0;
 
-  /** `prefix` starts every batch (its first PACKET_HEADER bytes are the header's room); `maxSize` counts it too. */
-  constructor(prefix: Buffer, encoder: RowEncoder, maxSize: number, finish: FinishBatch<B>) {
+  /**
+   * `prefix` starts every batch (its first PACKET_HEADER bytes are the header's room); `maxSize` counts it too.
+   * Batches are built in buffers of `arena` when given: the copy's, where its readers stage the rows too.
+   */
+  constructor(prefix: Buffer, encoder: RowEncoder, maxSize: number, finish: FinishBatch<B>, arena: ByteArena | null = null) {
     this.prefix = prefix;
     this.#encoder = encoder;
     this.#maxSize = maxSize;
     this.#finish = finish;
-    this.#pool = poolFor(maxSize);
+    this.#arena = arena;
   }
 
   add(row: RawRow): B | null {
     const out = (this.#data ??= this.#open());
     const rowStart = out.length;
     out.reserve(this.#encoder.maxBytes(row));
-    out.length = this.#encoder.encode(out.buffer, rowStart, row);
+    const buffer = out.buffer;
+    let same = this.#same;
+    // Only while the batch is still in its slot (a row may have outgrown it) and the row was staged in the arena.
+    if (same !== null && (buffer !== this.#slot || row.memory !== this.#arena!.memory)) same = null;
+    else if (same !== null) same.srcBase = row.base;
+    out.length = this.#encoder.encode(buffer, rowStart, row, same);
     this.#rows++;
     if (this.#rows > 1 && out.length > this.#maxSize) {
       // The row does not fit: the batch is what came before it; the row starts the next.
@@ -72,23 +79,37 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
   }
 
   #open(): ByteBuilder {
-    const b = new ByteBuilder(this.#pool.take());
+    const size = this.#maxSize + OVERFLOW_ROOM;
+    const fromArena = this.#arena?.take(size) ?? null;
+    const slot = (this.#slot = fromArena ?? Buffer.allocUnsafe(size));
+    this.#same = fromArena ? { bytes: this.#arena!.bytes, outBase: fromArena.byteOffset, srcBase: 0 } : null;
+    const b = new ByteBuilder(slot);
     b.reserve(this.prefix.length);
     b.bytes(this.prefix, 0, this.prefix.length);
     return b;
   }
 
-  /** Closes the batch at byte `at`; what follows (an overflowing row) starts the next, in a pooled buffer. */
+  /** Closes the batch at byte `at`; what follows (an overflowing row) starts the next, in a new buffer. */
   #cut(at: number, rows: number): B {
     const open = this.#data!;
     const full = open.buffer;
+    const slot = this.#slot!;
     this.#data = null;
+    this.#slot = null;
     if (at < open.length) {
       const next = (this.#data = this.#open());
       next.reserve(open.length - at);
       next.bytes(full, at, open.length);
     }
-    const pool = this.#pool;
-    return this.#finish(full.subarray(0, at), rows, () => pool.give(full));
+    const arena = this.#arena;
+    // A row outgrew the slot: the batch is in a bigger buffer of its own, and the slot is free already.
+    if (slot !== full) arena?.give(slot);
+    let released = false;
+    // Once only: a buffer given back twice would be handed to two batches.
+    return this.#finish(full.subarray(0, at), rows, () => {
+      if (released) return;
+      released = true;
+      arena?.give(full);
+    });
   }
 }

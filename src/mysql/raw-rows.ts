@@ -5,16 +5,21 @@
 
 import type { Connection as CoreConnection } from 'mysql2';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
+import type { ByteArena } from './byte-arena.ts';
 import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './binary-row.ts';
 import { RowFramer, type FramedConnection } from './row-framer.ts';
 import type { Row } from './sql.ts';
 
 /**
  * One row, as offsets into the packet that carried it. Valid only during the call it is passed to: the next row
- * reuses the object. Column i is NULL when start[i] is -1, else bytes [start[i], end[i]) of `buffer`.
+ * reuses the object, and a staged read's next socket chunk overwrites the bytes. Column i is NULL when start[i] is
+ * -1, else bytes [start[i], end[i]) of `buffer`.
  */
 export class RawRow {
   buffer: Buffer = Buffer.alloc(0);
+  /** `buffer`'s ArrayBuffer and offset in it, read once per buffer (a Buffer's getters cost more than a short copy). */
+  memory: ArrayBufferLike = this.buffer.buffer;
+  base = 0;
   /** Bytes of the row in the packet (its values and their length prefixes). */
   size = 0;
   /**
@@ -70,7 +75,11 @@ export class RawRow {
    */
   parse(buffer: Buffer, offset: number, end: number): void {
     // Rows come from a few socket chunks at a time: storing the same buffer again only costs a write barrier.
-    if (this.buffer !== buffer) this.buffer = buffer;
+    if (this.buffer !== buffer) {
+      this.buffer = buffer;
+      this.memory = buffer.buffer;
+      this.base = buffer.byteOffset;
+    }
     this.size = end - offset;
     if (this.layout) {
       this.#parseBinary(this.layout.widths, buffer, offset, end);
@@ -161,6 +170,11 @@ export interface ScanOptions {
    * the framer cannot take over reads text rows regardless.
    */
   binary?: boolean;
+  /**
+   * Stage the socket's chunks in this arena, the one the rows' batches are built in: a value then moves into its
+   * batch with one copyWithin (see byte-arena.ts).
+   */
+  arena?: ByteArena;
 }
 
 // The parts of mysql2's Query command and Packet this module relies on (lib/commands/query.js): after the column
@@ -233,7 +247,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
         }
       };
       // Attached before the statement is sent, so that it sees every packet of the reply.
-      framer = RowFramer.attach(core as unknown as FramedConnection, () => query.next === rawRow || query.next === protoRow, take);
+      framer = RowFramer.attach(core as unknown as FramedConnection, () => query.next === rawRow || query.next === protoRow, take, opts.arena ?? null);
       binary = opts.binary === true && framer !== null;
       // A prepared statement's rows come through mysql2's Execute, which goes to its prototype's row state (shared
       // with Query) rather than the instance's: the framer takes them before either sees one.

@@ -3,7 +3,14 @@
 // mysql2 dispatches every packet through its connection and command (sequence checks, state lookups, calls
 // through several layers): for a copy's millions of rows that was about a tenth of the worker's CPU.
 
+import type { ByteArena } from './byte-arena.ts';
 import { MAX_PAYLOAD, PACKET_HEADER as HEADER } from './packets.ts';
+
+/**
+ * Bytes of the staging a framer takes from its arena: a socket chunk (64 KiB from Node) after the start of a packet
+ * the chunk before cut short. Longer packets are carried instead.
+ */
+const STAGING = 256 * 1024;
 
 /** The parts of mysql2's connection (lib/base/connection.js) the framer relies on. */
 export interface FramedConnection {
@@ -37,24 +44,35 @@ export class RowFramer implements PacketParserLike {
   /** Chunks that came while held (none should: the stream is paused). */
   #queued: Buffer[] = [];
   #detached = false;
+  /**
+   * Where socket chunks are copied before their rows are cut out, in the arena the batches are built in (so the
+   * values move into them without a view per copy); null without an arena, or when it had no room.
+   */
+  #staging: Buffer | null;
+  readonly #arena: ByteArena | null;
+  /** Bytes [0, #staged) of the staging: the start of a packet that the last chunk cut short. */
+  #staged = 0;
 
-  private constructor(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink) {
+  private constructor(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink, arena: ByteArena | null) {
     this.#conn = conn;
     this.#mysql2 = conn.packetParser;
     this.#inRows = inRows;
     this.#sink = sink;
+    this.#arena = arena;
+    this.#staging = arena?.take(STAGING) ?? null;
   }
 
   /**
    * Takes over `conn`'s packets until detach(), or returns null when it cannot: a compressed connection, or a
    * parser that is not between packets (so the caller reads through mysql2 alone). `inRows` says whether the
-   * command now expects rows.
+   * command now expects rows. With an `arena`, rows are staged in it: a row is then valid only during the sink's
+   * call (the next chunk overwrites it), which is what RawRow promises anyway.
    */
-  static attach(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink): RowFramer | null {
+  static attach(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink, arena: ByteArena | null = null): RowFramer | null {
     const parser = conn.packetParser as PacketParserLike & { executeStart?: unknown; largePacketParts?: unknown[] };
     const proto = Object.getPrototypeOf(parser) as { executeStart?: unknown };
     if (conn.config.compress || typeof proto.executeStart !== 'function' || parser.execute !== proto.executeStart || parser.largePacketParts?.length !== 0) return null;
-    const framer = new RowFramer(conn, inRows, sink);
+    const framer = new RowFramer(conn, inRows, sink, arena);
     conn.packetParser = framer;
     return framer;
   }
@@ -64,6 +82,15 @@ export class RowFramer implements PacketParserLike {
     if (this.#detached) return;
     this.#detached = true;
     if (this.#conn.packetParser === this) this.#conn.packetParser = this.#mysql2;
+    this.#releaseStaging();
+  }
+
+  /** Once detached nothing reads the staging any more (the sink's rows were valid during its calls alone). */
+  #releaseStaging(): void {
+    if (!this.#staging) return;
+    this.#arena!.give(this.#staging);
+    this.#staging = null;
+    this.#staged = 0;
   }
 
   execute(chunk: Buffer): void {
@@ -71,7 +98,32 @@ export class RowFramer implements PacketParserLike {
       this.#queued.push(chunk);
       return;
     }
+    this.#take(chunk);
+  }
+
+  /** A chunk from the socket: staged after the packet start kept from the last one, when it fits. */
+  #take(chunk: Buffer): void {
+    const staging = this.#staging;
+    if (staging && this.#carryLength === 0 && this.#staged + chunk.length <= staging.length) {
+      const end = this.#staged + chunk.length;
+      chunk.copy(staging, this.#staged);
+      this.#staged = 0;
+      this.#run(end === staging.length ? staging : staging.subarray(0, end), 0);
+      return;
+    }
+    if (this.#staged > 0) {
+      // Too long to stage after the kept packet start: that start is carried instead (a copy, as the staging is
+      // reused).
+      this.#carry.push(Buffer.from(staging!.subarray(0, this.#staged)));
+      this.#carryLength = this.#staged;
+      this.#staged = 0;
+    }
     this.#run(chunk, 0);
+  }
+
+  /** Whether `buf` is (a view of) the staging, whose bytes the next chunk overwrites. */
+  #isStaged(buf: Buffer): boolean {
+    return this.#staging !== null && buf.buffer === this.#staging.buffer && buf.byteOffset === this.#staging.byteOffset;
   }
 
   #run(chunk: Buffer, at: number): void {
@@ -87,8 +139,16 @@ export class RowFramer implements PacketParserLike {
       at = next;
     }
     if (at < end) {
-      this.#carry.push(chunk.subarray(at));
-      this.#carryLength += end - at;
+      const staging = this.#staging;
+      if (staging && this.#carryLength === 0 && end - at <= staging.length / 2) {
+        // The packet's start waits at the staging's start, where the next chunk is appended to it.
+        if (this.#isStaged(chunk)) staging.copyWithin(0, at, end);
+        else chunk.copy(staging, 0, at, end);
+        this.#staged = end - at;
+      } else {
+        this.#carry.push(this.#isStaged(chunk) ? Buffer.from(chunk.subarray(at)) : chunk.subarray(at));
+        this.#carryLength += end - at;
+      }
     }
   }
 
@@ -157,11 +217,14 @@ export class RowFramer implements PacketParserLike {
 
   /** A packet for mysql2's command (column definitions, EOF, OK, error); false once that ended the command. */
   #toMysql2(buf: Buffer, at: number, next: number): boolean {
-    this.#mysql2.execute(buf.subarray(at, next));
+    // mysql2 keeps views of a packet (a column definition reads its names from it later): never of the staging.
+    const staged = this.#isStaged(buf);
+    this.#mysql2.execute(staged ? Buffer.from(buf.subarray(at, next)) : buf.subarray(at, next));
     if (this.#conn.packetParser === this) return true;
     // The command ended and the connection went back to mysql2: it takes what follows.
     this.#detached = true;
-    if (next < buf.length) this.#mysql2.execute(buf.subarray(next));
+    if (next < buf.length) this.#mysql2.execute(staged ? Buffer.from(buf.subarray(next)) : buf.subarray(next));
+    this.#releaseStaging();
     return false;
   }
 
@@ -170,7 +233,7 @@ export class RowFramer implements PacketParserLike {
     this.#held = null;
     if (this.#detached) return;
     this.#run(held.chunk, held.at);
-    while (!this.#held && !this.#detached && this.#queued.length > 0) this.#run(this.#queued.shift()!, 0);
+    while (!this.#held && !this.#detached && this.#queued.length > 0) this.#take(this.#queued.shift()!);
     if (!this.#held) this.#conn.stream.resume();
   }
 }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BulkBatcher } from '../../src/clone/bulk-batcher.ts';
-import { ByteBuilder, firstSpecial } from '../../src/clone/byte-builder.ts';
+import { ByteBuilder, copyInto, firstSpecial } from '../../src/clone/byte-builder.ts';
 import { InsertBatcher, type Batch, type BatchColumn } from '../../src/clone/insert-batcher.ts';
 import { LoadDataBatcher } from '../../src/clone/load-data-batcher.ts';
 import { tableFlags, AUTO_DELAY_MIN_ROWS } from '../../src/clone/schema-copy.ts';
 import { parseStrategy } from '../../src/clone/strategy-flags.ts';
 import { binaryLayout } from '../../src/mysql/binary-row.ts';
+import { ByteArena } from '../../src/mysql/byte-arena.ts';
 import { RawRow } from '../../src/mysql/raw-rows.ts';
 import type { TableDefinition } from '../../src/mysql/schema.ts';
 import { binaryRowPacket, rowPacket } from '../helpers/packets.ts';
@@ -210,4 +211,57 @@ test('secondary indexes are delayed for big tables, unless a foreign key or FULL
   assert.equal(tableFlags(table(AUTO_DELAY_MIN_ROWS), flags).delaySecondaryIndexes, true);
   assert.equal(tableFlags(table(10 ** 7, ',\n  CONSTRAINT `fk` FOREIGN KEY (`id`) REFERENCES `p` (`id`)'), flags).delaySecondaryIndexes, false);
   assert.equal(tableFlags(table(10 ** 7, ',\n  FULLTEXT KEY `ft` (`id`)'), flags).delaySecondaryIndexes, false);
+});
+
+test('copies between two buffers of one arena (copyWithin on it) give the bytes a plain copy gives', () => {
+  const arena = new ByteArena(1 << 16);
+  const src = arena.take(4096)!;
+  const out = arena.take(4096)!;
+  for (let i = 0; i < src.length; i++) src[i] = (i * 7 + 3) & 0xff;
+  const same = { bytes: arena.bytes, outBase: out.byteOffset, srcBase: src.byteOffset };
+  for (const len of [0, 1, 15, 16, 17, 31, 32, 33, 100, 1000]) {
+    for (const at of [0, 5, 1000]) {
+      out.fill(0);
+      const end = copyInto(out, 9, src, at, at + len, same);
+      assert.equal(end, 9 + len);
+      assert.ok(out.subarray(9, end).equals(src.subarray(at, at + len)), `length ${len} from ${at}`);
+      assert.equal(out[8], 0);
+      assert.equal(out[end], 0, `length ${len}: nothing past the copy`);
+    }
+  }
+});
+
+test('batches built in an arena from rows staged in it: the same bytes, and every buffer given back', () => {
+  const arena = new ByteArena(8 << 20);
+  const staging = arena.take(256 * 1024)!;
+  const values = (n: number): (Buffer | null)[] => [Buffer.from(String(n)), n % 9 === 0 ? null : Buffer.alloc(n % 70, 0x61 + (n % 26)), n === 40 ? Buffer.alloc(300_000, 0x7a) : Buffer.from([n & 0xff])];
+  // The same rows, from ordinary buffers into a batcher without an arena, and staged into one with it.
+  const plain = new BulkBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 20_000 });
+  const staged = new BulkBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 20_000, arena });
+  const want: Buffer[] = [];
+  const got: Buffer[] = [];
+  const r = new RawRow(COLUMNS.length);
+  for (let n = 0; n < 600; n++) {
+    const packet = rowPacket(values(n));
+    const p = plain.add(row(values(n)));
+    if (p) want.push(Buffer.from(p.packet.subarray(4)));
+    p?.release();
+    // A row of 300,000 bytes does not fit the staging: it comes from a buffer of its own, as a carried packet does.
+    const at = packet.length <= staging.length ? staging : Buffer.alloc(packet.length);
+    packet.copy(at);
+    r.parse(at, 0, packet.length);
+    const s = staged.add(r);
+    at.fill(0xee, 0, packet.length); // the next chunk overwrites the staging: the batch must have copied the row
+    if (s) got.push(Buffer.from(s.packet.subarray(4)));
+    s?.release();
+  }
+  for (const [b, out] of [[plain, want], [staged, got]] as const) {
+    const last = b.take()!;
+    out.push(Buffer.from(last.packet.subarray(4)));
+    last.release();
+  }
+  assert.ok(got.length > 3, `${got.length} batches`);
+  assert.deepEqual(got, want);
+  arena.give(staging);
+  assert.equal(arena.outstanding, 0, 'every batch buffer went back, the one the big row outgrew too');
 });

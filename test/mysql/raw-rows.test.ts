@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { ByteArena } from '../../src/mysql/byte-arena.ts';
 import { openPool, TabletError, type Pool, type TabletRef } from '../../src/mysql/connection.ts';
 import { scanRows, type RawRow } from '../../src/mysql/raw-rows.ts';
 import { onSource, sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
@@ -26,8 +27,9 @@ after(async () => {
 });
 
 /** Each row as a digest of its values (NULL distinct from every string), in order. */
-function digestSink(out: string[], hold: (n: number) => boolean) {
+function digestSink(out: string[], hold: (n: number) => boolean, staged?: { arena: ByteArena; rows: number }) {
   return (row: RawRow) => {
+    if (staged && row.memory === staged.arena.memory) staged.rows++;
     const h = createHash('sha1');
     for (let i = 0; i < row.columns; i++) {
       const v = row.value(i);
@@ -60,12 +62,22 @@ test('rows of every length, split across chunks, and one of 17 MiB in two packet
     conn.release();
   }
   assert.equal(reference.length, 3000);
-  // Text rows, and binary ones (a prepared statement; value() gives their text form, so the digests match).
-  for (const [holdEvery, binary] of [[0, false], [3, false], [97, false], [0, true], [97, true]] as const) {
+  // Text rows, and binary ones (a prepared statement; value() gives their text form, so the digests match); read
+  // straight from the socket's chunks, or staged in an arena (where each chunk overwrites the one before, and the
+  // 17 MiB row is carried past the staging), or with an arena too small to stage in.
+  const arena = new ByteArena(1 << 20);
+  const tiny = new ByteArena(64 * 1024);
+  const cases = [[0, false, null], [3, false, null], [97, false, null], [0, true, null], [97, true, null], [0, false, arena], [3, false, arena], [97, true, arena], [5, true, tiny]] as const;
+  for (const [holdEvery, binary, staging] of cases) {
     const got: string[] = [];
-    const count = await scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => holdEvery > 0 && n % holdEvery === 0), { signal, binary });
-    assert.equal(count, 3000, `hold every ${holdEvery}, binary ${binary}`);
-    assert.deepEqual(got, reference, `hold every ${holdEvery}, binary ${binary}`);
+    const label = `hold every ${holdEvery}, binary ${binary}, arena ${staging?.capacity ?? 'none'}`;
+    const staged = staging ? { arena: staging, rows: 0 } : undefined;
+    const count = await scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => holdEvery > 0 && n % holdEvery === 0, staged), { signal, binary, arena: staging ?? undefined });
+    assert.equal(count, 3000, label);
+    assert.deepEqual(got, reference, label);
+    // Most rows come from the staging where there is room for it; none where there is not.
+    if (staged) assert.ok(staging === tiny ? staged.rows === 0 : staged.rows > 2500, `${label}: ${staged.rows} rows staged`);
+    assert.equal(staging?.outstanding ?? 0, 0, `${label}: the staging went back to its arena`);
   }
   // The connection went back to mysql2 and serves ordinary queries.
   const again = await pool.getConnection();
@@ -81,12 +93,14 @@ test('an error in the middle of a result fails the scan with the server message,
   const got: string[] = [];
   // A scalar subquery that returns two rows errs at row 2500, after the server has sent the rows before it.
   const query = `SELECT seq, IF(seq = 2500, (SELECT seq FROM mysql.seq_1_to_2), seq) FROM mysql.seq_1_to_5000`;
-  await assert.rejects(scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => n % 50 === 0), { signal }), (err: unknown) => {
+  const arena = new ByteArena(1 << 20);
+  await assert.rejects(scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => n % 50 === 0), { signal, arena }), (err: unknown) => {
     assert.ok(err instanceof TabletError, String(err));
     assert.match(err.message, /Subquery returns more than 1 row/);
     return true;
   });
   assert.ok(got.length >= 1 && got.length < 2500, `${got.length} rows before the error`);
+  assert.equal(arena.outstanding, 0, 'the staging went back to its arena');
   const count = await scanRows(pool, ref, 'reading test rows', 'SELECT seq FROM mysql.seq_1_to_10', digestSink([], () => false), { signal });
   assert.equal(count, 10);
 });

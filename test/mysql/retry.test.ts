@@ -4,7 +4,7 @@ import { TabletError } from '../../src/mysql/connection.ts';
 import { KeyCursor, keyCursorProblem } from '../../src/mysql/key-cursor.ts';
 import { binaryLayout } from '../../src/mysql/binary-row.ts';
 import { RawRow } from '../../src/mysql/raw-rows.ts';
-import { binaryRowPacket } from '../helpers/packets.ts';
+import { binaryRowPacket, rowPacket } from '../helpers/packets.ts';
 import { classifyError, isDuplicateKey, RetriesExhaustedError, withRetry } from '../../src/mysql/retry.ts';
 import type { TableDefinition } from '../../src/mysql/schema.ts';
 
@@ -124,7 +124,18 @@ describe('KeyCursor', () => {
     const row = new RawRow(3, layout);
     row.parse(packet, 0, packet.length);
     c.track(row);
+    // The row's bytes do not outlive its call (a staged read overwrites them): the cursor kept its own copy.
+    packet.fill(0x55);
     assert.equal(c.afterLast(), "(`id` > -42 OR (`id` = -42 AND `at` > '2026-01-02 03:04:05.000000'))");
+  });
+  test('a long key grows the cursor\'s buffer; the key outlives the row\'s bytes', () => {
+    const c = new KeyCursor(table(['a', 'b'], [{ name: 'a', dataType: 'varbinary' }, { name: 'b', dataType: 'bigint' }]));
+    const packet = rowPacket([Buffer.alloc(300, 0xab), '7']);
+    const row = new RawRow(2);
+    row.parse(packet, 0, packet.length);
+    c.track(row);
+    packet.fill(0);
+    assert.equal(c.afterLast(), `(\`a\` > X'${'ab'.repeat(300)}' OR (\`a\` = X'${'ab'.repeat(300)}' AND \`b\` > 7))`);
   });
   test('keys whose order a literal cannot follow: no cursor, and why', () => {
     assert.match(keyCursorProblem(table([], [{ name: 'a', dataType: 'int' }]))!, /no primary key/);
