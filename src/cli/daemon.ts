@@ -97,5 +97,5 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
 
 function elapsed(s: StatusSnapshot): string {
   if (!s.startedAt || !s.endedAt) return '?';
-  return `${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(1)}s`;
+  return `${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2)}s`;
 }
