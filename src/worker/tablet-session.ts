@@ -84,9 +84,11 @@ export class TabletSession {
   async pick(targets: CloneTargets, type: TabletType): Promise<PickedTablets> {
     const topo = await this.#deps.topo.read();
     const { credentials, tls } = this.#deps;
-    const sources: TabletRef[] = [];
-    for (const s of targets.sources) sources.push(await pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls));
-    const destinations = await this.pickDestinations(targets);
+    // Checked side by side (each check is a connection and a query or two); a failure is reported in shard order.
+    const [sources, destinations] = await inOrder([
+      () => inOrder(targets.sources.map((s) => () => pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls))),
+      () => this.pickDestinations(targets),
+    ] as const);
     this.#status.sources = sources.map((r) => r.alias);
     return { sources, destinations };
   }
@@ -94,8 +96,7 @@ export class TabletSession {
   /** The primary of each destination shard, checked reachable and writable. */
   async pickDestinations(targets: CloneTargets): Promise<TabletRef[]> {
     const topo = await this.#deps.topo.read();
-    const destinations: TabletRef[] = [];
-    for (const d of targets.destinations) destinations.push(await pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls));
+    const destinations = await inOrder(targets.destinations.map((d) => () => pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls)));
     this.#status.destinations = destinations.map((r) => r.alias);
     return destinations;
   }
@@ -187,4 +188,15 @@ export class TabletSession {
     await Promise.all(this.#pools.map((p) => p.end().catch(() => {})));
     return report;
   }
+}
+
+/**
+ * Runs the tasks at once and waits for all of them; the first failure in the tasks' order is thrown (not the first
+ * in time), so the error a job reports does not depend on which server answered first.
+ */
+async function inOrder<T extends readonly (() => Promise<unknown>)[]>(tasks: T): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const results = await Promise.allSettled(tasks.map((task) => task()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
 }
