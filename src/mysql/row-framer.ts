@@ -207,12 +207,21 @@ export class RowFramer implements PacketParserLike {
       pending = this.#sink(buf, payload, next);
     }
     if (!pending) return true;
+    this.#hold(buf, next, pending);
+    return false;
+  }
+
+  /**
+   * Stops at `next` in `buf` until `pending` settles. A method of its own: a closure over `this` in #packet would
+   * make V8 allocate a context at every call of #packet, that is for every row (measured: 80-90 MB of garbage
+   * and some 20 more young-generation collections per 2M rows).
+   */
+  #hold(buf: Buffer, next: number, pending: Promise<void>): void {
     this.#held = { chunk: buf, at: next };
     this.#conn.stream.pause();
     pending.then(() => this.#resume(), () => {
       // The scan has failed on it and drops the connection: nothing more to read.
     });
-    return false;
   }
 
   /** A packet for mysql2's command (column definitions, EOF, OK, error); false once that ended the command. */
