@@ -13,6 +13,7 @@ import { classifyError, withRetry, type Outage, type RetryEvent, type RetryPolic
 import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
+import { settleAll } from './settle-all.ts';
 import type { DestinationWriter } from './writer.ts';
 
 export interface SourceSide {
@@ -203,13 +204,6 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
       });
     }
   }
-}
-
-/** Waits for every task; the first failure is the one reported (the rest are its consequences). */
-async function settleAll(tasks: Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(tasks);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 interface ChunkRef {

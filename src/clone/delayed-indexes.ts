@@ -6,6 +6,7 @@
 import PQueue from 'p-queue';
 import { queryOn } from '../mysql/connection.ts';
 import type { DelayedAlters, DestinationDb } from './schema-copy.ts';
+import { settleAll } from './settle-all.ts';
 
 export interface DelayedIndexEvents {
   /** The table's ALTERs started (on the first destination to run one). */
@@ -67,8 +68,6 @@ export class DelayedIndexes {
   /** Queues every table not queued yet (all are copied by now), then waits for all; throws the first failure. */
   async finish(): Promise<void> {
     for (const alters of this.#alters) for (const table of alters.keys()) this.tableCopied(table);
-    const results = await Promise.allSettled(this.#runs);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settleAll(this.#runs);
   }
 }

@@ -57,9 +57,11 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
     out.reserve(this.#encoder.maxBytes(row));
     const buffer = out.buffer;
     let same = this.#same;
-    // Only while the batch is still in its slot (a row may have outgrown it) and the row was staged in the arena.
-    if (same !== null && (buffer !== this.#slot || row.memory !== this.#arena!.memory)) same = null;
-    else if (same !== null) same.srcBase = row.base;
+    if (same !== null) {
+      // Only while the batch is still in its slot (a row may have outgrown it) and the row was staged in the arena.
+      if (buffer === this.#slot && row.memory === this.#arena!.memory) same.srcBase = row.base;
+      else same = null;
+    }
     out.length = this.#encoder.encode(buffer, rowStart, row, same);
     this.#rows++;
     if (this.#rows > 1 && out.length > this.#maxSize) {

@@ -6,6 +6,7 @@
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts';
+import { settleAll } from '../clone/settle-all.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
 import { streamRows } from '../mysql/row-stream.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
@@ -68,9 +69,7 @@ export async function diffTables(req: DiffRequest): Promise<Map<string, DiffTall
     await Promise.allSettled(tasks);
     throw err;
   }
-  const results = await Promise.allSettled(tasks);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await settleAll(tasks);
   return tallies;
 }
 

@@ -10,7 +10,7 @@
 import { PassThrough } from 'node:stream';
 import mysql, { type Connection as CoreConnection } from 'mysql2';
 import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
-import { lastWarnings, MAX_PAYLOAD, maxAllowedPacket, PACKET_HEADER, setPacketHeader } from './packets.ts';
+import { codedLength, lastWarnings, MAX_PAYLOAD, maxAllowedPacket, moreLengthBytes, PACKET_HEADER, setPacketHeader } from './packets.ts';
 
 /** MARIADB_CLIENT_STMT_BULK_OPERATIONS, as a bit of the extended (upper 32) capability flags. */
 const BULK_OPERATIONS = 0x4;
@@ -115,10 +115,7 @@ interface Ok {
 /** A length-encoded integer at `p` and the offset after it. */
 function lengthEncoded(b: Buffer, p: number): [number, number] {
   const first = b[p];
-  if (first < 0xfb) return [first, p + 1];
-  if (first === 0xfc) return [b.readUInt16LE(p + 1), p + 3];
-  if (first === 0xfd) return [b.readUIntLE(p + 1, 3), p + 4];
-  return [Number(b.readBigUInt64LE(p + 1)), p + 9];
+  return [codedLength(b, p + 1, first), p + 1 + moreLengthBytes(first)];
 }
 
 function parseOk(packet: ReplyPacket, last: boolean): Ok {

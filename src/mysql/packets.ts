@@ -1,5 +1,5 @@
-// What the packet-built write methods (load-data, bulk) and the row reader's framer share about protocol packets:
-// the header, the largest payload one packet holds, and the server's max_allowed_packet that bounds what is sent.
+// What the packet-built write methods (load-data, bulk) and the row reader share about protocol packets: the header,
+// the largest payload one packet holds, length-coded integers, and the server's max_allowed_packet.
 
 import type { RowDataPacket } from 'mysql2';
 import type { PoolConnection } from './connection.ts';
@@ -13,6 +13,22 @@ export const MAX_PAYLOAD = 0xffffff;
 export function setPacketHeader(packet: Buffer, sequenceId: number): void {
   packet.writeUIntLE(packet.length - PACKET_HEADER, 0, 3);
   packet[3] = sequenceId;
+}
+
+/**
+ * The length a length-coded integer gives (a row value's length, an OK packet's counts): its first byte `first`, the
+ * bytes after it (if any) at `p`. A first byte of 0xFB (NULL in a row) is the caller's to handle.
+ */
+export function codedLength(buffer: Buffer, p: number, first: number): number {
+  if (first < 0xfb) return first;
+  if (first === 0xfc) return buffer[p] | (buffer[p + 1] << 8);
+  if (first === 0xfd) return buffer[p] | (buffer[p + 1] << 8) | (buffer[p + 2] << 16);
+  return buffer.readUInt32LE(p) + buffer.readUInt32LE(p + 4) * 2 ** 32;
+}
+
+/** How many bytes a length-coded integer has after its first byte `first`. */
+export function moreLengthBytes(first: number): number {
+  return first === 0xfc ? 2 : first === 0xfd ? 3 : first === 0xfe ? 8 : 0;
 }
 
 const maxPackets = new WeakMap<object, number>();

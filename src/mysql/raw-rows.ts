@@ -7,6 +7,7 @@ import type { Connection as CoreConnection } from 'mysql2';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
 import type { ByteArena } from './byte-arena.ts';
 import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './binary-row.ts';
+import { codedLength, moreLengthBytes } from './packets.ts';
 import { RowFramer, type FramedConnection } from './row-framer.ts';
 import type { Row } from './sql.ts';
 
@@ -141,19 +142,6 @@ export class RawRow {
     if (buffer[offset] !== 0 || p !== end) throw new Error(`binary row packet of ${end - offset} bytes does not hold ${starts.length} values`);
     this.compact = false;
   }
-}
-
-/** The length a length-coded prefix gives: its first byte `first`, the bytes after it (if any) at `p`. */
-function codedLength(buffer: Buffer, p: number, first: number): number {
-  if (first < 0xfb) return first;
-  if (first === 0xfc) return buffer[p] | (buffer[p + 1] << 8);
-  if (first === 0xfd) return buffer[p] | (buffer[p + 1] << 8) | (buffer[p + 2] << 16);
-  return buffer.readUInt32LE(p) + buffer.readUInt32LE(p + 4) * 2 ** 32;
-}
-
-/** How many bytes a length-coded prefix has after its first byte `first`. */
-function moreLengthBytes(first: number): number {
-  return first === 0xfc ? 2 : first === 0xfd ? 3 : first === 0xfe ? 8 : 0;
 }
 
 /** What an encoder of text rows says of a binary one (a bug: binary rows are read for the bulk method alone). */

@@ -112,18 +112,25 @@ export class RowFramer implements PacketParserLike {
       return;
     }
     if (this.#staged > 0) {
-      // Too long to stage after the kept packet start: that start is carried instead (a copy, as the staging is
-      // reused).
-      this.#carry.push(Buffer.from(staging!.subarray(0, this.#staged)));
-      this.#carryLength = this.#staged;
+      // Too long to stage after the kept packet start: that start is carried instead.
+      this.#carryPart(staging!.subarray(0, this.#staged));
       this.#staged = 0;
     }
     this.#run(chunk, 0);
   }
 
-  /** Whether `buf` is (a view of) the staging, whose bytes the next chunk overwrites. */
+  /** Keeps `part` as the next piece of a packet cut short: a copy if it lies in the staging (the next chunk's). */
+  #carryPart(part: Buffer): void {
+    this.#carry.push(this.#isStaged(part) ? Buffer.from(part) : part);
+    this.#carryLength += part.length;
+  }
+
+  /** Whether `buf` lies in the staging, whose bytes the next chunk overwrites. */
   #isStaged(buf: Buffer): boolean {
-    return this.#staging !== null && buf.buffer === this.#staging.buffer && buf.byteOffset === this.#staging.byteOffset;
+    const staging = this.#staging;
+    if (staging === null || buf.buffer !== staging.buffer) return false;
+    const offset = buf.byteOffset - staging.byteOffset;
+    return offset >= 0 && offset < staging.length;
   }
 
   #run(chunk: Buffer, at: number): void {
@@ -146,8 +153,7 @@ export class RowFramer implements PacketParserLike {
         else chunk.copy(staging, 0, at, end);
         this.#staged = end - at;
       } else {
-        this.#carry.push(this.#isStaged(chunk) ? Buffer.from(chunk.subarray(at)) : chunk.subarray(at));
-        this.#carryLength += end - at;
+        this.#carryPart(chunk.subarray(at));
       }
     }
   }
@@ -159,8 +165,7 @@ export class RowFramer implements PacketParserLike {
   #finishCarried(chunk: Buffer): number {
     const parts = this.#carry;
     if (this.#carryLength + chunk.length < HEADER) {
-      parts.push(chunk);
-      this.#carryLength += chunk.length;
+      this.#carryPart(chunk);
       return -1;
     }
     // Byte k of the carried packet and `chunk` after it (its length is in the first three).
@@ -173,8 +178,7 @@ export class RowFramer implements PacketParserLike {
     };
     const need = HEADER + (byte(0) | (byte(1) << 8) | (byte(2) << 16)) - this.#carryLength;
     if (chunk.length < need) {
-      parts.push(chunk);
-      this.#carryLength += chunk.length;
+      this.#carryPart(chunk);
       return -1;
     }
     const packet = Buffer.concat([...this.#carry, chunk.subarray(0, need)]);

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
+import { settleAll } from '../clone/settle-all.ts';
 import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import { openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { currentPosition, replicationStatus, serverFlavor, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
@@ -85,10 +86,10 @@ export class TabletSession {
     const topo = await this.#deps.topo.read();
     const { credentials, tls } = this.#deps;
     // Checked side by side (each check is a connection and a query or two); a failure is reported in shard order.
-    const [sources, destinations] = await inOrder([
-      () => inOrder(targets.sources.map((s) => () => pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls))),
-      () => this.pickDestinations(targets),
-    ] as const);
+    const [sources, destinations] = await settleAll([
+      settleAll(targets.sources.map((s) => pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls))),
+      this.pickDestinations(targets),
+    ]);
     this.#status.sources = sources.map((r) => r.alias);
     return { sources, destinations };
   }
@@ -96,7 +97,7 @@ export class TabletSession {
   /** The primary of each destination shard, checked reachable and writable. */
   async pickDestinations(targets: CloneTargets): Promise<TabletRef[]> {
     const topo = await this.#deps.topo.read();
-    const destinations = await inOrder(targets.destinations.map((d) => () => pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls)));
+    const destinations = await settleAll(targets.destinations.map((d) => pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls)));
     this.#status.destinations = destinations.map((r) => r.alias);
     return destinations;
   }
@@ -190,13 +191,3 @@ export class TabletSession {
   }
 }
 
-/**
- * Runs the tasks at once and waits for all of them; the first failure in the tasks' order is thrown (not the first
- * in time), so the error a job reports does not depend on which server answered first.
- */
-async function inOrder<T extends readonly (() => Promise<unknown>)[]>(tasks: T): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
-  const results = await Promise.allSettled(tasks.map((task) => task()));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
-}

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import type { TabletRef } from '../../src/mysql/connection.ts';
 import { connect, sandboxUp, waitForCatchUp, type Endpoint } from '../../src/sandbox/index.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import type { Tablet, Topology } from '../../src/topology/types.ts';
@@ -30,6 +31,11 @@ export function testCluster(): Promise<TestCluster> {
     dests: r.instances.destinations.map((d) => ({ port: d.port })),
   }));
   return cached;
+}
+
+/** The cluster's rdonly as a tablet, connected to no database: for reading through the row readers directly. */
+export function rdonlyRef(c: TestCluster): TabletRef {
+  return { alias: 'zone1-101', tablet: { keyspace: 'ks', shard: '0', type: 'rdonly', host: '127.0.0.1', port: c.rdonly.port, dbName: '', user: 'root' } };
 }
 
 export async function sql(at: Endpoint, text: string, values?: unknown[]): Promise<Record<string, unknown>[]> {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { ByteArena } from '../../src/mysql/byte-arena.ts';
 import { openPool, TabletError, type Pool, type TabletRef } from '../../src/mysql/connection.ts';
 import { scanRows, type RawRow } from '../../src/mysql/raw-rows.ts';
-import { onSource, sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
+import { onSource, rdonlyRef, sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
 
 let c: TestCluster;
 let pool: Pool;
@@ -18,7 +18,7 @@ const signal = new AbortController().signal;
 
 before(async () => {
   c = await testCluster();
-  ref = { alias: 'zone1-101', tablet: { keyspace: 'ks', shard: '0', type: 'rdonly', host: '127.0.0.1', port: c.rdonly.port, dbName: '', user: 'root' } };
+  ref = rdonlyRef(c);
   pool = openPool(ref, {}, { connectionLimit: 1, withDatabase: false });
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openPool, TabletError, type Pool, type TabletRef } from '../../src/mysql/connection.ts';
 import { streamRows } from '../../src/mysql/row-stream.ts';
-import { sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
+import { rdonlyRef, sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
 
 let c: TestCluster;
 let pool: Pool;
@@ -13,7 +13,7 @@ let ref: TabletRef;
 
 before(async () => {
   c = await testCluster();
-  ref = { alias: 'zone1-101', tablet: { keyspace: 'ks', shard: '0', type: 'rdonly', host: '127.0.0.1', port: c.rdonly.port, dbName: '', user: 'root' } };
+  ref = rdonlyRef(c);
   pool = openPool(ref, {}, { connectionLimit: 2, withDatabase: false });
 });
 
