@@ -109,7 +109,7 @@ export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPl
 
 export async function copyTables(req: CopyRequest): Promise<void> {
   // The copy's own arena: dropped with it, whatever a failure left unreturned.
-  const run: CopyRun = { req, completion: new TableCompletion(req), queues: [], failure: null, arena: new ByteArena(COPY_ARENA_BYTES) };
+  const run: CopyRun = { req, completion: new TableCompletion(req), queues: [], tails: new Set(), failure: null, arena: new ByteArena(COPY_ARENA_BYTES) };
   try {
     // Each source's readers at once (a merge reads its sources side by side).
     await Promise.all(req.sources.map((source, sourceIndex) => queueChunks(run, source, sourceIndex)));
@@ -119,6 +119,8 @@ export async function copyTables(req: CopyRequest): Promise<void> {
   }
   // Every queued chunk has finished or, after a failure, been dropped.
   await Promise.all(run.queues.map((q) => q.onIdle()));
+  // The last chunks' writes, still landing when their readers ended.
+  await Promise.allSettled([...run.tails]);
   if (run.failure) throw run.failure.err;
 }
 
@@ -126,6 +128,8 @@ interface CopyRun {
   req: CopyRequest;
   completion: TableCompletion;
   queues: PQueue[];
+  /** Chunks read whose last batches are still being written. */
+  tails: Set<Promise<void>>;
   /** The first failure: the one reported (the rest are its consequences). */
   failure: { err: unknown } | null;
   /** Batch buffers and the readers' staging, cut from one ArrayBuffer (see mysql/byte-arena.ts). */
@@ -188,20 +192,20 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
       if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
       signal.throwIfAborted();
       const chunk = { sourceIndex, index: chunkIndex, range };
-      const task = readers.add(async () => {
-        const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
-        try {
-          await copyChunk(req, run.arena, source, table, plan, chunk, router, log);
-        } catch (err) {
-          if (!signal.aborted) log.error({ err }, 'chunk failed');
-          throw err;
-        }
-        completion.chunkCopied(table);
-      }, { signal }) as Promise<void>;
-      task.catch((err: unknown) => {
+      const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
+      const failed = (err: unknown) => {
+        if (!signal.aborted) log.error({ err }, 'chunk failed');
         run.failure ??= { err };
         req.abort.abort(err);
-      });
+      };
+      const task = readers.add(async () => {
+        // The reader's turn ends with its chunk read: its last batches land while it reads the next chunk, so the
+        // destinations do not drain at every chunk's end (all readers tend to end theirs together).
+        const tail = (await copyChunk(req, run.arena, source, table, plan, chunk, router, log)).landed.then(() => completion.chunkCopied(table));
+        run.tails.add(tail);
+        tail.then(() => run.tails.delete(tail), failed);
+      }, { signal }) as Promise<void>;
+      task.catch(failed);
     }
   }
 }
@@ -224,7 +228,7 @@ async function copyChunk(
   chunk: ChunkRef,
   router: RowRouter,
   log: Logger,
-): Promise<void> {
+): Promise<{ landed: Promise<void> }> {
   const { destinations, progress } = req;
   const { signal } = req.abort;
   progress.tableStarted(table.name);
@@ -295,9 +299,13 @@ async function copyChunk(
     const last = batcher.take();
     if (last) await send(index, last);
   }
-  await settleAll(pending);
-  await req.marks?.done(chunk.sourceIndex, table.name, chunk.index);
-  if (skipped) progress.rowsSkipped(table.name, skipped);
-  progress.chunkDone(table.name);
-  log.debug({ skipped, rowsRead: cursor?.rows }, 'chunk copied');
+  const landed = (async () => {
+    await settleAll(pending);
+    await req.marks?.done(chunk.sourceIndex, table.name, chunk.index);
+    if (skipped) progress.rowsSkipped(table.name, skipped);
+    progress.chunkDone(table.name);
+    log.debug({ skipped, rowsRead: cursor?.rows }, 'chunk copied');
+  })();
+  landed.catch(() => {}); // handled by the caller, which gets it a turn later
+  return { landed };
 }
