@@ -4,6 +4,7 @@
 import mysql from 'mysql2';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { Credentials, DbTls, Tablet } from '../topology/types.ts';
+import { directSocket } from './direct-reads.ts';
 
 export type { Pool, PoolConnection };
 
@@ -57,6 +58,7 @@ export function sslOption(tablet: Tablet, tls: DbTls | undefined): { ca?: Buffer
 
 export function openPool(ref: TabletRef, credentials: Credentials, options: PoolOptions): Pool {
   const { tablet } = ref;
+  const ssl = sslOption(tablet, options.tls);
   const callbackPool = mysql.createPool({
     host: tablet.host,
     port: tablet.port,
@@ -72,7 +74,9 @@ export function openPool(ref: TabletRef, credentials: Credentials, options: Pool
     charset: 'utf8mb4',
     connectTimeout: 10_000,
     enableKeepAlive: true,
-    ssl: sslOption(tablet, options.tls),
+    ssl,
+    // Rows read in place into the copy's staging (see direct-reads.ts); a TLS connection wraps mysql2's own socket.
+    stream: ssl ? undefined : () => directSocket(tablet.host, tablet.port),
   });
   callbackPool.on('connection', (conn) => {
     // Queued before any query of the pool's users, since a connection runs its commands in order.

@@ -4,13 +4,16 @@
 // through several layers): for a copy's millions of rows that was about a tenth of the worker's CPU.
 
 import type { ByteArena } from './byte-arena.ts';
+import { setReadTarget, stopReadTarget } from './direct-reads.ts';
 import { MAX_PAYLOAD, PACKET_HEADER as HEADER } from './packets.ts';
 
 /**
- * Bytes of the staging a framer takes from its arena: a socket chunk (64 KiB from Node) after the start of a packet
- * the chunk before cut short. Longer packets are carried instead.
+ * Bytes of the staging a framer takes from its arena: a socket chunk after the start of a packet the chunk before
+ * cut short (at most half the staging). Longer packets are carried instead.
  */
 const STAGING = 256 * 1024;
+/** The least room after a kept packet start worth a read of its own into the staging (see direct-reads.ts). */
+const MIN_READ = 32 * 1024;
 
 /** The parts of mysql2's connection (lib/base/connection.js) the framer relies on. */
 export interface FramedConnection {
@@ -52,6 +55,8 @@ export class RowFramer implements PacketParserLike {
   readonly #arena: ByteArena | null;
   /** Bytes [0, #staged) of the staging: the start of a packet that the last chunk cut short. */
   #staged = 0;
+  /** Whether the socket reads into the staging itself (a direct socket: see direct-reads.ts). */
+  #direct = false;
 
   private constructor(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink, arena: ByteArena | null) {
     this.#conn = conn;
@@ -74,6 +79,7 @@ export class RowFramer implements PacketParserLike {
     if (conn.config.compress || typeof proto.executeStart !== 'function' || parser.execute !== proto.executeStart || parser.largePacketParts?.length !== 0) return null;
     const framer = new RowFramer(conn, inRows, sink, arena);
     conn.packetParser = framer;
+    if (framer.#staging) framer.#direct = setReadTarget(conn.stream, () => framer.#readTarget());
     return framer;
   }
 
@@ -85,12 +91,25 @@ export class RowFramer implements PacketParserLike {
     this.#releaseStaging();
   }
 
-  /** Once detached nothing reads the staging any more (the sink's rows were valid during its calls alone). */
+  /**
+   * Once detached nothing reads the staging any more (the sink's rows were valid during its calls alone); but a
+   * read may already be waiting on it (a scan that stopped mid-result), and the arena gets it back after that.
+   */
   #releaseStaging(): void {
-    if (!this.#staging) return;
-    this.#arena!.give(this.#staging);
+    const staging = this.#staging;
+    if (!staging) return;
     this.#staging = null;
     this.#staged = 0;
+    const arena = this.#arena!;
+    if (this.#direct) stopReadTarget(this.#conn.stream, () => arena.give(staging));
+    else arena.give(staging);
+  }
+
+  /** Where the socket's next read may land: after the kept packet start, unless a packet is carried or rows held. */
+  #readTarget(): Buffer | null {
+    const staging = this.#staging;
+    if (staging === null || this.#held || this.#detached || this.#carryLength > 0 || this.#queued.length > 0) return null;
+    return staging.length - this.#staged >= MIN_READ ? staging.subarray(this.#staged) : null;
   }
 
   execute(chunk: Buffer): void {
@@ -106,7 +125,8 @@ export class RowFramer implements PacketParserLike {
     const staging = this.#staging;
     if (staging && this.#carryLength === 0 && this.#staged + chunk.length <= staging.length) {
       const end = this.#staged + chunk.length;
-      chunk.copy(staging, this.#staged);
+      // Read there already (see #readTarget), or copied there.
+      if (chunk.buffer !== staging.buffer || chunk.byteOffset !== staging.byteOffset + this.#staged) chunk.copy(staging, this.#staged);
       this.#staged = 0;
       this.#run(end === staging.length ? staging : staging.subarray(0, end), 0);
       return;

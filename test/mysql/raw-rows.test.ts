@@ -144,3 +144,26 @@ test('binary rows (a prepared statement) hold the values text rows do, every typ
     await onSource(c, `DROP DATABASE IF EXISTS ${db}`);
   }
 });
+
+test('a scan aborted mid-result gives its staging back only once no read can land in it, and the pool serves the next', async () => {
+  const arena = new ByteArena(1 << 20);
+  const abort = new AbortController();
+  let rows = 0;
+  // Long rows, many of them: the server is still sending when the scan stops.
+  const query = 'SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM mysql.seq_1_to_200000';
+  await assert.rejects(scanRows(pool, ref, 'reading test rows', query, () => {
+    if (++rows === 2000) abort.abort(new Error('stop here'));
+  }, { signal: abort.signal, binary: true, arena }), /stop here/);
+  // Whatever the staging is given back (at once, or when the connection has closed), a buffer cut from the arena
+  // afterwards is never written by the dropped connection.
+  const deadline = Date.now() + 10_000;
+  while (arena.outstanding > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(arena.outstanding, 0, 'the staging went back to its arena');
+  const reused = arena.take(256 * 1024)!;
+  reused.fill(0x5a);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.ok(reused.every((b) => b === 0x5a), 'no read landed in memory given back');
+  arena.give(reused);
+  const count = await scanRows(pool, ref, 'reading test rows', 'SELECT seq FROM mysql.seq_1_to_10', () => {}, { signal, arena });
+  assert.equal(count, 10);
+});
