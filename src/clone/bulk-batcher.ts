@@ -6,6 +6,7 @@ import { BULK_COMMAND, INDICATOR_NONE, INDICATOR_NULL, SEND_TYPES_TO_SERVER, TYP
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { insertPrefix } from '../mysql/sql.ts';
 import { PACKET_HEADER } from '../mysql/packets.ts';
+import { bulkRowWasm } from './bulk-row-wasm.ts';
 import { copyInto, type SameMemory } from './byte-builder.ts';
 import type { BatchColumn, BatchLimits, BulkBatch } from './insert-batcher.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
@@ -14,7 +15,11 @@ import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 export function encodeBulkRow(out: Buffer, o: number, row: RawRow, same: SameMemory | null = null): number {
   const { buffer, start, end } = row;
   if (row.layout) {
-    // A binary row's values are already what their typed parameters bind: each copied with its length prefix.
+    // A binary row's values are already what their typed parameters bind: each copied with its length prefix. By
+    // WebAssembly when the row, its offsets and the batch all lie in the copy's arena.
+    if (same !== null && same.wasm !== null && row.offsetsIn === row.memory) {
+      return bulkRowWasm(same.wasm)(row.wireAt, row.endAt, start.length, same.srcBase, same.outBase + o) - same.outBase;
+    }
     const wire = row.wire;
     for (let i = 0; i < start.length; i++) {
       if (start[i] < 0) {

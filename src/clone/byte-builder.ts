@@ -29,6 +29,8 @@ export interface SameMemory {
   readonly bytes: Uint8Array<ArrayBufferLike>;
   readonly outBase: number;
   srcBase: number;
+  /** The memory as WebAssembly sees it, for encoders compiled to it (see bulk-row-wasm.ts). */
+  readonly wasm: WebAssembly.Memory | null;
 }
 
 // The scan for bytes to escape reads 4 bytes at a time through a Uint32Array over the source's memory (cached

@@ -84,7 +84,7 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
     const size = this.#maxSize + OVERFLOW_ROOM;
     const fromArena = this.#arena?.take(size) ?? null;
     const slot = (this.#slot = fromArena ?? Buffer.allocUnsafe(size));
-    this.#same = fromArena ? { bytes: this.#arena!.bytes, outBase: fromArena.byteOffset, srcBase: 0 } : null;
+    this.#same = fromArena ? { bytes: this.#arena!.bytes, outBase: fromArena.byteOffset, srcBase: 0, wasm: this.#arena!.wasm } : null;
     const b = new ByteBuilder(slot);
     b.reserve(this.prefix.length);
     b.bytes(this.prefix, 0, this.prefix.length);

@@ -37,12 +37,38 @@ export class RawRow {
    */
   readonly layout: BinaryLayout | null;
   readonly wire: Int32Array;
+  /**
+   * Where `start`, `end` and `wire` lie when they were cut from an arena (code compiled to WebAssembly reads them
+   * there: see clone/bulk-row-wasm.ts): the slot, to give back with release(); null when they are arrays of their own.
+   */
+  readonly offsets: Buffer | null;
+  /** The memory the offsets lie in, and where `wire` and `end` start in it (read once: a Buffer's getters cost). */
+  readonly offsetsIn: ArrayBufferLike | null;
+  readonly wireAt: number;
+  readonly endAt: number;
 
-  constructor(columns: number, layout: BinaryLayout | null = null) {
-    this.start = new Int32Array(columns);
-    this.end = new Int32Array(columns);
-    this.wire = new Int32Array(layout ? columns : 0);
+  constructor(columns: number, layout: BinaryLayout | null = null, arena: ByteArena | null = null) {
+    const wires = layout ? columns : 0;
+    const slot = arena?.take(4 * (2 * columns + wires)) ?? null;
+    if (slot) {
+      this.start = new Int32Array(slot.buffer, slot.byteOffset, columns);
+      this.end = new Int32Array(slot.buffer, slot.byteOffset + 4 * columns, columns);
+      this.wire = new Int32Array(slot.buffer, slot.byteOffset + 8 * columns, wires);
+    } else {
+      this.start = new Int32Array(columns);
+      this.end = new Int32Array(columns);
+      this.wire = new Int32Array(wires);
+    }
+    this.offsets = slot;
+    this.offsetsIn = slot?.buffer ?? null;
+    this.wireAt = this.wire.byteOffset;
+    this.endAt = this.end.byteOffset;
     this.layout = layout;
+  }
+
+  /** Gives the offsets' slot back to `arena` (the one they were cut from): the row is not used after. */
+  release(arena: ByteArena): void {
+    if (this.offsets) arena.give(this.offsets);
   }
 
   get columns(): number {
@@ -195,6 +221,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
   let finished = false;
   let framer = null as RowFramer | null;
   let binary = false;
+  let row: RawRow | null = null;
   // mysql2 reports a connection that dies mid-result (KILL, server gone) to the connection, not to a query that
   // has no callback: without this the scan would wait for ever.
   let onConnectionError: (err: Error) => void = () => {};
@@ -204,7 +231,6 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
     const rows = await new Promise<number>((resolve, reject) => {
       let settled = false;
       let count = 0;
-      let row: RawRow | null = null;
       let waiting: Promise<void> | null = null;
       const fail = (err: unknown) => {
         if (settled) return;
@@ -255,7 +281,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       };
       query.row = rawRow;
       query.on('fields', (fields) => {
-        row = new RawRow(fields.length, binary ? binaryLayout(fields as ResultField[]) : null);
+        row = new RawRow(fields.length, binary ? binaryLayout(fields as ResultField[]) : null, opts.arena ?? null);
       });
       // Rows reach 'result' only if mysql2 no longer takes its next state from `this.row`: refuse to copy then.
       query.on('result', () => fail(new Error('mysql2 delivered a row past the raw row reader: its internals changed, shardworker must be updated')));
@@ -277,6 +303,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
     return rows;
   } finally {
     framer?.detach();
+    if (opts.arena) (row as RawRow | null)?.release(opts.arena);
     core.removeListener('error', connectionError);
     if (finished) conn.release();
     else conn.destroy();

@@ -218,7 +218,7 @@ test('copies between two buffers of one arena (copyWithin on it) give the bytes 
   const src = arena.take(4096)!;
   const out = arena.take(4096)!;
   for (let i = 0; i < src.length; i++) src[i] = (i * 7 + 3) & 0xff;
-  const same = { bytes: arena.bytes, outBase: out.byteOffset, srcBase: src.byteOffset };
+  const same = { bytes: arena.bytes, outBase: out.byteOffset, srcBase: src.byteOffset, wasm: arena.wasm };
   for (const len of [0, 1, 15, 16, 17, 31, 32, 33, 100, 1000]) {
     for (const at of [0, 5, 1000]) {
       out.fill(0);
