@@ -213,7 +213,9 @@ export class CloneJob implements JobPhases {
 
   /** The checkpoints on every destination: the interrupted job's, or this job's own, recorded now. */
   async #copyState(): Promise<CopyState> {
-    const dests = this.#destinations.map((d) => this.#dest(d));
+    // A connection of its own per destination: on the writers' pool a mark waited until their lanes went idle,
+    // which they do not while the readers keep them busy (every chunk's mark and the next table's plan held up).
+    const dests = this.#destinations.map((d) => ({ ...this.#dest(d), pool: this.#tablets.openPool(d.ref, 1, false) }));
     await Promise.all(dests.map((d) => createCopyState(d)));
     if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log);
     const { command, keyspace, shard } = this.#status.request;
