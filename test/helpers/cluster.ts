@@ -49,6 +49,30 @@ export async function sql(at: Endpoint, text: string, values?: unknown[]): Promi
   }
 }
 
+/**
+ * Locks `db`.`table` on `at` (LOCK TABLES … WRITE, on a connection of its own) as soon as a running job has created
+ * it: a destination that stops taking that table's rows. Returns the unlock, which also closes the connection.
+ */
+export async function lockWhenCreated(at: Endpoint, db: string, table: string): Promise<() => Promise<void>> {
+  const locker = await connect(at);
+  try {
+    for (let i = 0; ; i++) {
+      const exists = await sql(at, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
+      if (exists.length) break;
+      if (i >= 300) throw new Error(`the job never created ${db}.${table}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await locker.query(`LOCK TABLES \`${db}\`.\`${table}\` WRITE`);
+  } catch (err) {
+    await locker.end();
+    throw err;
+  }
+  return async () => {
+    await locker.query('UNLOCK TABLES').catch(() => {});
+    await locker.end();
+  };
+}
+
 /** Runs SQL on the source primary and waits until the rdonly replica has it. */
 export async function onSource(c: TestCluster, text: string): Promise<void> {
   await sql(c.primary, text);

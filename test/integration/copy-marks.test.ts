@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import pino from 'pino';
-import { connect } from '../../src/sandbox/index.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { JobController } from '../../src/worker/controller.ts';
-import { onSource, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import { lockWhenCreated, onSource, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const db = 't_marks';
@@ -35,17 +34,10 @@ describe('copy checkpoints', () => {
     const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
     const jobs = new JobController({ topo: await openTopology(`file:${topoFile}`), credentials: {} }, { level: 'warn', destination: pino.destination({ dest: topoFile + '.log', sync: true }) });
     jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod: 'bulk', minRowsPerChunk: 500, minTableSizeForSplit: 0, sourceReaderCount: 1, destinationWriterCount: 1 } });
-    const locker = await connect(c.dests[0]);
+    // Lock `a` (copied first, the larger) on the first destination as soon as the job has created it.
+    const unlock = await lockWhenCreated(c.dests[0], db, 'a');
     let planned = false;
     try {
-      // Lock `a` (copied first, the larger) on the first destination as soon as the job has created it.
-      for (let i = 0; ; i++) {
-        const exists = await sql(c.dests[0], `SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'a'`, [db]);
-        if (exists.length) break;
-        assert.ok(i < 300, 'the job never created the table');
-        await sleep(20);
-      }
-      await locker.query(`LOCK TABLES \`${db}\`.a WRITE`);
       // `a`'s chunks are small: all read and queued behind the lock, the reader goes on to `b`, whose plan the job
       // records on every destination before reading it.
       const deadline = Date.now() + 8000;
@@ -56,8 +48,7 @@ describe('copy checkpoints', () => {
       }
       assert.equal(jobs.snapshot().state, 'copying the data', 'the job still waits on the lock');
     } finally {
-      await locker.query('UNLOCK TABLES').catch(() => {});
-      await locker.end();
+      await unlock();
     }
     assert.ok(planned, 'b’s plan was not recorded on the locked destination while its writer waited');
     await jobs.settled();

@@ -4,12 +4,11 @@ process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { connect } from '../../src/sandbox/index.ts';
 import { DEFAULT_MAX_QUEUED_BYTES, queuedBatchBytes } from '../../src/clone/writer.ts';
 import { JobController } from '../../src/worker/controller.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import pino from 'pino';
-import { onSource, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import { lockWhenCreated, onSource, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
 const ROWS = 200_000; // about 1 KiB each: 200 MiB, half of it for the locked destination
 const MiB = 1024 * 1024;
@@ -42,17 +41,10 @@ describe('a slow destination', () => {
       jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod, minRowsPerChunk: 5000, sourceReaderCount: 4, destinationWriterCount: 4 } });
 
       // Lock the first destination's table as soon as the job has created it, before many rows are in.
-      const locker = await connect(c.dests[0]);
+      const unlock = await lockWhenCreated(c.dests[0], db, 'big');
       let rssPeak = 0;
       let copiedWhileLocked: number[] = [];
       try {
-        for (let i = 0; ; i++) {
-          const exists = await sql(c.dests[0], `SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'big'`, [db]);
-          if (exists.length) break;
-          assert.ok(i < 300, 'the job never created the table');
-          await sleep(20);
-        }
-        await locker.query(`LOCK TABLES \`${db}\`.big WRITE`);
         const lockedAt = Date.now();
         while (Date.now() - lockedAt < 4000) {
           rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
@@ -60,8 +52,7 @@ describe('a slow destination', () => {
           await sleep(100);
         }
       } finally {
-        await locker.query('UNLOCK TABLES').catch(() => {});
-        await locker.end();
+        await unlock();
       }
       await jobs.settled();
       const final = jobs.snapshot();
