@@ -11,7 +11,7 @@ import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
 import { scanRows, type RawRow } from '../mysql/raw-rows.ts';
 import { classifyError, withRetry, type Outage, type RetryEvent, type RetryPolicy } from '../mysql/retry.ts';
 import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
-import type { TableDefinition } from '../mysql/schema.ts';
+import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
 import { settleAll } from './settle-all.ts';
 import type { DestinationWriter } from './writer.ts';
@@ -165,13 +165,13 @@ class TableCompletion {
 }
 
 /**
- * Queues one source's chunks, largest table first (so one big table does not run alone at the end), a few ahead
- * of its readers at a time: memory follows the readers, not the number of chunks in the schema.
+ * Queues one source's chunks, largest table first (see largestFirst), a few ahead of its readers at a time: memory
+ * follows the readers, not the number of chunks in the schema.
  */
 async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number): Promise<void> {
   const { req, completion } = run;
   const { signal } = req.abort;
-  const tables = [...req.tables].sort((a, b) => b.rowsEstimate - a.rowsEstimate);
+  const tables = largestFirst(req.tables);
   const readers = new PQueue({ concurrency: req.readersPerSource });
   run.queues.push(readers);
   const ahead = req.readersPerSource * 2;

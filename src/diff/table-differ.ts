@@ -9,7 +9,7 @@ import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts'
 import { settleAll } from '../clone/settle-all.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
 import { streamRows } from '../mysql/row-stream.ts';
-import type { TableDefinition } from '../mysql/schema.ts';
+import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { ChunkRange } from '../mysql/sql.ts';
 import { keyComparator, orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
 import { keepRows, mergeOrdered } from './ordered-streams.ts';
@@ -77,7 +77,7 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
   const { signal } = req.abort;
   const queue = new PQueue({ concurrency: req.parallelDiffs });
   // Largest first, so one big table does not run alone at the end.
-  const tables = [...req.tables].sort((a, b) => b.rowsEstimate - a.rowsEstimate);
+  const tables = largestFirst(req.tables);
   // Planned on the first source: the first chunk has no start and the last no end, so the same ranges cover every
   // row of every side whatever each holds.
   const planner = req.sources[0];

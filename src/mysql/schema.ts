@@ -26,6 +26,16 @@ export interface TableDefinition {
   primaryKey: string[];
   rowsEstimate: number;
   dataLength: number;
+  indexLength: number;
+}
+
+/**
+ * Tables in the order a copy or a diff takes them: the most bytes first (data and indexes: a table's copy and the
+ * build of its delayed indexes grow with them), then the most rows, so that a small table, not a big one, is the
+ * last to finish.
+ */
+export function largestFirst(tables: readonly TableDefinition[]): TableDefinition[] {
+  return [...tables].sort((a, b) => b.dataLength + b.indexLength - (a.dataLength + a.indexLength) || b.rowsEstimate - a.rowsEstimate);
 }
 
 export interface SchemaDefinition {
@@ -33,7 +43,7 @@ export interface SchemaDefinition {
   tables: TableDefinition[];
 }
 
-interface TableRow { name: string; type: string; rows: string | number | null; dataLength: string | number | null }
+interface TableRow { name: string; type: string; rows: string | number | null; dataLength: string | number | null; indexLength: string | number | null }
 interface ColumnRow { tableName: string; name: string; dataType: string; columnType: string; generated: string; charset: string | null }
 interface KeyRow { tableName: string; name: string }
 
@@ -46,7 +56,7 @@ function selectExpression(column: ColumnDefinition): string {
 }
 
 export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Promise<SchemaDefinition> {
-  const tables = await queryOn<TableRow[]>(pool, ref, 'reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength
+  const tables = await queryOn<TableRow[]>(pool, ref, 'reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength, INDEX_LENGTH AS indexLength
        FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [dbName]);
   const columns = await queryOn<ColumnRow[]>(pool, ref, 'reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`, [dbName]);
@@ -71,6 +81,7 @@ export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Pr
       primaryKey: keys.filter((k) => k.tableName === t.name).map((k) => k.name),
       rowsEstimate: Number(t.rows ?? 0),
       dataLength: Number(t.dataLength ?? 0),
+      indexLength: Number(t.indexLength ?? 0),
     });
   }
   return { dbName, tables: result };

@@ -204,7 +204,7 @@ test('INSERT batches: numbers as text, bytes as hex literals, bounded in rows an
 test('secondary indexes are delayed for big tables, unless a foreign key or FULLTEXT index needs them', () => {
   const flags = parseStrategy('-populate_blp_checkpoint');
   const table = (rowsEstimate: number, extra = ''): TableDefinition => ({
-    name: 't', kind: 'table', columns: [], selectList: [], primaryKey: ['id'], rowsEstimate, dataLength: 0,
+    name: 't', kind: 'table', columns: [], selectList: [], primaryKey: ['id'], rowsEstimate, dataLength: 0, indexLength: 0,
     createSql: `CREATE TABLE \`t\` (\n  \`id\` int NOT NULL,\n  PRIMARY KEY (\`id\`),\n  KEY \`k\` (\`id\`)${extra}\n) ENGINE=InnoDB`,
   });
   assert.equal(tableFlags(table(AUTO_DELAY_MIN_ROWS - 1), flags).delaySecondaryIndexes, false);

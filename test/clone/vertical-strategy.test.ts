@@ -10,7 +10,7 @@ import type { Topology } from '../../src/topology/types.ts';
 import { exampleTopology, keyspaceTopology } from '../topology/fixtures/topology.ts';
 
 function def(name: string, kind: 'table' | 'view' = 'table'): TableDefinition {
-  return { name, kind, createSql: '', columns: [], selectList: [], primaryKey: [], rowsEstimate: 0, dataLength: 0 };
+  return { name, kind, createSql: '', columns: [], selectList: [], primaryKey: [], rowsEstimate: 0, dataLength: 0, indexLength: 0 };
 }
 const schema: SchemaDefinition = { dbName: 'commerce', tables: [def('corder'), def('customer'), def('customer_emails', 'view'), def('product')] };
 

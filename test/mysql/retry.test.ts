@@ -80,7 +80,7 @@ describe('withRetry', () => {
 
 function table(pk: string[], columns: { name: string; dataType: string; charset?: string | null }[]): TableDefinition {
   return {
-    name: 't', kind: 'table', createSql: '', rowsEstimate: 0, dataLength: 0, primaryKey: pk,
+    name: 't', kind: 'table', createSql: '', rowsEstimate: 0, dataLength: 0, indexLength: 0, primaryKey: pk,
     columns: columns.map((c) => ({ ...c, columnType: c.dataType, encoding: 'bytes' as const })),
     selectList: columns.map((c) => c.name),
   };
