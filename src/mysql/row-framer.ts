@@ -12,8 +12,6 @@ import { MAX_PAYLOAD, PACKET_HEADER as HEADER } from './packets.ts';
  * cut short (at most half the staging). Longer packets are carried instead.
  */
 const STAGING = 256 * 1024;
-/** The least room after a kept packet start worth a read of its own into the staging (see direct-reads.ts). */
-const MIN_READ = 32 * 1024;
 
 /** The parts of mysql2's connection (lib/base/connection.js) the framer relies on. */
 export interface FramedConnection {
@@ -105,11 +103,14 @@ export class RowFramer implements PacketParserLike {
     else arena.give(staging);
   }
 
-  /** Where the socket's next read may land: after the kept packet start, unless a packet is carried or rows held. */
+  /**
+   * Where the socket's next read may land: after the kept packet start (at most half the staging, so half is free),
+   * unless a packet is carried or rows are held.
+   */
   #readTarget(): Buffer | null {
     const staging = this.#staging;
-    if (staging === null || this.#held || this.#detached || this.#carryLength > 0 || this.#queued.length > 0) return null;
-    return staging.length - this.#staged >= MIN_READ ? staging.subarray(this.#staged) : null;
+    if (staging === null || this.#held || this.#detached || this.#carryLength > 0) return null;
+    return staging.subarray(this.#staged);
   }
 
   execute(chunk: Buffer): void {

@@ -143,7 +143,7 @@ export class CloneJob implements JobPhases {
 
     const indexes = new DelayedIndexes(
       // A connection of their own: on the writers' pool an ALTER would hold up the next table's batches.
-      this.#destinations.map((d) => ({ ...this.#dest(d), pool: this.#tablets.openPool(d.ref, 1, false) })),
+      this.#destinations.map((d) => this.#destOnItsOwn(d)),
       alters,
       this.#abort.signal,
       {
@@ -215,7 +215,7 @@ export class CloneJob implements JobPhases {
   async #copyState(): Promise<CopyState> {
     // A connection of its own per destination: on the writers' pool a mark waited until their lanes went idle,
     // which they do not while the readers keep them busy (every chunk's mark and the next table's plan held up).
-    const dests = this.#destinations.map((d) => ({ ...this.#dest(d), pool: this.#tablets.openPool(d.ref, 1, false) }));
+    const dests = this.#destinations.map((d) => this.#destOnItsOwn(d));
     await Promise.all(dests.map((d) => createCopyState(d)));
     if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log);
     const { command, keyspace, shard } = this.#status.request;
@@ -226,6 +226,11 @@ export class CloneJob implements JobPhases {
 
   #dest(d: Destination) {
     return { ref: d.ref, pool: d.pool, dbName: d.ref.tablet.dbName };
+  }
+
+  /** The destination on a connection of its own, beside its writers' pool (closed with the job's other pools). */
+  #destOnItsOwn(d: Destination) {
+    return { ...this.#dest(d), pool: this.#tablets.openPool(d.ref, 1, false) };
   }
 
   async #writeCheckpoints(): Promise<void> {

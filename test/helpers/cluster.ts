@@ -73,6 +73,13 @@ export async function lockWhenCreated(at: Endpoint, db: string, table: string): 
   };
 }
 
+/** Rows of `db`.`table` on the first `shards` destinations together: what a split into that many shards copied. */
+export async function rowsOnDestinations(c: TestCluster, db: string, table: string, shards = 2): Promise<number> {
+  let total = 0;
+  for (const d of c.dests.slice(0, shards)) total += Number((await sql(d, `SELECT COUNT(*) AS n FROM \`${db}\`.\`${table}\``))[0].n);
+  return total;
+}
+
 /** Runs SQL on the source primary and waits until the rdonly replica has it. */
 export async function onSource(c: TestCluster, text: string): Promise<void> {
   await sql(c.primary, text);

@@ -8,14 +8,10 @@ import { before, describe, test } from 'node:test';
 import pino from 'pino';
 import { openTopology } from '../../src/topology/server.ts';
 import { JobController } from '../../src/worker/controller.ts';
-import { lockWhenCreated, onSource, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import { lockWhenCreated, onSource, resetDestinations, rowsOnDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const db = 't_marks';
-
-async function rows(port: number, table: string): Promise<number> {
-  return Number((await sql({ port }, `SELECT COUNT(*) AS n FROM ${db}.${table}`))[0].n);
-}
 
 describe('copy checkpoints', () => {
   let c: TestCluster;
@@ -54,7 +50,7 @@ describe('copy checkpoints', () => {
     await jobs.settled();
     const final = jobs.snapshot();
     assert.equal(final.state, 'done', final.error ?? '');
-    assert.equal((await rows(c.dests[0].port, 'a')) + (await rows(c.dests[1].port, 'a')), 3000);
-    assert.equal((await rows(c.dests[0].port, 'b')) + (await rows(c.dests[1].port, 'b')), 1000);
+    assert.equal(await rowsOnDestinations(c, db, 'a'), 3000);
+    assert.equal(await rowsOnDestinations(c, db, 'b'), 1000);
   });
 });

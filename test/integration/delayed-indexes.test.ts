@@ -7,16 +7,12 @@ import { createTables } from '../../src/clone/schema-copy.ts';
 import { parseStrategy } from '../../src/clone/strategy-flags.ts';
 import { openPool, type TabletRef } from '../../src/mysql/connection.ts';
 import { readSchema } from '../../src/mysql/schema.ts';
-import { onSource, resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import { onSource, resetDestinations, rowsOnDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
 const db = 't_delayed';
 
 function tabletRef(alias: string, port: number, dbName: string, withDatabase = true): TabletRef {
   return { alias, tablet: { keyspace: 'ks', shard: '0', type: 'rdonly', host: '127.0.0.1', port, dbName: withDatabase ? dbName : '', user: 'root' } };
-}
-
-async function count(port: number, table: string): Promise<number> {
-  return Number((await sql({ port }, `SELECT COUNT(*) AS n FROM ${db}.${table}`))[0].n);
 }
 
 describe('delayed secondary indexes', () => {
@@ -42,8 +38,8 @@ describe('delayed secondary indexes', () => {
     });
     assert.equal(final.state, 'done', final.error ?? '');
     // The split itself is checked byte for byte elsewhere; here, that every row arrived once.
-    assert.equal((await count(c.dests[0].port, 'big')) + (await count(c.dests[1].port, 'big')), 6000);
-    assert.equal((await count(c.dests[0].port, 'small')) + (await count(c.dests[1].port, 'small')), 3000);
+    assert.equal(await rowsOnDestinations(c, db, 'big'), 6000);
+    assert.equal(await rowsOnDestinations(c, db, 'small'), 3000);
     for (const d of c.dests.slice(0, 2)) {
       const keys = await sql(d, `SELECT DISTINCT TABLE_NAME AS t, INDEX_NAME AS i FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY 1, 2`, [db]);
       assert.deepEqual(keys.map((k) => `${k.t}.${k.i}`), ['big.email', 'big.ks_id', 'big.PRIMARY', 'small.PRIMARY', 'small.v']);
