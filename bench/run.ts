@@ -22,7 +22,7 @@ const log = (m: string): void => {
 };
 
 async function main(): Promise<void> {
-  let args;
+  let args: ReturnType<typeof parseBenchArgs>;
   try {
     args = parseBenchArgs(process.argv.slice(2));
   } catch (err) {

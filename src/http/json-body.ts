@@ -29,7 +29,7 @@ function checkShape(value: unknown, depth: number, path: string[]): void {
   if (typeof value !== 'object' || value === null) return;
   if (depth > MAX_JSON_DEPTH) throw new RequestError(400, `the body nests deeper than ${MAX_JSON_DEPTH} levels`, path.length ? path.join('.') : 'body');
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkShape(item, depth + 1, [...path, String(i)]));
+    for (const [i, item] of value.entries()) checkShape(item, depth + 1, [...path, String(i)]);
     return;
   }
   for (const [key, item] of Object.entries(value)) {

@@ -271,6 +271,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       const rawRow: RowState = function (this: QueryInternals, packet, connection) {
         if (packet.isEOF()) return protoRow.call(this, packet, connection);
         const held = take(packet.buffer, packet.offset, packet.end);
+        // biome-ignore lint/nursery/noMisusedPromises: `take` returns a promise only when the sink holds the row
         if (held) {
           core.pause();
           void held.then(() => {

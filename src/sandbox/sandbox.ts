@@ -347,6 +347,7 @@ export async function sandboxDown(dir = DEFAULT_SANDBOX_DIR, options: SandboxDow
       for (const f of [TOPOLOGY_FILE, CREDENTIALS_FILE, STATE_FILE]) await fsp.rm(path.join(abs, f), { force: true });
     }
     return result;
+    // biome-ignore lint/nursery/noMisusedPromises: finally() waits for the promise this returns, as intended
   }).finally(async () => {
     // After a purge the dir holds nothing of ours: remove it if it is empty.
     if (options.purge) await fsp.rmdir(abs).catch(() => undefined);

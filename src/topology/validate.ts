@@ -83,7 +83,7 @@ function checkKeyspace(name: string, value: unknown, keyspaces: Obj, fail: Fail)
     servedTypes.forEach((t, i) => {
       if (!(TABLET_TYPES as readonly unknown[]).includes(t)) throw fail(`${shardEntry}.servedTypes[${i}]`, `unknown tablet type ${show(t)} (expected one of ${TABLET_TYPES.join(', ')})`);
     });
-    arrayField(shard, 'sourceShards', `${shardEntry}.sourceShards`, fail).forEach((s, i) => checkSourceShard(s, `${shardEntry}.sourceShards[${i}]`, fail));
+    for (const [i, s] of arrayField(shard, 'sourceShards', `${shardEntry}.sourceShards`, fail).entries()) checkSourceShard(s, `${shardEntry}.sourceShards[${i}]`, fail);
     if (servedTypes.length > 0) serving.push([shardName, range]);
   }
   // Two serving shards holding the same id would make routing ambiguous.

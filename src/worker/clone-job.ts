@@ -248,7 +248,7 @@ export class CloneJob implements JobPhases {
   async #setSourceShards(tables: TableDefinition[]): Promise<void> {
     const targets = this.#targets!;
     await this.#deps.topo.update((topo) => {
-      targets.destinations.forEach((d, i) => setSourceShards(topo, d.keyspace, d.shard, this.#strategy.sourceShardsFor(targets, i, tables)));
+      for (const [i, d] of targets.destinations.entries()) setSourceShards(topo, d.keyspace, d.shard, this.#strategy.sourceShardsFor(targets, i, tables));
     });
     this.#log.info('sourceShards set on the destination shards');
   }

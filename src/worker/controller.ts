@@ -89,7 +89,7 @@ export function validateRequest(request: JobRequest): { options: JobOptions; fla
     if (typeof request[field] !== 'string' || request[field] === '') throw new OptionError(field, `${field} is required`);
   }
   const options = parseOptions(request.command, request.options ?? {});
-  let flags;
+  let flags: StrategyFlags;
   try {
     flags = parseStrategy(options.strategy);
     parseTableMatchers([...options.tables, ...options.excludeTables]);

@@ -48,7 +48,7 @@ export class DestinationHandle implements WriteRetry {
   }
 
   async #lookup(): Promise<void> {
-    let ref;
+    let ref: Awaited<ReturnType<typeof pickDestinationPrimary>>;
     try {
       const topo = await this.#deps.topo.read();
       ref = await pickDestinationPrimary(topo, this.#shard.keyspace, this.#shard.shard, this.#deps.credentials, this.#deps.tls);
