@@ -1,5 +1,6 @@
 // The process entry point: parse the command line, run the command, exit with its code.
 
+import { assertMysql2Internals } from './mysql/mysql2-internals.ts';
 import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
 import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
@@ -12,6 +13,7 @@ import { OptionError } from './worker/options.ts';
 import { COMMANDS, type CommandName } from './worker/status.ts';
 
 async function main(argv: string[]): Promise<number> {
+  assertMysql2Internals(); // a mysql2 that is not the pinned one fails here, naming what it lacks, not mid-copy
   const { globals, command, rest } = parseGlobals(argv);
   const wantsHelp = globals.help || rest.includes('--help') || rest.includes('-h');
   switch (command) {

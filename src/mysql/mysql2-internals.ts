@@ -1,0 +1,151 @@
+// Every private part of mysql2 that shardworker relies on, in one list, and the check run at start-up that they
+// are all still there. The copy speaks parts of the protocol itself (row framing, bulk execute, LOAD DATA from
+// memory, direct reads) on mysql2's connections; a release of mysql2 that renamed one of these would break it in
+// ways no type check sees. package.json pins mysql2 to the version these were read from.
+
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import mysql from 'mysql2';
+
+/** The mysql2 version the internals below were read from (package.json pins it). */
+export const MYSQL2_VERSION = '3.24.6';
+
+/** What we touch, where mysql2 has it, and who uses it: the message names all three when one is gone. */
+export interface Mysql2Internal {
+  name: string;
+  /** The mysql2 file that defines it. */
+  where: string;
+  /** The shardworker modules that rely on it. */
+  usedBy: string;
+  present(probe: Probe): boolean;
+}
+
+/** A connection that never connects (its socket is a PassThrough), a query and a statement command queued on it. */
+export interface Probe {
+  connection: Record<string, unknown>;
+  handshake: Record<string, unknown> | null;
+  query: Record<string, unknown>;
+  execute: Record<string, unknown>;
+  packetProto: Record<string, unknown> | null;
+}
+
+const fn = (o: unknown, key: string): boolean => typeof (o as Record<string, unknown> | null)?.[key] === 'function';
+const protoOf = (o: unknown): Record<string, unknown> | null => (o ? (Object.getPrototypeOf(o) as Record<string, unknown>) : null);
+
+export const MYSQL2_INTERNALS: readonly Mysql2Internal[] = [
+  {
+    name: 'Connection._command (the handshake command of a new connection)',
+    where: 'lib/base/connection.js',
+    usedBy: 'mysql/bulk-execute.ts',
+    present: (p) => p.handshake !== null,
+  },
+  {
+    name: 'ClientHandshake.prototype.sendCredentials and sendSSLRequest',
+    where: 'lib/commands/client_handshake.js',
+    usedBy: 'mysql/bulk-execute.ts (announces MariaDB bulk operations)',
+    present: (p) => fn(protoOf(p.handshake), 'sendCredentials') && fn(protoOf(p.handshake), 'sendSSLRequest'),
+  },
+  {
+    name: 'ClientHandshake clientFlags and mariadbExtendedClientFlags (numbers)',
+    where: 'lib/commands/client_handshake.js',
+    usedBy: 'mysql/bulk-execute.ts',
+    present: (p) => typeof p.handshake?.clientFlags === 'number' && typeof p.handshake?.mariadbExtendedClientFlags === 'number',
+  },
+  {
+    name: 'Connection.packetParser.execute (replaceable per connection)',
+    where: 'lib/base/connection.js, lib/packet_parser.js',
+    usedBy: 'mysql/row-framer.ts',
+    present: (p) => fn(p.connection.packetParser, 'execute'),
+  },
+  {
+    name: 'Connection.stream (the socket, with pause and resume)',
+    where: 'lib/base/connection.js',
+    usedBy: 'mysql/row-framer.ts, mysql/direct-reads.ts',
+    present: (p) => fn(p.connection.stream, 'pause') && fn(p.connection.stream, 'resume'),
+  },
+  {
+    name: 'Connection.addCommand, write and sequenceId',
+    where: 'lib/base/connection.js',
+    usedBy: 'mysql/bulk-execute.ts, mysql/infile.ts',
+    present: (p) => fn(p.connection, 'addCommand') && fn(p.connection, 'write') && typeof p.connection.sequenceId === 'number',
+  },
+  {
+    name: 'Query.prototype.row (the row state after the column definitions)',
+    where: 'lib/commands/query.js',
+    usedBy: 'mysql/raw-rows.ts',
+    present: (p) => fn(protoOf(p.query), 'row'),
+  },
+  {
+    name: 'Execute.prototype.row',
+    where: 'lib/commands/execute.js',
+    usedBy: 'mysql/raw-rows.ts (binary rows)',
+    present: (p) => fn(protoOf(p.execute), 'row'),
+  },
+  {
+    name: 'Packet buffer/offset/end with isEOF, isError and asError',
+    where: 'lib/packets/packet.js',
+    usedBy: 'mysql/raw-rows.ts, mysql/row-framer.ts, mysql/bulk-execute.ts',
+    present: (p) => fn(p.packetProto, 'isEOF') && fn(p.packetProto, 'isError') && fn(p.packetProto, 'asError'),
+  },
+];
+
+function packetPrototype(): Record<string, unknown> | null {
+  try {
+    // Not exported by mysql2's package map: reached by its file, next to the resolved entry point.
+    const require = createRequire(import.meta.url);
+    const Packet = require(path.join(path.dirname(require.resolve('mysql2')), 'lib/packets/packet.js')) as { prototype?: Record<string, unknown> };
+    return Packet.prototype ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function makeProbe(): Probe {
+  const conn = mysql.createConnection({ stream: new PassThrough() } as mysql.ConnectionOptions);
+  conn.on('error', () => {});
+  const connection = conn as unknown as Record<string, unknown>;
+  const handshake = (connection._command as Record<string, unknown> | null | undefined) ?? null;
+  const query = conn.query('SELECT 1') as unknown as Record<string, unknown>;
+  const execute = conn.execute('SELECT 1') as unknown as Record<string, unknown>;
+  (query as { on?: (e: string, f: () => void) => void }).on?.('error', () => {});
+  (execute as { on?: (e: string, f: () => void) => void }).on?.('error', () => {});
+  conn.destroy();
+  return { connection, handshake, query, execute, packetProto: packetPrototype() };
+}
+
+/** The internals that are missing from `probe` (none when mysql2 is the version they were read from). */
+export function missingInternals(probe: Probe = makeProbe(), internals: readonly Mysql2Internal[] = MYSQL2_INTERNALS): Mysql2Internal[] {
+  return internals.filter((i) => {
+    try {
+      return !i.present(probe);
+    } catch {
+      return true;
+    }
+  });
+}
+
+export class Mysql2InternalsError extends Error {
+  constructor(missing: readonly Mysql2Internal[], version: string) {
+    super(
+      `mysql2 ${version} lacks what shardworker relies on (it was built against mysql2 ${MYSQL2_VERSION}; reinstall with npm ci): ` +
+        missing.map((m) => `${m.name} in ${m.where}, used by ${m.usedBy}`).join('; '),
+    );
+    this.name = 'Mysql2InternalsError';
+  }
+}
+
+function installedVersion(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return (require('mysql2/package.json') as { version: string }).version;
+  } catch {
+    return 'of unknown version';
+  }
+}
+
+/** Throws, naming every missing internal, when mysql2 is not what the wire code was written against. */
+export function assertMysql2Internals(): void {
+  const missing = missingInternals();
+  if (missing.length > 0) throw new Mysql2InternalsError(missing, installedVersion());
+}
