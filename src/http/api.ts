@@ -16,7 +16,12 @@ interface StartJobBody {
 }
 
 export function registerApiRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  app.get('/api/status', { schema: routeSchemas.apiStatus }, async () => deps.snapshot());
+  // Serialised once per snapshot, by the route's own serializer (the schema's shape), whoever asks.
+  app.get('/api/status', { schema: routeSchemas.apiStatus }, async (_request, reply) => {
+    deps.snapshot(); // seen by the metrics
+    const text = deps.made('json', (s) => reply.serialize(s) as string);
+    return reply.type('application/json; charset=utf-8').send(text);
+  });
 
   app.post('/api/jobs', { schema: routeSchemas.apiStartJob }, async (request, reply) => {
     const { command, keyspace, shard, options } = request.body as StartJobBody;
@@ -36,7 +41,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.get('/metrics', { schema: routeSchemas.metrics }, async (_request, reply) => {
-    const text = await deps.metrics.registry.metrics();
+    deps.snapshot(); // seen by the metrics
+    const text = await deps.made('metrics', () => deps.metrics.registry.metrics());
     return reply.type(deps.metrics.registry.contentType).send(text);
   });
 

@@ -18,6 +18,7 @@ import { NO_AUTH, registerAuth, type AuthOptions, type PageAuth } from './auth.t
 import { checkApiTakesJson, checkSameOrigin } from './guards.ts';
 import { BODY_LIMIT, parseJsonBody } from './json-body.ts';
 import { createMetrics, type AppMetrics } from './metrics.ts';
+import { DEFAULT_STATUS_MAX_AGE_MS, invalidatingJobs, StatusCache } from './status-cache.ts';
 import { registerPageRoutes } from './pages.ts';
 import { RequestError } from './request-error.ts';
 import { SchemaError, formatSchemaErrors } from './schemas.ts';
@@ -45,6 +46,8 @@ export interface AppOptions {
   metrics?: Registry;
   /** --auth-token-file (and --public-status): without it nothing asks for a token (the CLI keeps it to loopback). */
   auth?: AuthOptions;
+  /** How old a served status snapshot may be (ms); 0 takes one per request. Default DEFAULT_STATUS_MAX_AGE_MS. */
+  statusMaxAgeMs?: number;
 }
 
 /** What the route modules get. */
@@ -52,8 +55,10 @@ export interface RouteDeps {
   jobs: JobControl;
   readTopology: () => Promise<Topology>;
   metrics: AppMetrics;
-  /** The job's status at this instant (and seen by the metrics). */
+  /** The job's status, at most statusMaxAgeMs old (and seen by the metrics). */
   snapshot(): StatusSnapshot;
+  /** What is made from the snapshot (JSON text, a page, the metrics text), made once per snapshot and key. */
+  made<T>(key: string, make: (snapshot: StatusSnapshot) => T): T;
   /** The CSRF token and login state a page prints. */
   pageAuth(request: FastifyRequest): PageAuth;
 }
@@ -92,8 +97,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   }) as unknown as FastifyInstance; // typed with the default logger, whichever logger was given
 
-  const { jobs, readTopology } = options;
-  const metrics = createMetrics(() => jobs.snapshot(), options.metrics);
+  const { readTopology } = options;
+  const cache = new StatusCache(() => options.jobs.snapshot(), options.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS);
+  const jobs = invalidatingJobs(options.jobs, cache);
+  const metrics = createMetrics(() => cache.snapshot(), options.metrics);
 
   // Bodies the daemon understands: JSON (the API) and urlencoded (the forms). text/plain is dropped on purpose:
   // it is what a cross-site form can send without asking, and nothing here takes it.
@@ -110,7 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, parseForm(body as string));
   });
 
-  await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR });
+  await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR, production: true });
 
   // Before the body is read: a cross-site browser request, then a missing token, then a body the API cannot take.
   app.addHook('onRequest', async (request) => checkSameOrigin(request));
@@ -139,10 +146,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     readTopology,
     metrics,
     snapshot() {
-      const s = jobs.snapshot();
+      const s = cache.snapshot();
       metrics.observe(s);
       return s;
     },
+    made: (key, make) => cache.made(key, make),
     pageAuth: (request) => (auth ? auth.pageAuth(request) : NO_AUTH),
   };
   registerPageRoutes(app, deps);

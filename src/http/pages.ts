@@ -56,8 +56,13 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
     return reply.redirect('/status', 303);
   });
 
-  app.get('/status', { schema: routeSchemas.status }, async (request, reply) =>
-    reply.viewAsync('status.eta', { ...statusView(deps.snapshot()), auth: deps.pageAuth(request) }));
+  // Rendered once per snapshot and session (the page carries the session's CSRF token), whoever asks.
+  app.get('/status', { schema: routeSchemas.status }, async (request, reply) => {
+    const auth = deps.pageAuth(request);
+    deps.snapshot(); // seen by the metrics
+    const html = await deps.made(`page:status|${auth.enabled}|${auth.loggedIn}|${auth.csrf ?? ''}`, (s) => app.view('status.eta', { ...statusView(s), auth }));
+    return reply.type('text/html; charset=utf-8').send(html);
+  });
 
   app.post('/cancel', { schema: routeSchemas.postCancelForm }, async (_request, reply) => {
     deps.jobs.cancel(); // false when nothing runs: the status page shows why

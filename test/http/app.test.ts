@@ -11,7 +11,8 @@ import { FakeJobs, TOPOLOGY, diffSnapshot, idleSnapshot } from './fake-jobs.ts';
 import { parsePrometheusStrict, parseWithPackage } from './prom-text.ts';
 
 async function appWith(jobs = new FakeJobs(), readTopology: () => Promise<Topology> = async () => TOPOLOGY): Promise<{ app: FastifyInstance; jobs: FakeJobs }> {
-  const app = await buildApp({ jobs, readTopology });
+  // These tests swap the fake job's snapshot between requests: one snapshot per request (the cache has its own tests).
+  const app = await buildApp({ jobs, readTopology, statusMaxAgeMs: 0 });
   return { app, jobs };
 }
 
@@ -604,7 +605,7 @@ describe('GET /metrics', () => {
     for (const app of [a.app, b.app]) assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
     assert.equal(register.getSingleMetric('shardworker_job_state'), undefined);
     const registry = new Registry();
-    const c = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, metrics: registry });
+    const c = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, metrics: registry, statusMaxAgeMs: 0 });
     assert.ok(registry.getSingleMetric('shardworker_job_state'));
     assert.equal((await c.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
   });

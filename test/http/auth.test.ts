@@ -25,7 +25,8 @@ function endedSnapshot(): StatusSnapshot {
 }
 
 async function appWith(publicStatus = false, jobs = new FakeJobs()): Promise<{ app: FastifyInstance; jobs: FakeJobs }> {
-  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, auth: { token: TOKEN, publicStatus } });
+  // Some tests swap the fake job's snapshot between requests: one snapshot per request.
+  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, auth: { token: TOKEN, publicStatus }, statusMaxAgeMs: 0 });
   return { app, jobs };
 }
 
