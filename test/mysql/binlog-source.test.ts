@@ -195,6 +195,34 @@ test('reading again from a commit position yields exactly the transactions after
   assert.deepEqual(again.filter((ev) => ev.type === 'begin').map((ev) => (ev as { gtid: string }).gtid), begins.slice(2));
 });
 
+test('a consumer that is behind pauses the socket: the read-ahead stays bounded, and every row still arrives', async () => {
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${DB}.big (k INT PRIMARY KEY, body VARBINARY(5000))`);
+  const start = await gtidPos(conn);
+  const batch = Array.from({ length: 100 }, () => `INSERT INTO ${DB}.big VALUES (@k := @k + 1, RANDOM_BYTES(1024))`).join('; ');
+  await conn.query('SET @k = (SELECT COALESCE(MAX(k), 0) FROM ' + DB + '.big)');
+  // 2,000 transactions of a 4 KiB row: about 9 MB of binlog, 140 times the read-ahead.
+  for (let i = 0; i < 20; i++) await conn.query(batch.replaceAll('RANDOM_BYTES(1024)', 'REPEAT(RANDOM_BYTES(1024), 4)'));
+  const end = await gtidPos(conn);
+  const lines: string[] = [];
+  const debugLogger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  const readAheadBytes = 64 * 1024;
+  const source = await openBinlogSource({ tablet: tabletAt(c.primary), credentials: {}, position: start, signal: new AbortController().signal, logger: debugLogger, readAheadBytes });
+  let rows = 0;
+  let events = 0;
+  for await (const ev of source) {
+    if (ev.type === 'rows' && ev.table.database === DB && ev.table.table === 'big') rows += ev.rows.length;
+    // A slow consumer: a pause every few events, so the source is always ahead.
+    if (++events % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+    if (ev.type === 'commit' && ev.position === end) break;
+  }
+  assert.equal(rows, 2000);
+  const closed = lines.map((l) => JSON.parse(l) as { msg: string; peakQueuedBytes?: number; pauses?: number }).find((l) => l.msg === 'binlog dump closed');
+  assert.ok(closed, 'the source logs its read-ahead when it closes');
+  assert.ok(closed.pauses! > 0, 'the socket was paused');
+  // At most the read-ahead, plus what one socket chunk already held when the limit was reached.
+  assert.ok(closed.peakQueuedBytes! <= readAheadBytes + 256 * 1024, `read-ahead peaked at ${closed.peakQueuedBytes} bytes`);
+});
+
 test('an idle source yields idle events at its position; close() ends the iteration and the dump', async () => {
   const position = await gtidPos(conn);
   const source = await open(position, new AbortController().signal, 200);

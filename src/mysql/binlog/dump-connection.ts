@@ -61,6 +61,9 @@ export class DumpConnection {
   #wake: (() => void) | null = null;
   #lastPacketAt = Date.now();
   #watchdog: NodeJS.Timeout | null = null;
+  /** For the log at close: how far the read-ahead went, and how often the socket was paused. */
+  #peakQueuedBytes = 0;
+  #pauses = 0;
 
   private constructor(settings: DumpSettings, core: CoreConnection) {
     this.#settings = settings;
@@ -198,8 +201,10 @@ export class DumpConnection {
   #push(event: Buffer): void {
     this.#queue.push(event);
     this.#queuedBytes += event.length;
+    if (this.#queuedBytes > this.#peakQueuedBytes) this.#peakQueuedBytes = this.#queuedBytes;
     if (!this.#paused && this.#queuedBytes >= this.#settings.readAheadBytes) {
       this.#paused = true;
+      this.#pauses++;
       this.#core.stream.pause();
     }
     this.#wakeReader();
@@ -257,6 +262,7 @@ export class DumpConnection {
   /** Ends the dump and the connection; a waiting next() returns null. */
   close(): void {
     if (!this.#ended) {
+      this.#settings.logger.debug({ tablet: this.#settings.tablet.alias, peakQueuedBytes: this.#peakQueuedBytes, pauses: this.#pauses }, 'binlog dump closed');
       this.#ended = true;
       this.#queue.length = 0;
       this.#queueHead = 0;
