@@ -148,33 +148,79 @@ test('every value of the type-torture table survives the binlog byte for byte: w
   assert.equal(row3.yr, 0n);
   assert.equal(inserted[3].after!.slice(1).every((v) => v === null), true);
 
-  // Written back through binlogValueLiteral into the twin, in the order read.
+  await assertTwinEqual(events, 't', names, new Set(['j', 'vb', 'bin4', 'lat', 'u8', 'chl', 'chu', 'txt', 'blb', 'mblb', 'g', 'pt', 'b64', 'b3', 'b12']));
+});
+
+/**
+ * Writes the rows events of `table` back into the twin database's table of that name (through binlogValueLiteral, by
+ * primary key `id`, in the order read) and checks the twin equals the original: CHECKSUM TABLE, and column by column
+ * so that a failure names what differs (`bytes` columns compared as bytes, the rest by value, exactly).
+ */
+async function assertTwinEqual(events: BinlogEvent[], table: string, names: string[], bytes: Set<string>): Promise<void> {
   const twin = await session(c.primary);
   try {
     for (const ev of events) {
-      if (ev.type !== 'rows') continue;
+      if (ev.type !== 'rows' || ev.table.database !== DB || ev.table.table !== table) continue;
       for (const row of ev.rows) {
-        if (row.before) await twin.query(`DELETE FROM ${TWIN}.t WHERE id = ${binlogValueLiteral(row.before[0])}`);
-        if (row.after) await twin.query(`INSERT INTO ${TWIN}.t VALUES (${row.after.map(binlogValueLiteral).join(', ')})`);
+        if (row.before) await twin.query(`DELETE FROM ${TWIN}.${table} WHERE id = ${binlogValueLiteral(row.before[0])}`);
+        if (row.after) await twin.query(`INSERT INTO ${TWIN}.${table} VALUES (${row.after.map(binlogValueLiteral).join(', ')})`);
       }
     }
-    const [sums] = await twin.query(`CHECKSUM TABLE ${DB}.t, ${TWIN}.t EXTENDED`);
-    const [a, b] = (sums as { Checksum: number | string }[]).map((r) => String(r.Checksum));
-    // Column by column too, so that a failure names what differs: strings as bytes, the rest by value (exact).
     const cols = names.slice(1);
-    const textual = new Set(['j', 'vb', 'bin4', 'lat', 'u8', 'chl', 'chu', 'txt', 'blb', 'mblb', 'g', 'pt', 'b64', 'b3', 'b12']);
     const [diff] = await twin.query(
-      `SELECT a.id, ${cols.map((n) => `${textual.has(n) ? `BINARY a.${n} <=> BINARY b.${n}` : `a.${n} <=> b.${n}`} AS ${n}`).join(', ')}
-       FROM ${DB}.t a LEFT JOIN ${TWIN}.t b USING (id) ORDER BY a.id`,
+      `SELECT a.id, ${cols.map((n) => `${bytes.has(n) ? `BINARY a.${n} <=> BINARY b.${n}` : `a.${n} <=> b.${n}`} AS ${n}`).join(', ')}
+       FROM ${DB}.${table} a LEFT JOIN ${TWIN}.${table} b USING (id) ORDER BY a.id`,
     );
     const differing = (diff as Record<string, unknown>[]).flatMap((r) => cols.filter((n) => Number(r[n]) !== 1).map((n) => `id ${r.id}: ${n}`));
     assert.deepEqual(differing, []);
-    const [[counts]] = (await twin.query(`SELECT (SELECT COUNT(*) FROM ${DB}.t) AS a, (SELECT COUNT(*) FROM ${TWIN}.t) AS b`)) as unknown as [[{ a: number; b: number }]];
+    const [[counts]] = (await twin.query(`SELECT (SELECT COUNT(*) FROM ${DB}.${table}) AS a, (SELECT COUNT(*) FROM ${TWIN}.${table}) AS b`)) as unknown as [[{ a: number; b: number }]];
     assert.equal(Number(counts.b), Number(counts.a));
+    const [sums] = await twin.query(`CHECKSUM TABLE ${DB}.${table}, ${TWIN}.${table} EXTENDED`);
+    const [a, b] = (sums as { Checksum: number | string }[]).map((r) => String(r.Checksum));
     assert.equal(b, a);
   } finally {
     await twin.end();
   }
+}
+
+const SPREAD = `(id INT PRIMARY KEY, d1 DECIMAL(5,5), d2 DECIMAL(9,0), d3 DECIMAL(18,9), d4 DECIMAL(19,10) UNSIGNED, d5 DECIMAL(30,15),
+  d6 DECIMAL(1,0), d7 DECIMAL(65,0), t1 TIME(1), t3 TIME(3), t5 TIME(5), t6 TIME(6), dt1 DATETIME(1), dt4 DATETIME(4), dt6 DATETIME(6),
+  ts2 TIMESTAMP(2) NULL, ts5 TIMESTAMP(5) NULL, f FLOAT, dbl DOUBLE, bits BIT(17), m MEDIUMINT, um MEDIUMINT UNSIGNED, yr YEAR)`;
+
+test('decimals, times and floats over 2,000 spread values (every precision and fraction width) survive byte for byte', async () => {
+  await conn.query(`CREATE TABLE ${DB}.spread ${SPREAD}`);
+  await conn.query(`CREATE TABLE ${TWIN}.spread ${SPREAD}`);
+  const start = await gtidPos(conn);
+  const sign = (m: number) => `IF(seq % ${m} = 0, -1, 1)`;
+  await conn.query(`INSERT INTO ${DB}.spread SELECT seq,
+    ${sign(2)} * ((seq * 7919) % 100000) / 100000,
+    ${sign(3)} * ((seq * 104729) % 1000000000),
+    ${sign(2)} * CAST((seq * 2654435761) % 999999999999999999 AS DECIMAL(18,0)) / 1000000000,
+    CAST((seq * 2654435761) % 9999999999999999999 AS DECIMAL(19,0)) / 10000000000,
+    CAST(CONCAT(IF(seq % 2, '-', ''), seq * 7, '.', LPAD((seq * 13) % 1000000000000000, 15, '0')) AS DECIMAL(30,15)),
+    ${sign(5)} * (seq % 10),
+    CAST(CONCAT(IF(seq % 2, '-', ''), REPEAT(seq % 10, 1 + seq % 64)) AS DECIMAL(65,0)),
+    SEC_TO_TIME(${sign(2)} * ((seq * 37) % 3000000 + (seq % 10) / 10)),
+    SEC_TO_TIME(${sign(3)} * ((seq * 41) % 3000000 + (seq % 1000) / 1000)),
+    SEC_TO_TIME(${sign(2)} * ((seq * 43) % 3000000 + (seq * 7 % 100000) / 100000)),
+    SEC_TO_TIME(${sign(4)} * ((seq * 47) % 3000000 + (seq * 7919 % 1000000) / 1000000)),
+    TIMESTAMP('1000-01-01') + INTERVAL seq * 4000003 SECOND + INTERVAL (seq % 10) * 100000 MICROSECOND,
+    TIMESTAMP('1970-01-01') + INTERVAL seq * 86399 SECOND + INTERVAL (seq * 123 % 10000) * 100 MICROSECOND,
+    TIMESTAMP('2024-03-10 02:00:00') + INTERVAL seq SECOND + INTERVAL (seq * 7919 % 1000000) MICROSECOND,
+    FROM_UNIXTIME(1 + seq * 1000003) + INTERVAL (seq % 100) * 10000 MICROSECOND,
+    FROM_UNIXTIME(1 + seq * 1070003) + INTERVAL (seq * 7 % 100000) * 10 MICROSECOND,
+    ${sign(2)} * seq * 1.1e-3 * POW(10, seq % 30),
+    ${sign(3)} * seq * PI() * POW(10, (seq % 600) - 300),
+    (seq * 37) % 131072,
+    ${sign(2)} * ((seq * 7919) % 8388608),
+    (seq * 7919) % 16777216,
+    IF(seq % 256 = 0, 0, 1901 + seq % 255)
+    FROM (SELECT CAST(seq AS SIGNED) AS seq FROM ${DB}.seq_1_to_2000) s`);
+  await conn.query(`UPDATE ${DB}.spread SET d5 = -d5, t6 = SEC_TO_TIME(-TIME_TO_SEC(t6)), f = -f WHERE id % 7 = 0`);
+  const end = await gtidPos(conn);
+  const events = await readUntil(start, end);
+  const names = (events.find((ev) => ev.type === 'rows' && ev.table.table === 'spread') as { table: { columns: { name: string | null }[] } }).table.columns.map((col) => col.name!);
+  await assertTwinEqual(events, 'spread', names, new Set(['bits']));
 });
 
 test('reading again from a commit position yields exactly the transactions after it', async () => {
