@@ -223,6 +223,15 @@ test('decimals, times and floats over 2,000 spread values (every precision and f
   await assertTwinEqual(events, 'spread', names, new Set(['bits']));
 });
 
+test('a table without numeric columns (whose table map has no signedness) is read too', async () => {
+  await conn.query(`CREATE TABLE ${DB}.words (w VARCHAR(20) CHARACTER SET utf8mb4 PRIMARY KEY, d DATE)`);
+  const start = await gtidPos(conn);
+  await conn.query(`INSERT INTO ${DB}.words VALUES ('één', '2024-02-29'), ('two', NULL)`);
+  const end = await gtidPos(conn);
+  const rows = (await readUntil(start, end)).flatMap((ev) => (ev.type === 'rows' ? ev.rows.map((r) => r.after) : []));
+  assert.deepEqual(rows, [[Buffer.from('één'), '2024-02-29'], [Buffer.from('two'), null]]);
+});
+
 test('reading again from a commit position yields exactly the transactions after it', async () => {
   await conn.query(`CREATE TABLE IF NOT EXISTS ${DB}.p (k INT PRIMARY KEY, v INT)`);
   const start = await gtidPos(conn);
