@@ -2,8 +2,9 @@
 
 import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
-import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
+import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, TOPO_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
+import { topoCommand } from './cli/topo.ts';
 import { loadCredentials, loadDbTls } from './topology/credentials.ts';
 import { openTopology } from './topology/server.ts';
 import { recoverTablets } from './worker/recover.ts';
@@ -45,7 +46,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'sandbox':
       if (wantsHelp) return print(SANDBOX_HELP);
-      return sandboxCommand(rest);
+      return sandboxCommand(rest, globals.topo);
+    case 'topo':
+      if (wantsHelp) return print(TOPO_HELP);
+      return topoCommand(globals, rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see shardworker --help`);
   }
