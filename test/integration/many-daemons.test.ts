@@ -1,0 +1,162 @@
+// Many daemons on one etcd (DESIGN.md "Many daemons"): two real `shardworker serve --topo etcd://…` processes on
+// the test suite's three-member etcd. Same shards: one job runs, the other gets 409 naming the holder; other
+// shards: accepted side by side; the etcd leader killed mid-job: the job ends done, byte-exact; a daemon killed:
+// its shard locks are free again once its lease expires.
+
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { replicationStatus } from '../../src/sandbox/index.ts';
+import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
+import type { Topology } from '../../src/topology/types.ts';
+import type { StatusSnapshot } from '../../src/worker/status.ts';
+import { onSource, readTopologyFile, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import { etcdLeader, freshEtcdSpec, killEtcdMember, restartEtcdMember } from '../helpers/etcd.ts';
+import { readRows } from '../helpers/rows.ts';
+
+const DB = 't_daemons';
+const BIN = new URL('../../bin/shardworker.js', import.meta.url).pathname;
+const LEASE_TTL = 4;
+const run = promisify(execFile);
+
+interface Daemon {
+  proc: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+async function startServe(spec: string): Promise<Daemon> {
+  const proc = spawn(process.execPath, [BIN, '--topo', spec, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]);
+    });
+    void exited.then(() => reject(new Error(`serve exited: ${err}`)));
+  });
+  return { proc, url, exited };
+}
+
+async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(d.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+async function waitFor(d: Daemon, done: (s: StatusSnapshot) => boolean, timeoutMs = 90_000): Promise<StatusSnapshot> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = (await api(d, 'GET', '/api/status')).json as unknown as StatusSnapshot;
+    if (done(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out; last status: ${JSON.stringify(s).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ended = (s: StatusSnapshot) => ['done', 'error', 'canceled'].includes(s.state);
+// A copy that lasts some seconds: small INSERTs at a capped rate.
+const SLOW = { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 12, destinationWriterCount: 2 };
+const CLONE = { command: 'SplitClone', keyspace: 'ks', shard: '0' };
+
+describe('many daemons on one etcd', () => {
+  let c: TestCluster;
+  let spec: string;
+  let topo: TopologyServer;
+  const daemons: Daemon[] = [];
+
+  before(async () => {
+    c = await testCluster();
+    await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
+      CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40), note VARBINARY(16));
+      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x'), UNHEX(MD5(seq)) FROM seq_1_to_2000;`);
+    const file = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
+    // A second keyspace: other shards, for a job side by side.
+    const other = await readTopologyFile(writeTopology(c, { keyspace: 'ks2', sources: [{ shard: '0', dbName: `${DB}2` }], destinations: [{ shard: '-80', instance: 2, dbName: `${DB}2` }, { shard: '80-', instance: 2, dbName: `${DB}3` }] }));
+    const both = await readTopologyFile(file);
+    const merged: Topology = { keyspaces: { ...both.keyspaces, ...other.keyspaces }, tablets: { ...both.tablets } };
+    for (const [alias, t] of Object.entries(other.tablets)) merged.tablets[`zone2-${alias.slice(6)}`] = t;
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(file, JSON.stringify(merged));
+    spec = freshEtcdSpec(`?lease-ttl=${LEASE_TTL}`);
+    // The exact operator line: the file goes into etcd, the daemons read it there.
+    const imported = await run(process.execPath, [BIN, '--topo', spec, 'topo', 'import', file]);
+    assert.match(imported.stdout, /imported 2 keyspaces and 8 tablets into etcd:\/\//);
+    topo = await openTopology(spec);
+    daemons.push(await startServe(spec), await startServe(spec));
+  });
+
+  after(async () => {
+    for (const d of daemons) if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+    await topo?.close();
+  });
+
+  async function assertByteExact(): Promise<void> {
+    const source = await readRows(c.rdonly, DB, 'customer');
+    const dest = new Map([...(await readRows(c.dests[0], DB, 'customer')), ...(await readRows(c.dests[1], DB, 'customer'))]);
+    assert.equal(dest.size, source.size);
+    assert.deepEqual(dest, source);
+  }
+
+  test('same shards: one daemon runs the job, the other answers 409 naming the holder; other shards run side by side; the etcd leader killed mid-job, the job ends done, byte-exact', async () => {
+    const [d1, d2] = daemons;
+    await resetDestinations(c, DB);
+    const started = await api(d1, 'POST', '/api/jobs', { ...CLONE, options: SLOW });
+    assert.equal(started.status, 202, JSON.stringify(started.json));
+    const refused = await api(d2, 'POST', '/api/jobs', { ...CLONE, options: {} });
+    assert.equal(refused.status, 409);
+    const holder = refused.json.holder as { host: string; pid: number; jobId: string };
+    assert.equal(holder.pid, d1.proc.pid);
+    assert.match(refused.json.error as string, new RegExp(`^cannot start SplitClone on ks/0: shard ks/(-80|0|80-) is locked by job ${holder.jobId} \\(pid ${d1.proc.pid} on ${holder.host}, since `));
+    assert.equal((await topo.locks.holder('shard ks/80-'))?.jobId, holder.jobId, 'the destinations are locked too');
+
+    // Other shards: accepted while the first job holds its own.
+    const side = await api(d2, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks2', shard: '0', options: {} });
+    assert.equal(side.status, 202, JSON.stringify(side.json));
+
+    await waitFor(d1, (s) => s.totals.rowsCopied > 100);
+    const leader = await etcdLeader();
+    await killEtcdMember(leader);
+    try {
+      const s = await waitFor(d1, ended);
+      assert.equal(s.state, 'done', s.error ?? '');
+      assert.equal(s.totals.rowsCopied, 2000);
+    } finally {
+      await restartEtcdMember(leader);
+    }
+    await assertByteExact();
+    assert.equal((await topo.read()).tablets['zone1-101'].type, 'rdonly');
+    assert.equal((await replicationStatus(c.rdonly)).running, true);
+
+    // Ended: its locks are given back, so the same job may start on the other daemon.
+    await waitFor(d2, ended);
+    assert.equal((await api(d2, 'POST', '/api/reset')).status, 200);
+    assert.equal(await topo.locks.holder('shard ks/0'), undefined);
+    assert.equal(await topo.locks.holder('shard ks2/0'), undefined);
+    assert.equal((await api(d1, 'POST', '/api/reset')).status, 200);
+  });
+
+  test("a daemon killed mid-job: its locks are free once its lease expires", async () => {
+    const [d1, d2] = daemons;
+    await resetDestinations(c, DB);
+    assert.equal((await api(d1, 'POST', '/api/jobs', { ...CLONE, options: SLOW })).status, 202);
+    await waitFor(d1, (s) => s.totals.rowsCopied > 0);
+    d1.proc.kill('SIGKILL');
+    await d1.exited;
+    const killedAt = Date.now();
+    assert.equal((await api(d2, 'POST', '/api/jobs', { command: 'SplitDiff', keyspace: 'ks', shard: '-80', options: {} })).status, 409, 'held until the lease expires');
+    for (;;) {
+      if (!(await topo.locks.holder('shard ks/0'))) break;
+      assert.ok(Date.now() - killedAt < (LEASE_TTL + 5) * 1000, 'the dead daemon still holds ks/0');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The dead job left its source tablet taken: give it back as an operator would.
+    const recovered = await run(process.execPath, [BIN, '--topo', spec, 'recover', 'ks/0']);
+    assert.match(recovered.stdout, /zone1-101/);
+    assert.equal((await replicationStatus(c.rdonly)).running, true);
+    assert.equal((await topo.read()).tablets['zone1-101'].type, 'rdonly');
+    await sql(c.dests[0], 'SELECT 1');
+  });
+});
