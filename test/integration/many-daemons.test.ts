@@ -1,21 +1,27 @@
 // Many daemons on one etcd (DESIGN.md "Many daemons"): two real `shardworker serve --topo etcd://…` processes on
 // the test suite's three-member etcd. Same shards: one job runs, the other gets 409 naming the holder; other
-// shards: accepted side by side; the etcd leader killed mid-job: the job ends done, byte-exact; a daemon killed:
-// its shard locks are free again once its lease expires.
+// shards (a second small sandbox, so each job has a source replica of its own): both copy side by side; the etcd
+// leader killed mid-job: both end done, byte-exact; a daemon killed: its shard locks are free again once its lease
+// expires.
 
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { replicationStatus } from '../../src/sandbox/index.ts';
+import { writeFile } from 'node:fs/promises';
+import { replicationStatus, sandboxDown, sandboxUp, waitForCatchUp, type Endpoint } from '../../src/sandbox/index.ts';
 import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
 import type { Topology } from '../../src/topology/types.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
-import { onSource, readTopologyFile, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import { onSource, readTopologyFile, resetDestinations, sql, TEST_BASE_PORT, TEST_SANDBOX_DIR, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { etcdLeader, freshEtcdSpec, killEtcdMember, restartEtcdMember } from '../helpers/etcd.ts';
 import { readRows } from '../helpers/rows.ts';
 
 const DB = 't_daemons';
+const SIDE_DB = 't_side';
+// The second sandbox: a source primary, its rdonly replica and one destination, 20 ports above the suite's.
+const SIDE_DIR = `${TEST_SANDBOX_DIR}-side`;
+const SIDE_BASE_PORT = TEST_BASE_PORT + 20;
 const BIN = new URL('../../bin/shardworker.js', import.meta.url).pathname;
 const LEASE_TTL = 4;
 const run = promisify(execFile);
@@ -58,7 +64,7 @@ async function waitFor(d: Daemon, done: (s: StatusSnapshot) => boolean, timeoutM
 
 const ended = (s: StatusSnapshot) => ['done', 'error', 'canceled'].includes(s.state);
 // A copy that lasts some seconds: small INSERTs at a capped rate.
-const SLOW = { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 12, destinationWriterCount: 2 };
+const SLOW = { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 8, destinationWriterCount: 2 };
 const CLONE = { command: 'SplitClone', keyspace: 'ks', shard: '0' };
 
 describe('many daemons on one etcd', () => {
@@ -67,18 +73,35 @@ describe('many daemons on one etcd', () => {
   let topo: TopologyServer;
   const daemons: Daemon[] = [];
 
+  let side: { primary: Endpoint; rdonly: Endpoint; dest: Endpoint };
+
   before(async () => {
+    const sideUp = sandboxUp({ dir: SIDE_DIR, basePort: SIDE_BASE_PORT, destinations: 1, seedRows: 1 }).then((r) => ({
+      primary: { port: r.instances.primary.port },
+      rdonly: { port: r.instances.rdonly.port },
+      dest: { port: r.instances.destinations[0].port },
+    }));
     c = await testCluster();
     await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
       CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40), note VARBINARY(16));
       INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x'), UNHEX(MD5(seq)) FROM seq_1_to_2000;`);
+    side = await sideUp;
+    await sql(side.primary, `DROP DATABASE IF EXISTS ${SIDE_DB}; CREATE DATABASE ${SIDE_DB}; USE ${SIDE_DB};
+      CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40), note VARBINARY(16));
+      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq + 5),1,16),16,10) AS UNSIGNED), CONCAT('s', seq, '@y'), UNHEX(MD5(seq + 5)) FROM seq_1_to_1500;`);
+    await waitForCatchUp(side.primary, side.rdonly, 60_000);
     const file = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
-    // A second keyspace: other shards, for a job side by side.
-    const other = await readTopologyFile(writeTopology(c, { keyspace: 'ks2', sources: [{ shard: '0', dbName: `${DB}2` }], destinations: [{ shard: '-80', instance: 2, dbName: `${DB}2` }, { shard: '80-', instance: 2, dbName: `${DB}3` }] }));
-    const both = await readTopologyFile(file);
-    const merged: Topology = { keyspaces: { ...both.keyspaces, ...other.keyspaces }, tablets: { ...both.tablets } };
+    // A second keyspace on other shards and other servers: the side sandbox's source, destinations on its
+    // destination and on the suite's third one.
+    const other = await readTopologyFile(
+      writeTopology(
+        { primary: side.primary, rdonly: side.rdonly, dests: [side.dest, c.dests[2]] },
+        { keyspace: 'ks2', sources: [{ shard: '0', dbName: SIDE_DB }], destinations: [{ shard: '-80', instance: 0, dbName: SIDE_DB }, { shard: '80-', instance: 1, dbName: SIDE_DB }] },
+      ),
+    );
+    const merged = await readTopologyFile(file);
+    merged.keyspaces = { ...merged.keyspaces, ...other.keyspaces };
     for (const [alias, t] of Object.entries(other.tablets)) merged.tablets[`zone2-${alias.slice(6)}`] = t;
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify(merged));
     spec = freshEtcdSpec(`?lease-ttl=${LEASE_TTL}`);
     // The exact operator line: the file goes into etcd, the daemons read it there.
@@ -91,16 +114,18 @@ describe('many daemons on one etcd', () => {
   after(async () => {
     for (const d of daemons) if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
     await topo?.close();
+    await sandboxDown(SIDE_DIR, { purge: true });
   });
 
-  async function assertByteExact(): Promise<void> {
-    const source = await readRows(c.rdonly, DB, 'customer');
-    const dest = new Map([...(await readRows(c.dests[0], DB, 'customer')), ...(await readRows(c.dests[1], DB, 'customer'))]);
-    assert.equal(dest.size, source.size);
-    assert.deepEqual(dest, source);
+  async function assertByteExact(source: Endpoint, dests: Endpoint[], db: string): Promise<void> {
+    const want = await readRows(source, db, 'customer');
+    const got = new Map<string, string>();
+    for (const d of dests) for (const [k, v] of await readRows(d, db, 'customer')) got.set(k, v);
+    assert.equal(got.size, want.size);
+    assert.deepEqual(got, want);
   }
 
-  test('same shards: one daemon runs the job, the other answers 409 naming the holder; other shards run side by side; the etcd leader killed mid-job, the job ends done, byte-exact', async () => {
+  test('same shards: one daemon runs the job, the other answers 409 naming the holder; other shards copy side by side; the etcd leader killed mid-job, both end done, byte-exact', async () => {
     const [d1, d2] = daemons;
     await resetDestinations(c, DB);
     const started = await api(d1, 'POST', '/api/jobs', { ...CLONE, options: SLOW });
@@ -112,30 +137,37 @@ describe('many daemons on one etcd', () => {
     assert.match(refused.json.error as string, new RegExp(`^cannot start SplitClone on ks/0: shard ks/(-80|0|80-) is locked by job ${holder.jobId} \\(pid ${d1.proc.pid} on ${holder.host}, since `));
     assert.equal((await topo.locks.holder('shard ks/80-'))?.jobId, holder.jobId, 'the destinations are locked too');
 
-    // Other shards: accepted while the first job holds its own.
-    const side = await api(d2, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks2', shard: '0', options: {} });
-    assert.equal(side.status, 202, JSON.stringify(side.json));
+    // Other shards: accepted while the first job holds its own, and both copy at once.
+    await sql(side.dest, `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
+    await sql(c.dests[2], `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
+    const sideJob = await api(d2, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks2', shard: '0', options: SLOW });
+    assert.equal(sideJob.status, 202, JSON.stringify(sideJob.json));
+    await waitFor(d2, (s) => s.totals.rowsCopied > 0 || ended(s));
+    const first = (await api(d1, 'GET', '/api/status')).json as unknown as StatusSnapshot;
+    assert.equal(first.state, 'copying the data', 'both jobs copy at the same time');
+    assert.equal((await topo.locks.holder('shard ks2/0'))?.pid, d2.proc.pid);
 
-    await waitFor(d1, (s) => s.totals.rowsCopied > 100);
     const leader = await etcdLeader();
     await killEtcdMember(leader);
     try {
-      const s = await waitFor(d1, ended);
-      assert.equal(s.state, 'done', s.error ?? '');
-      assert.equal(s.totals.rowsCopied, 2000);
+      for (const d of [d1, d2]) {
+        const s = await waitFor(d, ended);
+        assert.equal(s.state, 'done', s.error ?? '');
+      }
     } finally {
       await restartEtcdMember(leader);
     }
-    await assertByteExact();
+    await assertByteExact(c.rdonly, [c.dests[0], c.dests[1]], DB);
+    await assertByteExact(side.rdonly, [side.dest, c.dests[2]], SIDE_DB);
     assert.equal((await topo.read()).tablets['zone1-101'].type, 'rdonly');
     assert.equal((await replicationStatus(c.rdonly)).running, true);
 
-    // Ended: its locks are given back, so the same job may start on the other daemon.
-    await waitFor(d2, ended);
-    assert.equal((await api(d2, 'POST', '/api/reset')).status, 200);
+    // Ended: their locks are given back.
     assert.equal(await topo.locks.holder('shard ks/0'), undefined);
-    assert.equal(await topo.locks.holder('shard ks2/0'), undefined);
+    assert.equal(await topo.locks.holder('shard ks2/-80'), undefined);
     assert.equal((await api(d1, 'POST', '/api/reset')).status, 200);
+    assert.equal((await api(d2, 'POST', '/api/reset')).status, 200);
+    await sql(c.dests[2], `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
   });
 
   test("a daemon killed mid-job: its locks are free once its lease expires", async () => {
