@@ -108,6 +108,13 @@ const statusSnapshot = {
       additionalProperties: true,
       properties: { total: { type: 'number' }, byTablet: { type: 'object', additionalProperties: { type: 'number' } } },
     },
+    locks: {
+      type: 'object',
+      properties: {
+        names: { type: 'array', items: { type: 'string' } },
+        holder: { type: 'object', properties: { host: { type: 'string' }, pid: { type: 'number' }, jobId: { type: 'string' }, since: { type: 'string' } } },
+      },
+    },
   },
 } as const;
 

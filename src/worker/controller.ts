@@ -57,7 +57,9 @@ export class JobController implements JobControl {
     this.#starting = true;
     let locks: HeldLocks;
     try {
-      locks = await lockJobShards(this.#deps.topo, strategy, request, status.id);
+      const taken = await lockJobShards(this.#deps.topo, strategy, request, status.id);
+      locks = taken.held;
+      status.setLocks({ names: [...locks.names], holder: taken.owner });
     } catch (err) {
       if (err instanceof LockHeldError) throw new JobConflictError(`cannot start ${request.command} on ${request.keyspace}/${request.shard}: ${err.message}`, err.holder);
       throw err;

@@ -4,7 +4,7 @@
 
 import os from 'node:os';
 import type { CopyStrategy } from '../clone/strategy.ts';
-import { shardLockName, type HeldLocks } from '../topology/coordination.ts';
+import { shardLockName, type HeldLocks, type LockOwner } from '../topology/coordination.ts';
 import { TopologyError } from '../topology/errors.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import type { JobRequest } from './status.ts';
@@ -23,7 +23,8 @@ export async function jobShardLocks(topo: TopologyServer, strategy: CopyStrategy
   return [...names].sort();
 }
 
-export async function lockJobShards(topo: TopologyServer, strategy: CopyStrategy, request: JobRequest, jobId: string): Promise<HeldLocks> {
+export async function lockJobShards(topo: TopologyServer, strategy: CopyStrategy, request: JobRequest, jobId: string): Promise<{ held: HeldLocks; owner: LockOwner }> {
   const names = await jobShardLocks(topo, strategy, request);
-  return topo.locks.acquire(names, { host: os.hostname(), pid: process.pid, jobId, since: new Date().toISOString() });
+  const owner = { host: os.hostname(), pid: process.pid, jobId, since: new Date().toISOString() };
+  return { held: await topo.locks.acquire(names, owner), owner };
 }

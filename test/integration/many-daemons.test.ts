@@ -136,6 +136,11 @@ describe('many daemons on one etcd', () => {
     assert.equal(holder.pid, d1.proc.pid);
     assert.match(refused.json.error as string, new RegExp(`^cannot start SplitClone on ks/0: shard ks/(-80|0|80-) is locked by job ${holder.jobId} \\(pid ${d1.proc.pid} on ${holder.host}, since `));
     assert.equal((await topo.locks.holder('shard ks/80-'))?.jobId, holder.jobId, 'the destinations are locked too');
+    // Which daemon holds what: on /api/status and /status.
+    const running = (await api(d1, 'GET', '/api/status')).json as unknown as StatusSnapshot;
+    assert.deepEqual(running.locks, { names: ['shard ks/-80', 'shard ks/0', 'shard ks/80-'], holder });
+    const page = await (await fetch(d1.url + '/status')).text();
+    assert.ok(page.includes(`<dd id="locks">shard ks/-80, shard ks/0, shard ks/80- (this daemon: pid ${d1.proc.pid} on ${holder.host})</dd>`), 'the status page names the locks');
 
     // Other shards: accepted while the first job holds its own, and both copy at once.
     await sql(side.dest, `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
