@@ -175,6 +175,29 @@ describe('many daemons on one etcd', () => {
     await sql(c.dests[2], `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
   });
 
+  test('a daemon that loses its lease (frozen past the TTL) aborts its job: its shards may be someone else\'s', async () => {
+    const [d1] = daemons;
+    await resetDestinations(c, DB);
+    assert.equal((await api(d1, 'POST', '/api/jobs', { ...CLONE, options: SLOW })).status, 202);
+    await waitFor(d1, (s) => s.totals.rowsCopied > 0);
+    d1.proc.kill('SIGSTOP');
+    try {
+      const frozenAt = Date.now();
+      while (await topo.locks.holder('shard ks/0')) {
+        assert.ok(Date.now() - frozenAt < (LEASE_TTL + 5) * 1000, 'the frozen daemon still holds ks/0');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      d1.proc.kill('SIGCONT');
+    }
+    const s = await waitFor(d1, ended);
+    assert.equal(s.state, 'error');
+    assert.match(s.error ?? '', /lost this process's lease/);
+    assert.equal((await topo.read()).tablets['zone1-101'].type, 'rdonly', 'cleanup still ran');
+    assert.equal((await replicationStatus(c.rdonly)).running, true);
+    assert.equal((await api(d1, 'POST', '/api/reset')).status, 200);
+  });
+
   test("a daemon killed mid-job: its locks are free once its lease expires", async () => {
     const [d1, d2] = daemons;
     await resetDestinations(c, DB);
