@@ -42,7 +42,7 @@ start_member() {
 
 wait_healthy() {
   local base=$1 i
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 300; i++)); do
     if ETCDCTL_API=3 etcdctl --endpoints "$(endpoints "$base")" --command-timeout=2s endpoint health >/dev/null 2>&1; then return 0; fi
     sleep 0.2
   done

@@ -66,13 +66,20 @@ export class JobController implements JobControl {
     } finally {
       this.#starting = false;
     }
-    const log = jobLogger(this.#logOptions, status.ring, { job: status.id, command: request.command, keyspace: request.keyspace, shard: request.shard });
+    let log: Logger;
+    let job: JobPhases;
     const abort = new AbortController();
+    try {
+      log = jobLogger(this.#logOptions, status.ring, { job: status.id, command: request.command, keyspace: request.keyspace, shard: request.shard });
+      job = jobFor(this.#deps, status, request, strategy, options, flags, abort, log);
+    } catch (err) {
+      await locks.release(); // nothing started: the shards are free again
+      throw err;
+    }
     // Every queued chunk and open stream listens for the one abort: many listeners is the design, not a leak.
     setMaxListeners(Infinity, abort.signal);
     // Locks lost (the daemon lost etcd for a TTL) are no longer a promise that no one else works on the shards.
     locks.lost.addEventListener('abort', () => abort.abort(locks.lost.reason), { once: true });
-    const job = jobFor(this.#deps, status, request, strategy, options, flags, abort, log);
     this.#status = status;
     this.#abort = abort;
     log.info({ options: normalized.options, locks: locks.names }, 'job started');
