@@ -3,8 +3,9 @@
 import { assertMysql2Internals } from './mysql/mysql2-internals.ts';
 import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
-import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP } from './cli/help.ts';
+import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, TOPO_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
+import { topoCommand } from './cli/topo.ts';
 import { loadCredentials, loadDbTls } from './topology/credentials.ts';
 import { openTopology } from './topology/server.ts';
 import { recoverTablets } from './worker/recover.ts';
@@ -47,7 +48,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'sandbox':
       if (wantsHelp) return print(SANDBOX_HELP);
-      return sandboxCommand(rest);
+      return sandboxCommand(rest, globals.topo);
+    case 'topo':
+      if (wantsHelp) return print(TOPO_HELP);
+      return topoCommand(globals, rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see shardworker --help`);
   }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../http/app.ts';
 import { loadCredentials, loadDbTls } from '../topology/credentials.ts';
-import { openTopology } from '../topology/server.ts';
+import { openTopology, type TopologyServer } from '../topology/server.ts';
 import { JobController } from '../worker/controller.ts';
 import type { JobRequest, StatusSnapshot } from '../worker/status.ts';
 import type { GlobalFlags } from './args.ts';
@@ -15,6 +15,7 @@ import { readAuthToken } from './token.ts';
 
 interface Daemon {
   app: FastifyInstance;
+  topo: TopologyServer;
   jobs: JobController;
   url: string;
   log: Logger;
@@ -41,7 +42,7 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : globals.port;
   const host = globals.host.includes(':') ? `[${globals.host}]` : globals.host;
-  return { app, jobs, url: `http://${host}:${port}`, log };
+  return { app, topo, jobs, url: `http://${host}:${port}`, log };
 }
 
 /** SIGINT/SIGTERM: cancel the job, let its cleanup finish, then `after`. A second signal does not skip cleanup. */
@@ -64,6 +65,7 @@ export async function serve(globals: GlobalFlags): Promise<void> {
   process.stderr.write(`shardworker listening on ${d.url}\n`);
   onSignals(d.jobs, d.log, async () => {
     await d.app.close();
+    await d.topo.close(); // gives back the lease and with it any lock at once
     process.exit(0);
   });
 }
@@ -74,7 +76,13 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   // Logs go to stderr: stdout is the status text.
   const d = await startDaemon({ ...globals, logLevel: globals.logLevel }, process.stderr, (s) => ended(s));
   const cpuAtStart = process.cpuUsage();
-  d.jobs.start(request);
+  try {
+    await d.jobs.start(request);
+  } catch (err) {
+    await d.app.close();
+    await d.topo.close();
+    throw err;
+  }
   process.stdout.write(`status page: ${d.url}/status\n`);
   const timer = setInterval(() => process.stdout.write(statusText(d.jobs.snapshot()) + '\n'), 1000);
   let interrupted = false;
@@ -87,6 +95,7 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   clearInterval(timer);
   process.stdout.write(statusText(final) + '\n');
   await d.app.close();
+  await d.topo.close();
   if (final.state === 'done') {
     process.stdout.write(`done: ${final.totals.rowsCopied} rows copied in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;

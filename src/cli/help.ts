@@ -5,7 +5,10 @@ import { STRATEGY_FLAG_NAMES } from '../clone/strategy-flags.ts';
 import { COMMANDS, type CommandName } from '../worker/status.ts';
 
 const GLOBAL = `Global flags (before the command):
-  --topo file:PATH             topology file (required for serve and run)
+  --topo SPEC                  where the topology lives (required for serve, run, recover, topo):
+                               file:PATH (a JSON file, the default kind) or
+                               etcd://HOST:PORT[,HOST:PORT…]/PREFIX[?lease-ttl=SECONDS] (etcd v3, shared by
+                               several daemons; a daemon's shard locks die with it after lease-ttl, default 15)
   --db-credentials-file PATH   JSON object of user -> password; a user missing from it has no password
   --db-ca-file PATH            PEM CA bundle to verify tablets with "tls": true (default: the system CAs)
   --host HOST                  address to listen on (default 127.0.0.1)
@@ -23,6 +26,7 @@ Usage:
   shardworker [global flags] run <Command> [options] <keyspace/shard> one job, status printed every second
   shardworker sandbox up|down|status [--dir DIR] [--base-port N]     local mariadbd cluster for demos and tests
   shardworker --topo file:topo.json recover [keyspace/shard]          give back tablets a dead worker left "worker"
+  shardworker --topo etcd://H:P/PREFIX topo import FILE [--replace]  copy a topology file into etcd (or export it)
   shardworker <command> --help
 
 Commands for run (and POST /api/jobs): ${COMMANDS.join(', ')}
@@ -67,12 +71,23 @@ ${GLOBAL}
 `;
 }
 
-export const SANDBOX_HELP = `Usage: shardworker sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N]
+export const TOPO_HELP = `Usage: shardworker --topo SPEC topo import FILE [--replace]
+       shardworker --topo SPEC topo export
+
+  import   validate the topology file FILE and write it into SPEC (e.g. etcd://127.0.0.1:2379/shardworker) as one
+           update; refused when SPEC already holds keyspaces or tablets, unless --replace
+  export   print the topology of SPEC as a topology file (JSON) on stdout
+
+Jobs lock every shard they touch, in SPEC: on etcd, keys under PREFIX/locks/ on the daemon's lease.
+`;
+
+export const SANDBOX_HELP = `Usage: shardworker [--topo etcd://H:P/PREFIX] sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N]
 
   up       start local mariadbd instances (source primary, rdonly replica, N destination primaries; default 2),
            seed demo data (--rows per table, default 200000) and write DIR/topology.json and DIR/credentials.json
   down     stop the instances this sandbox started (and nothing else)
   status   show each instance and whether it runs
+  With --topo etcd://…, up also writes the sandbox's topology into etcd (replacing what the prefix held).
 
   --dir DIR          where data dirs, logs and files live (default .sandbox)
   --base-port N      first port (default 15300); instances take the next ports

@@ -1,7 +1,9 @@
 // `shardworker sandbox up|down|status`: the local mariadbd cluster of the demo and the tests.
 
 import { DEFAULT_BASE_PORT, DEFAULT_SANDBOX_DIR, formatSandboxStatus, sandboxDown, sandboxStatus, sandboxUp } from '../sandbox/sandbox.ts';
+import { openTopology } from '../topology/server.ts';
 import { UsageError } from './args.ts';
+import { importTopologyFile } from './topo.ts';
 
 interface SandboxArgs {
   action: 'up' | 'down' | 'status';
@@ -52,13 +54,23 @@ function parseSandboxArgs(rest: readonly string[]): SandboxArgs {
   return args;
 }
 
-export async function sandboxCommand(rest: readonly string[]): Promise<number> {
+/** `topo`: the global --topo; an etcd one gets the sandbox's topology too (replacing what it held). */
+export async function sandboxCommand(rest: readonly string[], topo?: string): Promise<number> {
   const args = parseSandboxArgs(rest);
   switch (args.action) {
     case 'up': {
       const result = await sandboxUp({ dir: args.dir, basePort: args.basePort, destinations: args.destinations, seedRows: args.rows, reseed: args.reseed });
       process.stdout.write(`${formatSandboxStatus(await sandboxStatus(args.dir))}\n`);
       process.stdout.write(`topology: ${result.topologyFile}\ncredentials: ${result.credentialsFile}\n`);
+      if (topo?.startsWith('etcd://')) {
+        const target = await openTopology(topo);
+        try {
+          await importTopologyFile(target, result.topologyFile, true);
+        } finally {
+          await target.close();
+        }
+        process.stdout.write(`topology also in ${target.describe()}\n`);
+      }
       if (result.seeded) process.stdout.write(`seeded ${result.state.dbName} in ${(result.ms / 1000).toFixed(1)}s\n`);
       return 0;
     }

@@ -128,7 +128,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (err instanceof RequestError) return reply.code(err.statusCode).send(err.field ? { error: err.message, field: err.field } : { error: err.message });
     if (err instanceof SchemaError) return reply.code(400).send({ error: err.message, field: err.field });
     if (err instanceof OptionError || err instanceof UnknownTargetError) return reply.code(400).send({ error: err.message, field: err.field });
-    if (err instanceof JobConflictError) return reply.code(409).send({ error: err.message });
+    if (err instanceof JobConflictError) {
+      const { holder } = err as unknown as JobConflictError; // FastifyError's type hides the narrowing
+      return reply.code(409).send(holder ? { error: err.message, holder } : { error: err.message });
+    }
     if (err.validation) return reply.code(400).send({ error: err.message, field: err.validationContext ?? 'body' });
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) {

@@ -37,6 +37,16 @@ const errorReply = {
   properties: { error: { type: 'string' }, field: { type: 'string' } },
 } as const;
 
+/** A job refused because another job holds its shards: the error, and who holds them. */
+const conflictReply = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: { type: 'string' },
+    holder: { type: 'object', properties: { host: { type: 'string' }, pid: { type: 'number' }, jobId: { type: 'string' }, since: { type: 'string' } } },
+  },
+} as const;
+
 const html = { description: 'an HTML page', type: 'string' } as const;
 const redirect = { description: 'see /status', type: 'null' } as const;
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -98,6 +108,13 @@ const statusSnapshot = {
       additionalProperties: true,
       properties: { total: { type: 'number' }, byTablet: { type: 'object', additionalProperties: { type: 'number' } } },
     },
+    locks: {
+      type: 'object',
+      properties: {
+        names: { type: 'array', items: { type: 'string' } },
+        holder: { type: 'object', properties: { host: { type: 'string' }, pid: { type: 'number' }, jobId: { type: 'string' }, since: { type: 'string' } } },
+      },
+    },
   },
 } as const;
 
@@ -118,7 +135,7 @@ export const routeSchemas = {
     response: {
       202: { type: 'object', required: ['status', 'statusUrl'], properties: { status: { type: 'string' }, statusUrl: { type: 'string' } } },
       400: errorReply,
-      409: errorReply,
+      409: conflictReply,
     },
   },
   apiCancel: {

@@ -33,7 +33,7 @@ export async function startJob(deps: StartDeps, request: JobRequest): Promise<vo
   if (!Object.hasOwn(keyspaces[request.keyspace].shards ?? {}, request.shard)) {
     throw new UnknownTargetError('shard', `shard ${request.keyspace}/${request.shard} is not in the topology`);
   }
-  deps.jobs.start(request);
+  await deps.jobs.start(request);
 }
 
 /**

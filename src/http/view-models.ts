@@ -299,6 +299,8 @@ export interface StatusView {
   destinations: string[];
   /** Transient failures retried: `none`, or the count and where. */
   retries: string;
+  /** The shard locks the job holds and the daemon holding them, or `—`. */
+  locks: string;
   tables: TableRow[];
   totals: TableRow;
   /** The row the page's script clones for each table. */
@@ -347,6 +349,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     sources: s.sources,
     destinations: s.destinations,
     retries: retriesText(s),
+    locks: s.locks ? `${s.locks.names.join(', ')} (this daemon: pid ${s.locks.holder.pid} on ${s.locks.holder.host})` : '—',
     tables: s.tables.map(tableRow),
     totals: {
       name: 'total',

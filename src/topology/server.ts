@@ -4,14 +4,19 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
+import type { Coordination } from './coordination.ts';
+import { EtcdTopologyServer } from './etcd/etcd-server.ts';
+import { parseEtcdSpec } from './etcd/etcd-spec.ts';
 import { TopologyError, readFailure } from './errors.ts';
+import { FileLocks } from './file-locks.ts';
+import { withFileLock } from './file-mutex.ts';
+import { watchFileChanges } from './file-watch.ts';
 import { parseTopologyText } from './json.ts';
 import type { Topology } from './types.ts';
 import { validateTopology } from './validate.ts';
 
-export interface TopologyServer {
+export interface TopologyServer extends Coordination {
   /** A validated snapshot of the topology. */
   read(): Promise<Topology>;
   /**
@@ -23,40 +28,41 @@ export interface TopologyServer {
   describe(): string;
 }
 
-/** Opens the backend named by `spec`; only `file:PATH` exists so far. Reads it once so a bad file fails now. */
+/**
+ * Opens the backend named by `spec`: `file:PATH` or `etcd://HOST:PORT[,HOST:PORT…]/PREFIX`. Reads it once so a bad
+ * topology (or an unreachable etcd) fails now.
+ */
 export async function openTopology(spec: string): Promise<TopologyServer> {
-  const m = /^file:(.+)$/.exec(spec);
-  if (!m) throw new TopologyError(`unsupported topology ${JSON.stringify(spec)}: expected file:PATH`);
-  const server = new FileTopologyServer(path.resolve(m[1]));
-  await server.read();
+  const file = /^file:(.+)$/.exec(spec);
+  const server = file ? new FileTopologyServer(path.resolve(file[1])) : spec.startsWith('etcd://') ? new EtcdTopologyServer(parseEtcdSpec(spec)) : undefined;
+  if (!server) throw new TopologyError(`unsupported topology ${JSON.stringify(spec)}: expected file:PATH or etcd://HOST:PORT[,HOST:PORT…]/PREFIX`);
+  try {
+    await server.read();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
   return server;
-}
-
-// Wait up to about a minute for another process's lock; a lock not refreshed for 10 s counts as abandoned.
-const LOCK_OPTIONS = {
-  stale: 10_000,
-  retries: { retries: 60, factor: 1.3, minTimeout: 10, maxTimeout: 1_000, randomize: true },
-} as const;
-
-// One queue per file for the whole process, so two servers on the same file also take turns.
-const queues = new Map<string, Promise<unknown>>();
-
-function serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
-  const previous = queues.get(key) ?? Promise.resolve();
-  const run = previous.then(task, task);
-  const tail = run.catch(() => undefined);
-  queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
-  return run;
 }
 
 export class FileTopologyServer implements TopologyServer {
   readonly file: string;
+  readonly locks: FileLocks;
+  readonly #changes;
 
   constructor(file: string) {
     this.file = file;
+    this.locks = new FileLocks(file);
+    this.#changes = watchFileChanges(file);
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.#changes.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#changes.close();
+    await this.locks.releaseAll();
   }
 
   describe(): string {
@@ -70,29 +76,15 @@ export class FileTopologyServer implements TopologyServer {
   }
 
   update<T>(fn: (topo: Topology) => T | Promise<T>): Promise<T> {
-    return serialized(this.file, () => this.lockedUpdate(fn));
-  }
-
-  private async lockedUpdate<T>(fn: (topo: Topology) => T | Promise<T>): Promise<T> {
-    let compromised: Error | undefined;
-    let release: () => Promise<void>;
-    try {
-      release = await lockfile.lock(this.file, { ...LOCK_OPTIONS, onCompromised: (err) => void (compromised = err) });
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') throw new TopologyError(`topology file ${this.file} does not exist`);
-      throw new TopologyError(`cannot lock topology file ${this.file}: ${err.message}`);
-    }
-    try {
+    return withFileLock(this.file, async (compromised) => {
       const topo = await this.read();
       const result = await fn(topo);
       const checked = validateTopology(topo, `topology file ${this.file} (after update)`);
-      if (compromised) throw new TopologyError(`lost the lock on topology file ${this.file}: ${compromised.message}`);
+      const lost = compromised();
+      if (lost) throw new TopologyError(`lost the lock on topology file ${this.file}: ${lost.message}`);
       await writeFileAtomic(this.file, JSON.stringify(checked, null, 2) + '\n', { fsync: true });
       return result;
-    } finally {
-      await release().catch(() => undefined); // a compromised lock is already gone
-    }
+    });
   }
 
   private async readText(): Promise<string> {

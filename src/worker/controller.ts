@@ -9,7 +9,10 @@ import { TableFilterError, parseTableMatchers } from '../clone/table-filter.ts';
 import { VerticalStrategy } from '../clone/vertical-strategy.ts';
 import { CloneJob } from './clone-job.ts';
 import { DiffJob } from './diff-job.ts';
+import type { CopyStrategy } from '../clone/strategy.ts';
+import { LockHeldError, type HeldLocks } from '../topology/coordination.ts';
 import { JobConflictError, type JobControl } from './job-control.ts';
+import { lockJobShards } from './job-locks.ts';
 import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
 import { JobStatus } from './job-status.ts';
 import { jobLogger, type LogOptions } from './log.ts';
@@ -29,6 +32,8 @@ export class JobController implements JobControl {
   #status: JobStatus | null = null;
   #abort: AbortController | null = null;
   #running: Promise<void> = Promise.resolve();
+  /** Set while a start waits for its locks, so a second start cannot slip in meanwhile. */
+  #starting = false;
 
   constructor(deps: JobDeps, logOptions: LogOptions, events: ControllerEvents = {}) {
     this.#deps = deps;
@@ -40,22 +45,47 @@ export class JobController implements JobControl {
     return this.#status ? this.#status.snapshot() : idleSnapshot();
   }
 
-  start(request: JobRequest): void {
+  async start(request: JobRequest): Promise<void> {
+    if (this.#starting) throw new JobConflictError('another job is being started; try again in a moment');
     if (this.#status && !this.#status.ended) throw new JobConflictError(`a ${this.#status.request.command} job is running (${this.#status.state}); cancel it first`);
     if (this.#status) throw new JobConflictError(`the last ${this.#status.request.command} job ended (${this.#status.state}); reset it before starting another`);
     const { options, flags } = validateRequest(request);
     const normalized: JobRequest = { ...request, options: { ...options, excludeTables: options.excludeTables, tables: options.tables } };
     const status = new JobStatus(randomUUID(), normalized);
-    const log = jobLogger(this.#logOptions, status.ring, { job: status.id, command: request.command, keyspace: request.keyspace, shard: request.shard });
+    const strategy = strategyFor(request, options);
+    // Every shard the job touches is locked for its whole life, before anything else happens.
+    this.#starting = true;
+    let locks: HeldLocks;
+    try {
+      const taken = await lockJobShards(this.#deps.topo, strategy, request, status.id);
+      locks = taken.held;
+      status.setLocks({ names: [...locks.names], holder: taken.owner });
+    } catch (err) {
+      if (err instanceof LockHeldError) throw new JobConflictError(`cannot start ${request.command} on ${request.keyspace}/${request.shard}: ${err.message}`, err.holder);
+      throw err;
+    } finally {
+      this.#starting = false;
+    }
+    let log: Logger;
+    let job: JobPhases;
     const abort = new AbortController();
+    try {
+      log = jobLogger(this.#logOptions, status.ring, { job: status.id, command: request.command, keyspace: request.keyspace, shard: request.shard });
+      job = jobFor(this.#deps, status, request, strategy, options, flags, abort, log);
+    } catch (err) {
+      await locks.release(); // nothing started: the shards are free again
+      throw err;
+    }
     // Every queued chunk and open stream listens for the one abort: many listeners is the design, not a leak.
     setMaxListeners(Infinity, abort.signal);
-    const job = jobFor(this.#deps, status, request, options, flags, abort, log);
+    // Locks lost (the daemon lost etcd for a TTL) are no longer a promise that no one else works on the shards.
+    locks.lost.addEventListener('abort', () => abort.abort(locks.lost.reason), { once: true });
     this.#status = status;
     this.#abort = abort;
-    log.info({ options: normalized.options }, 'job started');
+    log.info({ options: normalized.options, locks: locks.names }, 'job started');
     this.#running = runPhases(status, job, abort, log)
       .catch((err: unknown) => recordCrash(status, log, err))
+      .finally(() => locks.release().catch((err: unknown) => log.warn({ err }, 'could not release the shard locks; they expire with the lease')))
       .finally(() => this.#events.onEnded?.(status.snapshot()));
   }
 
@@ -101,17 +131,28 @@ export function validateRequest(request: JobRequest): { options: JobOptions; fla
   return { options, flags };
 }
 
-/** The job a request runs: the one pipeline, made a command by its strategy and by what it does with the rows. */
-function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger): JobPhases {
+/** Which shards and tables a request works on, and where rows go: what makes the one pipeline a command. */
+function strategyFor(request: JobRequest, options: JobOptions): CopyStrategy {
   const { keyspace, shard } = request;
   switch (request.command) {
     case 'SplitClone':
-      return new CloneJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables), options, flags, abort, log);
+      return new SplitStrategy(keyspace, shard, options.excludeTables);
     case 'VerticalSplitClone':
-      return new CloneJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, flags, abort, log);
-    case 'SplitDiff':
-      return new DiffJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables, 'destination'), options, abort, log);
     case 'VerticalSplitDiff':
-      return new DiffJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, abort, log);
+      return new VerticalStrategy(keyspace, shard, options.tables);
+    case 'SplitDiff':
+      return new SplitStrategy(keyspace, shard, options.excludeTables, 'destination');
+  }
+}
+
+/** The job a request runs: the one pipeline, made a command by its strategy and by what it does with the rows. */
+function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, strategy: CopyStrategy, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger): JobPhases {
+  switch (request.command) {
+    case 'SplitClone':
+    case 'VerticalSplitClone':
+      return new CloneJob(deps, status, strategy, options, flags, abort, log);
+    case 'SplitDiff':
+    case 'VerticalSplitDiff':
+      return new DiffJob(deps, status, strategy, options, abort, log);
   }
 }

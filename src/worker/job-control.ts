@@ -1,12 +1,16 @@
 // What the HTTP layer and the CLI may do with the process's one job. The worker implements it; nothing else does.
 
+import type { LockOwner } from '../topology/coordination.ts';
 import type { JobRequest, StatusSnapshot } from './status.ts';
 
-/** A job runs or an ended one is not reset yet (HTTP 409). */
+/** A job runs, an ended one is not reset yet, or its shards are locked by another job (HTTP 409). */
 export class JobConflictError extends Error {
-  constructor(message: string) {
+  /** Who holds the shards, when another job's locks are the conflict. */
+  readonly holder?: LockOwner;
+  constructor(message: string, holder?: LockOwner) {
     super(message);
     this.name = 'JobConflictError';
+    this.holder = holder;
   }
 }
 
@@ -14,10 +18,10 @@ export interface JobControl {
   /** The status at this instant. */
   snapshot(): StatusSnapshot;
   /**
-   * Validates and starts a job; returns once it is started (it runs in the background).
-   * Throws OptionError (bad field, HTTP 400) or JobConflictError (HTTP 409).
+   * Validates the job, locks its shards and starts it; resolves once it is started (it runs in the background).
+   * Rejects with OptionError (bad field, HTTP 400) or JobConflictError (HTTP 409, naming a lock's holder).
    */
-  start(request: JobRequest): void;
+  start(request: JobRequest): Promise<void>;
   /** Cancels the running job (cleanup still runs). False when no job is running. */
   cancel(): boolean;
   /** Resolves when the current job (if any) has ended, cleanup included. */

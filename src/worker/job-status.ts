@@ -6,7 +6,7 @@ import type { DiffProgress } from '../diff/table-differ.ts';
 import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
 import { LogRing } from './log.ts';
 import { RateMeter, TableProgress, totalsOf } from './progress.ts';
-import { ENDED_STATES, type JobRequest, type RetryCounts, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
+import { ENDED_STATES, type JobLocks, type JobRequest, type RetryCounts, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
 
 /**
  * not started → initializing → finding target instances → copying the data → cleaning up → done | error | canceled.
@@ -42,6 +42,7 @@ export class JobStatus {
   #rows = 0;
   readonly #rate = new RateMeter();
   readonly #retries: RetryCounts = { total: 0, byTablet: {} };
+  #locks: JobLocks | undefined;
 
   constructor(id: string, request: JobRequest, now: () => number = Date.now) {
     this.id = id;
@@ -183,6 +184,11 @@ export class JobStatus {
     this.#rate.record(now, this.#rows);
   }
 
+  /** The shard locks the job holds for its whole life (set once, before it starts). */
+  setLocks(locks: JobLocks): void {
+    this.#locks = structuredClone(locks);
+  }
+
   snapshot(): StatusSnapshot {
     const now = this.#now();
     const tables = [...this.#tables.values()].map((t) => t.snapshot(now));
@@ -199,6 +205,7 @@ export class JobStatus {
       totals: totalsOf(tables, this.#state === 'done', this.#rate.rate(now)),
       log: this.ring.lines(),
       retries: structuredClone(this.#retries),
+      ...(this.#locks ? { locks: structuredClone(this.#locks) } : {}),
     };
   }
 }

@@ -1,5 +1,7 @@
 // The one status snapshot: taken at an instant, rendered as HTML (/status) and JSON (/api/status) alike.
 
+import type { LockOwner } from '../topology/coordination.ts';
+
 export const WORKER_STATES = {
   notStarted: 'not started',
   initializing: 'initializing',
@@ -87,6 +89,12 @@ export interface RetryCounts {
   byTablet: Record<string, number>;
 }
 
+/** The shard locks a job holds (DESIGN.md "Many daemons"), and the daemon that holds them. */
+export interface JobLocks {
+  names: string[];
+  holder: LockOwner;
+}
+
 export interface StatusSnapshot {
   state: WorkerState;
   job: JobRequest | null;
@@ -100,6 +108,8 @@ export interface StatusSnapshot {
   log: string[];
   /** Absent before a job has started. */
   retries?: RetryCounts;
+  /** Absent before a job has started. */
+  locks?: JobLocks;
 }
 
 /** The status of a process with no job. */

@@ -139,7 +139,7 @@ export async function runJob(topoFile: string, request: JobRequest, onStarted?: 
   const logFile = path.join(path.dirname(topoFile), 'job.log');
   const destination = pino.destination({ dest: logFile, sync: true });
   const jobs = new JobController({ topo, credentials: {} }, { level: 'info', destination });
-  jobs.start(request);
+  await jobs.start(request);
   onStarted?.(jobs);
   await jobs.settled();
   return jobs.snapshot();

@@ -35,7 +35,7 @@ export class FakeJobs implements JobControl {
     return structuredClone(this.current);
   }
 
-  start(request: JobRequest): void {
+  async start(request: JobRequest): Promise<void> {
     const state = this.snapshot().state;
     if (ENDED_STATES.has(state)) throw new JobConflictError(`the last job ended (${state}) and is not reset yet`);
     if (state !== 'not started') throw new JobConflictError(`a job is running (${state})`);

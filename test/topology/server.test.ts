@@ -7,10 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TopologyError } from '../../src/topology/errors.ts';
 import { jsonErrorOffset } from '../../src/topology/json.ts';
-import { openTopology } from '../../src/topology/server.ts';
+import { LockHeldError, shardLockName } from '../../src/topology/coordination.ts';
+import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
 import { setTabletType } from '../../src/topology/shards.ts';
 import type { Topology } from '../../src/topology/types.ts';
 import { bumpCounter } from './fixtures/bump.ts';
+import { BACKENDS } from './fixtures/backends.ts';
 import { exampleTopology } from './fixtures/topology.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,7 +31,6 @@ async function topoFile(content: unknown = exampleTopology()): Promise<string> {
   return file;
 }
 
-const counterOf = async (file: string) => (JSON.parse(await readFile(file, 'utf8')) as { counter?: number }).counter;
 
 async function rejectsWith(p: Promise<unknown>, ...parts: (string | RegExp)[]) {
   await assert.rejects(p, (e: unknown) => {
@@ -50,7 +51,7 @@ describe('openTopology', () => {
     assert.deepEqual(await topo.read(), exampleTopology());
   });
   it('refuses other backends naming the spec', async () => {
-    for (const spec of ['etcd:http://localhost:2379', '/tmp/topo.json', 'file:', '']) {
+    for (const spec of ['etcd:http://localhost:2379', '/tmp/topo.json', 'file:', '', 'consul://x:1/p']) {
       await rejectsWith(openTopology(spec), `unsupported topology ${JSON.stringify(spec)}`);
     }
   });
@@ -135,35 +136,6 @@ describe('update', () => {
     await rejectsWith(topo.update(() => undefined), `topology file ${file} does not exist`);
   });
 
-  it('never loses a write among 20 concurrent updates', async () => {
-    const file = await topoFile();
-    const topo = await openTopology(`file:${file}`);
-    const other = await openTopology(`file:${file}`); // a second server on the same file takes turns too
-    const readers = Array.from({ length: 20 }, () => topo.read()); // reads meanwhile always see a whole file
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : topo).update(bumpCounter)));
-    await Promise.all(readers);
-    assert.deepEqual([...results].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
-    assert.equal(await counterOf(file), 20);
-    assert.equal((await topo.read()).tablets['zone1-101'].type, 'rdonly');
-  });
-
-  it('never loses a write among processes updating at once', { timeout: 120_000 }, async () => {
-    const file = await topoFile();
-    const updater = path.join(here, 'fixtures', 'concurrent-updater.ts');
-    const run = () =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', updater, file, '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('error', reject);
-        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`updater exited ${code}: ${stderr}`))));
-      });
-    const topo = await openTopology(`file:${file}`);
-    await Promise.all([run(), run(), run(), ...Array.from({ length: 8 }, () => topo.update(bumpCounter))]);
-    assert.equal(await counterOf(file), 32);
-    await topo.read();
-  });
-
   it('takes over a stale lock left by a dead process', async () => {
     const file = await topoFile();
     await mkdir(`${file}.lock`);
@@ -173,3 +145,163 @@ describe('update', () => {
     assert.equal(await topo.update(bumpCounter), 1);
   });
 });
+
+// The contract every backend keeps (file and etcd alike).
+for (const backend of BACKENDS) {
+  describe(`${backend.name} backend`, () => {
+    const opened: TopologyServer[] = [];
+    const open = async (spec: string) => {
+      const topo = await openTopology(spec);
+      opened.push(topo);
+      return topo;
+    };
+    after(async () => {
+      await Promise.all(opened.map((t) => t.close()));
+    });
+
+    it('reads back what it stores, and describes itself', async () => {
+      const spec = await backend.create();
+      const topo = await open(spec);
+      assert.equal(topo.describe(), spec);
+      assert.deepEqual(await topo.read(), exampleTopology());
+    });
+
+    it('update writes what fn changed and returns its result; another server sees it', async () => {
+      const spec = await backend.create();
+      const topo = await open(spec);
+      const previous = await topo.update((t) => setTabletType(t, 'zone1-101', 'worker', { jobId: 'j1', previousType: 'rdonly', since: 'now' }));
+      assert.equal(previous, 'rdonly');
+      const t = await (await open(spec)).read();
+      assert.equal(t.tablets['zone1-101'].type, 'worker');
+      assert.deepEqual(t.tablets['zone1-101'].workerJob, { jobId: 'j1', previousType: 'rdonly', since: 'now' });
+      assert.deepEqual(await topo.read(), t);
+    });
+
+    it('update writes nothing when fn throws', async () => {
+      const topo = await open(await backend.create());
+      const before = await topo.read();
+      await assert.rejects(
+        topo.update((t) => {
+          t.tablets['zone1-101'].type = 'spare';
+          throw new Error('changed my mind');
+        }),
+        /changed my mind/,
+      );
+      assert.deepEqual(await topo.read(), before);
+      assert.equal(await topo.update(() => 42), 42);
+    });
+
+    it('refuses a change that makes the topology invalid, naming it, and writes nothing', async () => {
+      const topo = await open(await backend.create());
+      const before = await topo.read();
+      await rejectsWith(topo.update((t) => setTabletType(t, 'zone1-101', 'primary')), '(after update): tablets.zone1-101: shard commerce/0 already has primary zone1-100');
+      assert.deepEqual(await topo.read(), before);
+    });
+
+    it('keeps unknown top-level fields, adds and removes entries', async () => {
+      const topo = await open(await backend.create());
+      await topo.update((t) => {
+        (t as Topology & { note?: string }).note = 'kept';
+        delete t.tablets['zone1-101'];
+        t.tablets['zone1-102'] = { keyspace: 'commerce', shard: '0', type: 'replica', host: '127.0.0.1', port: 15309, dbName: 'commerce', user: 'root' };
+      });
+      const t = (await topo.read()) as Topology & { note?: string };
+      assert.equal(t.note, 'kept');
+      assert.deepEqual(Object.keys(t.tablets).sort(), ['zone1-100', 'zone1-102', 'zone1-200', 'zone1-300']);
+    });
+
+    it('never loses a write among 20 concurrent updates', async () => {
+      const spec = await backend.create();
+      const topo = await open(spec);
+      const other = await open(spec); // a second server on the same topology takes turns too
+      const readers = Array.from({ length: 20 }, () => topo.read()); // reads meanwhile always see a whole topology
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : topo).update(bumpCounter)));
+      await Promise.all(readers);
+      assert.deepEqual([...results].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      const t = (await topo.read()) as Topology & { counter?: number };
+      assert.equal(t.counter, 20);
+      assert.equal(t.tablets['zone1-101'].type, 'rdonly');
+    });
+
+    it('never loses a write among processes racing to change the same tablet', { timeout: 120_000 }, async () => {
+      const spec = await backend.create();
+      const updater = path.join(here, 'fixtures', 'concurrent-updater.ts');
+      const run = () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', updater, spec, '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          child.on('error', reject);
+          child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`updater exited ${code}: ${stderr}`))));
+        });
+      const topo = await open(spec);
+      await Promise.all([run(), run(), run(), ...Array.from({ length: 8 }, () => topo.update(bumpCounter))]);
+      const t = (await topo.read()) as Topology & { counter?: number };
+      assert.equal(t.counter, 32);
+      assert.equal(t.tablets['zone1-101'].type, 'rdonly'); // 32 flips: every one of them landed
+    });
+
+    it('tells a listener about a change made by another server', async () => {
+      const spec = await backend.create();
+      const watcher = await open(spec);
+      const changed = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no change notice within 10 s')), 10_000); // also keeps the loop alive
+        const stop = watcher.onChange(() => {
+          stop();
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await new Promise((r) => setTimeout(r, 1_100)); // the file poll takes its first stat
+      await (await open(spec)).update((t) => setTabletType(t, 'zone1-101', 'spare'));
+      await changed;
+      assert.equal((await watcher.read()).tablets['zone1-101'].type, 'spare');
+    });
+
+    it('locks all or nothing, refuses a held lock naming its holder, frees it on release', async () => {
+      const spec = await backend.create();
+      const a = await open(spec);
+      const b = await open(spec);
+      const owner = (jobId: string) => ({ host: 'host-a', pid: process.pid, jobId, since: '2026-12-04T17:00:00.000Z' });
+      const held = await a.locks.acquire([shardLockName('commerce', '0'), shardLockName('commerce', '-80')], owner('job-1'));
+      await assert.rejects(b.locks.acquire([shardLockName('commerce', '80-'), shardLockName('commerce', '-80')], owner('job-2')), (e: unknown) => {
+        assert.ok(e instanceof LockHeldError);
+        assert.equal(e.message, `shard commerce/-80 is locked by job job-1 (pid ${process.pid} on host-a, since 2026-12-04T17:00:00.000Z)`);
+        assert.deepEqual(e.holder, owner('job-1'));
+        return true;
+      });
+      assert.equal(await b.locks.holder(shardLockName('commerce', '80-')), undefined, 'a refused acquire takes nothing');
+      assert.deepEqual(await b.locks.holder(shardLockName('commerce', '0')), owner('job-1'));
+      await held.release();
+      await held.release();
+      const again = await b.locks.acquire([shardLockName('commerce', '-80')], owner('job-3'));
+      assert.equal(again.lost.aborted, false);
+      await again.release();
+    });
+
+    it("frees a dead holder's locks (etcd: once its lease expires)", { timeout: 60_000 }, async () => {
+      const spec = await backend.create(undefined, '?lease-ttl=2');
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'lock-holder.ts'), spec, 'job-dead', shardLockName('commerce', '0')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+        child.on('exit', (code) => reject(new Error(`lock holder exited ${code}`)));
+      });
+      const topo = await open(spec);
+      const owner = { host: 'here', pid: process.pid, jobId: 'job-alive', since: 'now' };
+      await assert.rejects(topo.locks.acquire([shardLockName('commerce', '0')], owner), /shard commerce\/0 is locked by job job-dead \(pid \d+ on /);
+      child.kill('SIGKILL');
+      const killedAt = Date.now();
+      for (;;) {
+        try {
+          const held = await topo.locks.acquire([shardLockName('commerce', '0')], owner);
+          await held.release();
+          break;
+        } catch (err) {
+          if (!(err instanceof LockHeldError) || Date.now() - killedAt > 10_000) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      assert.ok(Date.now() - killedAt < 10_000);
+    });
+  });
+}
