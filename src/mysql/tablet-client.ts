@@ -51,6 +51,8 @@ export interface TabletLinkHooks {
   counted(tablet: string): void;
   /** A fault no retry can mend was found outside any statement (a source that moved): fail the job with it. */
   broken?(err: Error): void;
+  /** Called before each attempt of each step, with the tablet and what is being done: how a test acts at a phase. */
+  beforeAttempt?(tablet: string, doing: string): Promise<void>;
 }
 
 export interface TabletLinkOptions extends TabletLinkHooks {
@@ -256,6 +258,7 @@ export async function attemptOn<T>(clients: TabletClient[], doing: string, step:
   const run = async (attempt: number, previous: FailureKind | null): Promise<T> => {
     const broken = brokenLink();
     if (broken) throw broken;
+    if (hooks.beforeAttempt) for (const l of links) await hooks.beforeAttempt(l.ref.alias, doing);
     const channels = clients.map((c) => c.channel());
     if (uncertain && repeat.kind === 'check' && (await repeat.landed())) {
       landed = true;
@@ -288,8 +291,8 @@ export async function attemptOn<T>(clients: TabletClient[], doing: string, step:
       else failing.outage.since = value;
     },
   };
-  const what = clients.length === 1 ? `${doing} on ${links[0].ref.alias}` : doing;
-  const result = await withRetry(what, run, {
+  // The last error names the tablet (TabletError), so the exhausted retry's message does.
+  const result = await withRetry(doing, run, {
     policy,
     outage,
     signal: hooks.signal,

@@ -27,6 +27,8 @@ export interface JobDeps {
   tls?: DbTls;
   /** How long a transient failure is retried (ms; --retry-duration, default 2 h). */
   retryDuration?: number;
+  /** Tests only: called before each attempt of each statement to a tablet (see TabletLinkHooks.beforeAttempt). */
+  beforeAttempt?: (tablet: string, doing: string) => Promise<void>;
 }
 
 export const DEFAULT_RETRY_DURATION = 2 * 3_600_000;
@@ -96,6 +98,7 @@ export class TabletSession {
       log: this.#log,
       counted: (tablet) => this.#status.recordRetry(tablet),
       broken: (err) => this.#abort.abort(err),
+      beforeAttempt: this.#deps.beforeAttempt,
     });
     this.#links.push(link);
     return link;
