@@ -5,6 +5,7 @@ import pino from 'pino';
 import { killInstance, readSandboxState, startInstance, type InstanceSpec } from '../../src/sandbox/index.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { JobController } from '../../src/worker/controller.ts';
+import { portInUse } from '../../src/sandbox/connect.ts';
 import { sql, TEST_SANDBOX_DIR, type TestCluster } from './cluster.ts';
 import { readRows } from './rows.ts';
 
@@ -20,6 +21,8 @@ export async function instanceAt(port: number): Promise<InstanceSpec> {
 
 export async function kill(spec: InstanceSpec): Promise<void> {
   await killInstance({ dir: spec.dir });
+  // A killed process's listening socket can outlive what killInstance waits for (its command line) by a moment.
+  await until(`port ${spec.port} closed`, async () => !(await portInUse(spec.port)), 10_000);
 }
 
 /** Starts the instance if it is down (a no-op when it runs): for `after` hooks, so later test files find it up. */
