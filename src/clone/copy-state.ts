@@ -84,6 +84,9 @@ export async function findUnfinishedJob(d: CopyDestination, command: string, key
   return { jobId: String(r.jobId), command, keyspace, shard, sourceTablets: JSON.parse(String(r.sourceTablets)) as string[], positions: JSON.parse(String(r.positions)) as string[] };
 }
 
+/** The condition on a destination table's rows that came from source `sourceIndex` ('' when all did). */
+export type SourceRows = (sourceIndex: number, table: TableDefinition) => string;
+
 const key = (sourceIndex: number, table: string, chunk: number) => `${sourceIndex}\0${table}\0${chunk}`;
 
 /**
@@ -97,21 +100,24 @@ export class CopyState implements ChunkMarks {
   readonly #plans = new Map<string, ChunkPlan>();
   readonly #done = new Set<string>();
   readonly #resumed: boolean;
+  /** SQL condition on the rows of a table that came from a source ('' for all): see prepare(). */
+  readonly #sourceRows: SourceRows;
 
-  private constructor(dests: CopyDestination[], jobId: string, log: Logger, resumed: boolean) {
+  private constructor(dests: CopyDestination[], jobId: string, log: Logger, resumed: boolean, sourceRows: SourceRows) {
     this.#dests = dests;
     this.#jobId = jobId;
     this.#log = log;
     this.#resumed = resumed;
+    this.#sourceRows = sourceRows;
   }
 
   static fresh(dests: CopyDestination[], jobId: string, log: Logger): CopyState {
-    return new CopyState(dests, jobId, log, false);
+    return new CopyState(dests, jobId, log, false, () => '');
   }
 
   /** The old job's plans and finished chunks, carried on under its job id. */
-  static async resume(dests: CopyDestination[], jobId: string, log: Logger): Promise<CopyState> {
-    const state = new CopyState(dests, jobId, log, true);
+  static async resume(dests: CopyDestination[], jobId: string, log: Logger, sourceRows: SourceRows): Promise<CopyState> {
+    const state = new CopyState(dests, jobId, log, true, sourceRows);
     const counts = new Map<string, number>();
     for (const d of dests) {
       const rows = await d.client.query<{ s: number; t: Buffer | string; c: number; plan: Buffer | string | null }[]>('reading _vt.copy_state',
@@ -141,10 +147,14 @@ export class CopyState implements ChunkMarks {
     return this.#done.has(key(sourceIndex, table, chunk));
   }
 
-  /** Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise). */
+  /**
+   * Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise): of its own
+   * source only, so that in a merge the rows another source copied into the same keys (its chunk marked done) stay.
+   */
   async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void> {
     if (!this.#resumed) return;
-    const where = plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]);
+    const conditions = [plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]).replace(/^ WHERE /, ''), this.#sourceRows(sourceIndex, table)].filter(Boolean);
+    const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     await Promise.all(this.#dests.map(async (d) => {
       const result = await d.client.query<{ affectedRows: number }>(`removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);
       if (result.affectedRows) this.#log.info({ table: table.name, chunk, tablet: d.client.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');

@@ -87,8 +87,8 @@ export class CloneJob implements JobPhases {
     const first = this.#destinations[0];
     const old = await findUnfinishedJob(this.#dest(first), command, keyspace, shard);
     if (!old) throw new Error(`--resume: no interrupted ${command} of ${keyspace}/${shard} is recorded on ${first.ref.alias} (_vt.copy_job): nothing to resume`);
-    if (old.sourceTablets.length !== this.#targets!.sources.length || old.sourceTablets.length !== 1) {
-      throw new Error(`--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets; resuming is supported for one source shard only`);
+    if (old.sourceTablets.length !== this.#targets!.sources.length) {
+      throw new Error(`--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets, but ${keyspace}/${shard} has ${this.#targets!.sources.length} source shards now: the shards changed, it cannot be resumed`);
     }
     this.#log.info({ oldJob: old.jobId, sources: old.sourceTablets, positions: old.positions }, 'resuming an interrupted copy');
     for (const [i, alias] of old.sourceTablets.entries()) {
@@ -195,7 +195,7 @@ export class CloneJob implements JobPhases {
     // which they do not while the readers keep them busy (every chunk's mark and the next table's plan held up).
     const dests = this.#destinations.map((d) => this.#destOnItsOwn(d));
     await Promise.all(dests.map((d) => createCopyState(d)));
-    if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log);
+    if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log, (sourceIndex, table) => this.#strategy.sourceRowsCondition(table, this.#targets!, sourceIndex));
     const { command, keyspace, shard } = this.#status.request;
     const record: CopyJobRecord = { jobId: this.#status.id, command, keyspace, shard, sourceTablets: this.#sources.map((s) => s.ref.alias), positions: this.#sources.map((s) => s.position) };
     await Promise.all(dests.map((d) => recordJob(d, record)));
