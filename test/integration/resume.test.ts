@@ -93,12 +93,7 @@ describe('resume after the worker was killed', () => {
     await first.settled();
     assert.match(first.snapshot().error ?? '', /interrupted by the test/);
     // As a worker process that died would have left it: both source tablets held for its job, replication stopped.
-    const jobId = String((await sql(c.dests[2], 'SELECT job_id FROM `_vt`.`copy_job`'))[0].job_id);
-    const t = JSON.parse(readFileSync(topoFile, 'utf8')) as Topology;
-    const pid = spawnSync('true').pid;
-    for (const alias of ['zone1-101', 'zone1-103']) t.tablets[alias] = { ...t.tablets[alias], type: 'worker', workerJob: { jobId, previousType: 'rdonly', since: new Date().toISOString(), pid, hostname: os.hostname() } };
-    writeFileSync(topoFile, JSON.stringify(t, null, 2));
-    await sql(c.rdonly, 'STOP SLAVE');
+    await holdForDeadJob(c, topoFile, ['zone1-101', 'zone1-103'], c.dests[2]);
 
     const resumed = await runJob(topoFile, { command: 'SplitClone', keyspace: 'km', shard: '-80', options: { ...options, resume: true } });
     assert.equal(resumed.state, 'done', resumed.error ?? '');
@@ -112,4 +107,43 @@ describe('resume after the worker was killed', () => {
     assert.equal(after.tablets['zone1-103'].type, 'rdonly');
     assert.equal((await replicationStatus(c.rdonly)).running, true);
   });
+
+  test('--resume of a job whose delayed ALTERs had already run: no second ALTER, done, the schema the source\'s', async () => {
+    const db2 = 't_resume_alter';
+    await onSource(c, `DROP DATABASE IF EXISTS ${db2}; CREATE DATABASE ${db2}; USE ${db2};
+      CREATE TABLE t (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, v INT NOT NULL, KEY v (v));
+      INSERT INTO t SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), seq % 7 FROM seq_1_to_1000;`);
+    await resetDestinations(c, db2);
+    const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db2 }], destinations: [{ shard: '-80', instance: 0, dbName: db2 }, { shard: '80-', instance: 1, dbName: db2 }] });
+    const options = { strategy: '-populate_blp_checkpoint -delay_secondary_indexes', minTableSizeForSplit: 0, minRowsPerChunk: 300 };
+    // The first run stops for good after its ALTERs, as it is about to write the checkpoint.
+    const first = await controller(topoFile, 60_000, async (_tablet, doing) => {
+      if (doing === 'writing _vt.blp_checkpoint') throw new Error('interrupted by the test');
+    });
+    first.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options });
+    await first.settled();
+    assert.match(first.snapshot().error ?? '', /interrupted by the test/);
+    assert.ok(first.snapshot().log.some((l) => /delayed indexes added table=t/.test(l)));
+    await holdForDeadJob(c, topoFile, ['zone1-101'], c.dests[0]);
+
+    const resumed = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { ...options, resume: true } });
+    assert.equal(resumed.state, 'done', resumed.error ?? '');
+    assert.ok(!resumed.log.some((l) => /adding delayed indexes/.test(l)), resumed.log.join('\n'));
+    await assertHalvesExact(c, db2);
+    for (const d of c.dests.slice(0, 2)) {
+      const keys = await sql(d, 'SELECT DISTINCT INDEX_NAME AS i FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY 1', [db2]);
+      assert.deepEqual(keys.map((k) => k.i), ['PRIMARY', 'v']);
+    }
+    assert.equal((await replicationStatus(c.rdonly)).running, true);
+  });
 });
+
+/** What a worker process that died mid-copy leaves: its source tablets held for its job (read off `dest`), replication stopped. */
+async function holdForDeadJob(c: TestCluster, topoFile: string, aliases: string[], dest: { port: number }): Promise<void> {
+  const jobId = String((await sql(dest, 'SELECT job_id FROM `_vt`.`copy_job`'))[0].job_id);
+  const t = JSON.parse(readFileSync(topoFile, 'utf8')) as Topology;
+  const pid = spawnSync('true').pid;
+  for (const alias of aliases) t.tablets[alias] = { ...t.tablets[alias], type: 'worker', workerJob: { jobId, previousType: 'rdonly', since: new Date().toISOString(), pid, hostname: os.hostname() } };
+  writeFileSync(topoFile, JSON.stringify(t, null, 2));
+  await sql(c.rdonly, 'STOP SLAVE');
+}
