@@ -2,10 +2,9 @@
 // in bytes: a slow destination stops the readers (through submit) instead of growing the worker's memory.
 
 import PQueue from 'p-queue';
-import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { LANDED_IF_DUPLICATE_KEY, type TabletClient } from '../mysql/tablet-client.ts';
-import { BULK_UNAVAILABLE, bulkAvailable, BulkLanes } from '../mysql/bulk-execute.ts';
-import { maxAllowedPacket } from '../mysql/packets.ts';
+import { BULK_UNAVAILABLE, BulkLanes, probeBulk } from '../mysql/bulk-execute.ts';
 import { loadDataOn } from '../mysql/infile.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
@@ -108,23 +107,14 @@ export class DestinationWriter {
   async open(): Promise<WriteMethod> {
     if (this.#choice !== 'auto' && this.#choice !== 'bulk') return this.#method;
     const doing = 'checking the write method';
-    await this.#client.attempt(doing, async (pool, ref) => {
-      const conn = await acquireConnection(pool, ref, doing);
-      try {
-        const bulk = bulkAvailable(conn);
-        if (!bulk && this.#choice === 'bulk') {
-          throw new TabletError(ref, doing, new Error(`--write-method bulk: ${BULK_UNAVAILABLE}`));
-        }
-        this.#method = bulk ? 'bulk' : 'load-data';
-        if (bulk) {
-          this.#maxBulkPacket = Math.floor((await maxAllowedPacket(conn)) / 2);
-          // Each writer's connection has its next batch sent while the server runs the one before (see BulkLanes).
-          this.#queue.concurrency = this.#writers * BULK_PIPELINE_DEPTH;
-        }
-      } finally {
-        conn.release();
-      }
-    });
+    const probe = await this.#client.attempt(doing, (pool, ref) => probeBulk(pool, ref, doing));
+    if (!probe.bulk && this.#choice === 'bulk') throw new TabletError(this.ref, doing, new Error(`--write-method bulk: ${BULK_UNAVAILABLE}`));
+    this.#method = probe.bulk ? 'bulk' : 'load-data';
+    if (probe.bulk) {
+      this.#maxBulkPacket = probe.maxBulkPacket;
+      // Each writer's connection has its next batch sent while the server runs the one before (see BulkLanes).
+      this.#queue.concurrency = this.#writers * BULK_PIPELINE_DEPTH;
+    }
     return this.#method;
   }
 

@@ -39,7 +39,6 @@ describe('fault sweep: a destination primary restarting in each phase of a Split
   // Each phase by the first statement of it the destination zone1-200 is about to run.
   const phases: [string, RegExp][] = [
     ['tables being created', /^creating table b$/],
-    ['views being created', /^creating view vb$/],
     ['rows copying', /^writing rows into a \(chunk 1\)$/],
     ['chunk marks being written', /^writing _vt\.copy_state for b$/],
     ['a delayed ALTER running', /^adding delayed indexes to a$/],

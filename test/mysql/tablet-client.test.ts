@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import type { TabletRef } from '../../src/mysql/connection.ts';
+import { queryOn, type TabletRef } from '../../src/mysql/connection.ts';
 import { TabletLink, withTablet, type TabletClient } from '../../src/mysql/tablet-client.ts';
 import { sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
 import { until } from '../helpers/faults.ts';
@@ -75,5 +75,24 @@ describe('TabletClient', () => {
     const nowhere: TabletRef = { alias: 'zone1-999', tablet: { ...ref.tablet, port: 1 } };
     await assert.rejects(withTablet(nowhere, {}, undefined, (cl) => cl.query('checking read_only', 'SELECT 1')), /checking read_only on zone1-999 \(127\.0\.0\.1:1\/t_tablet_client\): .*ECONNREFUSED/);
     assert.ok(Date.now() - started < 5000);
+  });
+
+  test('a read-only refusal (1290, a failover): the shard\'s primary is looked up again and the statement runs there', async () => {
+    const before = counted.length;
+    const promoted: TabletRef = { alias: 'zone1-401', tablet: { ...ref.tablet, port: c.dests[1].port, dbName: '' } };
+    const primary = new TabletLink({ ref: { ...ref, tablet: { ...ref.tablet, dbName: '' } }, credentials: {}, policy: () => ({ durationMs: 20_000, initialDelayMs: 50 }), signal: new AbortController().signal, counted: (t) => counted.push(t), resolvePrimary: async () => promoted });
+    try {
+      const cl = primary.client(1);
+      // The old primary refuses (as a demoted one would); the new one answers with its port.
+      const refuse = "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = 'The MariaDB server is running with the --read-only option'";
+      const rows = await cl.attempt('writing k', (pool, at) => queryOn<{ p: number }[]>(pool, at, 'writing k', at.alias === 'zone1-400' ? refuse : 'SELECT @@port AS p'));
+      assert.equal(Number(rows[0].p), c.dests[1].port);
+      assert.equal(cl.ref.alias, 'zone1-401');
+      assert.deepEqual(counted.slice(before), ['zone1-400']);
+      // A tablet that is no shard's primary is not looked up again: read-only is final there.
+      await assert.rejects(client.query('writing k', refuse), /read-only option/);
+    } finally {
+      await primary.close();
+    }
   });
 });
