@@ -131,9 +131,10 @@ export class TabletLink {
         const guard = this.#guard;
         if (!guard) return;
         run(guard.sql, (err, rows) => {
-          // A failed check is a broken connection: the statement behind it fails too, and is retried.
-          if (err) return;
-          const problem = guard.verdict(rows);
+          // The connection broke under the check: the statement queued behind it fails too, and is retried.
+          if (err && classifyError(err) === 'connection') return;
+          // Any other failure leaves the tablet unchecked: not to be read from.
+          const problem = err ? `could not check that it is still at the snapshot: ${err.message}` : guard.verdict(rows);
           if (problem && !this.#broken) {
             this.#broken = new Error(`source tablet ${ref.alias}: ${problem}`);
             this.#opts.log?.error({ tablet: ref.alias, err: this.#broken }, 'source tablet unusable after a reconnect');
