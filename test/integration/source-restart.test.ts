@@ -48,6 +48,8 @@ describe('the source tablet restarting mid-copy', () => {
     assert.ok((final.retries?.byTablet['zone1-101'] ?? 0) > 0, `retries: ${JSON.stringify(final.retries)}`);
     const lines = readFileSync(topoFile + '.log', 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines.some((r) => r.msg === 'read failed; resuming after the last row read' && r.tablet === 'zone1-101' && r.doing === 'reading t (chunk 2)' && r.table === 't' && r.chunk === 2));
+    // The status page's log line too.
+    assert.ok(final.log.some((l) => /WARN read failed; resuming after the last row read table=t chunk=2 tablet=zone1-101 doing=reading t \(chunk 2\)/.test(l)), final.log.join('\n'));
     await assertHalvesExact(c, db);
     assert.equal((await readTopologyFile(topoFile)).tablets['zone1-101'].type, 'rdonly');
     assert.equal((await replicationStatus(c.rdonly)).running, true);
