@@ -4,11 +4,10 @@
 
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import type { Pool, TabletRef } from '../mysql/connection.ts';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/byte-arena.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
-import { scanRows, type RawRow } from '../mysql/raw-rows.ts';
+import type { RawRow } from '../mysql/raw-rows.ts';
 import { classifyError } from '../mysql/retry.ts';
 import type { TabletDb } from '../mysql/tablet-client.ts';
 import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
@@ -246,21 +245,21 @@ async function copyChunk(
     if (full) return (sinking = send(index, full));
   };
   // Retried by the source's client; a repeat reads on after the last row routed (or from the start, see below).
-  const read = async (pool: Pool, ref: TabletRef, attempt: number) => {
+  const doingRead = `reading ${table.name} (chunk ${chunk.index})`;
+  const prepare = async (attempt: number) => {
     if (attempt > 1) {
       // The batch the broken read was handing on must be submitted before the read goes on without it.
       await sinking;
       if (!cursor) {
-        if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
+        if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${source.client.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
         // Nothing written yet: drop what was batched and read the chunk again from its start.
         for (const b of batchers) b.take()?.release();
         skipped = 0;
       }
     }
-    const sql = chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
-    await scanRows(pool, ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal, binary, arena });
+    return chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
   };
-  await source.client.attempt(`reading ${table.name} (chunk ${chunk.index})`, read, {
+  await source.client.scan(doingRead, prepare, sink, { signal, binary, arena }, {
     context: { table: table.name, chunk: chunk.index },
     message: 'read failed; resuming after the last row read',
     // A read-only refusal cannot happen to a read; anything but a broken connection or a rolled-back read is final.

@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts';
 import { settleAll } from '../clone/settle-all.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
-import { streamRows } from '../mysql/row-stream.ts';
 import { attemptOn } from '../mysql/tablet-client.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { ChunkRange } from '../mysql/sql.ts';
@@ -118,13 +117,13 @@ async function diffChunk(req: DiffRequest, entry: TablePlan, destIndex: number, 
     const sources = sourceIndexes.map((i, n) => {
       const s = req.sources[i];
       const route = req.routerFor(table, i);
-      const rows = streamRows(channels[n].pool, channels[n].ref, doing, chunkQuery(s.dbName, table, plan, range, order), { signal });
+      const rows = channels[n].streamRows(doing, chunkQuery(s.dbName, table, plan, range, order), { signal });
       return keepRows(rows, (row) => route(row) === destIndex, (count) => req.progress.rowsRead(table.name, count));
     });
     const d = channels[channels.length - 1];
     return diffRows(
       mergeOrdered(sources, keyComparator(key)),
-      streamRows(d.pool, d.ref, doing, chunkQuery(dest.dbName, table, plan, range, order), { signal }),
+      d.streamRows(doing, chunkQuery(dest.dbName, table, plan, range, order), { signal }),
       { key, columns: table.columns.map((c) => c.name) },
     );
   }, { context: { table: table.name }, message: 'diff read failed; diffing the chunk again' });

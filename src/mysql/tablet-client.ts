@@ -12,6 +12,9 @@ import type { Logger } from 'pino';
 import { openPool, queryOn, type Pool, type PoolOptions, type TabletRef } from './connection.ts';
 import { classifyError, errorCodes, isDuplicateKey, withRetry, type FailureKind, type Outage, type RetryEvent, type RetryPolicy } from './retry.ts';
 import type { Credentials, DbTls } from '../topology/types.ts';
+import { scanRows, type RowSink, type ScanOptions } from './raw-rows.ts';
+import { streamRows, type StreamOptions } from './row-stream.ts';
+import type { Row } from './sql.ts';
 
 /**
  * How a repeat of a statement is made safe after an attempt whose outcome is unknown (the connection died under it):
@@ -182,7 +185,7 @@ export class TabletClient {
   readonly #link: TabletLink;
   readonly #options: PoolOptions;
   readonly #pools: Pool[] = [];
-  #current: { ref: TabletRef; pool: Pool } | null = null;
+  #current: Channel | null = null;
 
   constructor(link: TabletLink, options: PoolOptions) {
     this.#link = link;
@@ -194,10 +197,11 @@ export class TabletClient {
     return this.#link.ref;
   }
 
-  #pool(): { ref: TabletRef; pool: Pool } {
+  #pool(): Channel {
     if (!this.#current || this.#current.ref !== this.#link.ref) {
-      this.#current = this.#link.openPool(this.#options);
-      this.#pools.push(this.#current.pool);
+      const { ref, pool } = this.#link.openPool(this.#options);
+      this.#current = new Channel(ref, pool);
+      this.#pools.push(pool);
     }
     return this.#current;
   }
@@ -216,6 +220,14 @@ export class TabletClient {
     return attemptOn([this], doing, ([c], attempt, previous) => step(c.pool, c.ref, attempt, previous), opts);
   }
 
+  /**
+   * Reads every row of a query into `sink` (mysql/raw-rows.ts scanRows), retried: `prepare` gives each attempt's SQL
+   * (a repeat reads on after the last row it handed on, say), after whatever it must settle first.
+   */
+  scan(doing: string, prepare: (attempt: number) => Promise<string>, sink: RowSink, scan: ScanOptions, opts: AttemptOptions = {}): Promise<number> {
+    return this.attempt(doing, async (pool, ref, attempt) => scanRows(pool, ref, doing, await prepare(attempt), sink, scan), opts);
+  }
+
   /** @internal The pool on the tablet's current address (a new one after a failover). */
   channel(): Channel {
     return this.#pool();
@@ -232,9 +244,20 @@ export class TabletClient {
 }
 
 /** A pool on a tablet, handed to a step of an attempt (never kept beyond it). */
-export interface Channel {
-  ref: TabletRef;
-  pool: Pool;
+export class Channel {
+  readonly ref: TabletRef;
+  /** @internal For src/mysql's readers and writers. */
+  readonly pool: Pool;
+
+  constructor(ref: TabletRef, pool: Pool) {
+    this.ref = ref;
+    this.pool = pool;
+  }
+
+  /** A query's rows as raw values, streamed (mysql/row-stream.ts). */
+  streamRows(doing: string, sql: string, opts: StreamOptions): AsyncGenerator<Row> {
+    return streamRows(this.pool, this.ref, doing, sql, opts);
+  }
 }
 
 /**
