@@ -2,10 +2,9 @@
 // in bytes: a slow destination stops the readers (through submit) instead of growing the worker's memory.
 
 import PQueue from 'p-queue';
-import { queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { TabletError, type TabletRef } from '../mysql/connection.ts';
 import { LANDED_IF_DUPLICATE_KEY, type TabletClient } from '../mysql/tablet-client.ts';
-import { BULK_UNAVAILABLE, BulkLanes, probeBulk } from '../mysql/bulk-execute.ts';
-import { loadDataOn } from '../mysql/infile.ts';
+import { BULK_UNAVAILABLE } from '../mysql/bulk-execute.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
 import { BulkBatcher } from './bulk-batcher.ts';
@@ -56,8 +55,6 @@ export class DestinationWriter {
   #method: WriteMethod;
   /** Bytes a bulk packet may hold on this destination (half its max_allowed_packet): batches are cut to fit. */
   #maxBulkPacket = Infinity;
-  /** Bulk connections per pool (another pool after a failover), one per writer. */
-  readonly #lanes = new WeakMap<Pool, BulkLanes>();
   readonly #writers: number;
   readonly #queue: PQueue;
   /** Batches waiting beyond the running ones. */
@@ -84,12 +81,6 @@ export class DestinationWriter {
     });
   }
 
-  #lanesFor(pool: Pool): BulkLanes {
-    let lanes = this.#lanes.get(pool);
-    if (!lanes) this.#lanes.set(pool, (lanes = new BulkLanes(pool, this.#writers)));
-    return lanes;
-  }
-
   /** The destination primary as now addressed. */
   get ref(): TabletRef {
     return this.#client.ref;
@@ -107,7 +98,7 @@ export class DestinationWriter {
   async open(): Promise<WriteMethod> {
     if (this.#choice !== 'auto' && this.#choice !== 'bulk') return this.#method;
     const doing = 'checking the write method';
-    const probe = await this.#client.attempt(doing, (pool, ref) => probeBulk(pool, ref, doing));
+    const probe = await this.#client.attempt(doing, (channel) => channel.probeBulk(doing));
     if (!probe.bulk && this.#choice === 'bulk') throw new TabletError(this.ref, doing, new Error(`--write-method bulk: ${BULK_UNAVAILABLE}`));
     this.#method = probe.bulk ? 'bulk' : 'load-data';
     if (probe.bulk) {
@@ -153,11 +144,12 @@ export class DestinationWriter {
         this.#signal.throwIfAborted();
         // One INSERT or LOAD DATA is atomic in InnoDB: after a lost connection it landed whole or not at all, so a
         // duplicate key on a later attempt means it had landed. After a failover the client writes to the new primary.
-        await this.#client.attempt(doing, (pool, ref) => {
+        await this.#client.attempt(doing, (channel) => {
           switch (batch.kind) {
-            case 'bulk': return this.#lanesFor(pool).insert(ref, doing, batch.sql, batch.packet, batch.rows);
-            case 'load-data': return loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows, batch.packet);
-            case 'insert': return queryOn(pool, ref, doing, batch.sql);
+            // Bulk lanes are the channel's: one connection per writer, another set on a new primary's pool.
+            case 'bulk': return channel.bulkInsert(this.#writers, doing, batch.sql, batch.packet, batch.rows);
+            case 'load-data': return channel.loadData(doing, batch.sql, batch.data, batch.rows, batch.packet);
+            case 'insert': return channel.query(doing, batch.sql);
           }
         }, { repeat: LANDED_IF_DUPLICATE_KEY, message: 'write failed; retrying' });
       },

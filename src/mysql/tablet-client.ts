@@ -2,8 +2,8 @@
 // or destination, copy or diff, data or bookkeeping) goes through a TabletClient, which classifies a failure
 // (retry.ts), backs off, shares one outage window among everything that talks to the tablet, looks the shard's
 // primary up again after a failover (1290), logs each retry naming the tablet and what was being done, and counts it.
-// Nothing outside src/mysql holds a pool: a caller gets a pool only inside an attempt (`attempt`), so it cannot
-// reach a tablet around the retry.
+// Nothing outside src/mysql holds a pool: a caller gets a Channel (a pool's statements) only inside an attempt
+// (`attempt`), so it cannot reach a tablet around the retry.
 //
 // A statement that is not naturally idempotent says how a repeat is made safe (`Repeat`): after a connection-level
 // failure its outcome is unknown, and the next attempt must recognise that it had landed.
@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { openPool, queryOn, type Pool, type PoolOptions, type TabletRef } from './connection.ts';
 import { classifyError, errorCodes, isDuplicateKey, withRetry, type FailureKind, type Outage, type RetryEvent, type RetryPolicy } from './retry.ts';
 import type { Credentials, DbTls } from '../topology/types.ts';
+import { BulkLanes, probeBulk } from './bulk-execute.ts';
+import { loadDataOn } from './infile.ts';
 import { scanRows, type RowSink, type ScanOptions } from './raw-rows.ts';
 import { streamRows, type StreamOptions } from './row-stream.ts';
 import type { Row } from './sql.ts';
@@ -208,16 +210,16 @@ export class TabletClient {
 
   /** One statement, retried (see Repeat for one that is not idempotent). Resolves with mysql2's rows or result. */
   query<T>(doing: string, sql: string, values?: unknown[], opts: AttemptOptions = {}): Promise<T> {
-    return this.attempt(doing, (pool, ref) => queryOn<T>(pool, ref, doing, sql, values), opts);
+    return this.attempt(doing, (channel) => channel.query<T>(doing, sql, values), opts);
   }
 
   /**
-   * Runs `step` on this tablet's pool until it succeeds, retrying transient failures per the link's policy.
-   * `step` gets the pool (for src/mysql's readers and writers only), the tablet, the attempt number (1 first)
-   * and the kind of the previous failure.
+   * Runs `step` on this tablet until it succeeds, retrying transient failures per the link's policy. `step` gets
+   * a Channel (the pool on the tablet's current address, its statements), the attempt number (1 first) and the kind
+   * of the previous failure.
    */
-  attempt<T>(doing: string, step: (pool: Pool, ref: TabletRef, attempt: number, previous: FailureKind | null) => Promise<T>, opts: AttemptOptions = {}): Promise<T> {
-    return attemptOn([this], doing, ([c], attempt, previous) => step(c.pool, c.ref, attempt, previous), opts);
+  attempt<T>(doing: string, step: (channel: Channel, attempt: number, previous: FailureKind | null) => Promise<T>, opts: AttemptOptions = {}): Promise<T> {
+    return attemptOn([this], doing, ([c], attempt, previous) => step(c, attempt, previous), opts);
   }
 
   /**
@@ -225,7 +227,7 @@ export class TabletClient {
    * (a repeat reads on after the last row it handed on, say), after whatever it must settle first.
    */
   scan(doing: string, prepare: (attempt: number) => Promise<string>, sink: RowSink, scan: ScanOptions, opts: AttemptOptions = {}): Promise<number> {
-    return this.attempt(doing, async (pool, ref, attempt) => scanRows(pool, ref, doing, await prepare(attempt), sink, scan), opts);
+    return this.attempt(doing, async (channel, attempt) => scanRows(channel.pool, channel.ref, doing, await prepare(attempt), sink, scan), opts);
   }
 
   /** @internal The pool on the tablet's current address (a new one after a failover). */
@@ -254,9 +256,31 @@ export class Channel {
     this.pool = pool;
   }
 
+  #lanes: BulkLanes | null = null;
+
   /** A query's rows as raw values, streamed (mysql/row-stream.ts). */
   streamRows(doing: string, sql: string, opts: StreamOptions): AsyncGenerator<Row> {
     return streamRows(this.pool, this.ref, doing, sql, opts);
+  }
+
+  query<T>(doing: string, sql: string, values?: unknown[]): Promise<T> {
+    return queryOn<T>(this.pool, this.ref, doing, sql, values);
+  }
+
+  /** LOAD DATA LOCAL INFILE of `data` (mysql/infile.ts). */
+  loadData(doing: string, sql: string, data: Buffer, rows: number, packet?: Buffer): Promise<void> {
+    return loadDataOn(this.pool, this.ref, doing, sql, data, rows, packet);
+  }
+
+  /** Whether the server takes bulk commands, and how large a bulk packet may be there (mysql/bulk-execute.ts). */
+  probeBulk(doing: string): Promise<{ bulk: boolean; maxBulkPacket: number }> {
+    return probeBulk(this.pool, this.ref, doing);
+  }
+
+  /** A bulk INSERT on this pool's bulk lanes (`count` of them, made on first use: one per writer). */
+  bulkInsert(count: number, doing: string, sql: string, packet: Buffer, rows: number): Promise<void> {
+    this.#lanes ??= new BulkLanes(this.pool, count);
+    return this.#lanes.insert(this.ref, doing, sql, packet, rows);
   }
 }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { queryOn, type TabletRef } from '../../src/mysql/connection.ts';
+import type { TabletRef } from '../../src/mysql/connection.ts';
 import { TabletLink, withTablet, type TabletClient } from '../../src/mysql/tablet-client.ts';
 import { sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
 import { until } from '../helpers/faults.ts';
@@ -85,7 +85,7 @@ describe('TabletClient', () => {
       const cl = primary.client(1);
       // The old primary refuses (as a demoted one would); the new one answers with its port.
       const refuse = "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = 'The MariaDB server is running with the --read-only option'";
-      const rows = await cl.attempt('writing k', (pool, at) => queryOn<{ p: number }[]>(pool, at, 'writing k', at.alias === 'zone1-400' ? refuse : 'SELECT @@port AS p'));
+      const rows = await cl.attempt('writing k', (ch) => ch.query<{ p: number }[]>('writing k', ch.ref.alias === 'zone1-400' ? refuse : 'SELECT @@port AS p'));
       assert.equal(Number(rows[0].p), c.dests[1].port);
       assert.equal(cl.ref.alias, 'zone1-401');
       assert.deepEqual(counted.slice(before), ['zone1-400']);
