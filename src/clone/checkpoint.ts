@@ -1,6 +1,7 @@
 // `_vt.blp_checkpoint`: where filtered replication from each source shard resumes on a destination.
 
-import { describeTablet, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { describeTablet, TabletError } from '../mysql/connection.ts';
+import type { TabletClient } from '../mysql/tablet-client.ts';
 import { quoteString } from '../mysql/sql.ts';
 
 export const BLP_FLAG_DONT_START = 'DontStart';
@@ -42,13 +43,13 @@ const ER_BAD_DB = 1049;
 const ER_NO_SUCH_TABLE = 1146;
 
 /** The position each source shard uid's row holds on a destination: where its copy of that source was taken. */
-export async function readCheckpointPositions(pool: Pool, ref: TabletRef): Promise<Map<number, string>> {
+export async function readCheckpointPositions(client: TabletClient): Promise<Map<number, string>> {
   let rows: { uid: number | string; pos: Buffer | string | null }[];
   try {
-    rows = await queryOn(pool, ref, 'reading _vt.blp_checkpoint', 'SELECT source_shard_uid AS uid, pos FROM `_vt`.`blp_checkpoint`');
+    rows = await client.query('reading _vt.blp_checkpoint', 'SELECT source_shard_uid AS uid, pos FROM `_vt`.`blp_checkpoint`');
   } catch (err) {
     if (err instanceof TabletError && (err.errno === ER_NO_SUCH_TABLE || err.errno === ER_BAD_DB)) {
-      throw new CheckpointError(`destination ${describeTablet(ref)} has no _vt.blp_checkpoint, so the position it was cloned from is unknown (clone with -populate_blp_checkpoint, or diff inside the clone with verify)`);
+      throw new CheckpointError(`destination ${describeTablet(client.ref)} has no _vt.blp_checkpoint, so the position it was cloned from is unknown (clone with -populate_blp_checkpoint, or diff inside the clone with verify)`);
     }
     throw err;
   }

@@ -5,25 +5,21 @@
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/byte-arena.ts';
-import type { Pool, TabletRef } from '../mysql/connection.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
-import { scanRows, type RawRow } from '../mysql/raw-rows.ts';
-import { classifyError, withRetry, type Outage, type RetryEvent, type RetryPolicy } from '../mysql/retry.ts';
+import type { RawRow } from '../mysql/raw-rows.ts';
+import { classifyError } from '../mysql/retry.ts';
+import type { TabletDb } from '../mysql/tablet-client.ts';
 import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
 import { settleAll } from './settle-all.ts';
 import type { DestinationWriter } from './writer.ts';
 
-export interface SourceSide {
-  ref: TabletRef;
-  pool: Pool;
-  dbName: string;
-}
+/** A source's database; its client retries (mysql/tablet-client.ts). */
+export type SourceSide = TabletDb;
 
 export interface DestinationSide {
-  ref: TabletRef;
   dbName: string;
   writer: DestinationWriter;
 }
@@ -43,18 +39,6 @@ export interface CopyProgress {
   rowsSkipped(table: string, rows: number): void;
   chunkDone(table: string): void;
   tableStarted(table: string): void;
-}
-
-/** Where a retried read or write happened, for its log line and counters. */
-export interface RetryPlace {
-  table: string;
-  chunk: number;
-  tablet: string;
-}
-
-export interface ReadRetry {
-  policy: RetryPolicy;
-  onRetry(event: RetryEvent, where: RetryPlace): void;
 }
 
 /**
@@ -84,8 +68,6 @@ export interface CopyRequest {
   abort: AbortController;
   progress: CopyProgress;
   log: Logger;
-  /** Retrying a read that broke (absent: the first failure is final). */
-  readRetry?: ReadRetry;
   marks?: ChunkMarks;
   /** Called once per table when every chunk of it, from every source, is written (and marked). */
   tableCopied?(table: TableDefinition): void;
@@ -177,7 +159,7 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
   const ahead = req.readersPerSource * 2;
   for (const table of tables) {
     signal.throwIfAborted();
-    const make = () => planChunks(source.pool, source.ref, source.dbName, table, req.chunking);
+    const make = () => planChunks(source.client, source.dbName, table, req.chunking);
     const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
     req.progress.chunksPlanned(table.name, plan.chunks.length);
     const router = req.routerFor(table, sourceIndex);
@@ -192,7 +174,7 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
       if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
       signal.throwIfAborted();
       const chunk = { sourceIndex, index: chunkIndex, range };
-      const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.ref.alias });
+      const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.client.ref.alias });
       const failed = (err: unknown) => {
         if (!signal.aborted) log.error({ err }, 'chunk failed');
         run.failure ??= { err };
@@ -215,9 +197,6 @@ interface ChunkRef {
   index: number;
   range: ChunkRange;
 }
-
-/** Each source's outage, shared by its chunk readers (see Outage). */
-const sourceOutages = new WeakMap<SourceSide, Outage>();
 
 async function copyChunk(
   req: CopyRequest,
@@ -265,36 +244,30 @@ async function copyChunk(
     const full = batchers[index].add(row);
     if (full) return (sinking = send(index, full));
   };
-  const read = async (attempt: number) => {
+  // Retried by the source's client; a repeat reads on after the last row routed (or from the start, see below).
+  const doingRead = `reading ${table.name} (chunk ${chunk.index})`;
+  const prepare = async (attempt: number) => {
     if (attempt > 1) {
       // The batch the broken read was handing on must be submitted before the read goes on without it.
       await sinking;
       if (!cursor) {
-        if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${source.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
+        if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${source.client.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
         // Nothing written yet: drop what was batched and read the chunk again from its start.
         for (const b of batchers) b.take()?.release();
         skipped = 0;
       }
     }
-    const sql = chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
-    await scanRows(source.pool, source.ref, `reading ${table.name} (chunk ${chunk.index})`, sql, sink, { signal, binary, arena });
+    return chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
   };
-  if (req.readRetry) {
-    const retry = req.readRetry;
-    await withRetry(`reading ${table.name} (chunk ${chunk.index}) from ${source.ref.alias}`, read, {
-      policy: retry.policy,
-      outage: sourceOutages.get(source) ?? sourceOutages.set(source, { since: null }).get(source),
-      signal,
-      // A read-only refusal cannot happen to a read; anything but a broken connection or a rolled-back read is final.
-      classify: (err) => {
-        const kind = classifyError(err);
-        return kind === 'read-only' ? 'fatal' : kind;
-      },
-      onRetry: (event) => retry.onRetry(event, { table: table.name, chunk: chunk.index, tablet: source.ref.alias }),
-    });
-  } else {
-    await read(1);
-  }
+  await source.client.scan(doingRead, prepare, sink, { signal, binary, arena }, {
+    context: { table: table.name, chunk: chunk.index },
+    message: 'read failed; resuming after the last row read',
+    // A read-only refusal cannot happen to a read; anything but a broken connection or a rolled-back read is final.
+    classify: (err) => {
+      const kind = classifyError(err);
+      return kind === 'read-only' ? 'fatal' : kind;
+    },
+  });
   for (const [index, batcher] of batchers.entries()) {
     const last = batcher.take();
     if (last) await send(index, last);

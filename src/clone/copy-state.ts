@@ -5,7 +5,7 @@
 // its rows (finishJob); one that fails leaves them, for --resume.
 
 import type { Logger } from 'pino';
-import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { LANDED_IF_DUPLICATE_KEY, type TabletDb } from '../mysql/tablet-client.ts';
 import type { ChunkPlan } from '../mysql/chunker.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { chunkWhere, quoteTable } from '../mysql/sql.ts';
@@ -47,20 +47,18 @@ export interface CopyJobRecord {
   positions: string[];
 }
 
-export interface CopyDestination {
-  ref: TabletRef;
-  pool: Pool;
-  dbName: string;
-}
+/** A destination's database; its client retries every statement. Each statement here is idempotent but one (said there). */
+export type CopyDestination = TabletDb;
 
 export async function createCopyState(d: CopyDestination): Promise<void> {
-  for (const sql of CREATE_COPY_STATE) await queryOn(d.pool, d.ref, 'creating _vt.copy_state', sql);
+  for (const sql of CREATE_COPY_STATE) await d.client.query('creating _vt.copy_state', sql);
 }
 
 export async function recordJob(d: CopyDestination, job: CopyJobRecord): Promise<void> {
-  await queryOn(d.pool, d.ref, 'writing _vt.copy_job', 'INSERT INTO `_vt`.`copy_job` (job_id, command, keyspace, shard, source_tablets, positions, started) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+  // The job id is the key: a duplicate on a repeat after a lost connection means the first attempt landed.
+  await d.client.query('writing _vt.copy_job', 'INSERT INTO `_vt`.`copy_job` (job_id, command, keyspace, shard, source_tablets, positions, started) VALUES (?, ?, ?, ?, ?, ?, ?)', [
     job.jobId, job.command, job.keyspace, job.shard, JSON.stringify(job.sourceTablets), JSON.stringify(job.positions), Math.floor(Date.now() / 1000),
-  ]);
+  ], { repeat: LANDED_IF_DUPLICATE_KEY });
 }
 
 /**
@@ -69,22 +67,25 @@ export async function recordJob(d: CopyDestination, job: CopyJobRecord): Promise
  */
 export async function finishJob(d: CopyDestination, jobId: string): Promise<void> {
   const doing = 'clearing _vt.copy_state';
-  await queryOn(d.pool, d.ref, doing, 'DELETE FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
-  await queryOn(d.pool, d.ref, doing, 'DELETE FROM `_vt`.`copy_job` WHERE job_id = ?', [jobId]);
-  const left = await queryOn<unknown[]>(d.pool, d.ref, doing, 'SELECT 1 FROM `_vt`.`copy_job` LIMIT 1');
-  if (left.length === 0) await queryOn(d.pool, d.ref, doing, 'DROP TABLE IF EXISTS `_vt`.`copy_state`, `_vt`.`copy_job`');
+  await d.client.query(doing, 'DELETE FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
+  await d.client.query(doing, 'DELETE FROM `_vt`.`copy_job` WHERE job_id = ?', [jobId]);
+  const left = await d.client.query<unknown[]>(doing, 'SELECT 1 FROM `_vt`.`copy_job` LIMIT 1');
+  if (left.length === 0) await d.client.query(doing, 'DROP TABLE IF EXISTS `_vt`.`copy_state`, `_vt`.`copy_job`');
 }
 
 /** The latest unfinished clone of these shards recorded on the destination, or null. */
 export async function findUnfinishedJob(d: CopyDestination, command: string, keyspace: string, shard: string): Promise<CopyJobRecord | null> {
-  const exists = await queryOn<unknown[]>(d.pool, d.ref, 'looking for _vt.copy_job', "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_vt' AND TABLE_NAME = 'copy_job'");
+  const exists = await d.client.query<unknown[]>('looking for _vt.copy_job', "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_vt' AND TABLE_NAME = 'copy_job'");
   if (exists.length === 0) return null;
-  const rows = await queryOn<{ jobId: Buffer | string; sourceTablets: Buffer | string; positions: Buffer | string }[]>(d.pool, d.ref, 'reading _vt.copy_job',
+  const rows = await d.client.query<{ jobId: Buffer | string; sourceTablets: Buffer | string; positions: Buffer | string }[]>('reading _vt.copy_job',
     'SELECT job_id AS jobId, source_tablets AS sourceTablets, positions FROM `_vt`.`copy_job` WHERE command = ? AND keyspace = ? AND shard = ? AND finished IS NULL ORDER BY started DESC LIMIT 1', [command, keyspace, shard]);
   if (rows.length === 0) return null;
   const r = rows[0];
   return { jobId: String(r.jobId), command, keyspace, shard, sourceTablets: JSON.parse(String(r.sourceTablets)) as string[], positions: JSON.parse(String(r.positions)) as string[] };
 }
+
+/** The condition on a destination table's rows that came from source `sourceIndex` ('' when all did). */
+export type SourceRows = (sourceIndex: number, table: TableDefinition) => string;
 
 const key = (sourceIndex: number, table: string, chunk: number) => `${sourceIndex}\0${table}\0${chunk}`;
 
@@ -99,24 +100,27 @@ export class CopyState implements ChunkMarks {
   readonly #plans = new Map<string, ChunkPlan>();
   readonly #done = new Set<string>();
   readonly #resumed: boolean;
+  /** SQL condition on the rows of a table that came from a source ('' for all): see prepare(). */
+  readonly #sourceRows: SourceRows;
 
-  private constructor(dests: CopyDestination[], jobId: string, log: Logger, resumed: boolean) {
+  private constructor(dests: CopyDestination[], jobId: string, log: Logger, resumed: boolean, sourceRows: SourceRows) {
     this.#dests = dests;
     this.#jobId = jobId;
     this.#log = log;
     this.#resumed = resumed;
+    this.#sourceRows = sourceRows;
   }
 
   static fresh(dests: CopyDestination[], jobId: string, log: Logger): CopyState {
-    return new CopyState(dests, jobId, log, false);
+    return new CopyState(dests, jobId, log, false, () => '');
   }
 
   /** The old job's plans and finished chunks, carried on under its job id. */
-  static async resume(dests: CopyDestination[], jobId: string, log: Logger): Promise<CopyState> {
-    const state = new CopyState(dests, jobId, log, true);
+  static async resume(dests: CopyDestination[], jobId: string, log: Logger, sourceRows: SourceRows): Promise<CopyState> {
+    const state = new CopyState(dests, jobId, log, true, sourceRows);
     const counts = new Map<string, number>();
     for (const d of dests) {
-      const rows = await queryOn<{ s: number; t: Buffer | string; c: number; plan: Buffer | string | null }[]>(d.pool, d.ref, 'reading _vt.copy_state',
+      const rows = await d.client.query<{ s: number; t: Buffer | string; c: number; plan: Buffer | string | null }[]>('reading _vt.copy_state',
         'SELECT source_index AS s, table_name AS t, chunk AS c, plan FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
       for (const r of rows) {
         const k = key(Number(r.s), String(r.t), Number(r.c));
@@ -143,13 +147,17 @@ export class CopyState implements ChunkMarks {
     return this.#done.has(key(sourceIndex, table, chunk));
   }
 
-  /** Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise). */
+  /**
+   * Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise): of its own
+   * source only, so that in a merge the rows another source copied into the same keys (its chunk marked done) stay.
+   */
   async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void> {
     if (!this.#resumed) return;
-    const where = plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]);
+    const conditions = [plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]).replace(/^ WHERE /, ''), this.#sourceRows(sourceIndex, table)].filter(Boolean);
+    const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     await Promise.all(this.#dests.map(async (d) => {
-      const result = await queryOn<{ affectedRows: number }>(d.pool, d.ref, `removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);
-      if (result.affectedRows) this.#log.info({ table: table.name, chunk, tablet: d.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');
+      const result = await d.client.query<{ affectedRows: number }>(`removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);
+      if (result.affectedRows) this.#log.info({ table: table.name, chunk, tablet: d.client.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');
     }));
   }
 
@@ -159,7 +167,7 @@ export class CopyState implements ChunkMarks {
 
   async #mark(sourceIndex: number, table: string, chunk: number, plan: string | null): Promise<void> {
     await Promise.all(this.#dests.map((d) =>
-      queryOn(d.pool, d.ref, `writing _vt.copy_state for ${table}`, 'REPLACE INTO `_vt`.`copy_state` (job_id, source_index, table_name, chunk, plan, done_time) VALUES (?, ?, ?, ?, ?, ?)', [
+      d.client.query(`writing _vt.copy_state for ${table}`, 'REPLACE INTO `_vt`.`copy_state` (job_id, source_index, table_name, chunk, plan, done_time) VALUES (?, ?, ?, ?, ?, ?)', [
         this.#jobId, sourceIndex, table, chunk, plan, Math.floor(Date.now() / 1000),
       ])));
   }

@@ -4,8 +4,9 @@
 // connection of its own (the caller's pool), so that the writers' batches of other tables go on meanwhile.
 
 import PQueue from 'p-queue';
-import { queryOn } from '../mysql/connection.ts';
-import type { DelayedAlters, DestinationDb } from './schema-copy.ts';
+import type { TableDefinition } from '../mysql/schema.ts';
+import { hasFullDefinition, type DelayedAlters, type DestinationDb } from './schema-copy.ts';
+import type { StrategyFlags } from './strategy-flags.ts';
 import { settleAll } from './settle-all.ts';
 
 export interface DelayedIndexEvents {
@@ -24,13 +25,18 @@ export class DelayedIndexes {
   readonly #onError: (err: unknown) => void;
   readonly #queued = new Set<string>();
   readonly #runs: Promise<void>[] = [];
+  /** The tables and the job's flags: what an ALTER that already took effect is recognised by. */
+  readonly #tables: Map<string, TableDefinition>;
+  readonly #flags: StrategyFlags;
 
   /**
    * `alters[i]` is destination i's (see createTables). `onError` is told of the first failure at once (the job
    * aborts its copy on it); finish() reports it too.
    */
-  constructor(dests: DestinationDb[], alters: DelayedAlters[], signal: AbortSignal, events: DelayedIndexEvents, onError: (err: unknown) => void) {
+  constructor(dests: DestinationDb[], alters: DelayedAlters[], schema: { tables: TableDefinition[]; flags: StrategyFlags }, signal: AbortSignal, events: DelayedIndexEvents, onError: (err: unknown) => void) {
     this.#dests = dests;
+    this.#tables = new Map(schema.tables.map((t) => [t.name, t]));
+    this.#flags = schema.flags;
     this.#alters = alters;
     this.#queues = dests.map(() => new PQueue({ concurrency: 1 }));
     this.#signal = signal;
@@ -57,7 +63,11 @@ export class DelayedIndexes {
           started = true;
           this.#events.started(table);
         }
-        await queryOn(d.pool, d.ref, `adding delayed indexes to ${table}`, sql);
+        // An ALTER is atomic, but after a lost connection it may have run: a repeat is made only if the table's
+        // definition is not yet the source's whole one (it would fail on the indexes it already has).
+        const definition = this.#tables.get(table);
+        const landed = async () => definition !== undefined && (await hasFullDefinition(d, definition, this.#flags));
+        await d.client.query(`adding delayed indexes to ${table}`, sql, undefined, { repeat: { kind: 'check', landed }, context: { table } });
       }, { signal: this.#signal }) as Promise<void>;
     });
     const all = Promise.all(runs).then(() => this.#events.finished(table));

@@ -1,16 +1,13 @@
 // Destination schema: database, tables (per strategy), views; the delayed ALTERs; the final comparison.
 
-import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import type { TabletDb } from '../mysql/tablet-client.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
 import { quoteId, quoteTable } from '../mysql/sql.ts';
 import { normalizeCreateTable, normalizeView, rewriteCreateView, splitCreateTable } from './create-sql.ts';
 import type { StrategyFlags } from './strategy-flags.ts';
 
-export interface DestinationDb {
-  ref: TabletRef;
-  pool: Pool;
-  dbName: string;
-}
+/** A destination's database; its client retries every statement (mysql/tablet-client.ts). */
+export type DestinationDb = TabletDb;
 
 export class DestinationNotEmptyError extends Error {
   constructor(message: string) {
@@ -18,6 +15,9 @@ export class DestinationNotEmptyError extends Error {
     this.name = 'DestinationNotEmptyError';
   }
 }
+
+const ER_TABLE_EXISTS = 1050;
+const ER_BAD_TABLE = 1051;
 
 /** The ALTERs to run after the copy, per table, for one destination. */
 export type DelayedAlters = Map<string, string>;
@@ -44,10 +44,11 @@ export function tableFlags(table: TableDefinition, flags: StrategyFlags): Strate
  * holds rows is an error naming it: copying into it would duplicate or mix data.
  */
 export async function createTables(dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags, resume = false): Promise<DelayedAlters> {
-  const { pool, ref, dbName } = dest;
-  await queryOn(pool, ref, 'creating the database', `CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)}`);
+  const { client, dbName } = dest;
+  const { ref } = client;
+  await client.query('creating the database', `CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)}`);
   const existing = new Set(
-    (await queryOn<{ name: string }[]>(pool, ref, 'listing tables', 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [dbName])).map((r) => String(r.name)),
+    (await client.query<{ name: string }[]>('listing tables', 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [dbName])).map((r) => String(r.name)),
   );
   const alters: DelayedAlters = new Map();
   for (const table of tables) {
@@ -59,22 +60,24 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
       continue;
     }
     if (existing.has(table.name)) {
-      const rows = await queryOn<unknown[]>(pool, ref, `checking ${table.name}`, `SELECT 1 FROM ${quoteTable(dbName, table.name)} LIMIT 1`);
+      const rows = await client.query<unknown[]>(`checking ${table.name}`, `SELECT 1 FROM ${quoteTable(dbName, table.name)} LIMIT 1`);
       if (rows.length > 0) {
         throw new DestinationNotEmptyError(`destination ${ref.alias} already has rows in ${dbName}.${table.name}; empty or drop it before cloning, or pass --resume to finish the interrupted copy that wrote them`);
       }
-      await queryOn(pool, ref, `dropping empty ${table.name}`, `DROP TABLE ${quoteTable(dbName, table.name)}`);
+      // A repeat after a lost connection that finds no table: the first attempt dropped it.
+      await client.query(`dropping empty ${table.name}`, `DROP TABLE ${quoteTable(dbName, table.name)}`, undefined, { repeat: { kind: 'error', errnos: [ER_BAD_TABLE] } });
     }
     const { create, alter } = splitCreateTable(table.createSql, dbName, table.name, tableFlags(table, flags));
-    await queryOn(pool, ref, `creating table ${table.name}`, create);
+    // A repeat after a lost connection that finds the table: the first attempt created it (it did not exist before).
+    await client.query(`creating table ${table.name}`, create, undefined, { repeat: { kind: 'error', errnos: [ER_TABLE_EXISTS] } });
     if (alter) alters.set(table.name, alter);
   }
   return alters;
 }
 
 /** Whether the destination's table already has the source's whole definition (its delayed indexes included). */
-async function hasFullDefinition(dest: DestinationDb, table: TableDefinition, flags: StrategyFlags): Promise<boolean> {
-  const rows = await queryOn<Record<string, string>[]>(dest.pool, dest.ref, `reading ${table.name}'s definition`, `SHOW CREATE TABLE ${quoteTable(dest.dbName, table.name)}`);
+export async function hasFullDefinition(dest: DestinationDb, table: TableDefinition, flags: StrategyFlags): Promise<boolean> {
+  const rows = await dest.client.query<Record<string, string>[]>(`reading ${table.name}'s definition`, `SHOW CREATE TABLE ${quoteTable(dest.dbName, table.name)}`);
   const have = rows[0]?.['Create Table'];
   return have !== undefined && normalizeCreateTable(have, table.name, flags) === normalizeCreateTable(table.createSql, table.name, flags);
 }
@@ -86,7 +89,7 @@ export async function createViews(dest: DestinationDb, sourceDb: string, views: 
     const failed: { view: TableDefinition; err: unknown }[] = [];
     for (const view of pending) {
       try {
-        await queryOn(dest.pool, dest.ref, `creating view ${view.name}`, `USE ${quoteId(dest.dbName)}; ${rewriteCreateView(view.createSql, sourceDb, dest.dbName)}`);
+        await dest.client.query(`creating view ${view.name}`, `USE ${quoteId(dest.dbName)}; ${rewriteCreateView(view.createSql, sourceDb, dest.dbName)}`);
       } catch (err) {
         failed.push({ view, err });
       }
@@ -101,18 +104,18 @@ export async function createViews(dest: DestinationDb, sourceDb: string, views: 
  * the strategy's removals and the database name). Returns the differences, one line each.
  */
 export async function compareSchema(source: SchemaDefinition, dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags): Promise<string[]> {
-  const actual = await readSchema(dest.pool, dest.ref, dest.dbName);
+  const actual = await readSchema(dest.client, dest.dbName);
   const byName = new Map(actual.tables.map((t) => [t.name, t]));
   const problems: string[] = [];
   for (const table of tables) {
     const got = byName.get(table.name);
     if (!got) {
-      problems.push(`${dest.ref.alias}: ${table.kind} ${table.name} is missing`);
+      problems.push(`${dest.client.ref.alias}: ${table.kind} ${table.name} is missing`);
       continue;
     }
     const want = table.kind === 'view' ? normalizeView(table.createSql, source.dbName) : normalizeCreateTable(table.createSql, table.name, flags);
     const have = table.kind === 'view' ? normalizeView(got.createSql, dest.dbName) : normalizeCreateTable(got.createSql, table.name, flags);
-    if (want !== have) problems.push(`${dest.ref.alias}: ${table.kind} ${table.name} differs from the source:\n  source: ${want}\n  dest:   ${have}`);
+    if (want !== have) problems.push(`${dest.client.ref.alias}: ${table.kind} ${table.name} differs from the source:\n  source: ${want}\n  dest:   ${have}`);
   }
   return problems;
 }

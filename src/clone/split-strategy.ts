@@ -1,6 +1,7 @@
 // SplitClone and SplitDiff: every table of the source shard(s), each row to the destination shard holding its
 // keyspace id.
 
+import { keyRangeCondition } from '../mysql/sql.ts';
 import { intersects, keyRangeToString, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';
 import { notUint64 } from '../keyrange/keyspace-id.ts';
 import { makeKeyspaceIdRouter, makeUint64HalvesRouter } from '../keyrange/row-router.ts';
@@ -93,6 +94,10 @@ export class SplitStrategy implements CopyStrategy {
       }
     }
     return picked;
+  }
+
+  sourceRowsCondition(_table: TableDefinition, targets: CloneTargets, sourceIndex: number): string {
+    return targets.sources.length === 1 ? '' : keyRangeCondition(this.#column, this.#columnType, targets.sources[sourceIndex].keyRange);
   }
 
   routerFor(table: TableDefinition, targets: CloneTargets, sourceIndex: number): RowRouter {

@@ -29,6 +29,11 @@ export interface CopyStrategy {
   pickTables(schema: SchemaDefinition): TableDefinition[];
   /** The router for rows of `table` read from source `sourceIndex`, over `targets.destinations`. */
   routerFor(table: TableDefinition, targets: CloneTargets, sourceIndex: number): RowRouter;
+  /**
+   * SQL condition on a destination table's rows that came from source `sourceIndex` ('' when every row did): a
+   * resumed copy removes a chunk's rows of that source only, leaving the other sources' rows of the same keys.
+   */
+  sourceRowsCondition(table: TableDefinition, targets: CloneTargets, sourceIndex: number): string;
   /** What to record as `sourceShards` on destination `destIndex`. */
   sourceShardsFor(targets: CloneTargets, destIndex: number, tables: TableDefinition[]): SourceShard[];
 }

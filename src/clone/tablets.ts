@@ -1,7 +1,8 @@
 // Choosing the tablets a job works on: a healthy source tablet per source shard, the primary of each destination.
 
 import type { Logger } from 'pino';
-import { describeTablet, openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
+import { describeTablet, type TabletRef } from '../mysql/connection.ts';
+import { withTablet } from '../mysql/tablet-client.ts';
 import { isReadOnly, replicationStatus } from '../mysql/replication.ts';
 import { describeOwner, ownerIsDead } from '../topology/owner.ts';
 import type { Credentials, DbTls, TabletType, Topology } from '../topology/types.ts';
@@ -22,22 +23,22 @@ function tabletsOfShard(topo: Topology, keyspace: string, shard: string, type: T
 
 /** Why a tablet is unfit to be read from, or null when it is fit. */
 async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTls | undefined): Promise<string | null> {
-  const pool = openPool(ref, credentials, { connectionLimit: 1, tls });
+  // Checked once, no retry: nothing is changed yet, and a tablet that is down is reported at once.
   try {
-    let status = await replicationStatus(pool, ref);
-    // Replication restarted a moment ago (by the last job's cleanup, say) is still connecting: give it a few
-    // seconds before calling the tablet unhealthy.
-    for (let i = 0; i < 20 && status.sqlRunning && !status.ioRunning && !status.lastError; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      status = await replicationStatus(pool, ref);
-    }
-    if (!status.configured) return 'it is not a replica';
-    if (!status.ioRunning || !status.sqlRunning) return `replication is not running${status.lastError ? ` (${status.lastError})` : ''}`;
-    return null;
+    return await withTablet(ref, credentials, tls, async (client) => {
+      let status = await replicationStatus(client);
+      // Replication restarted a moment ago (by the last job's cleanup, say) is still connecting: give it a few
+      // seconds before calling the tablet unhealthy.
+      for (let i = 0; i < 20 && status.sqlRunning && !status.ioRunning && !status.lastError; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        status = await replicationStatus(client);
+      }
+      if (!status.configured) return 'it is not a replica';
+      if (!status.ioRunning || !status.sqlRunning) return `replication is not running${status.lastError ? ` (${status.lastError})` : ''}`;
+      return null;
+    });
   } catch (err) {
     return (err as Error).message;
-  } finally {
-    await pool.end().catch(() => {});
   }
 }
 
@@ -67,14 +68,12 @@ export async function pickDestinationPrimary(topo: Topology, keyspace: string, s
   const primaries = tabletsOfShard(topo, keyspace, shard, 'primary');
   if (primaries.length === 0) throw new TargetError(`destination shard ${keyspace}/${shard} has no primary tablet`);
   const ref = primaries[0];
-  const pool: Pool = openPool(ref, credentials, { connectionLimit: 1, withDatabase: false, tls });
   try {
-    if (await isReadOnly(pool, ref)) throw new TargetError(`destination primary ${describeTablet(ref)} of ${keyspace}/${shard} is read-only`);
+    // Checked once, no retry: nothing is changed yet, and a typo in a port must not wait out --retry-duration.
+    if (await withTablet(ref, credentials, tls, isReadOnly, false)) throw new TargetError(`destination primary ${describeTablet(ref)} of ${keyspace}/${shard} is read-only`);
   } catch (err) {
     if (err instanceof TargetError) throw err;
     throw new TargetError(`destination primary of ${keyspace}/${shard} is unusable: ${(err as Error).message}`);
-  } finally {
-    await pool.end().catch(() => {});
   }
   return ref;
 }

@@ -48,6 +48,11 @@ export class VerticalStrategy implements CopyStrategy {
     return schema.tables.filter((t) => names.includes(t.name));
   }
 
+  /** One source: every row of a destination table came from it. */
+  sourceRowsCondition(): string {
+    return '';
+  }
+
   routerFor(): RowRouter {
     return TO_THE_DESTINATION;
   }

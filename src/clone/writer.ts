@@ -2,15 +2,13 @@
 // in bytes: a slow destination stops the readers (through submit) instead of growing the worker's memory.
 
 import PQueue from 'p-queue';
-import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { BULK_UNAVAILABLE, bulkAvailable, BulkLanes } from '../mysql/bulk-execute.ts';
-import { maxAllowedPacket } from '../mysql/packets.ts';
-import { loadDataOn } from '../mysql/infile.ts';
+import { TabletError, type TabletRef } from '../mysql/connection.ts';
+import { LANDED_IF_DUPLICATE_KEY, type TabletClient } from '../mysql/tablet-client.ts';
+import { BULK_UNAVAILABLE } from '../mysql/bulk-execute.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
 import { BulkBatcher } from './bulk-batcher.ts';
 import { LoadDataBatcher } from './load-data-batcher.ts';
-import { writeWithRetry, type WriteRetry } from './write-retry.ts';
 
 /**
  * `bulk`: a prepared INSERT run for a whole batch by COM_STMT_BULK_EXECUTE (MariaDB 10.2+; the fastest);
@@ -29,8 +27,6 @@ export interface WriterOptions {
   signal: AbortSignal;
   /** Bytes of batches queued or being written at most (a batch larger than this still goes, alone). */
   maxQueuedBytes?: number;
-  /** How a failed batch is retried (see write-retry.ts); without it, the first failure is final. */
-  retry?: WriteRetry;
 }
 
 /** Bulk batches in flight per writer connection: one running on the server, the next already sent. */
@@ -53,34 +49,29 @@ export const queuedBatchBytes = {
 };
 
 export class DestinationWriter {
-  readonly ref: TabletRef;
+  readonly #client: TabletClient;
   readonly #choice: WriteMethodChoice;
   /** The method in use: set by open() (`auto` is resolved there), the choice until then. */
   #method: WriteMethod;
   /** Bytes a bulk packet may hold on this destination (half its max_allowed_packet): batches are cut to fit. */
   #maxBulkPacket = Infinity;
-  /** Bulk connections per pool (another pool after a failover), one per writer. */
-  readonly #lanes = new WeakMap<Pool, BulkLanes>();
   readonly #writers: number;
-  readonly #pool: Pool;
   readonly #queue: PQueue;
   /** Batches waiting beyond the running ones. */
   readonly #maxWaiting: number;
   readonly #maxBytes: number;
   readonly #signal: AbortSignal;
-  readonly #retry: WriteRetry | undefined;
   /** Bytes of this writer's batches submitted and not yet finished: at most #maxBytes, or one batch. */
   #bytes = 0;
   /** Submits waiting for bytes: all woken whenever a batch finishes, to look again. */
   #waiters: (() => void)[] = [];
 
-  constructor(ref: TabletRef, pool: Pool, opts: WriterOptions) {
-    this.ref = ref;
+  /** `client`: the destination primary's, with the writers' connections (its retries are the batches'). */
+  constructor(client: TabletClient, opts: WriterOptions) {
+    this.#client = client;
     this.#choice = opts.method;
     this.#method = opts.method === 'auto' ? 'load-data' : opts.method;
-    this.#pool = pool;
     this.#signal = opts.signal;
-    this.#retry = opts.retry;
     this.#writers = opts.writers;
     this.#maxWaiting = opts.writers * 2;
     this.#maxBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
@@ -90,10 +81,9 @@ export class DestinationWriter {
     });
   }
 
-  #lanesFor(pool: Pool): BulkLanes {
-    let lanes = this.#lanes.get(pool);
-    if (!lanes) this.#lanes.set(pool, (lanes = new BulkLanes(pool, this.#writers)));
-    return lanes;
+  /** The destination primary as now addressed. */
+  get ref(): TabletRef {
+    return this.#client.ref;
   }
 
   get method(): WriteMethod {
@@ -108,20 +98,13 @@ export class DestinationWriter {
   async open(): Promise<WriteMethod> {
     if (this.#choice !== 'auto' && this.#choice !== 'bulk') return this.#method;
     const doing = 'checking the write method';
-    const conn = await acquireConnection(this.#pool, this.ref, doing);
-    try {
-      const bulk = bulkAvailable(conn);
-      if (!bulk && this.#choice === 'bulk') {
-        throw new TabletError(this.ref, doing, new Error(`--write-method bulk: ${BULK_UNAVAILABLE}`));
-      }
-      this.#method = bulk ? 'bulk' : 'load-data';
-      if (bulk) {
-        this.#maxBulkPacket = Math.floor((await maxAllowedPacket(conn)) / 2);
-        // Each writer's connection has its next batch sent while the server runs the one before (see BulkLanes).
-        this.#queue.concurrency = this.#writers * BULK_PIPELINE_DEPTH;
-      }
-    } finally {
-      conn.release();
+    const probe = await this.#client.attempt(doing, (channel) => channel.probeBulk(doing));
+    if (!probe.bulk && this.#choice === 'bulk') throw new TabletError(this.ref, doing, new Error(`--write-method bulk: ${BULK_UNAVAILABLE}`));
+    this.#method = probe.bulk ? 'bulk' : 'load-data';
+    if (probe.bulk) {
+      this.#maxBulkPacket = probe.maxBulkPacket;
+      // Each writer's connection has its next batch sent while the server runs the one before (see BulkLanes).
+      this.#queue.concurrency = this.#writers * BULK_PIPELINE_DEPTH;
     }
     return this.#method;
   }
@@ -159,13 +142,16 @@ export class DestinationWriter {
     const done = this.#queue.add(
       async () => {
         this.#signal.throwIfAborted();
-        await writeWithRetry(this.#retry, { ref: this.ref, pool: this.#pool }, doing, this.#signal, (pool, ref) => {
+        // One INSERT or LOAD DATA is atomic in InnoDB: after a lost connection it landed whole or not at all, so a
+        // duplicate key on a later attempt means it had landed. After a failover the client writes to the new primary.
+        await this.#client.attempt(doing, (channel) => {
           switch (batch.kind) {
-            case 'bulk': return this.#lanesFor(pool).insert(ref, doing, batch.sql, batch.packet, batch.rows);
-            case 'load-data': return loadDataOn(pool, ref, doing, batch.sql, batch.data, batch.rows, batch.packet);
-            case 'insert': return queryOn(pool, ref, doing, batch.sql);
+            // Bulk lanes are the channel's: one connection per writer, another set on a new primary's pool.
+            case 'bulk': return channel.bulkInsert(this.#writers, doing, batch.sql, batch.packet, batch.rows);
+            case 'load-data': return channel.loadData(doing, batch.sql, batch.data, batch.rows, batch.packet);
+            case 'insert': return channel.query(doing, batch.sql);
           }
-        });
+        }, { repeat: LANDED_IF_DUPLICATE_KEY, message: 'write failed; retrying' });
       },
       { signal: this.#signal },
     ) as Promise<void>;

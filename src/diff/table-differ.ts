@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts';
 import { settleAll } from '../clone/settle-all.ts';
 import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
-import { streamRows } from '../mysql/row-stream.ts';
+import { attemptOn } from '../mysql/tablet-client.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { ChunkRange } from '../mysql/sql.ts';
 import { keyComparator, orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
@@ -16,7 +16,7 @@ import { keepRows, mergeOrdered } from './ordered-streams.ts';
 import { diffRows } from './row-differ.ts';
 import { addTally, emptyTally, type DiffTally } from './tally.ts';
 
-/** A destination is read like a source: a pool on its primary and the database. */
+/** A destination is read like a source: a client of its primary and the database. */
 export type DiffDestinationSide = SourceSide;
 
 export interface DiffProgress {
@@ -83,12 +83,12 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
   const planner = req.sources[0];
   for (const table of tables) {
     signal.throwIfAborted();
-    const plan = await planChunks(planner.pool, planner.ref, planner.dbName, table, req.chunking);
+    const plan = await planChunks(planner.client, planner.dbName, table, req.chunking);
     const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length * req.destinations.length };
     req.progress.chunksPlanned(table.name, entry.remaining);
     for (const destIndex of req.destinations.keys()) {
       for (const [chunkIndex, range] of plan.chunks.entries()) {
-        const log = req.log.child({ table: table.name, chunk: chunkIndex, destination: req.destinations[destIndex].ref.alias });
+        const log = req.log.child({ table: table.name, chunk: chunkIndex, destination: req.destinations[destIndex].client.ref.alias });
         const task = queue.add(() => diffChunk(req, entry, destIndex, range, log), { signal }) as Promise<void>;
         const failed = task.catch((err: unknown) => {
           if (!signal.aborted) log.error({ err }, 'chunk diff failed');
@@ -109,20 +109,26 @@ async function diffChunk(req: DiffRequest, entry: TablePlan, destIndex: number, 
   req.progress.tableStarted(table.name);
   const order = orderTerms(table, key);
   const doing = `reading ${table.name} to diff it`;
-  const sources = req.sourcesFor(destIndex).map((i) => {
-    const s = req.sources[i];
-    const route = req.routerFor(table, i);
-    const rows = streamRows(s.pool, s.ref, doing, chunkQuery(s.dbName, table, plan, range, order), { signal });
-    return keepRows(rows, (row) => route(row) === destIndex, (n) => req.progress.rowsRead(table.name, n));
-  });
+  const sourceIndexes = req.sourcesFor(destIndex);
   const dest = req.destinations[destIndex];
-  const tally = await diffRows(
-    mergeOrdered(sources, keyComparator(key)),
-    streamRows(dest.pool, dest.ref, doing, chunkQuery(dest.dbName, table, plan, range, order), { signal }),
-    { key, columns: table.columns.map((c) => c.name) },
-  );
+  // The chunk's reads, retried together (reads only: a repeat diffs the chunk afresh; its tally is kept only once
+  // the chunk is through). A broken read is charged to the tablet it names.
+  const tally = await attemptOn([...sourceIndexes.map((i) => req.sources[i].client), dest.client], doing, async (channels) => {
+    const sources = sourceIndexes.map((i, n) => {
+      const s = req.sources[i];
+      const route = req.routerFor(table, i);
+      const rows = channels[n].streamRows(doing, chunkQuery(s.dbName, table, plan, range, order), { signal });
+      return keepRows(rows, (row) => route(row) === destIndex, (count) => req.progress.rowsRead(table.name, count));
+    });
+    const d = channels[channels.length - 1];
+    return diffRows(
+      mergeOrdered(sources, keyComparator(key)),
+      d.streamRows(doing, chunkQuery(dest.dbName, table, plan, range, order), { signal }),
+      { key, columns: table.columns.map((c) => c.name) },
+    );
+  }, { context: { table: table.name }, message: 'diff read failed; diffing the chunk again' });
   signal.throwIfAborted();
-  addTally(entry.tally, tally, req.destinations.length > 1 ? { destination: dest.ref.alias } : undefined);
+  addTally(entry.tally, tally, req.destinations.length > 1 ? { destination: dest.client.ref.alias } : undefined);
   req.progress.chunkDiffed(table.name, entry.tally);
   if (--entry.remaining === 0) req.progress.tableDone(table.name, entry.tally);
   log.debug({ processed: tally.processed, matching: tally.matching }, 'chunk diffed');

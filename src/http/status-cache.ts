@@ -62,9 +62,10 @@ export class StatusCache {
 export function invalidatingJobs(jobs: JobControl, cache: StatusCache): JobControl {
   return {
     snapshot: () => jobs.snapshot(),
-    start(request) {
+    async start(request) {
+      // Dropped when it returns too: a request while the start was taking its locks may have cached the old state.
       try {
-        return jobs.start(request);
+        return await jobs.start(request);
       } finally {
         cache.invalidate();
       }

@@ -9,7 +9,7 @@
 
 import { PassThrough } from 'node:stream';
 import mysql, { type Connection as CoreConnection } from 'mysql2';
-import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
+import { acquireConnection, TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
 import { codedLength, lastWarnings, MAX_PAYLOAD, maxAllowedPacket, moreLengthBytes, PACKET_HEADER, setPacketHeader } from './packets.ts';
 
 /** MARIADB_CLIENT_STMT_BULK_OPERATIONS, as a bit of the extended (upper 32) capability flags. */
@@ -82,6 +82,22 @@ export const BULK_UNAVAILABLE = 'the server does not take bulk inserts (COM_STMT
 /** Whether `conn` may send bulk commands: its server offered them and the handshake announced them. */
 export function bulkAvailable(conn: PoolConnection): boolean {
   return installed && announced.has(conn.connection as object);
+}
+
+/**
+ * What a destination takes: whether bulk commands (on a connection of `pool`), and then half its
+ * max_allowed_packet, the most a bulk packet may hold there.
+ */
+export async function probeBulk(pool: Pool, ref: TabletRef, doing: string): Promise<{ bulk: boolean; maxBulkPacket: number }> {
+  const conn = await acquireConnection(pool, ref, doing);
+  try {
+    const bulk = bulkAvailable(conn);
+    return { bulk, maxBulkPacket: bulk ? Math.floor((await maxAllowedPacket(conn)) / 2) : Infinity };
+  } catch (err) {
+    throw new TabletError(ref, doing, err);
+  } finally {
+    conn.release();
+  }
 }
 
 // The parts of mysql2's Connection and Packet a command relies on (lib/base/connection.js, lib/packets/packet.js):

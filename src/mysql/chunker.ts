@@ -1,6 +1,6 @@
 // Splits a table into chunks on its primary key, so that readers can work on it in parallel.
 
-import { queryOn, type Pool, type TabletRef } from './connection.ts';
+import type { TabletClient } from './tablet-client.ts';
 import { quoteId, quoteTable, type ChunkRange } from './sql.ts';
 import type { TableDefinition } from './schema.ts';
 
@@ -53,12 +53,12 @@ export function splitIntegerRange(min: bigint, max: bigint, count: number): Chun
 }
 
 /** Reads the bounds of the first primary key column (integer keys only; others are one chunk for now). */
-export async function planChunks(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition, opts: ChunkingOptions): Promise<ChunkPlan> {
+export async function planChunks(client: TabletClient, dbName: string, table: TableDefinition, opts: ChunkingOptions): Promise<ChunkPlan> {
   const count = chunkCountFor(table, opts);
   const first = table.primaryKey[0];
   const column = table.columns.find((c) => c.name === first);
   if (count <= 1 || !column || !isIntegerType(column.dataType)) return WHOLE;
-  const rows = await queryOn<{ lo: string | null; hi: string | null }[]>(pool, ref, `finding chunks of ${table.name}`,
+  const rows = await client.query<{ lo: string | null; hi: string | null }[]>(`finding chunks of ${table.name}`,
     `SELECT MIN(${quoteId(first)}) AS lo, MAX(${quoteId(first)}) AS hi FROM ${quoteTable(dbName, table.name)}`);
   const { lo, hi } = rows[0];
   if (lo === null || hi === null) return WHOLE;

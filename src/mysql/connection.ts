@@ -48,6 +48,11 @@ export interface PoolOptions {
   withDatabase?: boolean;
   /** The CA for tablets with `tls: true` (--db-ca-file); tablets without it ignore this. */
   tls?: DbTls;
+  /**
+   * Called for each new connection after its session setup is queued: `run` queues a statement on it, ahead of any
+   * statement of the pool's users (a connection runs its commands in order). Used to check a taken source.
+   */
+  onConnection?: (run: (sql: string, done: (err: Error | null, rows: Record<string, unknown>[]) => void) => void) => void;
 }
 
 /** mysql2's `ssl` option for a tablet: none unless it has `tls: true`; then always verified, against the CA if given. */
@@ -83,6 +88,14 @@ export function openPool(ref: TabletRef, credentials: Credentials, options: Pool
     conn.query(SESSION_SETUP, (err) => {
       // A session without these settings would not copy faithfully: better no connection at all.
       if (err) conn.destroy();
+    });
+    options.onConnection?.((sql, done) => {
+      conn.query(sql, (err, results) => {
+        if (err) return done(err, []);
+        // A multi-statement's results are one array per statement: the last is the answer.
+        const list = Array.isArray(results) && Array.isArray(results[results.length - 1]) ? results[results.length - 1] : results;
+        done(null, (Array.isArray(list) ? list : []) as Record<string, unknown>[]);
+      });
     });
   });
   return callbackPool.promise();

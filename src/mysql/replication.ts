@@ -1,7 +1,8 @@
 // Replication control on a source tablet and read-only checks on destinations. MariaDB and MySQL both.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeTablet, queryOn, type Pool, type TabletRef } from './connection.ts';
+import { describeTablet } from './connection.ts';
+import type { ConnectionGuard, TabletClient } from './tablet-client.ts';
 import { compareGtidLists, formatGtidList, parseGtidList, parsePosition, type GtidList } from './gtid.ts';
 import { quoteString } from './sql.ts';
 
@@ -15,13 +16,13 @@ export interface ReplicationStatus {
   lastError: string;
 }
 
-export async function serverFlavor(pool: Pool, ref: TabletRef): Promise<Flavor> {
-  const rows = await queryOn<{ v: string }[]>(pool, ref, 'reading the server version', 'SELECT VERSION() AS v');
+export async function serverFlavor(client: TabletClient): Promise<Flavor> {
+  const rows = await client.query<{ v: string }[]>('reading the server version', 'SELECT VERSION() AS v');
   return /mariadb/i.test(String(rows[0].v)) ? 'MariaDB' : 'MySQL56';
 }
 
-export async function replicationStatus(pool: Pool, ref: TabletRef): Promise<ReplicationStatus> {
-  const rows = await queryOn<Record<string, unknown>[]>(pool, ref, 'reading replication status', 'SHOW SLAVE STATUS');
+export async function replicationStatus(client: TabletClient): Promise<ReplicationStatus> {
+  const rows = await client.query<Record<string, unknown>[]>('reading replication status', 'SHOW SLAVE STATUS');
   if (rows.length === 0) return { configured: false, ioRunning: false, sqlRunning: false, lastError: '' };
   const r = rows[0];
   const text = (k: string) => (r[k] === null || r[k] === undefined ? '' : String(r[k]));
@@ -33,26 +34,44 @@ export async function replicationStatus(pool: Pool, ref: TabletRef): Promise<Rep
   };
 }
 
-export async function stopReplication(pool: Pool, ref: TabletRef): Promise<void> {
-  await queryOn(pool, ref, 'stopping replication', 'STOP SLAVE');
+export async function stopReplication(client: TabletClient): Promise<void> {
+  await client.query('stopping replication', 'STOP SLAVE');
 }
 
-export async function startReplication(pool: Pool, ref: TabletRef): Promise<void> {
-  await queryOn(pool, ref, 'starting replication', 'START SLAVE');
+export async function startReplication(client: TabletClient): Promise<void> {
+  await client.query('starting replication', 'START SLAVE');
+}
+
+const POSITION_SQL: Record<Flavor, string> = { MariaDB: 'SELECT @@GLOBAL.gtid_slave_pos AS pos', MySQL56: 'SELECT @@GLOBAL.gtid_executed AS pos' };
+
+function formatPosition(flavor: Flavor, raw: unknown): string {
+  return flavor === 'MariaDB' ? `MariaDB/${String(raw)}` : `MySQL56/${String(raw).replace(/\s+/g, '')}`;
 }
 
 /** The position this tablet's data is at, in the `Flavor/...` form `_vt.blp_checkpoint` keeps. */
-export async function currentPosition(pool: Pool, ref: TabletRef, flavor: Flavor): Promise<string> {
-  if (flavor === 'MariaDB') {
-    const rows = await queryOn<{ pos: string | Buffer }[]>(pool, ref, 'reading the GTID position', 'SELECT @@GLOBAL.gtid_slave_pos AS pos');
-    return `MariaDB/${String(rows[0].pos)}`;
-  }
-  const rows = await queryOn<{ pos: string | Buffer }[]>(pool, ref, 'reading the GTID position', 'SELECT @@GLOBAL.gtid_executed AS pos');
-  return `MySQL56/${String(rows[0].pos).replace(/\s+/g, '')}`;
+export async function currentPosition(client: TabletClient, flavor: Flavor): Promise<string> {
+  const rows = await client.query<{ pos: string | Buffer }[]>('reading the GTID position', POSITION_SQL[flavor]);
+  return formatPosition(flavor, rows[0].pos);
 }
 
-export async function isReadOnly(pool: Pool, ref: TabletRef): Promise<boolean> {
-  const rows = await queryOn<{ ro: string | number }[]>(pool, ref, 'checking read_only', 'SELECT @@GLOBAL.read_only AS ro');
+/**
+ * The check of every new connection to a taken source (a reconnect after it restarted, say): a restarted replica
+ * may start replicating again by itself, and its data then is no longer the snapshot. Replication is stopped again
+ * (idempotent: it is stopped while the job holds the tablet) and the position read, both on the connection before
+ * any read of the job's: unmoved, reading goes on; moved, the snapshot is gone.
+ */
+export function snapshotGuard(flavor: Flavor, position: string): ConnectionGuard {
+  return {
+    sql: `STOP SLAVE; ${POSITION_SQL[flavor]}`,
+    verdict: (rows) => {
+      const now = formatPosition(flavor, rows[0]?.pos);
+      return now === position ? null : `it moved from the snapshot position ${position} to ${now} (it restarted and replicated by itself): the snapshot is gone, rows read from two positions would not be one copy; clone again`;
+    },
+  };
+}
+
+export async function isReadOnly(client: TabletClient): Promise<boolean> {
+  const rows = await client.query<{ ro: string | number }[]>('checking read_only', 'SELECT @@GLOBAL.read_only AS ro');
   return Number(rows[0].ro) !== 0;
 }
 
@@ -64,8 +83,8 @@ export class ReplicationPositionError extends Error {
   }
 }
 
-async function gtidSlavePos(pool: Pool, ref: TabletRef): Promise<GtidList> {
-  const rows = await queryOn<{ pos: string | Buffer }[]>(pool, ref, 'reading the GTID position', 'SELECT @@GLOBAL.gtid_slave_pos AS pos');
+async function gtidSlavePos(client: TabletClient): Promise<GtidList> {
+  const rows = await client.query<{ pos: string | Buffer }[]>('reading the GTID position', 'SELECT @@GLOBAL.gtid_slave_pos AS pos');
   return parseGtidList(String(rows[0].pos));
 }
 
@@ -82,51 +101,51 @@ export interface StopAtOptions {
  * already, run on with START SLAVE UNTIL when it is behind. Replication cannot go back, so a replica past
  * `target` is an error that says so. MariaDB GTID positions only, so far.
  */
-export async function stopReplicationAt(pool: Pool, ref: TabletRef, target: string, opts: StopAtOptions): Promise<void> {
+export async function stopReplicationAt(client: TabletClient, target: string, opts: StopAtOptions): Promise<void> {
   const position = parsePosition(target);
   if (position.flavor !== 'MariaDB') {
-    throw new ReplicationPositionError(`cannot stop ${describeTablet(ref)} at ${target}: only MariaDB GTID positions are supported so far`);
+    throw new ReplicationPositionError(`cannot stop ${describeTablet(client.ref)} at ${target}: only MariaDB GTID positions are supported so far`);
   }
   const want = parseGtidList(position.value);
-  await stopReplication(pool, ref);
-  const at = await gtidSlavePos(pool, ref);
+  await stopReplication(client);
+  const at = await gtidSlavePos(client);
   const relation = compareGtidLists(at, want);
   if (relation.kind === 'past') {
     throw new ReplicationPositionError(
-      `${describeTablet(ref)} has replicated past ${target} (it is at MariaDB/${formatGtidList(at)}, ahead in domain ${relation.domain}), ` +
+      `${describeTablet(client.ref)} has replicated past ${target} (it is at MariaDB/${formatGtidList(at)}, ahead in domain ${relation.domain}), ` +
         'and replication cannot go back: its rows are no longer those the destination was cloned from',
     );
   }
   if (relation.kind === 'equal') return;
 
-  await queryOn(pool, ref, `starting replication until ${target}`, `START SLAVE UNTIL master_gtid_pos = ${quoteString(formatGtidList(want))}`);
+  await client.query(`starting replication until ${target}`, `START SLAVE UNTIL master_gtid_pos = ${quoteString(formatGtidList(want))}`);
   try {
-    await waitForSqlThreadStop(pool, ref, opts);
+    await waitForSqlThreadStop(client, opts);
   } finally {
     // The UNTIL clause stops the SQL thread only; the IO thread goes on fetching until told.
-    await stopReplication(pool, ref);
+    await stopReplication(client);
   }
-  const reached = await gtidSlavePos(pool, ref);
+  const reached = await gtidSlavePos(client);
   if (compareGtidLists(reached, want).kind !== 'equal') {
-    throw new ReplicationPositionError(`${describeTablet(ref)} stopped at MariaDB/${formatGtidList(reached)} instead of ${target}`);
+    throw new ReplicationPositionError(`${describeTablet(client.ref)} stopped at MariaDB/${formatGtidList(reached)} instead of ${target}`);
   }
 }
 
-async function waitForSqlThreadStop(pool: Pool, ref: TabletRef, opts: StopAtOptions): Promise<void> {
+async function waitForSqlThreadStop(client: TabletClient, opts: StopAtOptions): Promise<void> {
   const pollMs = opts.pollMs ?? 100;
   let lastReport = Date.now();
   for (;;) {
     opts.signal.throwIfAborted();
-    const status = await replicationStatus(pool, ref);
+    const status = await replicationStatus(client);
     if (!status.sqlRunning) {
-      if (status.lastError) throw new ReplicationPositionError(`replication on ${describeTablet(ref)} stopped with an error: ${status.lastError}`);
+      if (status.lastError) throw new ReplicationPositionError(`replication on ${describeTablet(client.ref)} stopped with an error: ${status.lastError}`);
       return;
     }
     // Without its IO thread a replica behind its target never gets there.
-    if (!status.ioRunning && status.lastError) throw new ReplicationPositionError(`replication on ${describeTablet(ref)} cannot fetch from its primary: ${status.lastError}`);
+    if (!status.ioRunning && status.lastError) throw new ReplicationPositionError(`replication on ${describeTablet(client.ref)} cannot fetch from its primary: ${status.lastError}`);
     if (opts.onWaiting && Date.now() - lastReport >= 10_000) {
       lastReport = Date.now();
-      opts.onWaiting(`MariaDB/${formatGtidList(await gtidSlavePos(pool, ref))}`);
+      opts.onWaiting(`MariaDB/${formatGtidList(await gtidSlavePos(client))}`);
     }
     await sleep(pollMs, undefined, { signal: opts.signal });
   }

@@ -1,7 +1,7 @@
 // Reads a database's schema from a tablet: tables and views, their columns, primary keys and size estimates.
 
 import { encodingForType, quoteId, quoteTable, type ValueEncoding } from './sql.ts';
-import { queryOn, type Pool, type TabletRef } from './connection.ts';
+import type { TabletClient } from './tablet-client.ts';
 
 export interface ColumnDefinition {
   name: string;
@@ -55,18 +55,18 @@ function selectExpression(column: ColumnDefinition): string {
   return column.dataType === 'float' ? `CAST(${quoteId(column.name)} AS DOUBLE)` : quoteId(column.name);
 }
 
-export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Promise<SchemaDefinition> {
-  const tables = await queryOn<TableRow[]>(pool, ref, 'reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength, INDEX_LENGTH AS indexLength
+export async function readSchema(client: TabletClient, dbName: string): Promise<SchemaDefinition> {
+  const tables = await client.query<TableRow[]>('reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength, INDEX_LENGTH AS indexLength
        FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [dbName]);
-  const columns = await queryOn<ColumnRow[]>(pool, ref, 'reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset
+  const columns = await client.query<ColumnRow[]>('reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`, [dbName]);
-  const keys = await queryOn<KeyRow[]>(pool, ref, 'reading primary keys', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
+  const keys = await client.query<KeyRow[]>('reading primary keys', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
        FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`, [dbName]);
 
   const result: TableDefinition[] = [];
   for (const t of tables) {
     const kind = t.type === 'VIEW' ? 'view' : 'table';
-    const show = await queryOn<Record<string, Buffer | string>[]>(pool, ref, `reading the definition of ${t.name}`,
+    const show = await client.query<Record<string, Buffer | string>[]>(`reading the definition of ${t.name}`,
       `SHOW CREATE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${quoteTable(dbName, t.name)}`);
     const createSql = String(Object.values(show[0])[1]);
     const cols: ColumnDefinition[] = columns
@@ -88,7 +88,7 @@ export async function readSchema(pool: Pool, ref: TabletRef, dbName: string): Pr
 }
 
 /** Live row count: the estimate can be far off for small or freshly loaded tables. */
-export async function countRows(pool: Pool, ref: TabletRef, dbName: string, table: string): Promise<number> {
-  const rows = await queryOn<{ n: string | number }[]>(pool, ref, `counting rows of ${table}`, `SELECT COUNT(*) AS n FROM ${quoteTable(dbName, table)}`);
+export async function countRows(client: TabletClient, dbName: string, table: string): Promise<number> {
+  const rows = await client.query<{ n: string | number }[]>(`counting rows of ${table}`, `SELECT COUNT(*) AS n FROM ${quoteTable(dbName, table)}`);
   return Number(rows[0].n);
 }

@@ -83,6 +83,40 @@ export function chunkWhere(column: string, range: ChunkRange): string {
   return parts.length ? ' WHERE ' + parts.join(' AND ') : '';
 }
 
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/**
+ * The condition that a row's keyspace id, from sharding column `column`, lies in `range` (DESIGN.md "Vocabulary":
+ * a bound compares as if padded with zero bytes), or '' for the whole range. `uint64`: the bound's first 8 bytes as
+ * a number, one more when it has non-zero bytes beyond them (an id is 8 bytes: it is below such a bound iff it is
+ * below or equal to its first 8). `bytes`: the bound without its trailing zero bytes, compared as binary strings:
+ * the server's comparison (bytewise, a prefix lower) then agrees with the padded one.
+ */
+export function keyRangeCondition(column: string, type: 'uint64' | 'bytes', range: { start: Buffer; end: Buffer }): string {
+  const col = quoteId(column);
+  const parts: string[] = [];
+  const literal = (bound: Buffer): { sql: string; aboveAll: boolean } => {
+    if (type === 'bytes') {
+      let n = bound.length;
+      while (n > 0 && bound[n - 1] === 0) n--;
+      return { sql: n === 0 ? "X''" : `X'${bound.subarray(0, n).toString('hex')}'`, aboveAll: false };
+    }
+    const head = Buffer.alloc(8);
+    bound.copy(head, 0, 0, Math.min(8, bound.length));
+    const value = head.readBigUInt64BE(0) + (bound.subarray(8).some((b) => b !== 0) ? 1n : 0n);
+    return { sql: value.toString(), aboveAll: value > UINT64_MAX };
+  };
+  if (range.start.length > 0) {
+    const lo = literal(range.start);
+    parts.push(lo.aboveAll ? 'FALSE' : `${col} >= ${lo.sql}`);
+  }
+  if (range.end.length > 0) {
+    const hi = literal(range.end);
+    if (!hi.aboveAll) parts.push(`${col} < ${hi.sql}`);
+  }
+  return parts.join(' AND ');
+}
+
 export interface SelectSpec {
   db: string;
   table: string;

@@ -9,7 +9,6 @@ import { compareSchema, createTables, createViews } from '../clone/schema-copy.t
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StrategyFlags } from '../clone/strategy-flags.ts';
 import { DestinationWriter } from '../clone/writer.ts';
-import { queryOn } from '../mysql/connection.ts';
 import { CopyState, createCopyState, findUnfinishedJob, finishJob, recordJob, type CopyJobRecord } from '../clone/copy-state.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
 import { setSourceShards } from '../topology/shards.ts';
@@ -18,10 +17,9 @@ import type { JobPhases } from './job-runner.ts';
 import type { JobStatus } from './job-status.ts';
 import type { JobOptions } from './options.ts';
 import { diffAndReport } from './table-diffs.ts';
-import { DestinationHandle } from './destination-handle.ts';
-import { DEFAULT_RETRY_DURATION, TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
-import type { RetryPolicy } from '../mysql/retry.ts';
+import { TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
 import type { UndoReport } from './undo.ts';
+import type { TabletDb } from '../mysql/tablet-client.ts';
 
 export type { JobDeps } from './tablet-session.ts';
 
@@ -56,7 +54,7 @@ export class CloneJob implements JobPhases {
     this.#flags = flags;
     this.#abort = abort;
     this.#log = log;
-    this.#tablets = new TabletSession(deps, status, log);
+    this.#tablets = new TabletSession(deps, status, log, abort);
   }
 
   async initialize(): Promise<void> {
@@ -72,18 +70,8 @@ export class CloneJob implements JobPhases {
     // Each destination's checks (the write method's among them) at once; kept in the destinations' order.
     const opened = await Promise.all(picked.destinations.map(async (ref, i) => {
       const connections = this.#options.destinationWriterCount;
-      const dest = this.#tablets.openDestination(ref, connections);
-      const retry = new DestinationHandle({
-        deps: this.#deps,
-        tablets: this.#tablets,
-        shard: this.#targets!.destinations[i],
-        target: dest,
-        connections,
-        policy: this.#retryPolicy(),
-        log: this.#log,
-        counted: (tablet) => this.#status.recordRetry(tablet),
-      });
-      const writer = new DestinationWriter(ref, dest.pool, { writers: connections, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal, retry });
+      const dest = this.#tablets.openDestination(ref, this.#targets!.destinations[i], connections);
+      const writer = new DestinationWriter(dest.client, { writers: connections, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal });
       // In the message too, so the status page's log shows which method `auto` picked.
       const writeMethod = await writer.open();
       this.#log.info({ tablet: ref.alias, writeMethod }, `rows are written with the ${writeMethod} method`);
@@ -99,8 +87,8 @@ export class CloneJob implements JobPhases {
     const first = this.#destinations[0];
     const old = await findUnfinishedJob(this.#dest(first), command, keyspace, shard);
     if (!old) throw new Error(`--resume: no interrupted ${command} of ${keyspace}/${shard} is recorded on ${first.ref.alias} (_vt.copy_job): nothing to resume`);
-    if (old.sourceTablets.length !== this.#targets!.sources.length || old.sourceTablets.length !== 1) {
-      throw new Error(`--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets; resuming is supported for one source shard only`);
+    if (old.sourceTablets.length !== this.#targets!.sources.length) {
+      throw new Error(`--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets, but ${keyspace}/${shard} has ${this.#targets!.sources.length} source shards now: the shards changed, it cannot be resumed`);
     }
     this.#log.info({ oldJob: old.jobId, sources: old.sourceTablets, positions: old.positions }, 'resuming an interrupted copy');
     for (const [i, alias] of old.sourceTablets.entries()) {
@@ -110,15 +98,11 @@ export class CloneJob implements JobPhases {
     this.#resumed = old;
   }
 
-  #retryPolicy(): RetryPolicy {
-    return { durationMs: this.#deps.retryDuration ?? DEFAULT_RETRY_DURATION };
-  }
-
   async work(): Promise<void> {
     const targets = this.#targets!;
     const first = this.#sources[0];
     const schemas: SchemaDefinition[] = [];
-    for (const s of this.#sources) schemas.push(await readSchema(s.pool, s.ref, s.ref.tablet.dbName));
+    for (const s of this.#sources) schemas.push(await readSchema(s.client, s.ref.tablet.dbName));
     const picked = this.#strategy.pickTables(schemas[0]);
     if (picked.length === 0) throw new Error(`no table to copy from ${first.ref.alias}`);
     const tables = picked.filter((t) => t.kind === 'table');
@@ -145,6 +129,7 @@ export class CloneJob implements JobPhases {
       // A connection of their own: on the writers' pool an ALTER would hold up the next table's batches.
       this.#destinations.map((d) => this.#destOnItsOwn(d)),
       alters,
+      { tables, flags: this.#flags },
       this.#abort.signal,
       {
         started: (table) => this.#log.info({ table }, 'adding delayed indexes'),
@@ -156,8 +141,8 @@ export class CloneJob implements JobPhases {
       (err) => this.#abort.abort(err),
     );
     await copyTables({
-      sources: this.#sources.map((s): SourceSide => ({ ref: s.ref, pool: s.pool, dbName: s.ref.tablet.dbName })),
-      destinations: this.#destinations.map((d): DestinationSide => ({ ref: d.ref, dbName: d.ref.tablet.dbName, writer: d.writer })),
+      sources: this.#sources.map((s): SourceSide => ({ client: s.client, dbName: s.ref.tablet.dbName })),
+      destinations: this.#destinations.map((d): DestinationSide => ({ dbName: d.ref.tablet.dbName, writer: d.writer })),
       tables,
       routerFor: (table, sourceIndex) => this.#strategy.routerFor(table, targets, sourceIndex),
       chunking: this.#options,
@@ -166,13 +151,6 @@ export class CloneJob implements JobPhases {
       abort: this.#abort,
       progress: this.#status.copyProgress(),
       log: this.#log,
-      readRetry: {
-        policy: this.#retryPolicy(),
-        onRetry: (event, where) => {
-          this.#status.recordRetry(where.tablet);
-          this.#log.warn({ ...where, attempt: event.attempt, kind: event.kind, retryInMs: event.delayMs, err: event.error }, 'read failed; resuming after the last row read');
-        },
-      },
       marks,
       tableCopied: (table) => {
         this.#log.info({ table: table.name }, 'table copied');
@@ -217,20 +195,20 @@ export class CloneJob implements JobPhases {
     // which they do not while the readers keep them busy (every chunk's mark and the next table's plan held up).
     const dests = this.#destinations.map((d) => this.#destOnItsOwn(d));
     await Promise.all(dests.map((d) => createCopyState(d)));
-    if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log);
+    if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log, (sourceIndex, table) => this.#strategy.sourceRowsCondition(table, this.#targets!, sourceIndex));
     const { command, keyspace, shard } = this.#status.request;
     const record: CopyJobRecord = { jobId: this.#status.id, command, keyspace, shard, sourceTablets: this.#sources.map((s) => s.ref.alias), positions: this.#sources.map((s) => s.position) };
     await Promise.all(dests.map((d) => recordJob(d, record)));
     return CopyState.fresh(dests, this.#status.id, this.#log);
   }
 
-  #dest(d: Destination) {
-    return { ref: d.ref, pool: d.pool, dbName: d.ref.tablet.dbName };
+  #dest(d: Destination): TabletDb {
+    return { client: d.client, dbName: d.ref.tablet.dbName };
   }
 
   /** The destination on a connection of its own, beside its writers' pool (closed with the job's other pools). */
-  #destOnItsOwn(d: Destination) {
-    return { ...this.#dest(d), pool: this.#tablets.openPool(d.ref, 1, false) };
+  #destOnItsOwn(d: Destination): TabletDb {
+    return { client: d.link.client(1, false), dbName: d.ref.tablet.dbName };
   }
 
   async #writeCheckpoints(): Promise<void> {
@@ -239,7 +217,8 @@ export class CloneJob implements JobPhases {
     const rows = this.#sources.map((s, i) => populateBlpCheckpoint({ uid: this.#targets!.sources[i].uid, position: s.position, timeUpdated: now, flags }));
     await Promise.all(
       this.#destinations.map(async (d) => {
-        for (const sql of [...CREATE_BLP_CHECKPOINT, ...rows]) await queryOn(d.pool, d.ref, 'writing _vt.blp_checkpoint', sql);
+        // CREATE … IF NOT EXISTS and REPLACE: each is safe to repeat.
+        for (const sql of [...CREATE_BLP_CHECKPOINT, ...rows]) await d.client.query('writing _vt.blp_checkpoint', sql);
       }),
     );
     this.#log.info({ positions: this.#sources.map((s) => s.position) }, 'blp_checkpoint written');

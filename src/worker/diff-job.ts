@@ -40,7 +40,7 @@ export class DiffJob implements JobPhases {
     this.#options = options;
     this.#abort = abort;
     this.#log = log;
-    this.#tablets = new TabletSession(deps, status, log);
+    this.#tablets = new TabletSession(deps, status, log, abort);
     this.#parallel = Math.min(options.parallelDiffsCount, options.sourceReaderCount);
   }
 
@@ -52,7 +52,7 @@ export class DiffJob implements JobPhases {
     const targets = this.#targets!;
     const type = this.#options.sourceTabletType as TabletType;
     const picked = await this.#tablets.pick(targets, type);
-    for (const ref of picked.destinations) this.#destinations.push(this.#tablets.openDestination(ref, this.#parallel));
+    for (const [i, ref] of picked.destinations.entries()) this.#destinations.push(this.#tablets.openDestination(ref, targets.destinations[i], this.#parallel));
     const positions = await this.#clonedFrom(picked.sources);
     for (const [i, ref] of picked.sources.entries()) {
       this.#sources.push(await this.#tablets.takeSource(ref, { previousType: type, connections: this.#parallel, stopAt: positions[i], signal: this.#abort.signal }));
@@ -62,7 +62,7 @@ export class DiffJob implements JobPhases {
   /** Per source, the position the destinations were cloned from; they must agree when there are several. */
   async #clonedFrom(sources: TabletRef[]): Promise<string[]> {
     const targets = this.#targets!;
-    const byDestination = await Promise.all(this.#destinations.map((d) => readCheckpointPositions(d.pool, d.ref)));
+    const byDestination = await Promise.all(this.#destinations.map((d) => readCheckpointPositions(d.client)));
     return targets.sources.map((s, i) => {
       const found = byDestination.map((positions) => positions.get(s.uid));
       const missing = found.findIndex((p) => p === undefined);
@@ -78,7 +78,7 @@ export class DiffJob implements JobPhases {
   async work(): Promise<void> {
     const first = this.#sources[0];
     const schemas: SchemaDefinition[] = [];
-    for (const s of this.#sources) schemas.push(await readSchema(s.pool, s.ref, s.ref.tablet.dbName));
+    for (const s of this.#sources) schemas.push(await readSchema(s.client, s.ref.tablet.dbName));
     const picked = this.#strategy.pickTables(schemas[0]);
     const tables = picked.filter((t) => t.kind === 'table');
     if (tables.length === 0) throw new Error(`no table to diff in ${first.ref.alias}`);
@@ -112,7 +112,7 @@ export class DiffJob implements JobPhases {
    */
   async #checkSchema(source: SchemaDefinition, picked: TableDefinition[]): Promise<void> {
     const flags = { ...parseStrategy(''), skipAutoIncrement: new Set(picked.map((t) => t.name)) };
-    const problems = (await Promise.all(this.#destinations.map((d) => compareSchema(source, { ...d, dbName: d.ref.tablet.dbName }, picked, flags)))).flat();
+    const problems = (await Promise.all(this.#destinations.map((d) => compareSchema(source, { client: d.client, dbName: d.ref.tablet.dbName }, picked, flags)))).flat();
     if (problems.length) throw new Error(`destination schema differs from the source: ${problems.join('; ')}`);
   }
 

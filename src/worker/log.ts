@@ -23,7 +23,7 @@ export class LogRing {
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-const CONTEXT_KEYS = ['table', 'chunk', 'tablet', 'source', 'step'];
+const CONTEXT_KEYS = ['table', 'chunk', 'tablet', 'source', 'step', 'doing'];
 
 export function formatLogLine(record: Record<string, unknown>): string {
   const time = new Date(Number(record.time)).toISOString().slice(11, 19);

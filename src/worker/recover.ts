@@ -1,7 +1,7 @@
 // `shardworker recover`: gives back source tablets a dead worker process left `worker` (restart replication, restore
 // the type it recorded). Only tablets whose owner is known dead (this host, pid gone) are touched.
 
-import { openPool } from '../mysql/connection.ts';
+import { withTablet } from '../mysql/tablet-client.ts';
 import { startReplication } from '../mysql/replication.ts';
 import { ownerIsDead } from '../topology/owner.ts';
 import type { TopologyServer } from '../topology/server.ts';
@@ -27,16 +27,13 @@ export async function recoverTablets(topo: TopologyServer, credentials: Credenti
       lines.push(`${alias}: left as it is: held by job ${job?.jobId ?? '(unknown)'}, whose process is not known to be gone`);
       continue;
     }
-    const pool = openPool({ alias, tablet }, credentials, { connectionLimit: 1, tls });
     try {
-      await startReplication(pool, { alias, tablet });
+      await withTablet({ alias, tablet }, credentials, tls, startReplication);
       await topo.update((x) => setTabletType(x, alias, job.previousType));
       lines.push(`${alias}: replication restarted, type restored to ${job.previousType} (was held by job ${job.jobId}, pid ${job.pid} gone)`);
     } catch (err) {
       failed = true;
       lines.push(`${alias}: could not recover: ${(err as Error).message}`);
-    } finally {
-      await pool.end().catch(() => {});
     }
   }
   if (lines.length === 0) lines.push('no tablet is held by a worker');

@@ -48,8 +48,8 @@ export async function diffAndReport(step: DiffStep): Promise<void> {
   }
   log.info({ tables: step.tables.length, parallel: step.parallelDiffs }, 'diffing');
   const tallies = await diffTables({
-    sources: step.sources.map((s) => ({ ref: s.ref, pool: s.pool, dbName: s.ref.tablet.dbName })),
-    destinations: step.destinations.map((d) => ({ ref: d.ref, pool: d.pool, dbName: d.ref.tablet.dbName })),
+    sources: step.sources.map((s) => ({ client: s.client, dbName: s.ref.tablet.dbName })),
+    destinations: step.destinations.map((d) => ({ client: d.client, dbName: d.ref.tablet.dbName })),
     tables: step.tables,
     routerFor: (table, sourceIndex) => strategy.routerFor(table, targets, sourceIndex),
     sourcesFor: (destIndex) => targets.sources.flatMap((s, i) => (intersects(s.keyRange, targets.destinations[destIndex].keyRange) ? [i] : [])),

@@ -1,15 +1,19 @@
 // The tablets one job works on, and every change it made to get them: source tablets taken (marked `worker`,
-// replication stopped, now or at a given position), pools on them and on the destination primaries. Shared by the
-// clone and diff jobs. release() undoes the changes, last first, all of them even when some fail, and closes the
-// pools.
+// replication stopped, now or at a given position), and the job's only way to talk to them and to the destination
+// primaries: TabletLinks (mysql/tablet-client.ts), whose every statement is retried. Fail fast before, persevere
+// after: until the job has changed something (the undo stack is empty) a failure is final at once, naming the
+// tablet; from the first change on an outage is waited out for --retry-duration. Shared by the clone and diff jobs.
+// release() undoes the changes, last first, all of them even when some fail, and closes the pools.
 
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import { settleAll } from '../clone/settle-all.ts';
 import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
-import { openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { currentPosition, replicationStatus, serverFlavor, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
+import type { TabletRef } from '../mysql/connection.ts';
+import { currentPosition, replicationStatus, serverFlavor, snapshotGuard, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
+import type { RetryPolicy } from '../mysql/retry.ts';
+import { TabletLink, withTablet, type TabletClient } from '../mysql/tablet-client.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import { setTabletType, tabletOf } from '../topology/shards.ts';
 import type { Credentials, DbTls, TabletType } from '../topology/types.ts';
@@ -23,20 +27,28 @@ export interface JobDeps {
   tls?: DbTls;
   /** How long a transient failure is retried (ms; --retry-duration, default 2 h). */
   retryDuration?: number;
+  /** Tests only: called before each attempt of each statement to a tablet (see TabletLinkHooks.beforeAttempt). */
+  beforeAttempt?: (tablet: string, doing: string) => Promise<void>;
 }
 
 export const DEFAULT_RETRY_DURATION = 2 * 3_600_000;
 
 export interface TakenSource {
+  /** The tablet as taken (a source is never re-resolved). */
   ref: TabletRef;
-  pool: Pool;
+  /** Its pool of `connections`, replication checked on every new connection (see snapshotGuard). */
+  client: TabletClient;
+  link: TabletLink;
   /** Where its data stands, replication stopped: `MariaDB/…` or `MySQL56/…`. */
   position: string;
 }
 
 export interface DestinationTablet {
+  /** The primary as picked (`link.ref` is the current one after a failover). */
   ref: TabletRef;
-  pool: Pool;
+  link: TabletLink;
+  /** A pool of the connections asked for, connected to no database (the clone creates it). */
+  client: TabletClient;
 }
 
 export interface PickedTablets {
@@ -60,12 +72,36 @@ export class TabletSession {
   readonly #status: JobStatus;
   readonly #log: Logger;
   readonly #undo = new UndoStack();
-  readonly #pools: Pool[] = [];
+  readonly #links: TabletLink[] = [];
+  readonly #abort: AbortController;
 
-  constructor(deps: JobDeps, status: JobStatus, log: Logger) {
+  constructor(deps: JobDeps, status: JobStatus, log: Logger, abort: AbortController) {
     this.#deps = deps;
     this.#status = status;
     this.#log = log;
+    this.#abort = abort;
+  }
+
+  /** Retrying is on once the job has changed something (see the file comment). */
+  #policy(): RetryPolicy | null {
+    return this.#undo.size > 0 ? { durationMs: this.#deps.retryDuration ?? DEFAULT_RETRY_DURATION } : null;
+  }
+
+  #link(ref: TabletRef, resolvePrimary?: () => Promise<TabletRef>): TabletLink {
+    const link = new TabletLink({
+      ref,
+      credentials: this.#deps.credentials,
+      tls: this.#deps.tls,
+      resolvePrimary,
+      policy: () => this.#policy(),
+      signal: this.#abort.signal,
+      log: this.#log,
+      counted: (tablet) => this.#status.recordRetry(tablet),
+      broken: (err) => this.#abort.abort(err),
+      beforeAttempt: this.#deps.beforeAttempt,
+    });
+    this.#links.push(link);
+    return link;
   }
 
   /** The strategy's shards, as the topology has them now; the status shows them until tablets are picked. */
@@ -110,19 +146,22 @@ export class TabletSession {
     await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
     this.#pushRestoreType(ref, previousType);
     log.info('source tablet marked worker');
-    const pool = this.openPool(ref, opts.connections, true);
-    const flavor = await serverFlavor(pool, ref);
+    const link = this.#link(ref);
+    const client = link.client(opts.connections);
+    const flavor = await serverFlavor(client);
     // Recorded first: stopping at a position can fail after the replica was stopped or set running to it.
     this.#pushRestartReplication(ref);
     if (opts.stopAt === undefined) {
-      await stopReplication(pool, ref);
+      await stopReplication(client);
     } else {
       log.info({ position: opts.stopAt }, 'bringing the source tablet to the position');
-      await stopReplicationAt(pool, ref, opts.stopAt, { signal: opts.signal, onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position') });
+      await stopReplicationAt(client, opts.stopAt, { signal: opts.signal, onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position') });
     }
-    const position = await currentPosition(pool, ref, flavor);
+    const position = await currentPosition(client, flavor);
+    // From here on, every new connection (a reconnect after a restart) checks the tablet is still at it.
+    link.guard(snapshotGuard(flavor, position));
     log.info({ position }, 'replication stopped');
-    return { ref, pool, position };
+    return { ref, client, link, position };
   }
 
   #pushRestoreType(ref: TabletRef, previousType: TabletType): void {
@@ -133,12 +172,7 @@ export class TabletSession {
 
   #pushRestartReplication(ref: TabletRef): void {
     this.#undo.push(`restart replication on ${ref.alias}`, async () => {
-      const control = openPool(ref, this.#deps.credentials, { connectionLimit: 1, tls: this.#deps.tls });
-      try {
-        await startReplication(control, ref);
-      } finally {
-        await control.end().catch(() => {});
-      }
+      await withTablet(ref, this.#deps.credentials, this.#deps.tls, startReplication);
     });
   }
 
@@ -161,32 +195,33 @@ export class TabletSession {
     await this.#deps.topo.update((t) => setTabletType(t, alias, 'worker', { ...held, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
     this.#pushRestoreType(ref, held.previousType);
     log.info({ oldJob: oldJobId }, 'source tablet taken over from the interrupted job');
-    const pool = this.openPool(ref, connections, true);
-    const status = await replicationStatus(pool, ref);
+    const link = this.#link(ref);
+    const client = link.client(connections);
+    const status = await replicationStatus(client);
     this.#pushRestartReplication(ref);
     if (status.ioRunning || status.sqlRunning) throw new Error(`source tablet ${alias} is replicating again: ${gone}`);
-    const now = await currentPosition(pool, ref, await serverFlavor(pool, ref));
+    const flavor = await serverFlavor(client);
+    const now = await currentPosition(client, flavor);
     if (now !== position) throw new Error(`source tablet ${alias} moved from ${position} to ${now}: ${gone}`);
+    link.guard(snapshotGuard(flavor, position));
     log.info({ position }, 'source tablet still at the snapshot');
-    return { ref, pool, position };
+    return { ref, client, link, position };
   }
 
-  /** A pool on a destination primary, connected to no database (the clone creates it). */
-  openDestination(ref: TabletRef, connections: number): DestinationTablet {
-    return { ref, pool: this.openPool(ref, connections, false) };
-  }
-
-  /** A pool closed by release(). */
-  openPool(ref: TabletRef, connections: number, withDatabase: boolean): Pool {
-    const pool = openPool(ref, this.#deps.credentials, { connectionLimit: connections, withDatabase, tls: this.#deps.tls });
-    this.#pools.push(pool);
-    return pool;
+  /**
+   * A destination shard's primary as the job talks to it: after a write refused as read-only (a failover) the
+   * shard's primary is looked up again in the topology. `client` has `connections` connections, to no database (the
+   * clone creates it); `link.client()` gives more, each with a pool of its own.
+   */
+  openDestination(ref: TabletRef, shard: { keyspace: string; shard: string }, connections: number): DestinationTablet {
+    const link = this.#link(ref, async () => pickDestinationPrimary(await this.#deps.topo.read(), shard.keyspace, shard.shard, this.#deps.credentials, this.#deps.tls));
+    return { ref, link, client: link.client(connections, false) };
   }
 
   /** Undoes every recorded change, then closes every pool. Never throws: it reports what it could not undo. */
   async release(): Promise<UndoReport> {
     const report = await this.#undo.runAll(this.#log);
-    await Promise.all(this.#pools.map((p) => p.end().catch(() => {})));
+    await Promise.all(this.#links.map((l) => l.close()));
     return report;
   }
 }

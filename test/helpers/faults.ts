@@ -5,6 +5,7 @@ import pino from 'pino';
 import { killInstance, readSandboxState, startInstance, type InstanceSpec } from '../../src/sandbox/index.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { JobController } from '../../src/worker/controller.ts';
+import { portInUse } from '../../src/sandbox/connect.ts';
 import { sql, TEST_SANDBOX_DIR, type TestCluster } from './cluster.ts';
 import { readRows } from './rows.ts';
 
@@ -20,6 +21,8 @@ export async function instanceAt(port: number): Promise<InstanceSpec> {
 
 export async function kill(spec: InstanceSpec): Promise<void> {
   await killInstance({ dir: spec.dir });
+  // A killed process's listening socket can outlive what killInstance waits for (its command line) by a moment.
+  await until(`port ${spec.port} closed`, async () => !(await portInUse(spec.port)), 10_000);
 }
 
 /** Starts the instance if it is down (a no-op when it runs): for `after` hooks, so later test files find it up. */
@@ -27,10 +30,34 @@ export async function restart(spec: InstanceSpec): Promise<void> {
   await startInstance(spec, { timeoutMs: 60_000 });
 }
 
-/** A controller as `run` makes one, with its own retry duration; logs to a file next to the topology. */
-export async function controller(topoFile: string, retryDuration: number): Promise<JobController> {
+/**
+ * A controller as `run` makes one, with its own retry duration; logs to a file next to the topology. `beforeAttempt`
+ * is called before each attempt of each statement to a tablet: how a test acts at a chosen phase of the job.
+ */
+export async function controller(topoFile: string, retryDuration: number, beforeAttempt?: (tablet: string, doing: string) => Promise<void>): Promise<JobController> {
   const topo = await openTopology(`file:${topoFile}`);
-  return new JobController({ topo, credentials: {}, retryDuration }, { level: 'info', destination: pino.destination({ dest: topoFile + '.log', sync: true }) });
+  return new JobController({ topo, credentials: {}, retryDuration, beforeAttempt }, { level: 'info', destination: pino.destination({ dest: topoFile + '.log', sync: true }) });
+}
+
+/**
+ * A beforeAttempt hook that, the first time `tablet` is about to run a statement whose `doing` matches `phase`,
+ * kills the instance and starts it again (in the background: the statement meets a tablet that is down, and is
+ * retried until it is up). `restarted` settles when the instance is up again (at once if the phase never came).
+ */
+export function killAt(spec: InstanceSpec, tablet: string, phase: RegExp): { hook: (tablet: string, doing: string) => Promise<void>; hit: () => string | null; restarted: () => Promise<void> } {
+  let hit: string | null = null;
+  let restarting: Promise<void> = Promise.resolve();
+  return {
+    hook: async (at, doing) => {
+      if (hit !== null || at !== tablet || !phase.test(doing)) return;
+      hit = doing;
+      await kill(spec);
+      restarting = restart(spec);
+      restarting.catch(() => {});
+    },
+    hit: () => hit,
+    restarted: () => restarting,
+  };
 }
 
 /** Waits until `check` holds, polling. */

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { createTables } from '../../src/clone/schema-copy.ts';
 import { parseStrategy } from '../../src/clone/strategy-flags.ts';
-import { openPool, type TabletRef } from '../../src/mysql/connection.ts';
+import type { TabletRef } from '../../src/mysql/connection.ts';
+import { withTablet } from '../../src/mysql/tablet-client.ts';
 import { readSchema } from '../../src/mysql/schema.ts';
 import { onSource, resetDestinations, rowsOnDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
@@ -58,11 +59,10 @@ describe('delayed secondary indexes', () => {
   test('resuming: a table whose indexes are already there gets no second ALTER; one without them gets its ALTER', async () => {
     await resetDestinations(c, db);
     const sourceRef = tabletRef('rdonly', c.rdonly.port, db);
-    const pool = openPool(sourceRef, {}, { connectionLimit: 2 });
     const destRef = tabletRef('dest-0', c.dests[0].port, db, false);
-    const dest = { ref: destRef, pool: openPool(destRef, {}, { connectionLimit: 2, withDatabase: false }), dbName: db };
-    try {
-      const schema = await readSchema(pool, sourceRef, db);
+    await withTablet(sourceRef, {}, undefined, async (source) => withTablet(destRef, {}, undefined, async (destClient) => {
+      const dest = { client: destClient, dbName: db };
+      const schema = await readSchema(source, db);
       const tables = schema.tables.filter((t) => t.kind === 'table');
       const flags = parseStrategy('-delay_secondary_indexes');
       // The interrupted job made both tables without their indexes, then indexed `small` (copied first).
@@ -71,9 +71,6 @@ describe('delayed secondary indexes', () => {
       await sql(c.dests[0], fresh.get('small')!);
       const resumed = await createTables(dest, tables, flags, true);
       assert.deepEqual([...resumed.keys()], ['big']);
-    } finally {
-      await pool.end();
-      await dest.pool.end();
-    }
+    }, false));
   });
 });

@@ -83,7 +83,7 @@ describe('recover', () => {
       assert.equal(final.state, 'error');
       const error = final.error ?? '';
       // The copy's own failure first, naming the tablet it could not read from…
-      assert.match(error, /^reading t \(chunk \d+\) from zone1-101: still failing after \d+ attempts over \d+s \(--retry-duration\): [^;]*ECONNREFUSED[^;]*; then /);
+      assert.match(error, /^reading t \(chunk \d+\): still failing after \d+ attempts over \d+s \(--retry-duration\): reading t \(chunk \d+\) on zone1-101 [^;]*ECONNREFUSED[^;]*; then /);
       // …then what cleanup left: replication not restarted (and why), the type restored.
       assert.match(error, /; then cleanup failed: not undone: restart replication on zone1-101 \(starting replication on zone1-101 \(127\.0\.0\.1:\d+\/t_recover\): connect ECONNREFUSED [^)]*\); undone: restore zone1-101 to rdonly$/);
       assert.equal((await readTopologyFile(topoFile)).tablets['zone1-101'].type, 'rdonly');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildChunkSelect, chunkWhere, encodeRow, encodeValue, encodingForType, insertPrefix, quoteId, quoteString, quoteTable } from '../../src/mysql/sql.ts';
+import { buildChunkSelect, chunkWhere, keyRangeCondition, encodeRow, encodeValue, encodingForType, insertPrefix, quoteId, quoteString, quoteTable } from '../../src/mysql/sql.ts';
+import { parseShardName } from '../../src/keyrange/keyrange.ts';
 
 test('identifiers are quoted, backticks doubled', () => {
   assert.equal(quoteId('a'), '`a`');
@@ -46,4 +47,24 @@ test('chunk selects', () => {
     'SELECT `id`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` < 10 ORDER BY `id`',
   );
   assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunkColumn: null, range: { start: '1', end: '2' }, orderBy: [] }), 'SELECT `a` FROM `d`.`t`');
+});
+
+test('keyRangeCondition: the rows of a key range, as the padded comparison of DESIGN.md decides', () => {
+  const u = (shard: string) => keyRangeCondition('keyspace_id', 'uint64', parseShardName(shard));
+  assert.equal(u('-'), '');
+  assert.equal(u('-80'), '`keyspace_id` < 9223372036854775808');
+  assert.equal(u('80-'), '`keyspace_id` >= 9223372036854775808');
+  assert.equal(u('40-8000'), '`keyspace_id` >= 4611686018427387904 AND `keyspace_id` < 9223372036854775808');
+  assert.equal(u('8000000000000000-c0'), '`keyspace_id` >= 9223372036854775808 AND `keyspace_id` < 13835058055282163712');
+  // Bytes beyond the eighth: an 8-byte id is at or above such a bound only when its first 8 bytes are above.
+  assert.equal(u('800000000000000001-'), '`keyspace_id` >= 9223372036854775809');
+  assert.equal(u('800000000000000000-'), '`keyspace_id` >= 9223372036854775808');
+  assert.equal(u('-ffffffffffffffff01'), '');
+  assert.equal(u('ffffffffffffffff01-'), 'FALSE');
+  const b = (shard: string) => keyRangeCondition('ks', 'bytes', parseShardName(shard));
+  assert.equal(b('-80'), "`ks` < X'80'");
+  // `8000-` and `80-` are one bound; a 1-byte id 0x80 is in both (X'80' >= X'80').
+  assert.equal(b('8000-'), "`ks` >= X'80'");
+  assert.equal(b('0080-c0'), "`ks` >= X'0080' AND `ks` < X'c0'");
+  assert.equal(b('00-'), "`ks` >= X''");
 });
