@@ -175,7 +175,7 @@ function domOf(page: Page, selector: string): Promise<string> {
 test('a SplitDiff on /status: diffing, then error with the red summary and its examples, as the server draws it', { skip: missing, timeout: 60_000 }, async (t) => {
   const { jobs, base, shots, browser, page, pageErrors } = await serveInBrowser(t, new FakeJobs(splitDiffSimulation(6000)), 'shardworker-browser-diff-');
 
-  jobs.start({ command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} });
+  await jobs.start({ command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} });
   await page.goto(base + '/status');
   await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
   assert.equal(await page.textContent('#rows-heading'), 'rows read / estimated');

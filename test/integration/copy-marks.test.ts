@@ -29,7 +29,7 @@ describe('copy checkpoints', () => {
     await resetDestinations(c, db);
     const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
     const jobs = new JobController({ topo: await openTopology(`file:${topoFile}`), credentials: {} }, { level: 'warn', destination: pino.destination({ dest: topoFile + '.log', sync: true }) });
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod: 'bulk', minRowsPerChunk: 500, minTableSizeForSplit: 0, sourceReaderCount: 1, destinationWriterCount: 1 } });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod: 'bulk', minRowsPerChunk: 500, minTableSizeForSplit: 0, sourceReaderCount: 1, destinationWriterCount: 1 } });
     // Lock `a` (copied first, the larger) on the first destination as soon as the job has created it.
     const unlock = await lockWhenCreated(c.dests[0], db, 'a');
     let planned = false;

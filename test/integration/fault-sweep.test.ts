@@ -52,7 +52,7 @@ describe('fault sweep: a destination primary restarting in each phase of a Split
       const fault = killAt(dest0, 'zone1-200', phase);
       const topoFile = topology();
       const jobs = await controller(topoFile, 60_000, fault.hook);
-      jobs.start({
+      await jobs.start({
         command: 'SplitClone', keyspace: 'ks', shard: '0',
         options: { verify: true, strategy: '-populate_blp_checkpoint -delay_secondary_indexes', minTableSizeForSplit: 0, minRowsPerChunk: 300, sourceReaderCount: 2, destinationWriterCount: 2, writeQueryMaxRows: 200 },
       });

@@ -32,7 +32,7 @@ describe('faults', () => {
   test('a destination primary killed and restarted mid-copy: the job retries and copies everything exactly once', async () => {
     await resetDestinations(c, db);
     const jobs = await controller(topology(), 60_000);
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: SLOW });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: SLOW });
     await until('rows copied', () => jobs.snapshot().totals.rowsCopied >= 600);
     await kill(dest0);
     await sleep(500);
@@ -49,7 +49,7 @@ describe('faults', () => {
     await resetDestinations(c, db);
     const topoFile = topology();
     const jobs = await controller(topoFile, 3000);
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: SLOW });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: SLOW });
     try {
       await until('rows copied', () => jobs.snapshot().totals.rowsCopied >= 300);
       const killedAt = Date.now();
@@ -73,7 +73,7 @@ describe('faults', () => {
     await resetDestinations(c, db);
     const jobs = await controller(topology(), 60_000);
     // One reader, one big chunk: the read is open (paused by the slow writers) for the whole copy.
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { ...SLOW, sourceReaderCount: 1, minRowsPerChunk: ROWS * 10 } });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { ...SLOW, sourceReaderCount: 1, minRowsPerChunk: ROWS * 10 } });
     await until('rows copied', () => jobs.snapshot().totals.rowsCopied >= 600);
     // A read of an earlier test's aborted job can linger on the server until it notices its client is gone.
     let readers: Record<string, unknown>[] = [];

@@ -74,7 +74,7 @@ describe('recover', () => {
     await resetDestinations(c, DB);
     const topoFile = topology();
     const jobs = await controller(topoFile, 2000);
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: SLOW });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: SLOW });
     try {
       await until('rows copied', () => jobs.snapshot().totals.rowsCopied >= 20);
       await kill(rdonly);

@@ -89,7 +89,7 @@ describe('resume after the worker was killed', () => {
       });
       throw new Error('interrupted by the test');
     });
-    first.start({ command: 'SplitClone', keyspace: 'km', shard: '-80', options });
+    await first.start({ command: 'SplitClone', keyspace: 'km', shard: '-80', options });
     await first.settled();
     assert.match(first.snapshot().error ?? '', /interrupted by the test/);
     // As a worker process that died would have left it: both source tablets held for its job, replication stopped.
@@ -120,7 +120,7 @@ describe('resume after the worker was killed', () => {
     const first = await controller(topoFile, 60_000, async (_tablet, doing) => {
       if (doing === 'writing _vt.blp_checkpoint') throw new Error('interrupted by the test');
     });
-    first.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options });
+    await first.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options });
     await first.settled();
     assert.match(first.snapshot().error ?? '', /interrupted by the test/);
     assert.ok(first.snapshot().log.some((l) => /delayed indexes added table=t/.test(l)));

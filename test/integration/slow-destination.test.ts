@@ -38,7 +38,7 @@ describe('a slow destination', () => {
       global.gc?.();
       const rssBefore = process.memoryUsage().rss;
       queuedBatchBytes.resetPeak();
-      jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod, minRowsPerChunk: 5000, sourceReaderCount: 4, destinationWriterCount: 4 } });
+      await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod, minRowsPerChunk: 5000, sourceReaderCount: 4, destinationWriterCount: 4 } });
 
       // Lock the first destination's table as soon as the job has created it, before many rows are in.
       const unlock = await lockWhenCreated(c.dests[0], db, 'big');

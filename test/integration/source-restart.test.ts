@@ -39,7 +39,7 @@ describe('the source tablet restarting mid-copy', () => {
     const topoFile = topology();
     const fault = killAt(rdonly, 'zone1-101', /^reading t \(chunk 2\)$/);
     const jobs = await controller(topoFile, 60_000, fault.hook);
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: OPTIONS });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: OPTIONS });
     await jobs.settled();
     await fault.restarted();
     const final = jobs.snapshot();
@@ -69,7 +69,7 @@ describe('the source tablet restarting mid-copy', () => {
       await restart(rdonly);
       await waitForCatchUp(c.primary, c.rdonly, 30_000);
     });
-    jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: OPTIONS });
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: OPTIONS });
     await jobs.settled();
     const final = jobs.snapshot();
     assert.equal(moved, 'reading t (chunk 2)');
