@@ -30,9 +30,13 @@ function minEnd(a: Buffer, b: Buffer): Buffer {
   return Buffer.compare(a, b) <= 0 ? a : b;
 }
 
-/** The part of `a` inside `b` (empty when they do not meet: start = end). */
+/** The part of `a` inside `b` (empty when they do not meet: start = end, a non-empty bound, as empty ones mean the ends). */
 function intersection(a: KeyRange, b: KeyRange): KeyRange {
-  if (!intersects(a, b)) return { start: a.start, end: a.start };
+  if (!intersects(a, b)) {
+    // Two ranges that do not meet cannot both start at the lowest id.
+    const at = a.start.length > 0 ? a.start : b.start;
+    return { start: at, end: at };
+  }
   return { start: maxStart(a.start, b.start), end: minEnd(a.end, b.end) };
 }
 
