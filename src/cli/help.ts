@@ -1,6 +1,6 @@
 // `--help` texts, built from the same option table the code validates with.
 
-import { kebab, optionsFor } from '../worker/options.ts';
+import { isRequired, kebab, optionsFor } from '../worker/options.ts';
 import { STRATEGY_FLAG_NAMES } from '../clone/strategy-flags.ts';
 import { COMMANDS, type CommandName } from '../worker/status.ts';
 
@@ -51,7 +51,7 @@ ${GLOBAL}
 export function runHelp(command?: CommandName): string {
   const commands = command ? [command] : [...COMMANDS];
   const sections = commands.map((c) => {
-    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${d.required ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}`);
+    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${isRequired(d, c) ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}`);
     return `  ${c} [options] <keyspace/shard>\n${opts.join('\n')}`;
   });
   return `Usage: shardworker --topo file:topo.json [--port P] run <Command> [options] <keyspace/shard>

@@ -106,12 +106,12 @@ function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, options: 
   const { keyspace, shard } = request;
   switch (request.command) {
     case 'SplitClone':
-      return new CloneJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables), options, flags, abort, log);
+      return new CloneJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables, 'source', options.tables), options, flags, abort, log);
     case 'VerticalSplitClone':
       return new CloneJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, flags, abort, log);
     case 'SplitDiff':
-      return new DiffJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables, 'destination'), options, abort, log);
+      return new DiffJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables, 'destination', options.tables), options, abort, log);
     case 'VerticalSplitDiff':
-      return new DiffJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, abort, log);
+      return new DiffJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables, 'diff', options.excludeTables), options, abort, log);
   }
 }
