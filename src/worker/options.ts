@@ -36,7 +36,7 @@ const MiB = 1024 * 1024;
 
 export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'excludeTables', kind: 'list', default: [], commands: ['SplitClone', 'SplitDiff', 'VerticalSplitDiff'], help: 'tables to leave out (names or /regexps/), comma-separated' },
-  { name: 'tables', kind: 'list', default: [], commands: ALL, requiredFor: ['VerticalSplitClone'], help: 'tables (names or /regexps/), comma-separated: for VerticalSplitClone the tables to move; for the others a filter (a diff compares what its clone copied, as recorded in sourceShards)' },
+  { name: 'tables', kind: 'list', default: [], commands: ALL, requiredFor: ['VerticalSplitClone'], help: 'tables (names or /regexps/), comma-separated: VerticalSplitClone moves these; for the others a filter (a diff takes what its clone copied)' },
   { name: 'strategy', kind: 'string', default: '-populate_blp_checkpoint', commands: CLONES, help: 'space-separated strategy flags' },
   { name: 'sourceReaderCount', kind: 'integer', default: 10, min: 1, max: 256, commands: ALL, help: 'chunks read at once per source' },
   { name: 'destinationWriterCount', kind: 'integer', default: 20, min: 1, max: 256, commands: CLONES, help: 'writers per destination' },

@@ -18,7 +18,7 @@ function throwsNaming(fn: () => unknown, ...parts: string[]) {
 const ks = (...shards: string[]): Topology => validateTopology(keyspaceTopology(shards), 'test');
 
 describe('findSplitShards', () => {
-  it('1 -> 2 (the DESIGN.md example)', () => {
+  it('1 -> 2 (the docs/topology.md example)', () => {
     assert.deepEqual(findSplitShards(exampleTopology(), 'commerce', '0'), { sources: ['0'], destinations: ['-80', '80-'] });
   });
   it('1 -> 3 uneven, listed in key order', () => {
