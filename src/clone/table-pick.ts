@@ -1,6 +1,7 @@
 // Which tables and views a job takes, one rule for clones and diffs of both kinds: the tables the filters select,
 // the views they name, and every view whose tables all come too (a view over tables left behind could not be
-// created on the destination; one over copied tables would be missed if it stayed behind).
+// created on the destination; one over copied tables would be missed if it stayed behind). With no filter, a view
+// that reads no table of its database comes as well; with one, only if named.
 
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import { quoteId } from '../mysql/sql.ts';
@@ -34,7 +35,9 @@ export function pickTablesAndViews(schema: SchemaDefinition, includes: readonly 
     grew = false;
     for (const view of candidates) {
       if (picked.has(view.name)) continue;
-      if (viewReads(view, schema).every((n) => picked.has(n))) {
+      const reads = viewReads(view, schema);
+      // Filtered, a view that reads nothing of this database is nobody's to take unless it is named.
+      if ((includes.length === 0 || reads.length > 0) && reads.every((n) => picked.has(n))) {
         picked.add(view.name);
         grew = true;
       }
