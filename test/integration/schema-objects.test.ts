@@ -37,7 +37,11 @@ async function seed(c: TestCluster): Promise<void> {
     CREATE TABLE film_text (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, title VARCHAR(60) CHARACTER SET utf8mb4, description TEXT,
       FULLTEXT KEY ft (title, description)) ENGINE=MyISAM;
     CREATE TRIGGER film_created BEFORE INSERT ON film FOR EACH ROW SET NEW.created = NOW(6);
-    CREATE TRIGGER film_text_add AFTER INSERT ON film FOR EACH ROW INSERT INTO film_text (id, keyspace_id, title, description) VALUES (NEW.id, NEW.keyspace_id, NEW.title, NEW.description);
+    CREATE TRIGGER film_title BEFORE INSERT ON film FOR EACH ROW FOLLOWS film_created SET NEW.title = TRIM(NEW.title);
+    CREATE TRIGGER film_text_add AFTER INSERT ON film FOR EACH ROW BEGIN
+      INSERT INTO film_text (id, keyspace_id, title, description) VALUES (NEW.id, NEW.keyspace_id, NEW.title, NEW.description);
+      SET @last_film = NEW.id;
+    END;
     CREATE VIEW film_list AS SELECT f.id, f.title, t.description FROM film f JOIN film_text t ON t.id = f.id;
     CREATE VIEW customer_list AS SELECT id, name FROM customer_ext;
     CREATE PROCEDURE rewards_report(IN n INT) SELECT customer_id, SUM(amount) FROM payment GROUP BY customer_id HAVING COUNT(*) >= n;
@@ -59,13 +63,13 @@ function logOf(topoFile: string): string {
 }
 
 async function triggersOn(at: { port: number }, db: string): Promise<string[]> {
-  const rows = await sql(at, 'SELECT CONCAT(TRIGGER_NAME, " ", ACTION_TIMING, " ", EVENT_MANIPULATION, " ", EVENT_OBJECT_TABLE) AS t FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME', [db]);
+  const rows = await sql(at, 'SELECT CONCAT(TRIGGER_NAME, " ", ACTION_TIMING, " ", EVENT_MANIPULATION, " ", EVENT_OBJECT_TABLE, " ", ACTION_ORDER) AS t FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME', [db]);
   return rows.map((r) => String(r.t));
 }
 
 /** Inserts a film on a destination: the BEFORE trigger sets created to now, the AFTER one writes film_text. */
 async function triggersFire(at: { port: number }, db: string, id: number, ksid: string): Promise<void> {
-  await sql(at, `INSERT INTO ${db}.film (id, keyspace_id, title, created) VALUES (${id}, ${ksid}, 'new', '2000-01-01 00:00:00')`);
+  await sql(at, `INSERT INTO ${db}.film (id, keyspace_id, title, created) VALUES (${id}, ${ksid}, '  new ', '2000-01-01 00:00:00')`);
   const [film] = await sql(at, `SELECT TIMESTAMPDIFF(SECOND, created, NOW(6)) AS age FROM ${db}.film WHERE id = ${id}`);
   assert.ok(Number(film.age) < 60, `the BEFORE INSERT trigger set created (age ${String(film.age)}s)`);
   const [text] = await sql(at, `SELECT COUNT(*) AS n FROM ${db}.film_text WHERE id = ${id} AND title = 'new'`);
@@ -92,7 +96,7 @@ describe('schema objects', () => {
       assert.equal(final.state, 'done', final.error ?? '');
       assert.deepEqual(final.tables.map((t) => t.name).sort(), [...COPIED, 'film_list'].sort(), 'the view over moved tables comes; the one over customer_ext does not');
       for (const table of COPIED) assert.deepEqual(await readRows(c.dests[0], VDST, table), await readRows(c.primary, SRC, table), table);
-      assert.deepEqual(await triggersOn(c.dests[0], VDST), ['film_created BEFORE INSERT film', 'film_text_add AFTER INSERT film']);
+      assert.deepEqual(await triggersOn(c.dests[0], VDST), ['film_created BEFORE INSERT film 1', 'film_text_add AFTER INSERT film 1', 'film_title BEFORE INSERT film 2']);
       assert.equal(Number((await sql(c.dests[0], `SELECT COUNT(*) AS n FROM ${VDST}.film_list`))[0].n), 31);
       const fks = await sql(c.dests[0], 'SELECT CONSTRAINT_NAME AS n, REFERENCED_TABLE_NAME AS r FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? ORDER BY n', [VDST]);
       assert.deepEqual(fks.map((r) => `${String(r.n)}->${String(r.r)}`), ['fk_payment_customer->customer_ext', 'fk_staff_store->store', 'fk_store_staff->staff']);
@@ -163,7 +167,7 @@ describe('schema objects', () => {
       // 2^63 - 1 is below 80, 2^63 is 8000000000000000 itself: the first id of the upper shard.
       assert.equal(Number((await sql(low, `SELECT COUNT(*) AS n FROM ${SDST}.film WHERE id = 100`))[0].n), 1);
       assert.equal(Number((await sql(high, `SELECT COUNT(*) AS n FROM ${SDST}.film WHERE id = 101`))[0].n), 1);
-      for (const d of [low, high]) assert.deepEqual(await triggersOn(d, SDST), ['film_created BEFORE INSERT film', 'film_text_add AFTER INSERT film']);
+      for (const d of [low, high]) assert.deepEqual(await triggersOn(d, SDST), ['film_created BEFORE INSERT film 1', 'film_text_add AFTER INSERT film 1', 'film_title BEFORE INSERT film 2']);
       const after = await readTopologyFile(topo);
       assert.deepEqual(after.keyspaces.ks.shards['8000000000000000-'].sourceShards[0].tables, ['address', 'film', 'film_list', 'film_text', 'payment', 'staff', 'store']);
       assert.match(logOf(topo), /procedure rewards_report is not copied/);
