@@ -12,10 +12,10 @@ import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, format
 export const OPTION_FIELD_PREFIX = 'opt.';
 
 const COMMAND_HELP: Record<CommandName, string> = {
-  SplitClone: 'Copies every table of a serving source shard into the destination shards that split its key range.',
+  SplitClone: 'Copies every table (or those tables selects) of a serving source shard into the destination shards that split its key range.',
   VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
-  SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range.',
-  VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace are identical to the source.',
+  SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range, in the tables its clone copied.',
+  VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace (those on record in its sourceShards) are identical to the source.',
 };
 
 const TARGET_LABEL: Record<CommandName, string> = {
