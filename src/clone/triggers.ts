@@ -51,6 +51,24 @@ export async function createTriggers(dest: DestinationDb, sourceDb: string, trig
   }
 }
 
+/**
+ * The tables of `notCopied` that a trigger's body names (as a whole word, quoted or not): a trigger that reads or
+ * writes a table left behind fails on the destination the first time it fires. A column of the same name reads the
+ * same, so this is for a warning, not a refusal.
+ */
+export function tablesNamedIn(trigger: TriggerDefinition, notCopied: readonly string[]): string[] {
+  const body = trigger.statement.toLowerCase();
+  return notCopied.filter((name) => {
+    const n = name.toLowerCase();
+    for (let at = body.indexOf(n); at >= 0; at = body.indexOf(n, at + 1)) {
+      const before = body[at - 1] ?? ' ';
+      const after = body[at + n.length] ?? ' ';
+      if (!/[\w$]/.test(before) && !/[\w$]/.test(after)) return true;
+    }
+    return false;
+  });
+}
+
 /** Differences between the source's triggers on the copied tables and the destination's, one line each. */
 export async function compareTriggers(dest: DestinationDb, sourceDb: string, triggers: readonly TriggerDefinition[]): Promise<string[]> {
   if (triggers.length === 0) return [];

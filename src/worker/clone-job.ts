@@ -6,7 +6,7 @@ import { copyTables, type DestinationSide, type SourceSide } from '../clone/copi
 import { CREATE_BLP_CHECKPOINT, BLP_FLAG_DONT_START, populateBlpCheckpoint } from '../clone/checkpoint.ts';
 import { DelayedIndexes } from '../clone/delayed-indexes.ts';
 import { compareSchema, createTables, createViews } from '../clone/schema-copy.ts';
-import { compareTriggers, createTriggers } from '../clone/triggers.ts';
+import { compareTriggers, createTriggers, tablesNamedIn } from '../clone/triggers.ts';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StrategyFlags } from '../clone/strategy-flags.ts';
 import { DestinationWriter } from '../clone/writer.ts';
@@ -125,7 +125,7 @@ export class CloneJob implements JobPhases {
     if (picked.length === 0) throw new Error(`no table to copy from ${first.ref.alias}`);
     const tables = picked.filter((t) => t.kind === 'table');
     const views = picked.filter((t) => t.kind === 'view');
-    const triggers = await this.#schemaObjects(first, tables);
+    const triggers = await this.#schemaObjects(first, schemas[0], tables);
     for (const t of picked) {
       // Each source holds its own part of the table: the estimates add up.
       const estimate = schemas.reduce((sum, s) => sum + (s.tables.find((x) => x.name === t.name)?.rowsEstimate ?? 0), 0);
@@ -202,13 +202,20 @@ export class CloneJob implements JobPhases {
    * The source's triggers on the tables to copy (created after their rows); stored routines and events are not
    * copied, and each is named in the log so that nobody is surprised they stayed behind.
    */
-  async #schemaObjects(source: TakenSource, tables: TableDefinition[]): Promise<TriggerDefinition[]> {
+  async #schemaObjects(source: TakenSource, schema: SchemaDefinition, tables: TableDefinition[]): Promise<TriggerDefinition[]> {
     const objects = await readSchemaObjects(source.pool, source.ref, source.ref.tablet.dbName);
     for (const o of objects.leftBehind) {
       this.#log.warn({ object: `${o.kind} ${o.name}` }, `${o.kind.toLowerCase()} ${o.name} is not copied (stored routines and events are not): create it on the destination if it is needed there`);
     }
     const copied = new Set(tables.map((t) => t.name));
-    return objects.triggers.filter((t) => copied.has(t.table));
+    const triggers = objects.triggers.filter((t) => copied.has(t.table));
+    const leftBehind = schema.tables.filter((t) => !copied.has(t.name)).map((t) => t.name);
+    for (const t of triggers) {
+      for (const name of tablesNamedIn(t, leftBehind)) {
+        this.#log.warn({ table: t.table, trigger: t.name }, `trigger ${t.name} on ${t.table} names ${name}, which is not copied: on the destination it fails when it fires, unless ${name} is there`);
+      }
+    }
+    return triggers;
   }
 
   async #verify(tables: TableDefinition[]): Promise<void> {

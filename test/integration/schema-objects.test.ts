@@ -16,6 +16,7 @@ import { writeVerticalTopology } from '../helpers/vertical.ts';
 const SRC = 'so_src';
 const VDST = 'so_vdst';
 const SDST = 'so_sdst';
+const TRIGGERS = ['film_created BEFORE INSERT film 1', 'film_text_add AFTER INSERT film 1', 'film_title BEFORE INSERT film 2', 'payment_touch AFTER INSERT payment 1'];
 /** Copied by both clones; customer_ext (referenced by payment) stays behind. */
 const COPIED = ['address', 'film', 'film_text', 'payment', 'staff', 'store'];
 
@@ -42,6 +43,7 @@ async function seed(c: TestCluster): Promise<void> {
       INSERT INTO film_text (id, keyspace_id, title, description) VALUES (NEW.id, NEW.keyspace_id, NEW.title, NEW.description);
       SET @last_film = NEW.id;
     END;
+    CREATE TRIGGER payment_touch AFTER INSERT ON payment FOR EACH ROW UPDATE customer_ext SET name = name WHERE id = NEW.customer_id;
     CREATE VIEW film_list AS SELECT f.id, f.title, t.description FROM film f JOIN film_text t ON t.id = f.id;
     CREATE VIEW customer_list AS SELECT id, name FROM customer_ext;
     CREATE PROCEDURE rewards_report(IN n INT) SELECT customer_id, SUM(amount) FROM payment GROUP BY customer_id HAVING COUNT(*) >= n;
@@ -96,13 +98,15 @@ describe('schema objects', () => {
       assert.equal(final.state, 'done', final.error ?? '');
       assert.deepEqual(final.tables.map((t) => t.name).sort(), [...COPIED, 'film_list'].sort(), 'the view over moved tables comes; the one over customer_ext does not');
       for (const table of COPIED) assert.deepEqual(await readRows(c.dests[0], VDST, table), await readRows(c.primary, SRC, table), table);
-      assert.deepEqual(await triggersOn(c.dests[0], VDST), ['film_created BEFORE INSERT film 1', 'film_text_add AFTER INSERT film 1', 'film_title BEFORE INSERT film 2']);
+      assert.deepEqual(await triggersOn(c.dests[0], VDST), TRIGGERS);
       assert.equal(Number((await sql(c.dests[0], `SELECT COUNT(*) AS n FROM ${VDST}.film_list`))[0].n), 31);
       const fks = await sql(c.dests[0], 'SELECT CONSTRAINT_NAME AS n, REFERENCED_TABLE_NAME AS r FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? ORDER BY n', [VDST]);
       assert.deepEqual(fks.map((r) => `${String(r.n)}->${String(r.r)}`), ['fk_payment_customer->customer_ext', 'fk_staff_store->store', 'fk_store_staff->staff']);
       const log = logOf(topo);
       assert.match(log, /procedure rewards_report is not copied/);
       assert.match(log, /event nightly_cleanup is not copied/);
+      assert.match(log, /trigger payment_touch on payment names customer_ext, which is not copied/);
+      assert.doesNotMatch(log, /trigger film\w* on film names/);
       const after = await readTopologyFile(topo);
       assert.deepEqual(after.keyspaces.dst.shards['0'].sourceShards[0].tables, COPIED);
       await triggersFire(c.dests[0], VDST, 500, '1');
@@ -167,7 +171,7 @@ describe('schema objects', () => {
       // 2^63 - 1 is below 80, 2^63 is 8000000000000000 itself: the first id of the upper shard.
       assert.equal(Number((await sql(low, `SELECT COUNT(*) AS n FROM ${SDST}.film WHERE id = 100`))[0].n), 1);
       assert.equal(Number((await sql(high, `SELECT COUNT(*) AS n FROM ${SDST}.film WHERE id = 101`))[0].n), 1);
-      for (const d of [low, high]) assert.deepEqual(await triggersOn(d, SDST), ['film_created BEFORE INSERT film 1', 'film_text_add AFTER INSERT film 1', 'film_title BEFORE INSERT film 2']);
+      for (const d of [low, high]) assert.deepEqual(await triggersOn(d, SDST), TRIGGERS);
       const after = await readTopologyFile(topo);
       assert.deepEqual(after.keyspaces.ks.shards['8000000000000000-'].sourceShards[0].tables, ['address', 'film', 'film_list', 'film_text', 'payment', 'staff', 'store']);
       assert.match(logOf(topo), /procedure rewards_report is not copied/);
