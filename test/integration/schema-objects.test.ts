@@ -175,6 +175,7 @@ describe('schema objects', () => {
       const after = await readTopologyFile(topo);
       assert.deepEqual(after.keyspaces.ks.shards['8000000000000000-'].sourceShards[0].tables, ['address', 'film', 'film_list', 'film_text', 'payment', 'staff', 'store']);
       assert.match(logOf(topo), /procedure rewards_report is not copied/);
+      assert.match(logOf(topo), /event nightly_cleanup is not copied/);
       await triggersFire(high, SDST, 600, '18446744073709551615');
     });
 
