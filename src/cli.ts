@@ -1,7 +1,7 @@
 // The process entry point: parse the command line, run the command, exit with its code.
 
 import { assertMysql2Internals } from './mysql/mysql2-internals.ts';
-import { cliOptionMessage, parseGlobals, parseJobArgs, UsageError } from './cli/args.ts';
+import { cliOptionMessage, parseGlobals, parseJobArgs, refuseUnknownFlags, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
 import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, TOPO_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
@@ -24,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined && !globals.help ? 2 : 0;
     case 'serve':
       if (wantsHelp) return print(SERVE_HELP);
+      refuseUnknownFlags(command, rest);
       if (rest.length) throw new UsageError(`serve takes no arguments, got ${rest.join(' ')}`);
       await serve(globals);
       return -1; // keeps running
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'recover': {
       if (wantsHelp) return print(RECOVER_HELP);
+      refuseUnknownFlags(command, rest);
       if (!globals.topo) throw new UsageError('--topo is required (e.g. --topo file:topo.json)');
       if (rest.length > 1) throw new UsageError(`recover takes at most one keyspace/shard, got ${rest.join(' ')}`);
       const [keyspace, shard] = rest[0] ? rest[0].split('/') : [];

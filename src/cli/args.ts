@@ -1,4 +1,5 @@
-// Command-line parsing: global flags, then a command, then its options and `keyspace/shard`.
+// Command-line parsing (docs/cli.md): global flags anywhere on the line, before or after the command word; the
+// command, then its options and `keyspace/shard`. An unknown flag anywhere is an error naming it.
 
 import { OptionError, kebab, optionsFor, OPTION_DEFS } from '../worker/options.ts';
 import { COMMANDS, type CommandName } from '../worker/status.ts';
@@ -42,10 +43,16 @@ function words(argv: readonly string[]): string[] {
 
 export interface Parsed {
   globals: GlobalFlags;
-  /** The command word (`serve`, `run`, `sandbox`, `recover`) and what follows it. */
+  /** The command word (`serve`, `run`, `sandbox`, `recover`) and what follows it, global flags taken out. */
   command: string | undefined;
   rest: string[];
 }
+
+const isGlobalValueFlag = (w: string): w is (typeof GLOBAL_VALUE_FLAGS)[number] => (GLOBAL_VALUE_FLAGS as readonly string[]).includes(w);
+const isGlobalBooleanFlag = (w: string): boolean => (GLOBAL_BOOLEAN_FLAGS as readonly string[]).includes(w);
+
+/** A flag-looking word (`--x`, `-x`), not a negative number or a lone `-`. */
+const looksLikeFlag = (w: string): boolean => /^--?[A-Za-z]/.test(w);
 
 export function parseGlobals(argv: readonly string[]): Parsed {
   const globals: GlobalFlags = {
@@ -60,22 +67,39 @@ export function parseGlobals(argv: readonly string[]): Parsed {
     logLevel: 'info',
     help: false,
   };
+  // Global flags are taken out wherever they stand (`serve --topo f` is `--topo f serve`); the command's own words
+  // keep their order. Before the command word only global flags may stand; after it, the command's parser refuses
+  // what it does not know (job options, sandbox flags), naming it.
   const list = words(argv);
-  let i = 0;
-  for (; i < list.length; i++) {
+  let command: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < list.length; i++) {
     const w = list[i];
-    if (!w.startsWith('-')) break;
-    if ((GLOBAL_BOOLEAN_FLAGS as readonly string[]).includes(w)) {
+    if (isGlobalBooleanFlag(w)) {
       if (w === '--public-status') globals.publicStatus = true;
       else globals.help = true;
       continue;
     }
-    if (!(GLOBAL_VALUE_FLAGS as readonly string[]).includes(w)) throw new UsageError(`unknown global flag ${w}`);
-    const value = list[++i];
-    if (value === undefined) throw new UsageError(`flag ${w} needs a value`);
-    setGlobal(globals, w as (typeof GLOBAL_VALUE_FLAGS)[number], value);
+    if (isGlobalValueFlag(w)) {
+      const value = list[++i];
+      if (value === undefined) throw new UsageError(`flag ${w} needs a value`);
+      setGlobal(globals, w, value);
+      continue;
+    }
+    if (command === undefined) {
+      if (looksLikeFlag(w)) throw new UsageError(`unknown flag ${w}`);
+      command = w;
+    } else {
+      rest.push(w);
+    }
   }
-  return { globals, command: list[i], rest: list.slice(i + 1) };
+  return { globals, command, rest };
+}
+
+/** For commands that take no flags of their own (`serve`, `recover`): a flag left after the globals is unknown. */
+export function refuseUnknownFlags(command: string, rest: readonly string[]): void {
+  const flag = rest.find(looksLikeFlag);
+  if (flag !== undefined) throw new UsageError(`unknown flag ${flag} for ${command}`);
 }
 
 function setGlobal(g: GlobalFlags, flag: (typeof GLOBAL_VALUE_FLAGS)[number], value: string): void {

@@ -1,10 +1,10 @@
 // `--help` texts, built from the same option table the code validates with.
 
-import { kebab, optionsFor } from '../worker/options.ts';
+import { isRequired, kebab, optionsFor } from '../worker/options.ts';
 import { STRATEGY_FLAG_NAMES } from '../clone/strategy-flags.ts';
 import { COMMANDS, type CommandName } from '../worker/status.ts';
 
-const GLOBAL = `Global flags (before the command):
+const GLOBAL = `Global flags (anywhere on the line, before or after the command word; docs/cli.md):
   --topo SPEC                  where the topology lives (required for serve, run, recover, topo):
                                file:PATH (a JSON file, the default kind) or
                                etcd://HOST:PORT[,HOST:PORT…]/PREFIX[?lease-ttl=SECONDS] (etcd v3, shared by
@@ -22,19 +22,22 @@ const GLOBAL = `Global flags (before the command):
 export const MAIN_HELP = `shardworker: reshards MySQL/MariaDB databases by key range while operators watch.
 
 Usage:
-  shardworker [global flags] serve                                  the daemon, idle until a job is posted
-  shardworker [global flags] run <Command> [options] <keyspace/shard> one job, status printed every second
-  shardworker sandbox up|down|status [--dir DIR] [--base-port N]     local mariadbd cluster for demos and tests
-  shardworker --topo file:topo.json recover [keyspace/shard]          give back tablets a dead worker left "worker"
-  shardworker --topo etcd://H:P/PREFIX topo import FILE [--replace]  copy a topology file into etcd (or export it)
+  shardworker serve --topo file:topo.json [global flags]              the daemon, idle until a job is posted
+  shardworker run --topo file:topo.json <Command> [options] <keyspace/shard>
+                                                                      one job, status printed every second
+  shardworker sandbox up|down|status [--dir DIR] [--base-port N]      local mariadbd cluster for demos and tests
+  shardworker recover --topo file:topo.json [keyspace/shard]          give back tablets a dead worker left "worker"
+  shardworker topo import FILE [--replace] --topo etcd://H:P/PREFIX   copy a topology file into etcd (or export it)
   shardworker <command> --help
+
+An unknown flag anywhere is an error naming it.
 
 Commands for run (and POST /api/jobs): ${COMMANDS.join(', ')}
 
 ${GLOBAL}
 `;
 
-export const SERVE_HELP = `Usage: shardworker --topo file:topo.json [--host H] [--port P] [--db-credentials-file F] serve
+export const SERVE_HELP = `Usage: shardworker serve --topo file:topo.json [--host H] [--port P] [--db-credentials-file F]
 
 Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset),
 /metrics and /healthz. One job runs at a time. SIGINT/SIGTERM cancels a running job, waits for its cleanup,
@@ -43,7 +46,7 @@ then closes the server.
 ${GLOBAL}
 `;
 
-export const RECOVER_HELP = `Usage: shardworker --topo file:topo.json [--db-credentials-file F] recover [keyspace/shard]
+export const RECOVER_HELP = `Usage: shardworker recover --topo file:topo.json [--db-credentials-file F] [keyspace/shard]
 
 Finds source tablets left \`worker\` by a worker process that is gone (recorded on this host, pid no longer running),
 restarts their replication and restores the type they had. Prints what it did; exits 1 if any could not be recovered.
@@ -55,10 +58,10 @@ ${GLOBAL}
 export function runHelp(command?: CommandName): string {
   const commands = command ? [command] : [...COMMANDS];
   const sections = commands.map((c) => {
-    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${d.required ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}`);
+    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${isRequired(d, c) ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}`);
     return `  ${c} [options] <keyspace/shard>\n${opts.join('\n')}`;
   });
-  return `Usage: shardworker --topo file:topo.json [--port P] run <Command> [options] <keyspace/shard>
+  return `Usage: shardworker run --topo file:topo.json [--port P] <Command> [options] <keyspace/shard>
 
 Runs one job while serving the same pages, prints the status every second, exits 0 when it is done and 1
 otherwise (the reason on stderr). SIGINT/SIGTERM cancels the job, lets cleanup finish, then exits 1.

@@ -12,7 +12,7 @@ import { findSplitShards, isServing, keyspaceOf, shardOf } from '../topology/sha
 import type { ShardingColumnType, SourceShard, Topology } from '../topology/types.ts';
 import type { RowRouter } from './copier.ts';
 import type { CloneTargets, CopyStrategy, ShardTarget } from './strategy.ts';
-import { filterTables } from './table-filter.ts';
+import { pickTablesAndViews, type IncludeFilter } from './table-pick.ts';
 
 export class ShardingColumnError extends Error {
   constructor(message: string) {
@@ -31,9 +31,13 @@ function minEnd(a: Buffer, b: Buffer): Buffer {
   return Buffer.compare(a, b) <= 0 ? a : b;
 }
 
-/** The part of `a` inside `b` (empty when they do not meet: start = end). */
+/** The part of `a` inside `b` (empty when they do not meet: start = end, a non-empty bound, as empty ones mean the ends). */
 function intersection(a: KeyRange, b: KeyRange): KeyRange {
-  if (!intersects(a, b)) return { start: a.start, end: a.start };
+  if (!intersects(a, b)) {
+    // Two ranges that do not meet cannot both start at the lowest id.
+    const at = a.start.length > 0 ? a.start : b.start;
+    return { start: at, end: at };
+  }
   return { start: maxStart(a.start, b.start), end: minEnd(a.end, b.end) };
 }
 
@@ -45,14 +49,19 @@ export class SplitStrategy implements CopyStrategy {
   readonly #shard: string;
   readonly #excludeTables: string[];
   readonly #named: NamedShard;
+  /** `--tables`: a filter (none when empty). */
+  readonly #tables: string[];
   #column = '';
   #columnType: ShardingColumnType = 'uint64';
+  /** Named by a destination: the tables and views its clone copied, from its sourceShards (empty: not on record). */
+  #copied: string[] = [];
 
-  constructor(keyspace: string, shard: string, excludeTables: string[], named: NamedShard = 'source') {
+  constructor(keyspace: string, shard: string, excludeTables: string[], named: NamedShard = 'source', tables: string[] = []) {
     this.#keyspace = keyspace;
     this.#shard = shard;
     this.#excludeTables = excludeTables;
     this.#named = named;
+    this.#tables = tables;
   }
 
   /**
@@ -71,6 +80,9 @@ export class SplitStrategy implements CopyStrategy {
     if (this.#named === 'source') return all;
     const dest = all.destinations.find((d) => d.shard === this.#shard);
     if (!dest) throw new TopologyError(`shard ${this.#keyspace}/${this.#shard} is not a destination of the split of ${sources.join(', ')}`);
+    // What the clone copied is on record with the shard (docs/topology.md "sourceShards"); a clone from before that,
+    // or one run with -skip_set_source_shards, left none, and then every table is compared.
+    this.#copied = [...new Set((ks.shards[this.#shard].sourceShards ?? []).flatMap((s) => s.tables))];
     return { sources: all.sources.filter((s) => intersects(s.keyRange, dest.keyRange)), destinations: [dest] };
   }
 
@@ -85,9 +97,15 @@ export class SplitStrategy implements CopyStrategy {
     return over;
   }
 
+  /**
+   * A clone: every table of the source, or those --tables selects, minus --exclude-tables, and the views over them.
+   * A diff: the same, from the tables its clone copied when they are on record.
+   */
   pickTables(schema: SchemaDefinition): TableDefinition[] {
-    const names = filterTables(schema.tables.map((t) => t.name), null, this.#excludeTables);
-    const picked = schema.tables.filter((t) => names.includes(t.name));
+    const includes: IncludeFilter[] = [];
+    if (this.#copied.length) includes.push({ patterns: this.#copied, from: 'of the source (it is on record as copied, in sourceShards)' });
+    if (this.#tables.length) includes.push({ patterns: this.#tables, from: this.#copied.length ? 'the clone copied' : 'of the source' });
+    const picked = pickTablesAndViews(schema, includes, this.#excludeTables);
     for (const table of picked) {
       if (table.kind === 'table' && !table.columns.some((c) => c.name === this.#column)) {
         throw new ShardingColumnError(`table ${table.name} has no sharding column ${this.#column}: add it, or leave the table out with --exclude-tables`);
@@ -138,10 +156,12 @@ export class SplitStrategy implements CopyStrategy {
     return router;
   }
 
-  sourceShardsFor(targets: CloneTargets, destIndex: number): SourceShard[] {
+  /** With the names of the tables and views copied, so that a SplitDiff (and the stream) take exactly those. */
+  sourceShardsFor(targets: CloneTargets, destIndex: number, tables: TableDefinition[]): SourceShard[] {
     const dest = targets.destinations[destIndex].keyRange;
+    const copied = tables.map((t) => t.name);
     return targets.sources.flatMap((s) =>
-      intersects(s.keyRange, dest) ? [{ uid: s.uid, keyspace: s.keyspace, shard: s.shard, keyRange: keyRangeToString(s.keyRange), tables: [] }] : [],
+      intersects(s.keyRange, dest) ? [{ uid: s.uid, keyspace: s.keyspace, shard: s.shard, keyRange: keyRangeToString(s.keyRange), tables: [...copied] }] : [],
     );
   }
 }

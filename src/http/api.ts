@@ -1,4 +1,4 @@
-// The JSON routes (DESIGN.md "HTTP API"), /metrics and /healthz. Handlers only translate: the job control does the work.
+// The JSON routes (docs/http-api.md), /metrics and /healthz. Handlers only translate: the job control does the work.
 // Errors thrown here (OptionError, UnknownTargetError, JobConflictError, schema failures) become
 // `{ error, field }` replies in app.ts's error handler.
 

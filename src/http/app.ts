@@ -1,4 +1,4 @@
-// The Fastify app: pages for people, JSON for machines, both from one status snapshot (DESIGN.md "HTTP API").
+// The Fastify app: pages for people, JSON for machines, both from one status snapshot (docs/http-api.md).
 // It never listens: the CLI does (the process apart from the app); tests call buildApp and app.inject.
 
 import { existsSync } from 'node:fs';

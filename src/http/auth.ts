@@ -1,4 +1,4 @@
-// Access control with --auth-token-file (DESIGN.md "HTTP API"; what needs what is in access.ts):
+// Access control with --auth-token-file (docs/http-api.md "Access"; what needs what is in access.ts):
 // - the API takes the token as `Authorization: Bearer <token>`;
 // - people log in once with the token (GET/POST /login) and get a session cookie; every form carries the session's
 //   CSRF token, checked when the form is posted;

@@ -52,7 +52,7 @@ const redirect = { description: 'see /status', type: 'null' } as const;
 const nullableNumber = { type: ['number', 'null'] } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 
-/** DESIGN.md "HTTP API": the snapshot, with room for fields the worker adds later. */
+/** docs/http-api.md "GET /api/status": the snapshot, with room for fields the worker adds later. */
 const statusSnapshot = {
   type: 'object',
   additionalProperties: true,

@@ -1,7 +1,7 @@
 // What the pages show, computed from a status snapshot and the topology: plain data the templates print as is.
 // Pure: no Fastify, no I/O.
 
-import { optionsFor, type OptionDef } from '../worker/options.ts';
+import { isRequired, optionsFor, type OptionDef } from '../worker/options.ts';
 import {
   COMMANDS, ENDED_STATES, type CommandName, type DiffExampleStatus, type StatusSnapshot, type TableDiffStatus, type TableStatus,
 } from '../worker/status.ts';
@@ -12,10 +12,10 @@ import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, format
 export const OPTION_FIELD_PREFIX = 'opt.';
 
 const COMMAND_HELP: Record<CommandName, string> = {
-  SplitClone: 'Copies every table of a serving source shard into the destination shards that split its key range.',
+  SplitClone: 'Copies every table (or those tables selects) of a serving source shard into the destination shards that split its key range.',
   VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
-  SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range.',
-  VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace are identical to the source.',
+  SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range, in the tables its clone copied.',
+  VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace (those on record in its sourceShards) are identical to the source.',
 };
 
 const TARGET_LABEL: Record<CommandName, string> = {
@@ -96,7 +96,7 @@ function labelOf(name: string): string {
   return name.replace(/[A-Z]/g, (c) => ' ' + c.toLowerCase());
 }
 
-function optionField(def: OptionDef, submission: Submission | null): OptionField {
+function optionField(def: OptionDef, command: CommandName, submission: Submission | null): OptionField {
   const typed = submission?.values[def.name];
   const value = typed !== undefined ? typed : optionDefaultText(def);
   return {
@@ -108,7 +108,7 @@ function optionField(def: OptionDef, submission: Submission | null): OptionField
     checked: def.kind === 'boolean' && (typed !== undefined ? typed === 'true' : def.default === true),
     min: def.kind === 'integer' ? def.min : undefined,
     max: def.kind === 'integer' && def.max !== undefined && def.max < Number.MAX_SAFE_INTEGER ? def.max : undefined,
-    required: def.required === true,
+    required: isRequired(def, command),
     placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : '',
     help: def.help,
     invalid: submission?.field === def.name,
@@ -174,8 +174,8 @@ export function indexView(
       help: COMMAND_HELP[command],
       targetLabel: TARGET_LABEL[command],
       targets: targets.map((t) => ({ value: t, selected: mine?.target === t })),
-      options: optionsFor(command).map((def) => optionField(def, mine)),
-      openOptions: mine !== null || optionsFor(command).some((d) => d.required),
+      options: optionsFor(command).map((def) => optionField(def, command, mine)),
+      openOptions: mine !== null || optionsFor(command).some((d) => isRequired(d, command)),
       error: mine?.error ?? null,
       targetInvalid: mine !== null && ['target', 'keyspace', 'shard'].includes(mine.field ?? ''),
     };

@@ -1,9 +1,19 @@
-// Key ranges: half-open [start, end) intervals of keyspace ids, compared bytewise (DESIGN.md "Vocabulary").
+// Key ranges: half-open [start, end) intervals of keyspace ids (docs/topology.md "Key ranges").
 // An empty start is the lowest id, an empty end the highest. A shard's name is its key range in hex.
+//
+// Vitess's rule for trailing zeros: a bound compares as if padded with zero bytes, so `80`, `8000` and
+// `8000000000000000` are one bound. Bounds are stored with their trailing zero bytes cut off (normalized) when
+// parsed; then a plain bytewise comparison of an id with a bound is Vitess's comparison of both normalized (an id
+// differs from its normalized self only by trailing zeros, which can only turn "above the bound" into "equal to
+// it", and start <= id < end reads the same either way). So `contains` and the row routers need no padding.
 
 export interface KeyRange {
+  /** Normalized: no trailing zero bytes (an all-zero start is empty, the lowest id). */
   start: Buffer;
+  /** Normalized: no trailing zero bytes; empty is past the highest id. */
   end: Buffer;
+  /** The shard name as the operator wrote it, when parsed from one: messages name shards this way. */
+  name?: string;
 }
 
 export class KeyRangeError extends Error {
@@ -18,10 +28,25 @@ const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
 export const FULL_RANGE: Readonly<KeyRange> = Object.freeze({ start: EMPTY, end: EMPTY });
 
-/** `-80`, `80-c0`, `c0-`, `4000-8000`; `-` and `0` are the whole range. Throws KeyRangeError naming the name. */
+/** Cuts trailing zero bytes off (a view of `id`, no copy): Vitess's `key.Normalize`. */
+export function normalizeId(id: Buffer): Buffer {
+  let n = id.length;
+  while (n > 0 && id[n - 1] === 0) n--;
+  return n === id.length ? id : id.subarray(0, n);
+}
+
+/** Vitess's `key.Compare`: bytewise, as if the shorter were padded with zero bytes (-1, 0 or 1). */
+export function compareIds(a: Buffer, b: Buffer): number {
+  return Math.sign(Buffer.compare(normalizeId(a), normalizeId(b)));
+}
+
+/**
+ * `-80`, `80-c0`, `c0-`, `4000-8000`, `8000000000000000-`; `-` and `0` are the whole range. Bounds are normalized
+ * (`-8000` is `-80`); the name is kept as written. Throws KeyRangeError naming the name.
+ */
 export function parseShardName(name: string): KeyRange {
   if (typeof name !== 'string') throw new KeyRangeError(`shard name ${String(name)} is not a string`);
-  if (name === '0' || name === '-') return { start: EMPTY, end: EMPTY };
+  if (name === '0' || name === '-') return { start: EMPTY, end: EMPTY, name };
   const bad = (why: string) => new KeyRangeError(`shard name ${JSON.stringify(name)} is not a key range: ${why}`);
   if (name === '') throw bad('it is empty');
   const dash = name.indexOf('-');
@@ -33,13 +58,15 @@ export function parseShardName(name: string): KeyRange {
       throw bad(hex.length % 2 === 1 && /^[0-9a-fA-F]*$/.test(hex) ? `${which} "${hex}" has an odd number of hex digits` : `${which} "${hex}" is not hex`);
     }
   }
-  const start = Buffer.from(startHex, 'hex');
-  const end = Buffer.from(endHex, 'hex');
-  if (start.length > 0 && end.length > 0 && Buffer.compare(start, end) >= 0) throw bad(`start ${startHex} is not below end ${endHex}`);
-  return { start, end };
+  const start = normalizeId(Buffer.from(startHex, 'hex'));
+  const end = normalizeId(Buffer.from(endHex, 'hex'));
+  // An end of zero bytes only would be the lowest id: a range holding nothing (Vitess would read it as no end at all).
+  if (endHex.length > 0 && end.length === 0) throw bad(`end ${endHex} is the lowest id, so the range holds nothing`);
+  if (end.length > 0 && Buffer.compare(start, end) >= 0) throw bad(`start ${startHex} is not below end ${endHex}`);
+  return { start, end, name };
 }
 
-/** Canonical lowercase name: `-80`, `80-c0`, `-` for the whole range. */
+/** Canonical lowercase name, bounds without trailing zeros: `-80` (also for `-8000`), `80-c0`, `-` for the whole range. */
 export function keyRangeToString(kr: KeyRange): string {
   return `${kr.start.toString('hex')}-${kr.end.toString('hex')}`;
 }
@@ -48,11 +75,26 @@ export function isFull(kr: KeyRange): boolean {
   return kr.start.length === 0 && kr.end.length === 0;
 }
 
+/** Same ids, whatever the spelling: `-80`, `-8000` and `-8000000000000000` are equal. */
 export function equal(a: KeyRange, b: KeyRange): boolean {
   return a.start.equals(b.start) && a.end.equals(b.end);
 }
 
-/** start <= id < end, bytewise: `80` vs id `80 00…` is contained in `80-`, id `7f ff…` is not. */
+/** Does `a` end exactly where `b` starts (Vitess's KeyRangeContiguous: `40-80` then `8000000000000000-c0`)? */
+export function contiguous(a: KeyRange, b: KeyRange): boolean {
+  if (isFull(a) || isFull(b)) return false;
+  return a.end.length > 0 && a.end.equals(b.start);
+}
+
+/** Does `outer` hold every id of `inner`? */
+export function containsRange(outer: KeyRange, inner: KeyRange): boolean {
+  return Buffer.compare(outer.start, inner.start) <= 0 && (outer.end.length === 0 || (inner.end.length > 0 && Buffer.compare(inner.end, outer.end) <= 0));
+}
+
+/**
+ * start <= id < end, as if padded with zeros: `80` vs id `80 00…` is contained in `80-`, id `7f ff…` is not; a
+ * 1-byte id `80` is in `8000-`, not in `-8000`.
+ */
 export function contains(kr: KeyRange, id: Buffer): boolean {
   // An empty start compares below (or equal to) every id, so it needs no special case.
   return Buffer.compare(kr.start, id) <= 0 && (kr.end.length === 0 || Buffer.compare(id, kr.end) < 0);
@@ -85,6 +127,7 @@ function holds(kr: KeyRange, p: Buffer): boolean {
 }
 
 const pointName = (p: Point, edge: string): string => (p === null || p.length === 0 ? edge : p.toString('hex'));
+const shardName = (kr: KeyRange): string => kr.name ?? keyRangeToString(kr);
 
 /**
  * Do `parts` cover exactly the union of `target`, with no gap and no overlap?
@@ -120,10 +163,10 @@ export function checkExactCover(target: readonly KeyRange[], parts: readonly Key
     if (inTarget && covering.length === 0 && gapFrom === undefined) gapFrom = p;
     if (!inTarget && covering.length > 0) {
       strayFrom ??= p;
-      for (const kr of covering) strayParts.add(`shard ${keyRangeToString(kr)}`);
+      for (const kr of covering) strayParts.add(`shard ${shardName(kr)}`);
     }
     if (covering.length > 1) {
-      const key = `shards ${covering.map(keyRangeToString).join(' and ')} overlap`;
+      const key = `shards ${covering.map(shardName).join(' and ')} overlap`;
       if (!overlaps.has(key)) {
         overlaps.add(key);
         problems.push(key);

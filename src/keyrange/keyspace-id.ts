@@ -1,4 +1,4 @@
-// Keyspace ids from sharding column values (DESIGN.md "Vocabulary"):
+// Keyspace ids from sharding column values (docs/topology.md "Keyspaces"):
 // uint64 → the value as 8 big-endian bytes; bytes → the raw value.
 
 import type { ShardingColumnType } from '../topology/types.ts';

@@ -3,7 +3,7 @@
 // uint64 values are parsed from their ASCII digits into two exact numbers and compared as such.
 
 import type { ShardingColumnType } from '../topology/types.ts';
-import type { KeyRange } from './keyrange.ts';
+import { normalizeId, type KeyRange } from './keyrange.ts';
 import { notUint64 } from './keyspace-id.ts';
 
 /**
@@ -23,7 +23,9 @@ export function makeKeyspaceIdRouter(type: ShardingColumnType, ranges: readonly 
  * a bound of up to 8 bytes is its zero-padded value; a longer one sorts after its own
  * 8-byte prefix, so the first id at or above it is that prefix + 1.
  */
-export function uint64Threshold(bound: Buffer): bigint {
+export function uint64Threshold(raw: Buffer): bigint {
+  // Trailing zeros do not move a bound (Vitess): `800000000000000000` is `80`, not past `8000000000000000`.
+  const bound = normalizeId(raw);
   if (bound.length <= 8) {
     const padded = Buffer.alloc(8);
     bound.copy(padded);
@@ -79,8 +81,10 @@ function uint64Router(ranges: readonly KeyRange[]): KeyspaceIdRouter {
 }
 
 function bytesRouter(ranges: readonly KeyRange[]): KeyspaceIdRouter {
-  const starts = ranges.map((kr) => Buffer.from(kr.start));
-  const ends = ranges.map((kr) => Buffer.from(kr.end));
+  // Bounds without trailing zeros (as parsed shard names have them): then comparing the raw id bytewise is
+  // Vitess's comparison of both padded with zeros, with no per-row work.
+  const starts = ranges.map((kr) => Buffer.from(normalizeId(kr.start)));
+  const ends = ranges.map((kr) => Buffer.from(normalizeId(kr.end)));
   const n = ranges.length;
   return (raw: Buffer, start = 0, end = raw.length): number => {
     for (let k = 0; k < n; k++) {

@@ -19,6 +19,8 @@ export interface TableDefinition {
   kind: 'table' | 'view';
   /** SHOW CREATE TABLE / VIEW text as the source has it. */
   createSql: string;
+  /** A view's definition with every table qualified `db`.`name` (information_schema.VIEWS), for what it reads. */
+  viewDefinition?: string;
   /** Stored (non-generated) columns, in table order: what is read and written. */
   columns: ColumnDefinition[];
   /** Select-list expressions for `columns`, in the same order. */
@@ -63,6 +65,13 @@ export async function readSchema(client: TabletClient, dbName: string): Promise<
   const keys = await client.query<KeyRow[]>('reading primary keys', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
        FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`, [dbName]);
 
+  // SHOW CREATE VIEW leaves out the database of tables in the current one; this text never does.
+  const viewDefinitions = new Map(
+    (await client.query<{ name: string; definition: string }[]>('reading view definitions', 'SELECT TABLE_NAME AS name, VIEW_DEFINITION AS definition FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [dbName])).map(
+      (v) => [String(v.name), String(v.definition)],
+    ),
+  );
+
   const result: TableDefinition[] = [];
   for (const t of tables) {
     const kind = t.type === 'VIEW' ? 'view' : 'table';
@@ -76,6 +85,7 @@ export async function readSchema(client: TabletClient, dbName: string): Promise<
       name: t.name,
       kind,
       createSql,
+      ...(kind === 'view' ? { viewDefinition: viewDefinitions.get(t.name) ?? '' } : {}),
       columns: cols,
       selectList: cols.map(selectExpression),
       primaryKey: keys.filter((k) => k.tableName === t.name).map((k) => k.name),

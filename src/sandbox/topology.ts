@@ -1,4 +1,4 @@
-// The topology file (DESIGN.md "Topology") describing sandbox instances: shard names, tablets, atomic write.
+// The topology file (docs/topology.md) describing sandbox instances: shard names, tablets, atomic write.
 
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';

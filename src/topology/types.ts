@@ -1,4 +1,4 @@
-// The topology contract (DESIGN.md "Topology"): what the file backend stores and every role reads.
+// The topology contract (docs/topology.md): what the file backend stores and every role reads.
 
 export const TABLET_TYPES = ['primary', 'replica', 'rdonly', 'worker', 'spare', 'drained'] as const;
 export type TabletType = (typeof TABLET_TYPES)[number];

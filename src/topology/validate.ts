@@ -1,4 +1,4 @@
-// Checks a parsed topology file against the contract (DESIGN.md "Topology") and fills defaults.
+// Checks a parsed topology file against the contract (docs/topology.md) and fills defaults.
 // Unknown keys are kept as they are, so a rewrite by `update` never drops what another tool wrote.
 
 import { intersects, KeyRangeError, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';

@@ -6,11 +6,13 @@ import { copyTables, type DestinationSide, type SourceSide } from '../clone/copi
 import { CREATE_BLP_CHECKPOINT, BLP_FLAG_DONT_START, populateBlpCheckpoint } from '../clone/checkpoint.ts';
 import { DelayedIndexes } from '../clone/delayed-indexes.ts';
 import { compareSchema, createTables, createViews } from '../clone/schema-copy.ts';
+import { compareTriggers, createTriggers, tablesNamedIn } from '../clone/triggers.ts';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StrategyFlags } from '../clone/strategy-flags.ts';
 import { DestinationWriter } from '../clone/writer.ts';
 import { CopyState, createCopyState, findUnfinishedJob, finishJob, recordJob, type CopyJobRecord } from '../clone/copy-state.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
+import { readSchemaObjects, type TriggerDefinition } from '../mysql/schema-objects.ts';
 import { setSourceShards } from '../topology/shards.ts';
 import type { TabletType } from '../topology/types.ts';
 import type { JobPhases } from './job-runner.ts';
@@ -107,6 +109,7 @@ export class CloneJob implements JobPhases {
     if (picked.length === 0) throw new Error(`no table to copy from ${first.ref.alias}`);
     const tables = picked.filter((t) => t.kind === 'table');
     const views = picked.filter((t) => t.kind === 'view');
+    const triggers = await this.#schemaObjects(first, schemas[0], tables);
     for (const t of picked) {
       // Each source holds its own part of the table: the estimates add up.
       const estimate = schemas.reduce((sum, s) => sum + (s.tables.find((x) => x.name === t.name)?.rowsEstimate ?? 0), 0);
@@ -160,14 +163,37 @@ export class CloneJob implements JobPhases {
     });
     this.#abort.signal.throwIfAborted();
     await indexes.finish();
+    // Only now that every table's rows are in: a trigger would have rewritten or doubled the copied rows.
+    await Promise.all(this.#destinations.map((d) => createTriggers(this.#destOnItsOwn(d), first.ref.tablet.dbName, triggers)));
+    if (triggers.length) this.#log.info({ triggers: triggers.map((t) => t.name) }, `${triggers.length} triggers created`);
     if (this.#flags.populateBlpCheckpoint) await this.#writeCheckpoints();
-    if (!this.#flags.skipSetSourceShards) await this.#setSourceShards(tables);
-    await this.#checkSchema(schemas[0], picked);
+    if (!this.#flags.skipSetSourceShards) await this.#setSourceShards(picked);
+    await this.#checkSchema(schemas[0], picked, triggers);
     const copyId = this.#resumed?.jobId ?? this.#status.id;
     await Promise.all(this.#destinations.map((d) => finishJob(this.#dest(d), copyId)));
     for (const t of tables) this.#status.setTableState(t.name, 'done');
     // Before cleanup restarts the sources' replication: they still hold exactly the rows just copied.
     if (this.#options.verify) await this.#verify(tables);
+  }
+
+  /**
+   * The source's triggers on the tables to copy (created after their rows); stored routines and events are not
+   * copied, and each is named in the log so that nobody is surprised they stayed behind.
+   */
+  async #schemaObjects(source: TakenSource, schema: SchemaDefinition, tables: TableDefinition[]): Promise<TriggerDefinition[]> {
+    const objects = await readSchemaObjects(source.client, source.ref.tablet.dbName);
+    for (const o of objects.leftBehind) {
+      this.#log.warn({ object: `${o.kind} ${o.name}` }, `${o.kind.toLowerCase()} ${o.name} is not copied (stored routines and events are not): create it on the destination if it is needed there`);
+    }
+    const copied = new Set(tables.map((t) => t.name));
+    const triggers = objects.triggers.filter((t) => copied.has(t.table));
+    const leftBehind = schema.tables.filter((t) => !copied.has(t.name)).map((t) => t.name);
+    for (const t of triggers) {
+      for (const name of tablesNamedIn(t, leftBehind)) {
+        this.#log.warn({ table: t.table, trigger: t.name }, `trigger ${t.name} on ${t.table} names ${name}, which is not copied: on the destination it fails when it fires, unless ${name} is there`);
+      }
+    }
+    return triggers;
   }
 
   async #verify(tables: TableDefinition[]): Promise<void> {
@@ -232,8 +258,10 @@ export class CloneJob implements JobPhases {
     this.#log.info('sourceShards set on the destination shards');
   }
 
-  async #checkSchema(source: SchemaDefinition, tables: TableDefinition[]): Promise<void> {
-    const problems = (await Promise.all(this.#destinations.map((d) => compareSchema(source, this.#dest(d), tables, this.#flags)))).flat();
+  async #checkSchema(source: SchemaDefinition, tables: TableDefinition[], triggers: TriggerDefinition[]): Promise<void> {
+    const problems = (
+      await Promise.all(this.#destinations.map(async (d) => [...(await compareSchema(source, this.#dest(d), tables, this.#flags)), ...(await compareTriggers(this.#dest(d), source.dbName, triggers))]))
+    ).flat();
     if (problems.length) throw new Error(`destination schema differs from the source: ${problems.join('; ')}`);
   }
 

@@ -136,12 +136,13 @@ function strategyFor(request: JobRequest, options: JobOptions): CopyStrategy {
   const { keyspace, shard } = request;
   switch (request.command) {
     case 'SplitClone':
-      return new SplitStrategy(keyspace, shard, options.excludeTables);
+      return new SplitStrategy(keyspace, shard, options.excludeTables, 'source', options.tables);
     case 'VerticalSplitClone':
-    case 'VerticalSplitDiff':
       return new VerticalStrategy(keyspace, shard, options.tables);
     case 'SplitDiff':
-      return new SplitStrategy(keyspace, shard, options.excludeTables, 'destination');
+      return new SplitStrategy(keyspace, shard, options.excludeTables, 'destination', options.tables);
+    case 'VerticalSplitDiff':
+      return new VerticalStrategy(keyspace, shard, options.tables, 'diff', options.excludeTables);
   }
 }
 

@@ -5,6 +5,8 @@
 import type { Logger } from 'pino';
 import { CheckpointError, readCheckpointPositions } from '../clone/checkpoint.ts';
 import { compareSchema } from '../clone/schema-copy.ts';
+import { compareTriggers } from '../clone/triggers.ts';
+import { readSchemaObjects } from '../mysql/schema-objects.ts';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import { parseStrategy } from '../clone/strategy-flags.ts';
 import { describeTablet, type TabletRef } from '../mysql/connection.ts';
@@ -83,6 +85,7 @@ export class DiffJob implements JobPhases {
     const tables = picked.filter((t) => t.kind === 'table');
     if (tables.length === 0) throw new Error(`no table to diff in ${first.ref.alias}`);
     await this.#checkSchema(schemas[0], picked);
+    await this.#checkTriggers(first, tables);
     for (const t of picked) {
       const estimate = schemas.reduce((sum, s) => sum + (s.tables.find((x) => x.name === t.name)?.rowsEstimate ?? 0), 0);
       this.#status.addTable(t.name, t.kind, t.kind === 'table' ? estimate : 0);
@@ -114,6 +117,14 @@ export class DiffJob implements JobPhases {
     const flags = { ...parseStrategy(''), skipAutoIncrement: new Set(picked.map((t) => t.name)) };
     const problems = (await Promise.all(this.#destinations.map((d) => compareSchema(source, { client: d.client, dbName: d.ref.tablet.dbName }, picked, flags)))).flat();
     if (problems.length) throw new Error(`destination schema differs from the source: ${problems.join('; ')}`);
+  }
+
+  /** The source's triggers on the compared tables must be on every destination, as they are on the source. */
+  async #checkTriggers(source: TakenSource, tables: TableDefinition[]): Promise<void> {
+    const names = new Set(tables.map((t) => t.name));
+    const triggers = (await readSchemaObjects(source.client, source.ref.tablet.dbName)).triggers.filter((t) => names.has(t.table));
+    const problems = (await Promise.all(this.#destinations.map((d) => compareTriggers({ client: d.client, dbName: d.ref.tablet.dbName }, source.ref.tablet.dbName, triggers)))).flat();
+    if (problems.length) throw new Error(`destination triggers differ from the source: ${problems.join('; ')}`);
   }
 
   async cleanup(): Promise<UndoReport> {

@@ -23,7 +23,8 @@ export interface OptionDef {
   min?: number;
   max?: number;
   commands: readonly CommandName[];
-  required?: boolean;
+  /** The commands for which it must be given (a non-empty list). */
+  requiredFor?: readonly CommandName[];
   /** For a string: the values allowed. */
   choices?: readonly string[];
   help: string;
@@ -34,8 +35,8 @@ const ALL = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff
 const MiB = 1024 * 1024;
 
 export const OPTION_DEFS: readonly OptionDef[] = [
-  { name: 'excludeTables', kind: 'list', default: [], commands: ['SplitClone', 'SplitDiff'], help: 'tables to leave out (names or /regexps/), comma-separated' },
-  { name: 'tables', kind: 'list', default: [], commands: ['VerticalSplitClone', 'VerticalSplitDiff'], required: true, help: 'tables to move (names or /regexps/), comma-separated' },
+  { name: 'excludeTables', kind: 'list', default: [], commands: ['SplitClone', 'SplitDiff', 'VerticalSplitDiff'], help: 'tables to leave out (names or /regexps/), comma-separated' },
+  { name: 'tables', kind: 'list', default: [], commands: ALL, requiredFor: ['VerticalSplitClone'], help: 'tables (names or /regexps/), comma-separated: VerticalSplitClone moves these; for the others a filter (a diff takes what its clone copied)' },
   { name: 'strategy', kind: 'string', default: '-populate_blp_checkpoint', commands: CLONES, help: 'space-separated strategy flags' },
   { name: 'sourceReaderCount', kind: 'integer', default: 10, min: 1, max: 256, commands: ALL, help: 'chunks read at once per source' },
   { name: 'destinationWriterCount', kind: 'integer', default: 20, min: 1, max: 256, commands: CLONES, help: 'writers per destination' },
@@ -73,6 +74,10 @@ export interface JobOptions extends CommonOptions {
   maxTps: number;
   verify: boolean;
   resume: boolean;
+}
+
+export function isRequired(def: OptionDef, command: CommandName): boolean {
+  return def.requiredFor?.includes(command) === true;
 }
 
 export function optionsFor(command: CommandName): OptionDef[] {
@@ -145,7 +150,7 @@ export function parseOptions(command: CommandName, raw: Record<string, unknown>)
     throw new OptionError('sourceTabletType', `option sourceTabletType: expected rdonly or replica, got ${JSON.stringify(tabletType)}`);
   }
   for (const def of defs) {
-    if (def.required && (out[def.name] as unknown[]).length === 0) throw new OptionError(def.name, `option ${def.name} is required for ${command}`);
+    if (isRequired(def, command) && (out[def.name] as unknown[]).length === 0) throw new OptionError(def.name, `option ${def.name} is required for ${command}`);
   }
   return out as unknown as JobOptions;
 }

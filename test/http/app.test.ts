@@ -115,7 +115,7 @@ describe('POST /api/jobs', () => {
     ['option below its range', { ...START, options: { sourceReaderCount: 0 } }, 'sourceReaderCount', /at least 1/],
     ['option above its range', { ...START, options: { destinationWriterCount: 1000 } }, 'destinationWriterCount', /at most 256/],
     ['unknown option', { ...START, options: { turbo: true } }, 'turbo', /unknown option turbo/],
-    ['option of another command', { ...START, options: { tables: ['t'] } }, 'tables', /does not apply to SplitClone/],
+    ['option of another command', { ...START, options: { resume: true, excludeTables: [] }, command: 'VerticalSplitDiff' }, 'resume', /does not apply to VerticalSplitDiff/],
     ['missing required option', { command: 'VerticalSplitClone', keyspace: 'customer', shard: '0' }, 'tables', /tables is required/],
     ['keyspace not in the topology', { ...START, keyspace: 'nosuch' }, 'keyspace', /keyspace nosuch is not in the topology/],
     ['keyspace named like an Object property', { ...START, keyspace: 'constructor' }, 'keyspace', /not in the topology/],

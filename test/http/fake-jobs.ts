@@ -68,7 +68,7 @@ export class FakeJobs implements JobControl {
   }
 }
 
-/** The DESIGN.md topology, plus a keyspace served from commerce for the vertical commands. */
+/** The docs/topology.md example topology, plus a keyspace served from commerce for the vertical commands. */
 export const TOPOLOGY: Topology = exampleTopology();
 
 interface SimTable {

@@ -26,11 +26,13 @@ describe('parseShardName', () => {
     ['-55', '', '55'],
     ['55-aa', '55', 'aa'],
     ['aa-', 'aa', ''],
-    ['4000-8000', '4000', '8000'],
-    ['-4000', '', '4000'],
+    ['4000-8000', '40', '80'],
+    ['-4000', '', '40'],
     ['C0-', 'c0', ''],
-    ['80-8000', '80', '8000'],
-    ['00-', '00', ''],
+    ['8001-8100', '8001', '81'],
+    ['00-', '', ''],
+    ['8000000000000000-', '80', ''],
+    ['-8000000000000000', '', '80'],
     ['0102030405060708090a-ff', '0102030405060708090a', 'ff'],
   ];
   for (const [name, start, end] of cases) {
@@ -41,7 +43,7 @@ describe('parseShardName', () => {
     });
   }
 
-  const bad = ['', '80', '8-', '-8', '800-c', 'zz-', '-gg', '80-40', '80-80', '8000-80', '80--', '-80-', '--', '1', '00', ' -80', '-80 ', '0x80-', 'c0-80', '80-7fff'];
+  const bad = ['', '80', '8-', '-8', '800-c', 'zz-', '-gg', '80-40', '80-80', '8000-80', '80-8000', '-00', '00-0000', '40-00', '80--', '-80-', '--', '1', '00', ' -80', '-80 ', '0x80-', 'c0-80', '80-7fff'];
   for (const name of bad) {
     it(`refuses ${JSON.stringify(name)} naming it`, () => {
       assert.throws(
@@ -55,12 +57,16 @@ describe('parseShardName', () => {
     assert.throws(() => parseShardName('800-'), /odd number of hex digits/);
     assert.throws(() => parseShardName('-xy'), /not hex/);
     assert.throws(() => parseShardName('c0-80'), /start c0 is not below end 80/);
+    assert.throws(() => parseShardName('80-8000'), /start 80 is not below end 8000/);
+    assert.throws(() => parseShardName('-00'), /end 00 is the lowest id/);
   });
 });
 
 describe('keyRangeToString, isFull, equal', () => {
   it('round-trips canonical names', () => {
-    for (const name of ['-80', '80-c0', 'c0-', '-', '4000-8000', '55-aa']) assert.equal(keyRangeToString(kr(name)), name);
+    for (const name of ['-80', '80-c0', 'c0-', '-', '4001-8001', '55-aa']) assert.equal(keyRangeToString(kr(name)), name);
+    assert.equal(keyRangeToString(kr('4000-8000')), '40-80', 'bounds without their trailing zeros');
+    assert.equal(keyRangeToString(kr('8000000000000000-')), '80-');
   });
   it('writes the whole range as - and lowercase hex', () => {
     assert.equal(keyRangeToString(kr('0')), '-');
@@ -71,12 +77,14 @@ describe('keyRangeToString, isFull, equal', () => {
     assert.ok(isFull(kr('0')));
     assert.ok(!isFull(kr('-80')));
     assert.ok(!isFull(kr('80-')));
-    assert.ok(!isFull(kr('00-')));
+    assert.ok(isFull(kr('00-')), 'a start of zeros is the lowest id');
+    assert.ok(isFull(kr('0000-')));
   });
   it('equal', () => {
     assert.ok(equal(kr('0'), kr('-')));
     assert.ok(equal(kr('80-c0'), kr('80-C0')));
-    assert.ok(!equal(kr('-80'), kr('-8000')));
+    assert.ok(equal(kr('-80'), kr('-8000')));
+    assert.ok(equal(kr('-80'), kr('-8000000000000000')));
     assert.ok(!equal(kr('-80'), kr('80-')));
   });
 });
@@ -118,18 +126,20 @@ describe('contains', () => {
     assert.ok(contains(kr('-80'), hex('7f')));
     assert.ok(!contains(kr('80-'), hex('7f ff ff ff ff ff ff ff ff ff ff')));
     assert.ok(contains(kr('80-'), hex('80 00')));
-    assert.ok(!contains(kr('4000-8000'), hex('40')), 'bytewise 40 is below 4000');
+    assert.ok(contains(kr('4000-8000'), hex('40')), '40 is 4000 padded with zeros');
     assert.ok(contains(kr('4000-8000'), hex('40 00')));
     assert.ok(!contains(kr('4000-8000'), hex('3f ff ff')));
     assert.ok(contains(kr('4000-8000'), hex('7f ff ff')));
-    assert.ok(contains(kr('4000-8000'), hex('80')), 'bytewise 80 is below 8000');
+    assert.ok(!contains(kr('4000-8000'), hex('80')), '80 is 8000 padded: the end');
     assert.ok(!contains(kr('4000-8000'), hex('80 00')));
   });
 
-  it('bytewise: 80 is below 8000, so 80-8000 holds only the id 80', () => {
-    assert.ok(contains(kr('80-8000'), hex('80')));
-    assert.ok(!contains(kr('80-8000'), hex('80 00')));
-    assert.ok(!contains(kr('80-8000'), hex('7f ff')));
+  it('a 1-byte id 80 belongs to 8000-, not to -8000 (Vitess)', () => {
+    assert.ok(contains(kr('8000-'), hex('80')));
+    assert.ok(!contains(kr('-8000'), hex('80')));
+    assert.ok(contains(kr('8000000000000000-'), hex('80')));
+    assert.ok(!contains(kr('-8000000000000000'), hex('80 00 00')));
+    assert.ok(contains(kr('-8000000000000000'), hex('7f')));
   });
 });
 
@@ -143,7 +153,6 @@ describe('intersects', () => {
     ['55-aa', '-80'],
     ['4000-8000', '7f-'],
     ['80-', '80-'],
-    ['-8000', '80-'], // bytewise both hold the id 80
   ];
   const no: [string, string][] = [
     ['-80', '80-'],
@@ -151,6 +160,8 @@ describe('intersects', () => {
     ['80-c0', 'c0-'],
     ['-55', '55-aa'],
     ['-80', '8000-'],
+    ['-8000', '80-'],
+    ['-80', '8000000000000000-'],
   ];
   for (const [a, b] of yes) {
     it(`${a} and ${b} intersect`, () => {
@@ -202,8 +213,12 @@ describe('checkExactCover', () => {
   it('reports no parts as one gap', () => {
     assert.equal(checkExactCover(krs('80-c0'), []), 'gap between 80 and c0');
   });
-  it('is bytewise: -80 and 8000- leave the id 80 uncovered', () => {
-    assert.equal(checkExactCover(krs('0'), krs('-80', '8000-')), 'gap between 80 and 8000');
+  it('mixes bound lengths (Vitess): -80 and 8000000000000000- cover the whole range', () => {
+    assert.equal(checkExactCover(krs('0'), krs('-80', '8000000000000000-')), null);
+    assert.equal(checkExactCover(krs('40-c0'), krs('40-80', '8000000000000000-c000000000000000')), null);
+  });
+  it('names shards as the operator wrote them', () => {
+    assert.equal(checkExactCover(krs('0'), krs('-8000', '80-', '8000000000000000-')), 'shards 80- and 8000000000000000- overlap');
   });
   it('names a duplicate shard as an overlap', () => {
     assert.match(checkExactCover(krs('0'), krs('-80', '80-', '80-')) ?? '', /shards 80- and 80- overlap/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contains, KeyRangeError, parseShardName } from '../../src/keyrange/keyrange.ts';
+import { compareIds, contains, KeyRangeError, parseShardName } from '../../src/keyrange/keyrange.ts';
 import { keyspaceIdFromText, parseUint64Text, uint64KeyspaceId, UINT64_MAX } from '../../src/keyrange/keyspace-id.ts';
 import { makeKeyspaceIdRouter, makeUint64HalvesRouter, uint64Threshold } from '../../src/keyrange/row-router.ts';
 
@@ -52,12 +52,14 @@ describe('keyspace ids', () => {
 });
 
 describe('uint64Threshold', () => {
-  it('pads short bounds and rounds long ones up', () => {
+  it('pads short bounds, ignores trailing zeros and rounds long ones up', () => {
     assert.equal(uint64Threshold(hex('80')), HALF);
     assert.equal(uint64Threshold(hex('8000')), HALF);
     assert.equal(uint64Threshold(hex('80 00 00 00 00 00 00 00')), HALF);
-    assert.equal(uint64Threshold(hex('80 00 00 00 00 00 00 00 00')), HALF + 1n);
-    assert.equal(uint64Threshold(hex('ff ff ff ff ff ff ff ff 00')), MAX + 1n);
+    assert.equal(uint64Threshold(hex('80 00 00 00 00 00 00 00 00')), HALF, 'trailing zeros do not move a bound');
+    assert.equal(uint64Threshold(hex('80 00 00 00 00 00 00 00 01')), HALF + 1n);
+    assert.equal(uint64Threshold(hex('ff ff ff ff ff ff ff ff 00')), MAX);
+    assert.equal(uint64Threshold(hex('ff ff ff ff ff ff ff ff 01')), MAX + 1n);
     assert.equal(uint64Threshold(hex('')), 0n);
   });
 });
@@ -110,11 +112,15 @@ describe('uint64 router', () => {
   it('multi-byte and longer-than-8-byte bounds', () => {
     assert.equal(route(['4000-8000'], 0x4000n << 48n), 0);
     assert.equal(route(['4000-8000'], (0x4000n << 48n) - 1n), -1);
-    // 80 00 00 00 00 00 00 00 00 sorts after the 8-byte id 80 00…00, so that id is below the range.
-    assert.equal(route(['-800000000000000000', '800000000000000000-'], HALF), 0);
-    assert.equal(route(['-800000000000000000', '800000000000000000-'], HALF + 1n), 1);
-    assert.equal(route(['ffffffffffffffff00-'], MAX), -1);
-    assert.equal(route(['-ffffffffffffffff00'], MAX), 0);
+    // Trailing zeros do not move a bound (Vitess): 80 00 00 00 00 00 00 00 00 is 80, the id 80 00…00 is above it.
+    assert.equal(route(['-800000000000000000', '800000000000000000-'], HALF), 1);
+    assert.equal(route(['-800000000000000000', '800000000000000000-'], HALF - 1n), 0);
+    // 80 00 … 00 01 (9 bytes) sorts after the 8-byte id 80 00…00, so that id is below the range.
+    assert.equal(route(['-800000000000000001', '800000000000000001-'], HALF), 0);
+    assert.equal(route(['-800000000000000001', '800000000000000001-'], HALF + 1n), 1);
+    assert.equal(route(['ffffffffffffffff01-'], MAX), -1);
+    assert.equal(route(['-ffffffffffffffff01'], MAX), 0);
+    assert.equal(route(['ffffffffffffffff00-'], MAX), 0);
   });
   it('leading zeros are accepted', () => {
     assert.equal(route(['-80', '80-'], '09223372036854775808'), 1);
@@ -168,10 +174,12 @@ describe('bytes router', () => {
   });
   it('multi-byte bounds', () => {
     const names = ['-4000', '4000-8000', '8000-'];
-    assert.equal(route(names, hex('40')), 0, 'bytewise 40 is below 4000');
+    assert.equal(route(names, hex('40')), 1, '40 is 4000 padded');
+    assert.equal(route(names, hex('3f ff')), 0);
     assert.equal(route(names, hex('40 00')), 1);
-    assert.equal(route(names, hex('80')), 1, 'bytewise 80 is below 8000');
+    assert.equal(route(names, hex('80')), 2, 'a 1-byte id 80 is in 8000- (Vitess), not in -8000');
     assert.equal(route(names, hex('80 00')), 2);
+    assert.equal(route(names, hex('7f ff ff ff ff ff ff ff ff')), 1);
   });
   it('whole range and -1', () => {
     assert.equal(route(['0'], hex('')), 0);
@@ -180,7 +188,7 @@ describe('bytes router', () => {
     assert.equal(route(['40-80'], hex('80')), -1);
   });
   it('agrees with contains() on random ids of every length', () => {
-    const ranges = krs('-15', '15-5555', '5555-80', '80-8000', '8000-aa00ff', 'aa00ff-ff', 'ff-');
+    const ranges = krs('-15', '15-5555', '5555-80', '80-8001', '8001-aa00ff', 'aa00ff-ff00', 'ff-');
     const r = makeKeyspaceIdRouter('bytes', ranges);
     let seed = 7;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
@@ -189,6 +197,9 @@ describe('bytes router', () => {
       const id = Buffer.alloc(next() % 5);
       for (let j = 0; j < id.length; j++) id[j] = next() % 2 ? picks[next() % picks.length] : next() % 256;
       assert.equal(r(id), ranges.findIndex((kr) => contains(kr, id)), `id ${id.toString('hex')}`);
+      // And with Vitess's definition itself: both sides normalized, then compared.
+      const vitess = ranges.findIndex((kr) => (kr.start.length === 0 || compareIds(id, kr.start) >= 0) && (kr.end.length === 0 || compareIds(id, kr.end) < 0));
+      assert.equal(r(id), vitess, `id ${id.toString('hex')} (Vitess)`);
     }
   });
   it('does not keep the caller bounds (they may be reused buffers)', () => {

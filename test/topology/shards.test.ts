@@ -18,8 +18,21 @@ function throwsNaming(fn: () => unknown, ...parts: string[]) {
 const ks = (...shards: string[]): Topology => validateTopology(keyspaceTopology(shards), 'test');
 
 describe('findSplitShards', () => {
-  it('1 -> 2 (the DESIGN.md example)', () => {
+  it('1 -> 2 (the docs/topology.md example)', () => {
     assert.deepEqual(findSplitShards(exampleTopology(), 'commerce', '0'), { sources: ['0'], destinations: ['-80', '80-'] });
+  });
+  it('bounds of mixed lengths meet (Vitess): 40-80 and 8000000000000000-c000000000000000 split 40-c0', () => {
+    assert.deepEqual(findSplitShards(ks('-40*', '40-c0*', 'c0-*', '40-80', '8000000000000000-c000000000000000'), 'ks', '40-c0'), {
+      sources: ['40-c0'],
+      destinations: ['40-80', '8000000000000000-c000000000000000'],
+    });
+    assert.deepEqual(findSplitShards(ks('0*', '-8000', '80-'), 'ks', '0').destinations, ['-8000', '80-']);
+  });
+  it('names a doubly covered range by the shards as written', () => {
+    throwsNaming(() => findSplitShards(ks('0*', '-80', '-8000', '80-'), 'ks', '0'), 'shards -80 and -8000 overlap');
+  });
+  it('refuses serving shards that are one range spelled twice', () => {
+    assert.throws(() => ks('-80*', '-8000*', '80-*'), /serving shards -80 and -8000 overlap/);
   });
   it('1 -> 3 uneven, listed in key order', () => {
     assert.deepEqual(findSplitShards(ks('aa-', '-*', '55-aa', '-55'), 'ks', '-'), { sources: ['-'], destinations: ['-55', '55-aa', 'aa-'] });

@@ -32,7 +32,7 @@ describe('validateTopology accepts', () => {
     assert.equal(t.tablets['zone1-100'].tls, true);
     assert.equal(t.tablets['zone1-101'].tls, false);
   });
-  it('the DESIGN.md example', () => {
+  it('the docs/topology.md example', () => {
     const t = validateTopology(exampleTopology(), 'topo.json');
     assert.deepEqual(t, exampleTopology());
   });

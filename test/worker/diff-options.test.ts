@@ -31,7 +31,10 @@ describe('diff options', () => {
     assert.doesNotThrow(() => validateRequest({ command: 'VerticalSplitClone', keyspace: 'customer', shard: '0', options: { tables: ['customer'] } }));
     assert.doesNotThrow(() => validateRequest({ command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} }));
     assert.doesNotThrow(() => validateRequest({ command: 'VerticalSplitDiff', keyspace: 'customer', shard: '0', options: { tables: ['/^c/'] } }));
-    assert.throws(() => validateRequest({ command: 'VerticalSplitDiff', keyspace: 'customer', shard: '0', options: {} }), /tables is required/);
+    // A diff finds its tables in the destination's sourceShards; --tables only narrows it.
+    assert.doesNotThrow(() => validateRequest({ command: 'VerticalSplitDiff', keyspace: 'customer', shard: '0', options: {} }));
+    assert.doesNotThrow(() => validateRequest({ command: 'SplitClone', keyspace: 'commerce', shard: '0', options: { tables: ['/^c/'] } }));
+    assert.throws(() => validateRequest({ command: 'VerticalSplitClone', keyspace: 'customer', shard: '0', options: {} }), /tables is required/);
   });
 
   it('the CLI takes --verify as a switch, or with true/false', () => {
