@@ -6,11 +6,11 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/byte-arena.ts';
 import type { Pool, TabletRef } from '../mysql/connection.ts';
-import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
+import { chunkCondition, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
 import { scanRows, type RawRow } from '../mysql/raw-rows.ts';
 import { classifyError, withRetry, type Outage, type RetryEvent, type RetryPolicy } from '../mysql/retry.ts';
-import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
+import { buildChunkSelect, type OrderTerm, type Row } from '../mysql/sql.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
 import { settleAll } from './settle-all.ts';
@@ -100,8 +100,7 @@ export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPl
     db: dbName,
     table: table.name,
     selectList: table.selectList,
-    chunkColumn: plan.column,
-    range,
+    chunk: chunkCondition(table, plan, range),
     orderBy,
     after,
   });

@@ -6,9 +6,9 @@
 
 import type { Logger } from 'pino';
 import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
-import type { ChunkPlan } from '../mysql/chunker.ts';
+import { chunkCondition, parseChunkPlan, type ChunkPlan } from '../mysql/chunker.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
-import { chunkWhere, quoteTable } from '../mysql/sql.ts';
+import { quoteTable } from '../mysql/sql.ts';
 import type { ChunkMarks } from './copier.ts';
 
 export const CREATE_COPY_STATE = [
@@ -120,7 +120,7 @@ export class CopyState implements ChunkMarks {
         'SELECT source_index AS s, table_name AS t, chunk AS c, plan FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
       for (const r of rows) {
         const k = key(Number(r.s), String(r.t), Number(r.c));
-        if (Number(r.c) === PLAN_CHUNK) state.#plans.set(k, JSON.parse(String(r.plan)) as ChunkPlan);
+        if (Number(r.c) === PLAN_CHUNK) state.#plans.set(k, parseChunkPlan(String(r.plan), String(r.t)));
         else counts.set(k, (counts.get(k) ?? 0) + 1);
       }
     }
@@ -146,7 +146,8 @@ export class CopyState implements ChunkMarks {
   /** Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise). */
   async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void> {
     if (!this.#resumed) return;
-    const where = plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]);
+    const cond = chunkCondition(table, plan, plan.chunks[chunk]);
+    const where = cond === null ? '' : ` WHERE ${cond}`;
     await Promise.all(this.#dests.map(async (d) => {
       const result = await queryOn<{ affectedRows: number }>(d.pool, d.ref, `removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);
       if (result.affectedRows) this.#log.info({ table: table.name, chunk, tablet: d.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');
