@@ -176,7 +176,7 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
   const ahead = req.readersPerSource * 2;
   for (const table of tables) {
     signal.throwIfAborted();
-    const make = () => planChunks(source.pool, source.ref, source.dbName, table, req.chunking);
+    const make = () => planChunks(source.pool, source.ref, source.dbName, table, req.chunking, signal);
     const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
     req.progress.chunksPlanned(table.name, plan.chunks.length);
     const router = req.routerFor(table, sourceIndex);

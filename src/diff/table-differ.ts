@@ -82,7 +82,7 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
   const planner = req.sources[0];
   for (const table of tables) {
     signal.throwIfAborted();
-    const plan = await planChunks(planner.pool, planner.ref, planner.dbName, table, req.chunking);
+    const plan = await planChunks(planner.pool, planner.ref, planner.dbName, table, req.chunking, signal);
     const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length * req.destinations.length };
     req.progress.chunksPlanned(table.name, entry.remaining);
     for (const destIndex of req.destinations.keys()) {

@@ -85,13 +85,25 @@ function rangesBetween(bounds: readonly ChunkBound[]): ChunkRange[] {
   return ranges;
 }
 
-/** Cuts the table into chunks (see the top of this file); one chunk when it is small or its key cannot be cut. */
-export async function planChunks(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition, opts: ChunkingOptions): Promise<ChunkPlan> {
+/**
+ * Cuts the table into chunks (see the top of this file); one chunk when it is small or its key cannot be cut.
+ * `signal` stops a walk between its queries.
+ */
+export async function planChunks(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition, opts: ChunkingOptions, signal?: AbortSignal): Promise<ChunkPlan> {
   const count = chunkCountFor(table, opts);
   if (count <= 1 || keyCursorProblem(table) !== null) return WHOLE;
   const first = table.columns.find((c) => c.name === table.primaryKey[0])!;
   if (table.primaryKey.length === 1 && isIntegerType(first.dataType)) return planIntegerChunks(pool, ref, dbName, table, count);
-  return planKeyChunks(pool, ref, dbName, table, count);
+  // A key on column prefixes (TEXT, BLOB, or `name(10)`) is not in the order of its full values: every step of a
+  // walk would sort the rest of the table. Such a table stays one chunk.
+  if (await hasPrefixKey(pool, ref, dbName, table)) return WHOLE;
+  return planKeyChunks(pool, ref, dbName, table, count, signal);
+}
+
+async function hasPrefixKey(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition): Promise<boolean> {
+  const rows = await queryOn<unknown[]>(pool, ref, `reading the primary key of ${table.name}`,
+    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SUB_PART IS NOT NULL LIMIT 1", [dbName, table.name]);
+  return rows.length > 0;
 }
 
 async function planIntegerChunks(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition, count: number): Promise<ChunkPlan> {
@@ -113,7 +125,7 @@ async function planIntegerChunks(pool: Pool, ref: TabletRef, dbName: string, tab
  * the copy, which reads and sends every row. Its bounds are real keys read by the same ORDER BY the conditions
  * compare in, so they ascend in the column's collation and every chunk holds `step` rows as the table is now.
  */
-async function planKeyChunks(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition, count: number): Promise<ChunkPlan> {
+async function planKeyChunks(pool: Pool, ref: TabletRef, dbName: string, table: TableDefinition, count: number, signal: AbortSignal | undefined): Promise<ChunkPlan> {
   const columns = keyColumnsOf(table, 'be cut into chunks on its primary key');
   const step = Math.max(1, Math.ceil(table.rowsEstimate / count));
   // The bytes of each key column as stored (CAST … AS BINARY: digits, the string in its own charset, temporal text).
@@ -122,6 +134,7 @@ async function planKeyChunks(pool: Pool, ref: TabletRef, dbName: string, table: 
   const bounds: string[][] = [];
   let last: Buffer[] | null = null;
   while (bounds.length < count - 1) {
+    signal?.throwIfAborted();
     const where: string = last ? ` WHERE ${tupleCondition(columns, last, '>')}` : '';
     // The first bound ends the first chunk: `step` keys after the start of the table (the others, after a bound).
     const skip = last ? step - 1 : step;
