@@ -5,12 +5,12 @@
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/byte-arena.ts';
-import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
+import { chunkCondition, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
 import type { RawRow } from '../mysql/raw-rows.ts';
 import { classifyError } from '../mysql/retry.ts';
 import type { TabletDb } from '../mysql/tablet-client.ts';
-import { buildChunkSelect, type ChunkRange, type OrderTerm, type Row } from '../mysql/sql.ts';
+import { buildChunkSelect, type OrderTerm, type Row } from '../mysql/sql.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
 import { settleAll } from './settle-all.ts';
@@ -82,8 +82,7 @@ export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPl
     db: dbName,
     table: table.name,
     selectList: table.selectList,
-    chunkColumn: plan.column,
-    range,
+    chunk: chunkCondition(table, plan, range),
     orderBy,
     after,
   });
@@ -159,7 +158,7 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
   const ahead = req.readersPerSource * 2;
   for (const table of tables) {
     signal.throwIfAborted();
-    const make = () => planChunks(source.client, source.dbName, table, req.chunking);
+    const make = () => planChunks(source.client, source.dbName, table, req.chunking, signal);
     const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
     req.progress.chunksPlanned(table.name, plan.chunks.length);
     const router = req.routerFor(table, sourceIndex);

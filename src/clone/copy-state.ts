@@ -6,9 +6,9 @@
 
 import type { Logger } from 'pino';
 import { LANDED_IF_DUPLICATE_KEY, type TabletDb } from '../mysql/tablet-client.ts';
-import type { ChunkPlan } from '../mysql/chunker.ts';
+import { chunkCondition, parseChunkPlan, type ChunkPlan } from '../mysql/chunker.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
-import { chunkWhere, quoteTable } from '../mysql/sql.ts';
+import { quoteTable } from '../mysql/sql.ts';
 import type { ChunkMarks } from './copier.ts';
 
 export const CREATE_COPY_STATE = [
@@ -124,7 +124,7 @@ export class CopyState implements ChunkMarks {
         'SELECT source_index AS s, table_name AS t, chunk AS c, plan FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
       for (const r of rows) {
         const k = key(Number(r.s), String(r.t), Number(r.c));
-        if (Number(r.c) === PLAN_CHUNK) state.#plans.set(k, JSON.parse(String(r.plan)) as ChunkPlan);
+        if (Number(r.c) === PLAN_CHUNK) state.#plans.set(k, parseChunkPlan(String(r.plan), String(r.t)));
         else counts.set(k, (counts.get(k) ?? 0) + 1);
       }
     }
@@ -153,7 +153,7 @@ export class CopyState implements ChunkMarks {
    */
   async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void> {
     if (!this.#resumed) return;
-    const conditions = [plan.column === null ? '' : chunkWhere(plan.column, plan.chunks[chunk]).replace(/^ WHERE /, ''), this.#sourceRows(sourceIndex, table)].filter(Boolean);
+    const conditions = [chunkCondition(table, plan, plan.chunks[chunk]) ?? '', this.#sourceRows(sourceIndex, table)].filter(Boolean);
     const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     await Promise.all(this.#dests.map(async (d) => {
       const result = await d.client.query<{ affectedRows: number }>(`removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);

@@ -7,10 +7,9 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts';
 import { settleAll } from '../clone/settle-all.ts';
-import { planChunks, type ChunkingOptions, type ChunkPlan } from '../mysql/chunker.ts';
+import { planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { attemptOn } from '../mysql/tablet-client.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
-import type { ChunkRange } from '../mysql/sql.ts';
 import { keyComparator, orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
 import { keepRows, mergeOrdered } from './ordered-streams.ts';
 import { diffRows } from './row-differ.ts';
@@ -83,7 +82,7 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
   const planner = req.sources[0];
   for (const table of tables) {
     signal.throwIfAborted();
-    const plan = await planChunks(planner.client, planner.dbName, table, req.chunking);
+    const plan = await planChunks(planner.client, planner.dbName, table, req.chunking, signal);
     const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length * req.destinations.length };
     req.progress.chunksPlanned(table.name, entry.remaining);
     for (const destIndex of req.destinations.keys()) {

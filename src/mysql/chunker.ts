@@ -1,7 +1,16 @@
-// Splits a table into chunks on its primary key, so that readers can work on it in parallel.
+// Splits a table into chunks on its primary key, so that readers can work on it in parallel, a broken or crashed
+// copy redoes one chunk rather than the table, and the progress has chunks to count.
+//
+// A chunk is a range [start, end) of the primary key, the first start and the last end unbounded: every row is in
+// exactly one chunk whatever the bounds, the table's contents or the estimates said. Two ways to find the bounds:
+// - a single integer column: MIN and MAX, then even steps between them (two index dives; no scan);
+// - any other key whose order a literal can follow (strings in their collation, binary, temporal, decimal, and
+//   composite keys of those): a walk of the primary key in key order, taking every `step`-th key as a bound.
+// Keys whose order no literal can follow (ENUM, SET, BIT, FLOAT, JSON …, see key-cursor.ts) are one chunk.
 
 import type { TabletClient } from './tablet-client.ts';
-import { quoteId, quoteTable, type ChunkRange } from './sql.ts';
+import { keyColumnsOf, keyCursorProblem, tupleCondition, type KeyColumn } from './key-cursor.ts';
+import { quoteId, quoteTable } from './sql.ts';
 import type { TableDefinition } from './schema.ts';
 
 export interface ChunkingOptions {
@@ -13,15 +22,34 @@ export interface ChunkingOptions {
   minTableSizeForSplit: number;
 }
 
+/**
+ * One bound of a chunk: in an integer plan a decimal integer as text; in a key plan the primary key's values, each
+ * the hex of its bytes as the text protocol has them (a value of any charset or binary survives JSON). null is
+ * unbounded.
+ */
+export type ChunkBound = string | readonly string[];
+
+export interface ChunkRange {
+  start: ChunkBound | null;
+  end: ChunkBound | null;
+}
+
+/**
+ * How a table is cut, stored as JSON in `_vt.copy_state` (a resumed copy reuses it) and read back by parseChunkPlan.
+ * Integer plan: `column` set, bounds integers. Key plan: `key` set, bounds tuples. Whole: neither, one chunk.
+ * Plans stored before key plans existed have no `key` and read as before.
+ */
 export interface ChunkPlan {
-  /** The column chunk bounds apply to; null when the table is read whole. */
+  /** The integer column bounds apply to (an integer plan); null otherwise. */
   column: string | null;
+  /** The primary key columns, in order, bounds apply to (a key plan); absent otherwise. */
+  key?: readonly string[];
   chunks: ChunkRange[];
 }
 
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
 
-/** Integer columns: the only ones chunked by range, and the ones whose text the diff compares by value. */
+/** Integer columns: the ones chunked by even steps, and the ones whose text the diff compares by value. */
 export function isIntegerType(dataType: string): boolean {
   return INTEGER_TYPES.has(dataType);
 }
@@ -42,25 +70,144 @@ export function splitIntegerRange(min: bigint, max: bigint, count: number): Chun
   const n = BigInt(Math.max(1, count)) > span ? span : BigInt(Math.max(1, count));
   const bounds: bigint[] = [];
   for (let i = 1n; i < n; i++) bounds.push(min + (span * i) / n);
+  return rangesBetween(bounds.map(String));
+}
+
+/** Ranges from ascending bounds: [null, b1), [b1, b2) … [bn, null). */
+function rangesBetween(bounds: readonly ChunkBound[]): ChunkRange[] {
   const ranges: ChunkRange[] = [];
-  let start: string | null = null;
+  let start: ChunkBound | null = null;
   for (const b of bounds) {
-    ranges.push({ start, end: b.toString() });
-    start = b.toString();
+    ranges.push({ start, end: b });
+    start = b;
   }
   ranges.push({ start, end: null });
   return ranges;
 }
 
-/** Reads the bounds of the first primary key column (integer keys only; others are one chunk for now). */
-export async function planChunks(client: TabletClient, dbName: string, table: TableDefinition, opts: ChunkingOptions): Promise<ChunkPlan> {
+/**
+ * Cuts the table into chunks (see the top of this file); one chunk when it is small or its key cannot be cut.
+ * `signal` stops a walk between its queries.
+ */
+export async function planChunks(client: TabletClient, dbName: string, table: TableDefinition, opts: ChunkingOptions, signal?: AbortSignal): Promise<ChunkPlan> {
   const count = chunkCountFor(table, opts);
+  if (count <= 1 || keyCursorProblem(table) !== null) return WHOLE;
+  const first = table.columns.find((c) => c.name === table.primaryKey[0])!;
+  if (table.primaryKey.length === 1 && isIntegerType(first.dataType)) return planIntegerChunks(client, dbName, table, count);
+  // A key on column prefixes (TEXT, BLOB, or `name(10)`) is not in the order of its full values: every step of a
+  // walk would sort the rest of the table. Such a table stays one chunk.
+  if (await hasPrefixKey(client, dbName, table)) return WHOLE;
+  return planKeyChunks(client, dbName, table, count, signal);
+}
+
+async function hasPrefixKey(client: TabletClient, dbName: string, table: TableDefinition): Promise<boolean> {
+  const rows = await client.query<unknown[]>(`reading the primary key of ${table.name}`,
+    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SUB_PART IS NOT NULL LIMIT 1", [dbName, table.name]);
+  return rows.length > 0;
+}
+
+async function planIntegerChunks(client: TabletClient, dbName: string, table: TableDefinition, count: number): Promise<ChunkPlan> {
   const first = table.primaryKey[0];
-  const column = table.columns.find((c) => c.name === first);
-  if (count <= 1 || !column || !isIntegerType(column.dataType)) return WHOLE;
   const rows = await client.query<{ lo: string | null; hi: string | null }[]>(`finding chunks of ${table.name}`,
     `SELECT MIN(${quoteId(first)}) AS lo, MAX(${quoteId(first)}) AS hi FROM ${quoteTable(dbName, table.name)}`);
   const { lo, hi } = rows[0];
   if (lo === null || hi === null) return WHOLE;
   return { column: first, chunks: splitIntegerRange(BigInt(String(lo)), BigInt(String(hi)), count) };
+}
+
+/**
+ * A walk of the primary key index in key order: from the last bound, skip `step` keys and take the next as a bound
+ * (`WHERE key > last ORDER BY key LIMIT 1 OFFSET step-1`). Why a walk and not sampling: InnoDB offers no sample
+ * through SQL (no TABLESAMPLE, no random page), and bounds interpolated between MIN and MAX only balance uniform
+ * keys and cannot follow a collation (UUID text leaves most byte values unused; names and dates cluster). The walk
+ * costs one pass over the primary key on the server, returning one row per chunk (no sort, no temporary table:
+ * the ORDER BY is the index order and the condition is an index range), about what a COUNT(*) costs: cheap beside
+ * the copy, which reads and sends every row. Its bounds are real keys read by the same ORDER BY the conditions
+ * compare in, so they ascend in the column's collation and every chunk holds `step` rows as the table is now.
+ */
+async function planKeyChunks(client: TabletClient, dbName: string, table: TableDefinition, count: number, signal: AbortSignal | undefined): Promise<ChunkPlan> {
+  const columns = keyColumnsOf(table, 'be cut into chunks on its primary key');
+  const step = Math.max(1, Math.ceil(table.rowsEstimate / count));
+  // The bytes of each key column as stored (CAST … AS BINARY: digits, the string in its own charset, temporal text).
+  const select = columns.map((c, i) => `CAST(${quoteId(c.name)} AS BINARY) AS k${i}`).join(', ');
+  const order = columns.map((c) => quoteId(c.name)).join(', ');
+  const bounds: string[][] = [];
+  let last: Buffer[] | null = null;
+  while (bounds.length < count - 1) {
+    signal?.throwIfAborted();
+    const where: string = last ? ` WHERE ${tupleCondition(columns, last, '>')}` : '';
+    // The first bound ends the first chunk: `step` keys after the start of the table (the others, after a bound).
+    const skip = last ? step - 1 : step;
+    const rows = await client.query<Record<string, Buffer | null>[]>(`finding chunks of ${table.name}`,
+      `SELECT ${select} FROM ${quoteTable(dbName, table.name)}${where} ORDER BY ${order} LIMIT 1 OFFSET ${skip}`);
+    if (rows.length === 0) break;
+    const key: Buffer[] = columns.map((c, i) => {
+      const v = rows[0][`k${i}`];
+      if (!Buffer.isBuffer(v)) throw new Error(`primary key column ${c.name} of ${table.name} read as ${v === null ? 'NULL' : typeof v}`);
+      return v;
+    });
+    bounds.push(key.map((v) => v.toString('hex')));
+    last = key;
+  }
+  if (bounds.length === 0) return WHOLE;
+  return { column: null, key: columns.map((c) => c.name), chunks: rangesBetween(bounds) };
+}
+
+const INTEGER_RE = /^-?\d+$/;
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+
+/**
+ * The chunk's rows as SQL (`start <= key AND key < end`), or null for the whole table: the one condition the copy,
+ * a resumed copy's delete of a chunk and the diff all use. A key plan's values compare as the primary key's ORDER
+ * BY (key-cursor.ts). Throws when the plan does not fit the table (a stored plan of a table changed since).
+ */
+export function chunkCondition(table: TableDefinition, plan: ChunkPlan, range: ChunkRange): string | null {
+  const parts: string[] = [];
+  if (plan.key) {
+    if (plan.key.join('\0') !== table.primaryKey.join('\0')) {
+      throw new Error(`the chunks of ${table.name} were planned on the key (${plan.key.join(', ')}), but its primary key is (${table.primaryKey.join(', ')})`);
+    }
+    const columns = keyColumnsOf(table, 'be cut into chunks on its primary key');
+    if (range.start !== null) parts.push(tupleCondition(columns, keyBound(table, columns, range.start), '>='));
+    if (range.end !== null) parts.push(tupleCondition(columns, keyBound(table, columns, range.end), '<'));
+  } else if (plan.column !== null) {
+    const col = quoteId(plan.column);
+    if (range.start !== null) parts.push(`${col} >= ${integerBound(table, range.start)}`);
+    if (range.end !== null) parts.push(`${col} < ${integerBound(table, range.end)}`);
+  }
+  return parts.length ? parts.join(' AND ') : null;
+}
+
+function integerBound(table: TableDefinition, bound: ChunkBound): string {
+  if (typeof bound !== 'string' || !INTEGER_RE.test(bound)) throw new Error(`chunk bound ${JSON.stringify(bound)} of ${table.name} is not an integer`);
+  return bound;
+}
+
+function keyBound(table: TableDefinition, columns: readonly KeyColumn[], bound: ChunkBound): Buffer[] {
+  if (typeof bound === 'string' || bound.length !== columns.length || !bound.every((v) => typeof v === 'string' && HEX_RE.test(v))) {
+    throw new Error(`chunk bound ${JSON.stringify(bound)} of ${table.name} is not ${columns.length} hex values`);
+  }
+  return bound.map((v) => Buffer.from(v, 'hex'));
+}
+
+/** A plan as stored in `_vt.copy_state` (by this version or an older one), checked: a bad one is named, not used. */
+export function parseChunkPlan(text: string, table: string): ChunkPlan {
+  const bad = (why: string) => new Error(`the stored chunk plan of ${table} ${why}: ${text.slice(0, 200)}`);
+  let plan: unknown;
+  try {
+    plan = JSON.parse(text);
+  } catch {
+    throw bad('is not JSON');
+  }
+  if (typeof plan !== 'object' || plan === null) throw bad('is not an object');
+  const p = plan as Record<string, unknown>;
+  if (p.column !== null && typeof p.column !== 'string') throw bad('has a bad column');
+  if (p.key !== undefined && !(Array.isArray(p.key) && p.key.length > 0 && p.key.every((k) => typeof k === 'string'))) throw bad('has a bad key');
+  if (!Array.isArray(p.chunks) || p.chunks.length === 0) throw bad('has no chunks');
+  const isBound = (b: unknown) => b === null || typeof b === 'string' || (Array.isArray(b) && b.every((v) => typeof v === 'string'));
+  for (const c of p.chunks as unknown[]) {
+    const r = c as Record<string, unknown> | null;
+    if (typeof r !== 'object' || r === null || !isBound(r.start) || !isBound(r.end)) throw bad('has a bad chunk');
+  }
+  return plan as ChunkPlan;
 }

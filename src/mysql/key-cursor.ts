@@ -3,6 +3,7 @@
 // condition must compare the way that ORDER BY does: numbers by value, strings in the column's own collation
 // (a literal in the column's charset takes the column's collation), binary strings and temporal values as such.
 // Key types whose order a literal cannot follow safely (ENUM sorts by index, SET, BIT, FLOAT, JSON …) get no cursor.
+// The same conditions over the whole key tuple (tupleCondition) bound the chunks of a table cut on its key (chunker.ts).
 
 import type { BinaryLayout } from './binary-row.ts';
 import type { RawRow } from './raw-rows.ts';
@@ -26,7 +27,8 @@ function literalKind(dataType: string, charset: string | null | undefined): Lite
   return null;
 }
 
-interface KeyColumn {
+/** A primary key column as the key conditions compare it. */
+export interface KeyColumn {
   name: string;
   /** Index in the table's select list (what a row holds). */
   index: number;
@@ -63,13 +65,7 @@ export class KeyCursor {
 
   /** Throws when keyCursorProblem(table) is not null. */
   constructor(table: TableDefinition) {
-    const problem = keyCursorProblem(table);
-    if (problem) throw new Error(`${table.name} cannot resume a read after its last row: ${problem}`);
-    this.#columns = table.primaryKey.map((name) => {
-      const index = table.columns.findIndex((c) => c.name === name);
-      const col = table.columns[index];
-      return { name, index, kind: literalKind(col.dataType, col.charset)!, charset: col.charset ?? null };
-    });
+    this.#columns = keyColumnsOf(table, 'resume a read after its last row');
     this.#start = new Int32Array(this.#columns.length);
     this.#end = new Int32Array(this.#columns.length);
   }
@@ -129,17 +125,42 @@ export class KeyCursor {
   afterLast(): string | null {
     const key = this.lastKey();
     if (!key) return null;
-    let cond = '';
-    for (let i = this.#columns.length - 1; i >= 0; i--) {
-      const col = quoteId(this.#columns[i].name);
-      const value = key[i];
-      // A primary key column is NOT NULL; a NULL here would be a bug, and comparing with it would match nothing.
-      if (value === null) throw new Error(`primary key column ${this.#columns[i].name} read as NULL`);
-      const lit = literal(this.#columns[i], value);
-      cond = cond === '' ? `${col} > ${lit}` : `(${col} > ${lit} OR (${col} = ${lit} AND ${cond}))`;
-    }
-    return cond;
+    return tupleCondition(this.#columns, key, '>');
   }
+}
+
+/** The table's primary key columns for key conditions; throws, saying what cannot be done, when keyCursorProblem(table) is not null. */
+export function keyColumnsOf(table: TableDefinition, what: string): KeyColumn[] {
+  const problem = keyCursorProblem(table);
+  if (problem) throw new Error(`${table.name} cannot ${what}: ${problem}`);
+  return table.primaryKey.map((name) => {
+    const index = table.columns.findIndex((c) => c.name === name);
+    const col = table.columns[index];
+    return { name, index, kind: literalKind(col.dataType, col.charset)!, charset: col.charset ?? null };
+  });
+}
+
+/** How a tuple condition compares the key with the values: after them, from them on, or before them. */
+export type TupleOp = '>' | '>=' | '<';
+
+/**
+ * SQL for "the primary key tuple `op` these values" (each value's bytes as the text protocol has them), expanded
+ * as `a > x OR (a = x AND b > y)` (for `>=` and `<` alike, only the last column taking `op` itself), which the
+ * optimizer turns into an index range (a row constructor may not be). Each literal compares as the key's ORDER BY.
+ */
+export function tupleCondition(columns: readonly KeyColumn[], values: readonly (Buffer | null)[], op: TupleOp): string {
+  if (values.length !== columns.length) throw new Error(`a key of ${columns.length} columns compared with ${values.length} values`);
+  const strict = op === '<' ? '<' : '>';
+  let cond = '';
+  for (let i = columns.length - 1; i >= 0; i--) {
+    const col = quoteId(columns[i].name);
+    const value = values[i];
+    // A primary key column is NOT NULL; a NULL here would be a bug, and comparing with it would match nothing.
+    if (value === null) throw new Error(`primary key column ${columns[i].name} read as NULL`);
+    const lit = literal(columns[i], value);
+    cond = cond === '' ? `${col} ${op} ${lit}` : `(${col} ${strict} ${lit} OR (${col} = ${lit} AND ${cond}))`;
+  }
+  return cond;
 }
 
 function literal(col: KeyColumn, value: Buffer): string {

@@ -62,27 +62,6 @@ export function insertPrefix(db: string, table: string, columns: readonly string
   return `INSERT INTO ${quoteTable(db, table)} (${columns.map(quoteId).join(',')}) VALUES `;
 }
 
-/** One bound of a chunk on the first primary key column: a decimal integer as text; null is unbounded. */
-export interface ChunkRange {
-  start: string | null;
-  end: string | null;
-}
-
-const INTEGER_RE = /^-?\d+$/;
-
-function integerLiteral(value: string): string {
-  if (!INTEGER_RE.test(value)) throw new Error(`chunk bound ${JSON.stringify(value)} is not an integer`);
-  return value;
-}
-
-/** `WHERE` clause text for a chunk on one integer column, or '' for the whole table. */
-export function chunkWhere(column: string, range: ChunkRange): string {
-  const parts: string[] = [];
-  if (range.start !== null) parts.push(`${quoteId(column)} >= ${integerLiteral(range.start)}`);
-  if (range.end !== null) parts.push(`${quoteId(column)} < ${integerLiteral(range.end)}`);
-  return parts.length ? ' WHERE ' + parts.join(' AND ') : '';
-}
-
 const UINT64_MAX = (1n << 64n) - 1n;
 
 /**
@@ -122,9 +101,8 @@ export interface SelectSpec {
   table: string;
   /** Select-list expressions, already quoted (see TableDefinition.selectList). */
   selectList: readonly string[];
-  /** Column the chunk bounds apply to; null for an unchunked table. */
-  chunkColumn: string | null;
-  range: ChunkRange;
+  /** The chunk's range as SQL (chunker.ts's chunkCondition); null for the whole table. */
+  chunk: string | null;
   /** ORDER BY columns (the primary key, or every column for a table without one), or terms. */
   orderBy: readonly (string | OrderTerm)[];
   /** A condition (built by KeyCursor, already SQL) the rows must also meet: after the last row already read. */
@@ -146,8 +124,7 @@ function orderTerm(term: string | OrderTerm): string {
 }
 
 export function buildChunkSelect(spec: SelectSpec): string {
-  let where = spec.chunkColumn === null ? '' : chunkWhere(spec.chunkColumn, spec.range);
-  if (spec.after) where = where ? `${where} AND ${spec.after}` : ` WHERE ${spec.after}`;
+  const where = [spec.chunk, spec.after].filter((c) => c).join(' AND ');
   const order = spec.orderBy.length ? ' ORDER BY ' + spec.orderBy.map(orderTerm).join(',') : '';
-  return `SELECT ${spec.selectList.join(',')} FROM ${quoteTable(spec.db, spec.table)}${where}${order}`;
+  return `SELECT ${spec.selectList.join(',')} FROM ${quoteTable(spec.db, spec.table)}${where ? ` WHERE ${where}` : ''}${order}`;
 }

@@ -39,12 +39,12 @@ describe('orderTerms', () => {
   it('integers by the column (index order), the rest by bytes; select expressions kept', () => {
     const t = table([['id', 'int'], ['name', 'varchar'], ['f', 'float']], ['id', 'name', 'f']);
     t.selectList[2] = 'CAST(`f` AS DOUBLE)';
-    const sql = buildChunkSelect({ db: 'd', table: 't', selectList: t.selectList, chunkColumn: 'id', range: { start: '5', end: null }, orderBy: orderTerms(t, rowKeyOf(t)) });
+    const sql = buildChunkSelect({ db: 'd', table: 't', selectList: t.selectList, chunk: '`id` >= 5', orderBy: orderTerms(t, rowKeyOf(t)) });
     assert.equal(sql, 'SELECT `id`,`name`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` >= 5 ORDER BY `id`,CAST(`name` AS BINARY),CAST(CAST(`f` AS DOUBLE) AS BINARY)');
   });
   it('a table without a primary key orders by every column', () => {
     const t = table([['a', 'bigint'], ['b', 'text']], []);
-    const sql = buildChunkSelect({ db: 'd', table: 't', selectList: t.selectList, chunkColumn: null, range: { start: null, end: null }, orderBy: orderTerms(t, rowKeyOf(t)) });
+    const sql = buildChunkSelect({ db: 'd', table: 't', selectList: t.selectList, chunk: null, orderBy: orderTerms(t, rowKeyOf(t)) });
     assert.equal(sql, 'SELECT `a`,`b` FROM `d`.`t` ORDER BY `a`,CAST(`b` AS BINARY)');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildChunkSelect, chunkWhere, keyRangeCondition, encodeRow, encodeValue, encodingForType, insertPrefix, quoteId, quoteString, quoteTable } from '../../src/mysql/sql.ts';
+import { buildChunkSelect, keyRangeCondition, encodeRow, encodeValue, encodingForType, insertPrefix, quoteId, quoteString, quoteTable } from '../../src/mysql/sql.ts';
 import { parseShardName } from '../../src/keyrange/keyrange.ts';
 
 test('identifiers are quoted, backticks doubled', () => {
@@ -38,15 +38,13 @@ test('rows and INSERT prefixes', () => {
 });
 
 test('chunk selects', () => {
-  assert.equal(chunkWhere('id', { start: null, end: null }), '');
-  assert.equal(chunkWhere('id', { start: '-5', end: null }), ' WHERE `id` >= -5');
-  assert.equal(chunkWhere('id', { start: '0', end: '100' }), ' WHERE `id` >= 0 AND `id` < 100');
-  assert.throws(() => chunkWhere('id', { start: '1 OR 1=1', end: null }), /not an integer/);
   assert.equal(
-    buildChunkSelect({ db: 'd', table: 't', selectList: ['`id`', 'CAST(`f` AS DOUBLE)'], chunkColumn: 'id', range: { start: null, end: '10' }, orderBy: ['id'] }),
+    buildChunkSelect({ db: 'd', table: 't', selectList: ['`id`', 'CAST(`f` AS DOUBLE)'], chunk: '`id` < 10', orderBy: ['id'] }),
     'SELECT `id`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` < 10 ORDER BY `id`',
   );
-  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunkColumn: null, range: { start: '1', end: '2' }, orderBy: [] }), 'SELECT `a` FROM `d`.`t`');
+  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: null, orderBy: [] }), 'SELECT `a` FROM `d`.`t`');
+  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: null, orderBy: ['a'], after: '`a` > 3' }), 'SELECT `a` FROM `d`.`t` WHERE `a` > 3 ORDER BY `a`');
+  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: '`a` >= 1', orderBy: [], after: '`a` > 3' }), 'SELECT `a` FROM `d`.`t` WHERE `a` >= 1 AND `a` > 3');
 });
 
 test('keyRangeCondition: the rows of a key range, as the padded comparison of DESIGN.md decides', () => {
