@@ -23,6 +23,7 @@ Usage:
   shardworker [global flags] run <Command> [options] <keyspace/shard> one job, status printed every second
   shardworker sandbox up|down|status [--dir DIR] [--base-port N]     local mariadbd cluster for demos and tests
   shardworker --topo file:topo.json recover [keyspace/shard]          give back tablets a dead worker left "worker"
+  shardworker [--port P] stream start|stop|status [keyspace/shard]    the daemon's streams (filtered replication)
   shardworker <command> --help
 
 Commands for run (and POST /api/jobs): ${COMMANDS.join(', ')}
@@ -31,10 +32,18 @@ ${GLOBAL}
 `;
 
 export const SERVE_HELP = `Usage: shardworker --topo file:topo.json [--host H] [--port P] [--db-credentials-file F] serve
+         [--stream-tablet-type replica|rdonly|primary] [--on-ddl stop|exec]
 
-Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset),
-/metrics and /healthz. One job runs at a time. SIGINT/SIGTERM cancels a running job, waits for its cleanup,
+Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset,
+/api/streams/stop, /api/streams/start), /metrics and /healthz. One job runs at a time. Beside it, one stream per
+destination shard and source shard in the topology's sourceShards carries the source's writes over from the
+destination's _vt.blp_checkpoint row (unless the row says DontStart); streams start when a clone ends and
+again when the daemon starts. SIGINT/SIGTERM stops the streams, cancels a running job, waits for its cleanup,
 then closes the server.
+
+  --stream-tablet-type TYPE    the source tablet streams read the binlog of (default replica; the primary
+                               when there is no usable one)
+  --on-ddl stop|exec           DDL on a streamed table stops its stream (default), or is applied
 
 ${GLOBAL}
 `;
@@ -66,6 +75,15 @@ Strategy flags (--strategy, space-separated): ${STRATEGY_FLAG_NAMES.join(' ')}
 ${GLOBAL}
 `;
 }
+
+export const STREAM_HELP = `Usage: shardworker [--host H] [--port P] [--auth-token-file F] stream start|stop|status [keyspace/shard]
+
+Asks the running daemon (\`shardworker serve\` at --host/--port) about the streams feeding a destination shard:
+  status   one line per stream: state, position, seconds behind, transactions and rows applied, last error
+  stop     stops them and sets DontStart in their _vt.blp_checkpoint rows, so a restarted daemon keeps them stopped
+  start    clears DontStart and starts them from their checkpoints
+Exits 1 if a stream shown is in error.
+`;
 
 export const SANDBOX_HELP = `Usage: shardworker sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N]
 

@@ -16,7 +16,7 @@ interface StartJobBody {
 }
 
 export function registerApiRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  app.get('/api/status', { schema: routeSchemas.apiStatus }, async () => deps.snapshot());
+  app.get('/api/status', { schema: routeSchemas.apiStatus }, async () => ({ ...deps.snapshot(), streams: deps.streams() }));
 
   app.post('/api/jobs', { schema: routeSchemas.apiStartJob }, async (request, reply) => {
     const { command, keyspace, shard, options } = request.body as StartJobBody;

@@ -22,6 +22,8 @@ import { registerPageRoutes } from './pages.ts';
 import { RequestError } from './request-error.ts';
 import { SchemaError, formatSchemaErrors } from './schemas.ts';
 import { UnknownTargetError, parseForm } from './start-job.ts';
+import { registerStreamMetrics, registerStreamRoutes, type StreamControl } from './streams.ts';
+import type { StreamSnapshot } from '../stream/status.ts';
 
 /** views/ at the package's root, found from this module whether it runs from src/http or from the dist bundle. */
 export const VIEWS_DIR = findViews(path.dirname(fileURLToPath(import.meta.url)));
@@ -45,6 +47,8 @@ export interface AppOptions {
   metrics?: Registry;
   /** --auth-token-file (and --public-status): without it nothing asks for a token (the CLI keeps it to loopback). */
   auth?: AuthOptions;
+  /** The daemon's streams (`serve`); none under `run`. */
+  streams?: StreamControl;
 }
 
 /** What the route modules get. */
@@ -56,6 +60,8 @@ export interface RouteDeps {
   snapshot(): StatusSnapshot;
   /** The CSRF token and login state a page prints. */
   pageAuth(request: FastifyRequest): PageAuth;
+  /** The streams' snapshots at this instant (none without a stream manager). */
+  streams(): StreamSnapshot[];
 }
 
 const KiB = 1024;
@@ -94,6 +100,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { jobs, readTopology } = options;
   const metrics = createMetrics(() => jobs.snapshot(), options.metrics);
+  const streamSnapshots = (): StreamSnapshot[] => options.streams?.snapshot() ?? [];
+  registerStreamMetrics(metrics.registry, streamSnapshots);
 
   // Bodies the daemon understands: JSON (the API) and urlencoded (the forms). text/plain is dropped on purpose:
   // it is what a cross-site form can send without asking, and nothing here takes it.
@@ -144,8 +152,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return s;
     },
     pageAuth: (request) => (auth ? auth.pageAuth(request) : NO_AUTH),
+    streams: streamSnapshots,
   };
   registerPageRoutes(app, deps);
   registerApiRoutes(app, deps);
+  registerStreamRoutes(app, options.streams);
   return app;
 }

@@ -9,6 +9,7 @@ import { routeSchemas, SchemaError } from './schemas.ts';
 import { UnknownTargetError, optionValuesOf, requestFromForm, startJob } from './start-job.ts';
 import { indexView, statusView, type Submission } from './view-models.ts';
 import type { RouteDeps } from './app.ts';
+import { streamRows } from './streams.ts';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -57,7 +58,7 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
   });
 
   app.get('/status', { schema: routeSchemas.status }, async (request, reply) =>
-    reply.viewAsync('status.eta', { ...statusView(deps.snapshot()), auth: deps.pageAuth(request) }));
+    reply.viewAsync('status.eta', { ...statusView(deps.snapshot()), streams: streamRows(deps.streams()), auth: deps.pageAuth(request) }));
 
   app.post('/cancel', { schema: routeSchemas.postCancelForm }, async (_request, reply) => {
     deps.jobs.cancel(); // false when nothing runs: the status page shows why

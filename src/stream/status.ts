@@ -24,5 +24,7 @@ export interface StreamSnapshot {
   /** Rows applied per second over the last 30 s. */
   rowsPerSecond: number;
   retries: number;
+  /** Times the stream stopped in error since the daemon started. */
+  errors: number;
   lastError: string | null;
 }

@@ -14,7 +14,7 @@ import { tabletsOf } from '../topology/shards.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import type { Credentials, DbTls, SourceShard, TabletType, Topology } from '../topology/types.ts';
 import { Applier, DivergenceError, StreamStopError, type SourceTransaction } from './applier.ts';
-import { isDontStart, readStreamCheckpoints, type StreamCheckpoint } from './checkpoint-row.ts';
+import { isDontStart, readStreamCheckpoints, setDontStartSql, type StreamCheckpoint } from './checkpoint-row.ts';
 import { EventPump } from './event-pump.ts';
 import { routeRows, streamsTable, type StreamScope } from './filter.ts';
 import type { StreamSnapshot, StreamState } from './status.ts';
@@ -99,8 +99,16 @@ export class Stream {
     return this.#state;
   }
 
-  get errors(): number {
-    return this.#errors;
+  /** Sets or clears DontStart in the stream's checkpoint row (on the destination primary as the topology names it). */
+  async setDontStart(on: boolean): Promise<void> {
+    const destination = primaryOf(await this.#deps.topo.read(), this.id.keyspace, this.id.shard);
+    const pool = openPool(destination, this.#deps.credentials, { connectionLimit: 1, tls: this.#deps.tls });
+    try {
+      const checkpoint = await this.#checkpoint(pool, destination);
+      await queryOn(pool, destination, `${on ? 'setting' : 'clearing'} DontStart`, setDontStartSql(this.id.source.uid, on, checkpoint.flags));
+    } finally {
+      await pool.end().catch(() => {});
+    }
   }
 
   snapshot(now = Date.now()): StreamSnapshot {
@@ -121,6 +129,7 @@ export class Stream {
       rowsApplied: this.#rows,
       rowsPerSecond: Math.round(this.#rate.rate(now)),
       retries: this.#retries,
+      errors: this.#errors,
       lastError: this.#lastError,
     };
   }
