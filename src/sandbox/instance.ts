@@ -159,6 +159,9 @@ server-id=${spec.serverId}
 log-bin=mariadb-bin
 relay-log=relay-bin
 binlog_format=ROW
+# What filtered replication reads (src/mysql/binlog): whole row images, with column names and signedness.
+binlog_row_image=FULL
+binlog_row_metadata=FULL
 log_slave_updates=ON
 gtid_strict_mode=ON
 binlog_expire_logs_seconds=172800
