@@ -1,8 +1,7 @@
-// The one place streams reach the binlog reader (src/mysql/binlog): its function, adapted to OpenBinlog.
+// The one place streams reach the binlog reader (src/mysql/binlog): its entry point, adapted to OpenBinlog.
 
-import { StreamStopError } from './applier.ts';
+import { openBinlogSource } from '../mysql/binlog/source.ts';
 import type { OpenBinlog } from './stream.ts';
 
-export const openSourceBinlog: OpenBinlog = async ({ ref }) => {
-  throw new StreamStopError(`cannot read the binlog of ${ref.alias}: the binlog reader is not built yet`);
-};
+export const openSourceBinlog: OpenBinlog = ({ ref, credentials, tls, position, signal, log }) =>
+  openBinlogSource({ tablet: ref, credentials, tls, position, signal, logger: log });

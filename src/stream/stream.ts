@@ -20,7 +20,7 @@ import { routeRows, streamsTable, type StreamScope } from './filter.ts';
 import type { StreamSnapshot, StreamState } from './status.ts';
 
 /** How a stream gets a source's changes: the binlog reader (src/mysql/binlog), or a test's synthetic events. */
-export type OpenBinlog = (request: { ref: TabletRef; credentials: Credentials; tls?: DbTls; position: string; signal: AbortSignal }) => Promise<BinlogSource>;
+export type OpenBinlog = (request: { ref: TabletRef; credentials: Credentials; tls?: DbTls; position: string; signal: AbortSignal; log: Logger }) => Promise<BinlogSource>;
 
 export type OnDdl = 'stop' | 'exec';
 
@@ -249,7 +249,7 @@ export class Stream {
     let last: unknown;
     for (const ref of candidates) {
       try {
-        const source = await this.#deps.openBinlog({ ref, credentials: this.#deps.credentials, tls: this.#deps.tls, position, signal });
+        const source = await this.#deps.openBinlog({ ref, credentials: this.#deps.credentials, tls: this.#deps.tls, position, signal, log: this.#log });
         this.#sourceTablet = ref.alias;
         return source;
       } catch (err) {
