@@ -44,6 +44,28 @@ export class EventPump {
     return this.#head === this.#queue.length;
   }
 
+  /**
+   * Waits up to `ms` for an event to be ready: true if one is (or the source ended or failed, which next() tells),
+   * false if the source sent nothing in that time.
+   */
+  async waitForMore(ms: number): Promise<boolean> {
+    if (!this.empty || this.#ended) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      const previous = this.#wakeTaker;
+      this.#wakeTaker = () => {
+        previous?.();
+        resolve(true);
+      };
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await arrived;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The next event; null once the source ended; the source's error once it failed. */
   async next(): Promise<BinlogEvent | null> {
     while (this.empty) {

@@ -24,6 +24,9 @@ export type OpenBinlog = (request: { ref: TabletRef; credentials: Credentials; t
 
 export type OnDdl = 'stop' | 'exec';
 
+/** How long a group waits for the source's next event before it counts as caught up and commits (ms). */
+const CAUGHT_UP_WAIT_MS = 3;
+
 export interface StreamDeps {
   topo: TopologyServer;
   credentials: Credentials;
@@ -319,8 +322,10 @@ export class Stream {
           if (group.length === 0) groupSince = Date.now();
           group.push(txn);
           rowsInGroup += txn.changes.length;
-          // Caught up with what the source sent, or the group is big or old enough: commit it.
-          if (pump.empty || rowsInGroup >= groupRows || Date.now() - groupSince >= groupMs) await flush();
+          // The group is big or old enough, or the source has sent nothing more for a moment (caught up, as far
+          // as the stream can tell): commit it. The short wait keeps a reader that is merely slower than the
+          // applier from turning every source transaction into a commit of its own.
+          if (rowsInGroup >= groupRows || Date.now() - groupSince >= groupMs || !(await pump.waitForMore(CAUGHT_UP_WAIT_MS))) await flush();
           break;
         }
         case 'ddl': {
