@@ -69,8 +69,11 @@ export async function streamCommand(globals: GlobalFlags, rest: readonly string[
       streams = body.streams ?? [];
     }
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause;
-    if (cause?.code === 'ECONNREFUSED') throw new Error(`no daemon answers at ${base} (start \`shardworker serve\`, or give its --host/--port)`);
+    // fetch itself failed (no HTTP reply at all): nothing listens there, or it is not reachable.
+    if (err instanceof TypeError) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(`no daemon answers at ${base} (${cause?.code ?? cause?.message ?? err.message}): start \`shardworker serve\`, or give its --host/--port`);
+    }
     throw err;
   }
   if (streams.length === 0) process.stdout.write(keyspace === undefined ? 'no streams\n' : `no streams feed ${keyspace}/${shard}\n`);
