@@ -15,7 +15,7 @@ import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
 import { StreamManager } from '../../src/stream/manager.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
-import { sleep, until } from '../helpers/faults.ts';
+import { instanceAt, kill, restart, sleep, until } from '../helpers/faults.ts';
 import { readRows } from '../helpers/rows.ts';
 import { WriteLoad } from '../helpers/write-load.ts';
 
@@ -58,6 +58,33 @@ async function assertExact(db: string): Promise<void> {
     }
     assert.equal(total, source.size, `${table}: every source row on exactly one destination`);
   }
+}
+
+function manager(topoFile: string, retryDuration = 60_000): Promise<StreamManager> {
+  return openTopology(`file:${topoFile}`).then((topo) => new StreamManager({
+    topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration, refreshMs: 0,
+    log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
+  }));
+}
+
+/** Waits until every stream stands at the source's position now; fails at once if one stopped in error. */
+async function allReach(m: StreamManager, timeoutMs = 120_000): Promise<void> {
+  const target = await sourcePosition();
+  await until(`streams at ${target}: ${JSON.stringify(m.snapshot().map((s) => [s.state, s.position, s.lastError]))}`, () => {
+    const snaps = m.snapshot();
+    if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
+    return snaps.every((s) => reached(s.position, target));
+  }, timeoutMs);
+}
+
+/** A clone of a seeded database into the three destinations; returns the topology file. */
+async function cloned(db: string, load: WriteLoad, rows: number): Promise<string> {
+  await resetDestinations(c, db);
+  await load.seed(rows);
+  const topoFile = writeTopology(c, layout(db));
+  const status = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
+  assert.equal(status.state, 'done', status.error ?? '');
+  return topoFile;
 }
 
 function layout(db: string) {
@@ -138,5 +165,84 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       await new Promise((r) => daemon.once('exit', r));
     }
     assert.doesNotMatch(stderr, /error/i);
+  });
+
+  test('a destination primary killed and restarted mid-load: the streams resume and stay exact', async () => {
+    const db = 'st_dkill';
+    const load = new WriteLoad(c.primary, db, 13);
+    const topoFile = await cloned(db, load, 500);
+    const m = await manager(topoFile);
+    await m.open();
+    const spec = await instanceAt(c.dests[1].port);
+    try {
+      load.start(1);
+      await sleep(2000);
+      await kill(spec);
+      await sleep(2000);
+      await restart(spec);
+      await sleep(2000);
+      await load.stop();
+      assert.deepEqual(load.errors, []);
+      await allReach(m);
+      assert.ok(m.snapshot().find((s) => s.shard === '55-aa')!.retries > 0, 'the stream to the killed destination retried');
+      await assertExact(db);
+    } finally {
+      await restart(spec);
+      await m.close();
+    }
+  });
+
+  test('stop keeps a stream stopped across daemons (DontStart); start resumes it exactly', async () => {
+    const db = 'st_stop';
+    const load = new WriteLoad(c.primary, db, 17);
+    const topoFile = await cloned(db, load, 300);
+    const m = await manager(topoFile);
+    await m.open();
+    try {
+      const stopped = await m.stop('ks', '-55');
+      assert.deepEqual(stopped.map((s) => s.state), ['stopped']);
+      assert.match(String((await sql(c.dests[0], 'SELECT flags FROM _vt.blp_checkpoint'))[0].flags), /DontStart/);
+      load.start(1);
+      await sleep(1500);
+      await load.stop();
+      await m.close();
+      const again = await manager(topoFile);
+      await again.open();
+      try {
+        await sleep(500);
+        assert.deepEqual(again.snapshot().map((s) => s.state), ['stopped', 'running', 'running']);
+        await again.start('ks', '-55');
+        assert.equal(String((await sql(c.dests[0], 'SELECT flags FROM _vt.blp_checkpoint'))[0].flags), '');
+        await allReach(again);
+        await assertExact(db);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('a row changed by hand on a destination stops its stream naming the key; ALTER TABLE on the source stops every stream naming it', async () => {
+    const db = 'st_diverge';
+    const load = new WriteLoad(c.primary, db, 19);
+    const topoFile = await cloned(db, load, 200);
+    const m = await manager(topoFile);
+    await m.open();
+    try {
+      await allReach(m);
+      // A row of the first destination deleted there by hand; then the source updates it.
+      const [victim] = await sql(c.dests[0], `SELECT CAST(id AS CHAR) AS id FROM ${db}.types ORDER BY id LIMIT 1`);
+      await sql(c.dests[0], `DELETE FROM ${db}.types WHERE id = ${victim.id}`);
+      await sql(c.primary, `UPDATE ${db}.types SET name = 'changed' WHERE id = ${victim.id}`);
+      await until('the stream stops in error', () => m.snapshot()[0].state === 'error');
+      assert.match(m.snapshot()[0].lastError ?? '', new RegExp(`update of types \\(id=${victim.id}\\) in source transaction 0-100-\\d+ .*found no row with that key`));
+      assert.ok(m.snapshot().slice(1).every((s) => s.state === 'running'));
+      await sql(c.primary, `ALTER TABLE ${db}.pairs ADD COLUMN extra INT`);
+      await until('the other streams stop in error', () => m.snapshot().slice(1).every((s) => s.state === 'error'));
+      for (const s of m.snapshot().slice(1)) assert.match(s.lastError ?? '', /DDL on a streamed table .*ALTER TABLE .*pairs ADD COLUMN extra INT/);
+    } finally {
+      await m.close();
+    }
   });
 });
