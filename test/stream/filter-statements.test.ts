@@ -95,6 +95,39 @@ describe('statements', () => {
     ]);
   });
 
+  test('consecutive deletes by primary key share a DELETE; a repeated key or a table without one does not', () => {
+    const single: TableShape = { ...shape, keyIndexes: [0] };
+    const planned = planStatements([
+      { kind: 'delete', table: single, before: row(1n, 1n) },
+      { kind: 'delete', table: single, before: row(2n, 1n) },
+      { kind: 'delete', table: single, before: row(1n, 1n) },
+      { kind: 'delete', table: shape, before: row(3n, 1n, 'q') },
+      { kind: 'delete', table: shape, before: row(4n, 1n, 'r') },
+      { kind: 'delete', table: { ...shape, hasPrimaryKey: false }, before: row(5n, 1n) },
+    ]);
+    assert.deepEqual(planned, [
+      { sql: 'DELETE FROM `dst`.`t``x` WHERE `id` IN (1,2)', expectedRows: 2 },
+      { sql: 'DELETE FROM `dst`.`t``x` WHERE `id` = 1', expectedRows: 1 },
+      { sql: "DELETE FROM `dst`.`t``x` WHERE (`id` = 3 AND `name` = _utf8mb4 X'71') OR (`id` = 4 AND `name` = _utf8mb4 X'72')", expectedRows: 2 },
+      { sql: "DELETE FROM `dst`.`t``x` WHERE `id` = 5 AND `name` = _utf8mb4 X'61' LIMIT 1", expectedRows: 1 },
+    ]);
+  });
+
+  test('updates that keep their number key share a joined UPDATE; a key change or a string key goes alone', () => {
+    const num: TableShape = { ...shape, keyIndexes: [0] };
+    const planned = planStatements([
+      { kind: 'update', table: num, before: row(1n, 1n, 'a'), after: row(1n, 2n, 'b') },
+      { kind: 'update', table: num, before: row(2n, 1n, 'a'), after: row(2n, 3n, null) },
+      { kind: 'update', table: num, before: row(3n, 1n), after: row(4n, 1n) },
+      { kind: 'update', table: shape, before: row(5n, 1n), after: row(5n, 2n) },
+    ]);
+    assert.deepEqual(planned, [
+      { sql: "UPDATE `dst`.`t``x` AS `_t` JOIN (SELECT 1 AS `k0`,2 AS `c1`,X'62' AS `c2` UNION ALL SELECT 2,3,NULL) AS `_v` ON `_t`.`id` = `_v`.`k0` SET `_t`.`keyspace_id`=`_v`.`c1`,`_t`.`name`=`_v`.`c2`", expectedRows: 2 },
+      { sql: "UPDATE `dst`.`t``x` SET `id`=4,`keyspace_id`=1,`name`=X'61' WHERE `id` = 3", expectedRows: 1 },
+      { sql: "UPDATE `dst`.`t``x` SET `id`=5,`keyspace_id`=2,`name`=X'61' WHERE `id` = 5 AND `name` = _utf8mb4 X'61'", expectedRows: 1 },
+    ]);
+  });
+
   test('a DDL stops a stream when it names a streamed table, as a word', () => {
     const s: StreamScope = { ...scope('-80'), tables: new Set(['orders', 'items']) };
     const ddl = (statement: string, database = 'src') => ({ type: 'ddl' as const, gtid: '0-1-2', database, statement, position: 'MariaDB/0-1-2', timestamp: 0 });
