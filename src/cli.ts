@@ -3,8 +3,9 @@
 import { assertMysql2Internals } from './mysql/mysql2-internals.ts';
 import { cliOptionMessage, parseGlobals, parseJobArgs, refuseUnknownFlags, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
-import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, TOPO_HELP } from './cli/help.ts';
+import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, STREAM_HELP, TOPO_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
+import { parseServeOptions, streamCommand } from './cli/stream-command.ts';
 import { topoCommand } from './cli/topo.ts';
 import { loadCredentials, loadDbTls } from './topology/credentials.ts';
 import { openTopology } from './topology/server.ts';
@@ -24,9 +25,7 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined && !globals.help ? 2 : 0;
     case 'serve':
       if (wantsHelp) return print(SERVE_HELP);
-      refuseUnknownFlags(command, rest);
-      if (rest.length) throw new UsageError(`serve takes no arguments, got ${rest.join(' ')}`);
-      await serve(globals);
+      await serve(globals, parseServeOptions(rest));
       return -1; // keeps running
     case 'run': {
       if (wantsHelp) return print(runHelp(COMMANDS.includes(rest[0] as CommandName) ? (rest[0] as CommandName) : undefined));
@@ -48,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(lines.join('\n') + '\n');
       return failed ? 1 : 0;
     }
+    case 'stream':
+      if (wantsHelp) return print(STREAM_HELP);
+      return streamCommand(globals, rest);
     case 'sandbox':
       if (wantsHelp) return print(SANDBOX_HELP);
       return sandboxCommand(rest, globals.topo);

@@ -12,16 +12,21 @@ import type { GlobalFlags } from './args.ts';
 import { UsageError } from './args.ts';
 import { statusText } from './status-text.ts';
 import { readAuthToken } from './token.ts';
+import { openSourceBinlog } from '../stream/binlog-reader.ts';
+import { StreamManager } from '../stream/manager.ts';
+import type { ServeOptions } from './stream-command.ts';
 
 interface Daemon {
   app: FastifyInstance;
   topo: TopologyServer;
   jobs: JobController;
+  /** The streams, under `serve` only. */
+  streams: StreamManager | null;
   url: string;
   log: Logger;
 }
 
-async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & { fd?: number }, onEnded?: (s: StatusSnapshot) => void): Promise<Daemon> {
+async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & { fd?: number }, onEnded?: (s: StatusSnapshot) => void, serveOptions?: ServeOptions): Promise<Daemon> {
   if (!globals.topo) throw new UsageError('--topo is required (e.g. --topo file:topo.json)');
   if (globals.host !== '127.0.0.1' && globals.host !== 'localhost' && globals.host !== '::1' && !globals.authTokenFile) {
     throw new UsageError(`refusing to listen on ${globals.host} without --auth-token-file: without a token anyone who reaches it could start or cancel a job`);
@@ -34,15 +39,30 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
   const credentials = await loadCredentials(globals.dbCredentialsFile);
   const destination = pino.destination({ fd: logTo === process.stderr ? 2 : 1, sync: false });
   const log = pino({ level: globals.logLevel === 'silent' ? 'silent' : globals.logLevel }, destination);
-  const jobs = new JobController({ topo, credentials, tls, retryDuration: globals.retryDuration }, { level: globals.logLevel, destination }, { onEnded });
+  let streams: StreamManager | null = null;
+  const jobEnded = (s: StatusSnapshot) => {
+    onEnded?.(s);
+    // A clone that ended has written fresh checkpoint rows and sourceShards: its streams start now.
+    if (streams && s.state === 'done' && s.job && /Clone$/.test(s.job.command)) {
+      void streams.refresh({ restart: true }).catch((err: unknown) => log.error({ err: String(err) }, 'starting the streams after the clone failed'));
+    }
+  };
+  const jobs = new JobController({ topo, credentials, tls, retryDuration: globals.retryDuration }, { level: globals.logLevel, destination }, { onEnded: jobEnded });
+  if (serveOptions) {
+    streams = new StreamManager({
+      topo, credentials, tls, openBinlog: openSourceBinlog, log, retryDuration: globals.retryDuration,
+      tabletType: serveOptions.streamTabletType, onDdl: serveOptions.onDdl,
+    });
+    await streams.open();
+  }
   if (globals.publicStatus && token === undefined) log.warn('--public-status has no effect without --auth-token-file: everything is open (on loopback only)');
   const auth = token === undefined ? undefined : { token, publicStatus: globals.publicStatus };
-  const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false, auth });
+  const app = await buildApp({ jobs, readTopology: () => topo.read(), logger: false, auth, streams: streams ?? undefined });
   await app.listen({ host: globals.host, port: globals.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : globals.port;
   const host = globals.host.includes(':') ? `[${globals.host}]` : globals.host;
-  return { app, topo, jobs, url: `http://${host}:${port}`, log };
+  return { app, topo, jobs, streams, url: `http://${host}:${port}`, log };
 }
 
 /** SIGINT/SIGTERM: cancel the job, let its cleanup finish, then `after`. A second signal does not skip cleanup. */
@@ -59,11 +79,13 @@ function onSignals(jobs: JobController, log: Logger, after: () => Promise<void>)
   process.on('SIGTERM', handler);
 }
 
-export async function serve(globals: GlobalFlags): Promise<void> {
-  const d = await startDaemon(globals, process.stdout);
+export async function serve(globals: GlobalFlags, options: ServeOptions): Promise<void> {
+  const d = await startDaemon(globals, process.stdout, undefined, options);
   d.log.info({ url: d.url }, 'shardworker listening');
   process.stderr.write(`shardworker listening on ${d.url}\n`);
   onSignals(d.jobs, d.log, async () => {
+    // Streams stop between transactions or roll back the one in flight: each resumes from its row next time.
+    await d.streams?.close();
     await d.app.close();
     await d.topo.close(); // gives back the lease and with it any lock at once
     process.exit(0);
@@ -84,6 +106,7 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
     throw err;
   }
   process.stdout.write(`status page: ${d.url}/status\n`);
+  process.stdout.write('streams (filtered replication from the checkpoint) run under `shardworker serve`, not `run`\n');
   const timer = setInterval(() => process.stdout.write(statusText(d.jobs.snapshot()) + '\n'), 1000);
   let interrupted = false;
   onSignals(d.jobs, d.log, async () => {

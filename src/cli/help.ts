@@ -28,6 +28,7 @@ Usage:
   shardworker sandbox up|down|status [--dir DIR] [--base-port N]      local mariadbd cluster for demos and tests
   shardworker recover --topo file:topo.json [keyspace/shard]          give back tablets a dead worker left "worker"
   shardworker topo import FILE [--replace] --topo etcd://H:P/PREFIX   copy a topology file into etcd (or export it)
+  shardworker stream start|stop|status [keyspace/shard] [--port P]    the daemon's streams (filtered replication)
   shardworker <command> --help
 
 An unknown flag anywhere is an error naming it.
@@ -38,10 +39,18 @@ ${GLOBAL}
 `;
 
 export const SERVE_HELP = `Usage: shardworker serve --topo file:topo.json [--host H] [--port P] [--db-credentials-file F]
+         [--stream-tablet-type replica|rdonly|primary] [--on-ddl stop|exec]
 
-Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset),
-/metrics and /healthz. One job runs at a time. SIGINT/SIGTERM cancels a running job, waits for its cleanup,
+Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset,
+/api/streams/stop, /api/streams/start), /metrics and /healthz. One job runs at a time. Beside it, one stream per
+destination shard and source shard in the topology's sourceShards carries the source's writes over from the
+destination's _vt.blp_checkpoint row (unless the row says DontStart); streams start when a clone ends and
+again when the daemon starts. SIGINT/SIGTERM stops the streams, cancels a running job, waits for its cleanup,
 then closes the server.
+
+  --stream-tablet-type TYPE    the source tablet streams read the binlog of (default replica; the primary
+                               when there is no usable one)
+  --on-ddl stop|exec           DDL on a streamed table stops its stream (default), or is applied
 
 ${GLOBAL}
 `;
@@ -74,8 +83,8 @@ ${GLOBAL}
 `;
 }
 
-export const TOPO_HELP = `Usage: shardworker --topo SPEC topo import FILE [--replace]
-       shardworker --topo SPEC topo export
+export const TOPO_HELP = `Usage: shardworker topo import FILE [--replace] --topo SPEC
+       shardworker topo export --topo SPEC
 
   import   validate the topology file FILE and write it into SPEC (e.g. etcd://127.0.0.1:2379/shardworker) as one
            update; refused when SPEC already holds keyspaces or tablets, unless --replace
@@ -84,7 +93,16 @@ export const TOPO_HELP = `Usage: shardworker --topo SPEC topo import FILE [--rep
 Jobs lock every shard they touch, in SPEC: on etcd, keys under PREFIX/locks/ on the daemon's lease.
 `;
 
-export const SANDBOX_HELP = `Usage: shardworker [--topo etcd://H:P/PREFIX] sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N]
+export const STREAM_HELP = `Usage: shardworker stream start|stop|status [keyspace/shard] [--host H] [--port P] [--auth-token-file F]
+
+Asks the running daemon (\`shardworker serve\` at --host/--port) about the streams feeding a destination shard:
+  status   one line per stream: state, position, seconds behind, transactions and rows applied, last error
+  stop     stops them and sets DontStart in their _vt.blp_checkpoint rows, so a restarted daemon keeps them stopped
+  start    clears DontStart and starts them from their checkpoints
+Exits 1 if a stream shown is in error.
+`;
+
+export const SANDBOX_HELP = `Usage: shardworker sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N] [--topo etcd://H:P/PREFIX]
 
   up       start local mariadbd instances (source primary, rdonly replica, N destination primaries; default 2),
            seed demo data (--rows per table, default 200000) and write DIR/topology.json and DIR/credentials.json

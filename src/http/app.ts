@@ -18,11 +18,13 @@ import { NO_AUTH, registerAuth, type AuthOptions, type PageAuth } from './auth.t
 import { checkApiTakesJson, checkSameOrigin } from './guards.ts';
 import { BODY_LIMIT, parseJsonBody } from './json-body.ts';
 import { createMetrics, type AppMetrics } from './metrics.ts';
-import { DEFAULT_STATUS_MAX_AGE_MS, invalidatingJobs, StatusCache } from './status-cache.ts';
+import { DEFAULT_STATUS_MAX_AGE_MS, invalidatingJobs, StatusCache, type WatchedStatus } from './status-cache.ts';
 import { registerPageRoutes } from './pages.ts';
 import { RequestError } from './request-error.ts';
 import { SchemaError, formatSchemaErrors } from './schemas.ts';
 import { UnknownTargetError, parseForm } from './start-job.ts';
+import { registerStreamMetrics, registerStreamRoutes, type StreamControl } from './streams.ts';
+import type { StreamSnapshot } from '../stream/status.ts';
 
 /** views/ at the package's root, found from this module whether it runs from src/http or from the dist bundle. */
 export const VIEWS_DIR = findViews(path.dirname(fileURLToPath(import.meta.url)));
@@ -48,6 +50,8 @@ export interface AppOptions {
   auth?: AuthOptions;
   /** How old a served status snapshot may be (ms); 0 takes one per request. Default DEFAULT_STATUS_MAX_AGE_MS. */
   statusMaxAgeMs?: number;
+  /** The daemon's streams (`serve`); none under `run`. */
+  streams?: StreamControl;
 }
 
 /** What the route modules get. */
@@ -55,12 +59,14 @@ export interface RouteDeps {
   jobs: JobControl;
   readTopology: () => Promise<Topology>;
   metrics: AppMetrics;
-  /** The job's status, at most statusMaxAgeMs old (and seen by the metrics). */
-  snapshot(): StatusSnapshot;
+  /** The job's status with the streams', at most statusMaxAgeMs old (and seen by the metrics). */
+  snapshot(): WatchedStatus;
   /** What is made from the snapshot (JSON text, a page, the metrics text), made once per snapshot and key. */
-  made<T>(key: string, make: (snapshot: StatusSnapshot) => T): T;
+  made<T>(key: string, make: (snapshot: WatchedStatus) => T): T;
   /** The CSRF token and login state a page prints. */
   pageAuth(request: FastifyRequest): PageAuth;
+  /** The streams' snapshots, taken with the job's (none without a stream manager). */
+  streams(): StreamSnapshot[];
 }
 
 const KiB = 1024;
@@ -98,9 +104,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance; // typed with the default logger, whichever logger was given
 
   const { readTopology } = options;
-  const cache = new StatusCache(() => options.jobs.snapshot(), options.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS);
+  // The job's status and the streams', taken together at most every statusMaxAgeMs (see status-cache.ts).
+  const cache = new StatusCache(() => ({ ...options.jobs.snapshot(), streams: options.streams?.snapshot() ?? [] }), options.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS);
   const jobs = invalidatingJobs(options.jobs, cache);
   const metrics = createMetrics(() => cache.snapshot(), options.metrics);
+  const streamSnapshots = (): StreamSnapshot[] => cache.snapshot().streams;
+  registerStreamMetrics(metrics.registry, streamSnapshots);
 
   // Bodies the daemon understands: JSON (the API) and urlencoded (the forms). text/plain is dropped on purpose:
   // it is what a cross-site form can send without asking, and nothing here takes it.
@@ -155,8 +164,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     made: (key, make) => cache.made(key, make),
     pageAuth: (request) => (auth ? auth.pageAuth(request) : NO_AUTH),
+    streams: streamSnapshots,
   };
   registerPageRoutes(app, deps);
   registerApiRoutes(app, deps);
+  registerStreamRoutes(app, options.streams);
   return app;
 }

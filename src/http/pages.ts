@@ -9,6 +9,7 @@ import { routeSchemas, SchemaError } from './schemas.ts';
 import { UnknownTargetError, optionValuesOf, requestFromForm, startJob } from './start-job.ts';
 import { indexView, statusView, type Submission } from './view-models.ts';
 import type { RouteDeps } from './app.ts';
+import { streamRows } from './streams.ts';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -60,7 +61,8 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
   app.get('/status', { schema: routeSchemas.status }, async (request, reply) => {
     const auth = deps.pageAuth(request);
     deps.snapshot(); // seen by the metrics
-    const html = await deps.made(`page:status|${auth.enabled}|${auth.loggedIn}|${auth.csrf ?? ''}`, (s) => app.view('status.eta', { ...statusView(s), auth }));
+    const html = await deps.made(`page:status|${auth.enabled}|${auth.loggedIn}|${auth.csrf ?? ''}`, (s) =>
+      app.view('status.eta', { ...statusView(s), streams: streamRows(s.streams), auth }));
     return reply.type('text/html; charset=utf-8').send(html);
   });
 

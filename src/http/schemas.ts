@@ -103,6 +103,8 @@ const statusSnapshot = {
       },
     },
     log: { type: 'array', items: { type: 'string' } },
+    /** The daemon's filtered-replication streams (src/stream/status.ts). */
+    streams: { type: 'array', items: { type: 'object', additionalProperties: true } },
     retries: {
       type: 'object',
       additionalProperties: true,

@@ -4,26 +4,30 @@
 // snapshot, one render and one serialisation per request. Starting, canceling or resetting a job drops the
 // snapshot, so a client that acts sees the result of its action at once.
 
+import type { StreamSnapshot } from '../stream/status.ts';
 import type { JobControl } from '../worker/job-control.ts';
 import type { StatusSnapshot } from '../worker/status.ts';
+
+/** What the routes serve: the job's status and the streams' (none under `run`), taken at one instant. */
+export type WatchedStatus = StatusSnapshot & { streams: StreamSnapshot[] };
 
 /** How old a served snapshot may be (ms): the status page polls every second, a scrape every few seconds. */
 export const DEFAULT_STATUS_MAX_AGE_MS = 250;
 
 interface Taken {
-  snapshot: StatusSnapshot;
+  snapshot: WatchedStatus;
   at: number;
   /** Renderings of this snapshot, by what they are (`json`, `page:status|<auth>`, `metrics`). */
   made: Map<string, unknown>;
 }
 
 export class StatusCache {
-  readonly #take: () => StatusSnapshot;
+  readonly #take: () => WatchedStatus;
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   #current: Taken | null = null;
 
-  constructor(take: () => StatusSnapshot, maxAgeMs = DEFAULT_STATUS_MAX_AGE_MS, now: () => number = performance.now.bind(performance)) {
+  constructor(take: () => WatchedStatus, maxAgeMs = DEFAULT_STATUS_MAX_AGE_MS, now: () => number = performance.now.bind(performance)) {
     this.#take = take;
     this.#maxAgeMs = maxAgeMs;
     this.#now = now;
@@ -37,7 +41,7 @@ export class StatusCache {
     return this.#current;
   }
 
-  snapshot(): StatusSnapshot {
+  snapshot(): WatchedStatus {
     return this.#fresh().snapshot;
   }
 
@@ -46,7 +50,7 @@ export class StatusCache {
    * kept as is, so concurrent requests share one rendering). Keys name everything the result depends on besides
    * the snapshot (a page's session, say); there are only ever a few per snapshot.
    */
-  made<T>(key: string, make: (snapshot: StatusSnapshot) => T): T {
+  made<T>(key: string, make: (snapshot: WatchedStatus) => T): T {
     const taken = this.#fresh();
     if (!taken.made.has(key)) taken.made.set(key, make(taken.snapshot));
     return taken.made.get(key) as T;

@@ -25,7 +25,7 @@ describe('StatusCache', () => {
   test('one snapshot per window, renderings made once per snapshot and key', () => {
     let now = 0;
     let taken = 0;
-    const cache = new StatusCache(() => ({ ...idleSnapshot(), log: [`snapshot ${++taken}`] }), 250, () => now);
+    const cache = new StatusCache(() => ({ ...idleSnapshot(), streams: [], log: [`snapshot ${++taken}`] }), 250, () => now);
     const a = cache.snapshot();
     now = 249;
     assert.equal(cache.snapshot(), a);
@@ -77,7 +77,7 @@ describe('the app under many requests', () => {
     jobs.current = { ...idleSnapshot(), log: ['a line'], retries: { total: 2, byTablet: { 'zone1-200': 2 } } };
     const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
     const plain = Fastify();
-    plain.get('/api/status', { schema: routeSchemas.apiStatus }, async () => jobs.snapshot());
+    plain.get('/api/status', { schema: routeSchemas.apiStatus }, async () => ({ ...jobs.snapshot(), streams: [] }));
     const a = await app.inject({ method: 'GET', url: '/api/status' });
     const b = await plain.inject({ method: 'GET', url: '/api/status' });
     assert.equal(a.body, b.body);

@@ -1,0 +1,102 @@
+// The streams on the HTTP side (DESIGN.md "Filtered replication", Watching and control): `POST /api/streams/stop`
+// and `/start`, the rows of the streams table on /status, and the per-stream metrics. Renders and forwards only:
+// the stream manager does the work.
+
+import type { FastifyInstance } from 'fastify';
+import { Gauge, type Registry } from 'prom-client';
+import type { StreamSnapshot } from '../stream/status.ts';
+import { formatCount, formatDuration, formatRate } from './format.ts';
+import { RequestError } from './request-error.ts';
+
+/** What the app needs of the daemon's streams. */
+export interface StreamControl {
+  snapshot(): StreamSnapshot[];
+  stop(keyspace: string, shard: string): Promise<StreamSnapshot[]>;
+  start(keyspace: string, shard: string): Promise<StreamSnapshot[]>;
+}
+
+const UNKNOWN = '\u2014';
+
+const targetBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['keyspace', 'shard'],
+  properties: { keyspace: { type: 'string', minLength: 1 }, shard: { type: 'string', minLength: 1 } },
+} as const;
+
+const streamsReply = { type: 'object', properties: { streams: { type: 'array', items: { type: 'object', additionalProperties: true } } } } as const;
+const errorReply = { type: 'object', properties: { error: { type: 'string' }, field: { type: 'string' } } } as const;
+
+export function registerStreamRoutes(app: FastifyInstance, streams: StreamControl | undefined): void {
+  const route = (action: 'stop' | 'start') =>
+    app.post(`/api/streams/${action}`, {
+      schema: { summary: `${action} the streams feeding a destination shard (DontStart kept in their checkpoint rows)`, body: targetBody, response: { 200: streamsReply, 404: errorReply } },
+    }, async (request) => {
+      if (!streams) throw new RequestError(404, 'this process runs no streams (they run under `shardworker serve`)');
+      const { keyspace, shard } = request.body as { keyspace: string; shard: string };
+      try {
+        return { streams: await streams[action](keyspace, shard) };
+      } catch (err) {
+        if (err instanceof Error && err.name === 'UnknownStreamError') throw new RequestError(404, err.message);
+        throw err;
+      }
+    });
+  route('stop');
+  route('start');
+}
+
+/** One line of the streams table; views/partials/status-script.eta draws the same from /api/status. */
+export interface StreamRow {
+  destination: string;
+  source: string;
+  sourceTablet: string;
+  state: string;
+  stateClass: string;
+  position: string;
+  behind: string;
+  transactions: string;
+  rows: string;
+  rate: string;
+  lastError: string;
+}
+
+export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {
+  return streams.map((s) => ({
+    destination: `${s.keyspace}/${s.shard}`,
+    source: s.source,
+    sourceTablet: s.sourceTablet ?? UNKNOWN,
+    state: s.state,
+    stateClass: `state-${s.state}`,
+    position: s.position ?? UNKNOWN,
+    behind: formatDuration(s.secondsBehind),
+    transactions: formatCount(s.transactionsApplied),
+    rows: formatCount(s.rowsApplied),
+    rate: formatRate(s.rowsPerSecond),
+    lastError: s.lastError ?? '',
+  }));
+}
+
+/** Per-stream gauges, read from the streams' snapshots when scraped. */
+export function registerStreamMetrics(registry: Registry, snapshot: () => StreamSnapshot[]): void {
+  const labels = (s: StreamSnapshot) => ({ destination: `${s.keyspace}/${s.shard}`, source: s.source });
+  const gauge = (name: string, help: string, value: (s: StreamSnapshot) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['destination', 'source'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of snapshot()) {
+          const v = value(s);
+          if (v !== null) this.set(labels(s), v);
+        }
+      },
+    });
+  gauge('shardworker_stream_running', 'Whether the stream runs (1) or is stopped or in error (0)', (s) => (s.state === 'running' ? 1 : 0));
+  gauge('shardworker_stream_seconds_behind', 'Now minus the source commit time of the last applied transaction; 0 when caught up', (s) => s.secondsBehind);
+  gauge('shardworker_stream_transactions_applied_total', 'Source transactions the stream applied since the daemon started', (s) => s.transactionsApplied);
+  gauge('shardworker_stream_rows_applied_total', 'Row changes the stream applied since the daemon started', (s) => s.rowsApplied);
+  gauge('shardworker_stream_errors_total', 'Times the stream stopped in error since the daemon started', (s) => s.errors);
+  gauge('shardworker_stream_retries_total', 'Transient failures the stream resumed from since the daemon started', (s) => s.retries);
+}
