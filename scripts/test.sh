@@ -26,6 +26,9 @@ export SHARDWORKER_TEST_ETCD
 node bin/shardworker.js sandbox up --dir "$SHARDWORKER_TEST_SANDBOX" --base-port "$SHARDWORKER_TEST_BASE_PORT" --destinations 3 --rows 1000 >/dev/null
 
 shopt -s globstar nullglob
-files=(test/**/*.test.ts)
+# `npm test -- test/x.test.ts …` runs just those files (with the same set-up); other arguments go to node --test.
+files=() args=()
+for a in "$@"; do if [[ "$a" == *.test.ts ]]; then files+=("$a"); else args+=("$a"); fi; done
+[ ${#files[@]} -gt 0 ] || files=(test/**/*.test.ts)
 # Files run one at a time: the integration tests share the sandbox's replica, whose replication a job stops.
-node --import tsx --test --test-concurrency=1 "$@" "${files[@]}"
+node --import tsx --test --test-concurrency=1 ${args[@]+"${args[@]}"} "${files[@]}"
