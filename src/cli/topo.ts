@@ -1,4 +1,4 @@
-// `shardworker --topo SPEC topo import FILE [--replace]` and `topo export`: move a topology between a file and
+// `shardworker topo import FILE [--replace] --topo SPEC` and `topo export`: move a topology between a file and
 // any backend (etcd above all). Import is one update of the target, validated like every update; it refuses a
 // target that already holds keyspaces or tablets unless --replace says to overwrite them.
 

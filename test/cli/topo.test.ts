@@ -53,7 +53,7 @@ describe('shardworker topo', () => {
     assert.deepEqual(JSON.parse(shardworker('--topo', spec, 'topo', 'export').stdout), { keyspaces: {}, tablets: {} });
     assert.match(shardworker('--topo', spec, 'topo', 'import').stderr, /topo import takes one FILE, got none/);
     assert.match(shardworker('topo', 'export').stderr, /--topo is required/);
-    assert.match(shardworker('topo', '--help').stdout, /Usage: shardworker --topo SPEC topo import FILE \[--replace\]/);
+    assert.match(shardworker('topo', '--help').stdout, /Usage: shardworker topo import FILE \[--replace\] --topo SPEC/);
   });
 
   test('sandbox up with --topo etcd://… puts the sandbox topology there too', () => {
