@@ -2,15 +2,15 @@
 // for serve, run, recover and sandbox alike; an unknown flag anywhere is an error naming it.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseGlobals, parseJobArgs, refuseUnknownFlags, UsageError } from '../../src/cli/args.ts';
 import { TEST_SANDBOX_DIR } from '../helpers/cluster.ts';
+import { BIN, startDaemon } from '../helpers/daemon.ts';
 
-const BIN = new URL('../../bin/shardworker.js', import.meta.url).pathname;
 const dir = mkdtempSync(path.join(tmpdir(), 'sw-flags-'));
 const TOPO = path.join(dir, 'topo.json');
 writeFileSync(TOPO, JSON.stringify({ keyspaces: {}, tablets: {} }));
@@ -62,23 +62,13 @@ describe('parseGlobals', () => {
 describe('the shardworker command line, flags before and after the command word', () => {
   test('serve --topo file:… --port 0 listens (and so does the other order)', async () => {
     for (const args of [['serve', '--topo', `file:${TOPO}`, '--port', '0', '--log-level', 'warn'], ['--topo', `file:${TOPO}`, '--port', '0', '--log-level', 'warn', 'serve']]) {
-      const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+      const daemon = await startDaemon(args);
       try {
-        const url = await new Promise<string>((resolve, reject) => {
-          let err = '';
-          proc.stderr!.on('data', (d: Buffer) => {
-            err += d.toString();
-            const m = /listening on (http:\/\/\S+)/.exec(err);
-            if (m) resolve(m[1]);
-          });
-          void exited.then(() => reject(new Error(`serve exited: ${err}`)));
-        });
-        const res = await fetch(`${url}/healthz`);
+        const res = await fetch(`${daemon.url}/healthz`);
         assert.equal(res.status, 200, args.join(' '));
       } finally {
-        proc.kill('SIGTERM');
-        await exited;
+        daemon.proc.kill('SIGTERM');
+        await daemon.exited;
       }
     }
   });

@@ -2,7 +2,6 @@
 // over HTTP (JSON API and, in headless Chromium, the pages), canceled mid-copy, and stopped with SIGTERM.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,36 +10,14 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { replicationStatus } from '../../src/sandbox/index.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
+import { api, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { onSource, readTopologyFile, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
 const DB = 't_serve';
-const BIN = new URL('../../bin/shardworker.js', import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-interface Daemon {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-async function startServe(topoFile: string): Promise<Daemon> {
-  const proc = spawn(process.execPath, [BIN, '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    void exited.then(() => reject(new Error(`serve exited: ${err}`)));
-  });
-  return { proc, url, exited };
-}
-
-async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(d.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+function startServe(topoFile: string): Promise<Daemon> {
+  return startDaemon(['serve', '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn']);
 }
 
 async function status(d: Daemon): Promise<StatusSnapshot> {
