@@ -38,8 +38,25 @@ export async function stopReplication(client: TabletClient): Promise<void> {
   await client.query('stopping replication', 'STOP SLAVE');
 }
 
-export async function startReplication(client: TabletClient): Promise<void> {
+/** How long a restart waits for both replication threads to report running. */
+export const REPLICATION_START_TIMEOUT_MS = 30_000;
+
+/**
+ * START SLAVE, then waits until both threads run: START SLAVE returns while the IO thread is still connecting, and
+ * a restart that is reported done must be one (cleanup says so only when the tablet replicates again). Threads not
+ * both running after `timeoutMs` fail it, naming them and the last error (an old error may linger until then).
+ */
+export async function startReplication(client: TabletClient, timeoutMs = REPLICATION_START_TIMEOUT_MS): Promise<void> {
   await client.query('starting replication', 'START SLAVE');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await replicationStatus(client);
+    if (s.ioRunning && s.sqlRunning) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`replication on ${client.ref.alias} did not start: IO thread ${s.ioRunning ? 'running' : 'not running'}, SQL thread ${s.sqlRunning ? 'running' : 'not running'}${s.lastError ? `, last error: ${s.lastError}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 const POSITION_SQL: Record<Flavor, string> = { MariaDB: 'SELECT @@GLOBAL.gtid_slave_pos AS pos', MySQL56: 'SELECT @@GLOBAL.gtid_executed AS pos' };
