@@ -1,9 +1,9 @@
 // The etcd v3 topology backend (`--topo etcd://…`). Each update is a transaction: compare the mod revision of every
 // key it changes and of the version key against what was read, put and delete the changed keys, bump the version.
 // A lost race re-reads (the failed transaction returns the fresh keys) and runs `fn` again, a bounded number of
-// times, then fails naming a key that moved. read() is served from a cache that a watch keeps current, so a
-// daemon sees changes made elsewhere without restarting; until the watch has caught up with this process's own
-// last write (or while it is down) read() asks etcd directly.
+// times, then fails naming a key that moved. read() asks etcd (a linearizable read: after any daemon's update it
+// sees it); a watch tells listeners of changes made elsewhere and keeps a cache that stands in while etcd does not
+// answer.
 
 import { Etcd3, type IKeyValue } from 'etcd3';
 import { TopologyError } from '../errors.ts';
@@ -55,10 +55,20 @@ export class EtcdTopologyServer implements TopologyServer {
     return this.#label.slice('topology '.length);
   }
 
+  /**
+   * The topology as the majority has it now (a read after any daemon's update sees it); only when etcd does not
+   * answer (no quorum, a leader election past the call's deadline) the watched cache, if it is live, stands in.
+   */
   async read(): Promise<Topology> {
     this.#startWatch();
-    const cache = this.#cache;
-    const snapshot = cache && this.#watchLive && cache.revision >= this.#ownRevision ? cache : await this.#fetch();
+    let snapshot: Snapshot;
+    try {
+      snapshot = await this.#fetch();
+    } catch (err) {
+      const cache = this.#cache;
+      if (!cache || !this.#watchLive || cache.revision < this.#ownRevision) throw err;
+      snapshot = cache;
+    }
     return validateTopology(this.#layout.decode(snapshot.kvs, this.#label), this.#label);
   }
 
