@@ -92,6 +92,9 @@ export class EtcdTopologyServer implements TopologyServer {
     this.#closed = true;
     this.#listeners.clear();
     await this.locks.close().catch(() => undefined); // an unreachable etcd lets the lease expire by itself
+    // A watch still being set up (a read just before close) is let finish, so that it is canceled too: a watch
+    // stream left open keeps the process alive.
+    await this.#watch?.catch(() => undefined);
     await this.#stopWatch?.().catch(() => undefined);
     this.#client.close();
   }
@@ -160,9 +163,10 @@ export class EtcdTopologyServer implements TopologyServer {
       .prefix(this.#layout.topoPrefix)
       .startRevision(String(snapshot.revision + 1n))
       .create();
+    this.#stopWatch = () => watcher.cancel();
+    if (this.#closed) return;
     this.#cache = snapshot;
     this.#watchLive = true;
-    this.#stopWatch = () => watcher.cancel();
     // Listeners run after the whole response is applied to the cache.
     const changed = () =>
       setImmediate(() => {
