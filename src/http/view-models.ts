@@ -16,6 +16,7 @@ const COMMAND_HELP: Record<CommandName, string> = {
   VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
   SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range.',
   VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace are identical to the source.',
+  MigrateServedTypes: 'Cutover: moves serving of rdonly, replica, then primary from a split source shard to its destinations (or back, reverse). Primary stops the source writes, drains the streams, flips the topology and starts the reverse streams; it needs the streams of `shardworker serve`.',
 };
 
 const TARGET_LABEL: Record<CommandName, string> = {
@@ -23,6 +24,7 @@ const TARGET_LABEL: Record<CommandName, string> = {
   VerticalSplitClone: 'destination shard (keyspace servedFrom another)',
   SplitDiff: 'destination shard (not serving)',
   VerticalSplitDiff: 'destination shard (keyspace servedFrom another)',
+  MigrateServedTypes: 'source shard of the split',
 };
 
 /**
@@ -36,7 +38,9 @@ export function targetsFor(command: CommandName, topology: Topology): string[] {
       const serving = (shard?.servedTypes ?? []).length > 0;
       const vertical = ks.servedFrom !== undefined;
       const fits =
-        command === 'SplitClone' ? serving && !vertical
+        // The shards of a split, forward or back (the one to name is the split's source).
+        command === 'MigrateServedTypes' ? !vertical && ((shard?.sourceShards ?? []).length > 0 || Object.values(ks.shards ?? {}).some((o) => (o?.sourceShards ?? []).some((s) => s.shard === shardName)))
+        : command === 'SplitClone' ? serving && !vertical
         : command === 'SplitDiff' ? !serving && !vertical
         : vertical;
       if (fits) out.push(`${ksName}/${shardName}`);

@@ -9,6 +9,7 @@ import { TableFilterError, parseTableMatchers } from '../clone/table-filter.ts';
 import { VerticalStrategy } from '../clone/vertical-strategy.ts';
 import { CloneJob } from './clone-job.ts';
 import { DiffJob } from './diff-job.ts';
+import { MigrateJob } from './migrate-job.ts';
 import { JobConflictError, type JobControl } from './job-control.ts';
 import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
 import { JobStatus } from './job-status.ts';
@@ -113,5 +114,7 @@ function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, options: 
       return new DiffJob(deps, status, new SplitStrategy(keyspace, shard, options.excludeTables, 'destination'), options, abort, log);
     case 'VerticalSplitDiff':
       return new DiffJob(deps, status, new VerticalStrategy(keyspace, shard, options.tables), options, abort, log);
+    case 'MigrateServedTypes':
+      return new MigrateJob(deps, status, keyspace, shard, options, abort, log);
   }
 }

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
+import type { StreamControl } from '../cutover/stream-control.ts';
 import { settleAll } from '../clone/settle-all.ts';
 import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import { openPool, type Pool, type TabletRef } from '../mysql/connection.ts';
@@ -23,6 +24,8 @@ export interface JobDeps {
   tls?: DbTls;
   /** How long a transient failure is retried (ms; --retry-duration, default 2 h). */
   retryDuration?: number;
+  /** The daemon's streams (under `serve` only): MigrateServedTypes primary drains and turns them round. */
+  streams?: StreamControl;
 }
 
 export const DEFAULT_RETRY_DURATION = 2 * 3_600_000;

@@ -1,0 +1,90 @@
+// Stopping and allowing a primary's writes for a cutover, and reading where its binlog stands. MariaDB and MySQL.
+//
+// `read_only` stops every client without SUPER / READ_ONLY ADMIN: an application user must not hold those (the
+// streams, which must write through it, connect as an administrator). A statement already writing finishes first
+// (SET GLOBAL read_only waits for it); a transaction that has written but not committed can no longer commit (its
+// COMMIT fails with 1290), so it was never acknowledged. We end such transactions at once by killing their
+// connections (as Vitess's query service does at its grace period's end), and a writer that holds up the
+// read_only switch for longer than `graceMs` is killed too, so the pause stays short whatever the clients do.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { acquireConnection, queryOn, TabletError, type Pool, type TabletRef } from './connection.ts';
+import type { Flavor } from './replication.ts';
+
+export async function setReadOnly(pool: Pool, ref: TabletRef, on: boolean): Promise<void> {
+  await queryOn(pool, ref, on ? 'stopping writes (read_only=1)' : 'allowing writes (read_only=0)', `SET GLOBAL read_only = ${on ? 1 : 0}`);
+}
+
+/** Where the primary's binlog stands: everything it has committed, as `_vt.blp_checkpoint` keeps positions. */
+export async function binlogPosition(pool: Pool, ref: TabletRef, flavor: Flavor): Promise<string> {
+  if (flavor === 'MariaDB') {
+    const rows = await queryOn<{ pos: string | Buffer }[]>(pool, ref, 'reading the binlog position', 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+    return `MariaDB/${String(rows[0].pos)}`;
+  }
+  const rows = await queryOn<{ pos: string | Buffer }[]>(pool, ref, 'reading the binlog position', 'SELECT @@GLOBAL.gtid_executed AS pos');
+  return `MySQL56/${String(rows[0].pos).replace(/\s+/g, '')}`;
+}
+
+/** Connections (other than `exclude`) holding a transaction that has changed rows or is writing now. */
+const WRITERS_SQL = `SELECT DISTINCT t.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX t
+  JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+  WHERE (t.trx_rows_modified > 0 OR t.trx_rows_locked > 0 OR t.trx_state = 'LOCK WAIT') AND p.USER <> 'system user' AND t.trx_mysql_thread_id NOT IN (?)`;
+
+/** Kills the connections of open write transactions; returns how many. */
+export async function killWriters(pool: Pool, ref: TabletRef, exclude: number[]): Promise<number> {
+  const rows = await queryOn<{ id: number | string }[]>(pool, ref, 'listing open write transactions', WRITERS_SQL, [exclude.length ? exclude : [0]]);
+  let killed = 0;
+  for (const { id } of rows) {
+    const thread = Number(id);
+    if (!Number.isInteger(thread) || thread <= 0) continue;
+    // Gone already (it committed or failed by itself) is fine.
+    await queryOn(pool, ref, `ending write transaction ${thread}`, `KILL CONNECTION ${thread}`).then(() => killed++, () => {});
+  }
+  return killed;
+}
+
+export interface StopWritesResult {
+  /** Connections whose open write transactions were ended (they were never acknowledged). */
+  killed: number;
+}
+
+/**
+ * Sets read_only=1 and ends the write transactions still open, killing any writer that keeps the switch waiting
+ * longer than `graceMs`. Returns once no client can commit a write any more.
+ */
+export async function stopWrites(pool: Pool, ref: TabletRef, graceMs: number): Promise<StopWritesResult> {
+  const conn = await acquireConnection(pool, ref, 'stopping writes');
+  let killed = 0;
+  try {
+    const [rows] = await conn.query('SELECT CONNECTION_ID() AS id');
+    const own = Number((rows as { id: number }[])[0].id);
+    let done = false;
+    const switching = conn.query('SET GLOBAL read_only = 1').then(
+      () => void (done = true),
+      (err: unknown) => {
+        done = true;
+        throw new TabletError(ref, 'stopping writes (read_only=1)', err);
+      },
+    );
+    // A watchdog on another connection: whoever holds the switch up past the grace period is ended.
+    let watchdogError: unknown = null;
+    const watchdog = (async () => {
+      await sleep(graceMs);
+      while (!done) {
+        killed += await killWriters(pool, ref, [own]);
+        await sleep(20);
+      }
+    })().catch((err: unknown) => void (watchdogError = err));
+    try {
+      await switching;
+    } finally {
+      await watchdog;
+    }
+    if (watchdogError) throw watchdogError;
+    // Read-only now: what is still open can never commit. Its clients learn it now rather than at COMMIT.
+    killed += await killWriters(pool, ref, [own]);
+  } finally {
+    conn.release();
+  }
+  return { killed };
+}
