@@ -6,6 +6,7 @@ import {
   COMMANDS, ENDED_STATES, type CommandName, type DiffExampleStatus, type StatusSnapshot, type TableDiffStatus, type TableStatus,
 } from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
+import { cutoverView, type CutoverView } from './cutover-view.ts';
 import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, formatSize, formatTime, progressFraction } from './format.ts';
 
 /** Prefix of the option fields' names in the index forms: `opt.chunkCount`. */
@@ -308,6 +309,8 @@ export interface StatusView {
   /** The row the page's script clones for each table. */
   emptyRow: TableRow;
   log: string[];
+  /** A MigrateServedTypes job's steps, pause and positions. */
+  cutover: CutoverView | null;
 }
 
 const EMPTY_ROW: TableRow = {
@@ -351,6 +354,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     sources: s.sources,
     destinations: s.destinations,
     retries: retriesText(s),
+    cutover: s.cutover ? cutoverView(s.cutover) : null,
     tables: s.tables.map(tableRow),
     totals: {
       name: 'total',

@@ -40,6 +40,9 @@ interface Primary {
   ref: TabletRef;
   pool: Pool;
   flavor: Flavor;
+  /** Read before the pause (so the pause does not wait for them): read_only, and its `_vt.blp_checkpoint` rows. */
+  wasReadOnly: boolean;
+  rowsBefore: StreamCheckpoint[];
 }
 
 const PRIMARY_STEPS = [
@@ -173,7 +176,11 @@ export class MigrateJob implements JobPhases {
     // The control connection plus the watchdog that ends writers holding up read_only.
     const pool = openPool(ref, this.#deps.credentials, { connectionLimit: 3, tls: this.#deps.tls, withDatabase: false });
     this.#pools.push(pool);
-    return { shard, ref, pool, flavor: await serverFlavor(pool, ref) };
+    const flavor = await serverFlavor(pool, ref);
+    const wasReadOnly = await isReadOnly(pool, ref);
+    // The table a shard's streams are recorded in, made ready now so the pause only writes rows.
+    await queryOn(pool, ref, 'creating _vt.blp_checkpoint', CREATE_BLP_CHECKPOINT.join('; '));
+    return { shard, ref, pool, flavor, wasReadOnly, rowsBefore: await readStreamCheckpoints(pool, ref) };
   }
 
   async work(): Promise<void> {
@@ -196,13 +203,17 @@ export class MigrateJob implements JobPhases {
       // 1. Writes stop where the primary leaves (and stay stopped where it arrives until 5), positions read.
       await this.#step(0, async () => {
         pauseStart = performance.now();
-        for (const p of this.#toPrimaries) await this.#readOnly(p);
-        let killed = 0;
-        for (const p of this.#fromPrimaries) {
-          this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.pool, p.ref, false));
-          killed += (await stopWrites(p.pool, p.ref, WRITE_STOP_GRACE_MS)).killed;
-          this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.pool, p.ref, p.flavor);
-        }
+        // Side by side on every primary: each round trip here is part of the pause.
+        for (const p of this.#fromPrimaries) this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.pool, p.ref, false));
+        const [, stopped] = await Promise.all([
+          Promise.all(this.#toPrimaries.map((p) => this.#readOnly(p))),
+          Promise.all(this.#fromPrimaries.map(async (p) => {
+            const { killed } = await stopWrites(p.pool, p.ref, WRITE_STOP_GRACE_MS);
+            this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.pool, p.ref, p.flavor);
+            return killed;
+          })),
+        ]);
+        const killed = stopped.reduce((a, b) => a + b, 0);
         return `read_only on ${this.#fromPrimaries.map((p) => p.ref.alias).join(', ')}; ${killed} open write transaction(s) ended; at ${this.#fromPrimaries.map((p) => `${p.ref.alias} ${this.#cutover.positions.from[p.ref.alias]}`).join(', ')}`;
       });
       // 2. Every stream reaches its source's position.
@@ -227,7 +238,7 @@ export class MigrateJob implements JobPhases {
     }
     // 5. The new primaries take writes: the pause ends.
     await this.#step(4, async () => {
-      for (const p of this.#toPrimaries) await setReadOnly(p.pool, p.ref, false);
+      await Promise.all(this.#toPrimaries.map((p) => setReadOnly(p.pool, p.ref, false)));
       this.#cutover.writePauseMs = Math.round(performance.now() - pauseStart);
       return `read_only=0 on ${this.#toPrimaries.map((p) => p.ref.alias).join(', ')}; write pause ${this.#cutover.writePauseMs} ms`;
     }, 'the topology has flipped: set read_only=0 on the new primaries by hand');
@@ -243,7 +254,7 @@ export class MigrateJob implements JobPhases {
 
   /** Sets read_only on a receiving primary until step 5, remembering whether it was. */
   async #readOnly(p: Primary): Promise<void> {
-    if (await isReadOnly(p.pool, p.ref)) return;
+    if (p.wasReadOnly) return;
     this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.pool, p.ref, false));
     await setReadOnly(p.pool, p.ref, true);
   }
@@ -272,27 +283,26 @@ export class MigrateJob implements JobPhases {
 
   /** Step 3: the streams stop, and each giving-up primary gets a row per receiving shard at its position. */
   async #recordReverse(streams: StreamControl): Promise<string> {
-    for (const shard of this.#to) {
-      this.#undo.push(`restart the streams of ${this.#keyspace}/${shard}`, () => streams.resume(this.#keyspace, shard));
-      await streams.pause(this.#keyspace, shard);
-    }
-    for (const p of this.#toPrimaries) this.#cutover.positions.to[p.ref.alias] = await binlogPosition(p.pool, p.ref, p.flavor);
+    for (const shard of this.#to) this.#undo.push(`restart the streams of ${this.#keyspace}/${shard}`, () => streams.resume(this.#keyspace, shard));
+    await Promise.all(this.#to.map((shard) => streams.pause(this.#keyspace, shard)));
+    await Promise.all(this.#toPrimaries.map(async (p) => (this.#cutover.positions.to[p.ref.alias] = await binlogPosition(p.pool, p.ref, p.flavor))));
     const topo = await this.#deps.topo.read();
     const tables = [...new Set(this.#to.flatMap((t) => shardOf(topo, this.#keyspace, t).sourceShards.flatMap((s) => s.tables)))];
     const flags = this.#options.skipReverseReplication ? BLP_FLAG_DONT_START : '';
     const recorded: string[] = [];
-    for (const p of this.#fromPrimaries) {
-      await queryOn(p.pool, p.ref, 'creating _vt.blp_checkpoint', CREATE_BLP_CHECKPOINT.join('; '));
-      const before = await readStreamCheckpoints(p.pool, p.ref);
+    await Promise.all(this.#fromPrimaries.map(async (p) => {
+      const rows: string[] = [];
       for (const entry of followEntries(this.#keyspace, this.#to, p.shard, tables)) {
         const feeder = this.#toPrimaries.find((t) => t.shard === entry.shard)!;
         const position = this.#cutover.positions.to[feeder.ref.alias];
-        const old = before.find((r) => r.uid === entry.uid);
+        const old = p.rowsBefore.find((r) => r.uid === entry.uid);
         this.#undo.push(`${old ? 'restore' : 'remove'} the stream row uid ${entry.uid} on ${p.ref.alias}`, () => restoreRow(p, entry.uid, old));
-        await queryOn(p.pool, p.ref, 'recording a reverse stream', populateBlpCheckpoint({ uid: entry.uid, position, timeUpdated: Date.now() / 1000, flags }));
+        rows.push(populateBlpCheckpoint({ uid: entry.uid, position, timeUpdated: Date.now() / 1000, flags }));
         recorded.push(`${this.#keyspace}/${entry.shard} -> ${this.#keyspace}/${p.shard} (uid ${entry.uid}) at ${position}`);
       }
-    }
+      // One transaction: the shard follows all its new sources or none.
+      await queryOn(p.pool, p.ref, 'recording the reverse streams', ['BEGIN', ...rows, 'COMMIT'].join('; '));
+    }));
     return recorded.join(', ');
   }
 

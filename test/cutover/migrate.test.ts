@@ -18,6 +18,7 @@ import { reached } from '../../src/worker/migrate-job.ts';
 import type { JobRequest, StatusSnapshot } from '../../src/worker/status.ts';
 import { readTopologyFile, resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { sleep, until } from '../helpers/faults.ts';
+import { connect } from '../../src/sandbox/index.ts';
 import { createAppUser, RoutedLoad } from '../helpers/routed-load.ts';
 import { readRows } from '../helpers/rows.ts';
 
@@ -102,6 +103,27 @@ async function assertDestinationsEqualSource(db: string): Promise<void> {
   assert.equal(total, source.size);
 }
 
+/** A SplitClone 1→3 done under a routed load (still running), its streams caught up in a daemon of this process. */
+async function cloned(db: string, seed: number): Promise<{ topoFile: string; load: RoutedLoad; d: Awaited<ReturnType<typeof daemon>> }> {
+  await resetDestinations(c, db);
+  await sql(c.primary, 'DROP DATABASE IF EXISTS `_vt`');
+  const topoFile = writeTopology(c, layout(db));
+  const load = new RoutedLoad(topoFile, 'ks', db, seed);
+  await load.seed(2000);
+  load.start(200);
+  const clone = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
+  assert.equal(clone.state, 'done', clone.error ?? '');
+  const d = await daemon(topoFile);
+  await until('streams caught up', () => d.streams.snapshot().length === 3 && d.streams.snapshot().every((s) => s.secondsBehind === 0), 60_000);
+  return { topoFile, load, d };
+}
+
+/** Puts a row back on the first destination as it was before its last change (`n` one less): a hand repair. */
+async function copyRow(db: string, id: unknown): Promise<void> {
+  const [row] = await sql(c.primary, `SELECT id, keyspace_id, v, HEX(bin) AS bin, amount, at, js, n FROM \`${db}\`.acct WHERE id = ?`, [id]);
+  await sql(c.dests[0], `SET SESSION sql_log_bin = 0; INSERT INTO \`${db}\`.acct VALUES (?, ?, ?, UNHEX(?), ?, ?, ?, ?)`, [row.id, row.keyspace_id, row.v, row.bin, row.amount, row.at, row.js, Number(row.n) - 1]);
+}
+
 describe('MigrateServedTypes on real streams, under a routed write load', () => {
   before(async () => {
     c = await testCluster();
@@ -115,17 +137,8 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
 
   test('rdonly, replica, primary while writes go on; then back with --reverse; nothing acknowledged is lost', async () => {
     const db = 'cut_e2e';
-    await resetDestinations(c, db);
-    await sql(c.primary, 'DROP DATABASE IF EXISTS `_vt`');
-    const topoFile = writeTopology(c, layout(db));
-    const load = new RoutedLoad(topoFile, 'ks', db, 3);
-    await load.seed(2000);
-    load.start(200);
-    const clone = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
-    assert.equal(clone.state, 'done', clone.error ?? '');
-    const d = await daemon(topoFile);
+    const { topoFile, load, d } = await cloned(db, 3);
     try {
-      await until('streams caught up', () => d.streams.snapshot().length === 3 && d.streams.snapshot().every((s) => s.secondsBehind === 0), 60_000);
 
       // Out of order: primary before replica is refused, and nothing changes.
       const early = await migrate(d.jobs, 'primary');
@@ -194,7 +207,84 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       await assertDestinationsEqualSource(db);
       console.log(`# ${load.acknowledged} writes acknowledged, ${rows} rows; by port ${JSON.stringify([...load.byPort])}`);
     } finally {
+      await load.stop().catch(() => {});
+      await d.close();
+    }
+  });
+
+  test('a stream held back makes primary fail at the wait and change nothing; a stream in error is refused; then the pause at 500 writes/s', async () => {
+    const db = 'cut_held';
+    const { topoFile, load, d } = await cloned(db, 5);
+    let unlock: (() => Promise<void>) | null = null;
+    const second = new RoutedLoad(topoFile, 'ks', db, 6, 1_000_000);
+    try {
+      for (const type of ['rdonly', 'replica']) assert.equal((await migrate(d.jobs, type)).state, 'done');
+      const topoBefore = await readTopologyFile(topoFile);
+      const rowsBefore = await sql(c.primary, 'SELECT source_shard_uid AS uid, HEX(pos) AS pos, flags FROM _vt.blp_checkpoint ORDER BY 1').catch(() => []);
+
+      // A destination table locked: its stream cannot apply, so it falls behind the stopped source.
+      const locker = await connect(c.dests[1]);
+      await locker.query(`LOCK TABLES \`${db}\`.acct WRITE`);
+      unlock = async () => {
+        await locker.query('UNLOCK TABLES').catch(() => {});
+        await locker.end().catch(() => {});
+      };
+      await until('the load reaches the locked shard', async () => (await positionOf(c.primary.port)) !== d.streams.snapshot()[1].position, 10_000);
+      await sleep(300);
+      const held = await migrate(d.jobs, 'primary', { waitTimeout: '2s' });
+      assert.equal(held.state, 'error');
+      assert.match(held.error ?? '', /streams reach their positions failed: the streams did not reach the sources' positions within --wait-timeout 2s: ks\/0 -> ks\/55-aa is behind by \d+ transaction\(s\) in domain \d+ \(at MariaDB\/[-0-9,]+, needs MariaDB\/[-0-9,]+; (\d+|\?) s behind\)/);
+      assert.match(held.error ?? '', /undone: .*allow writes on zone1-100 again.*; the topology is unchanged/);
+      assert.deepEqual(held.cutover!.steps.map((s) => s.state), ['undone', 'failed', 'waiting', 'waiting', 'waiting', 'waiting']);
+      assert.equal(await readOnly(c.primary.port), false, 'the source takes writes again');
+      for (const dst of c.dests) assert.equal(await readOnly(dst.port), false);
+      assert.deepEqual(await readTopologyFile(topoFile), topoBefore, 'the topology is unchanged');
+      assert.deepEqual(await sql(c.primary, 'SELECT source_shard_uid AS uid, HEX(pos) AS pos, flags FROM _vt.blp_checkpoint ORDER BY 1'), rowsBefore, 'no reverse stream recorded');
+      const acked = load.byPort.get(c.primary.port) ?? 0;
+      await until('the source takes the load again', () => (load.byPort.get(c.primary.port) ?? 0) > acked + 5, 10_000);
+      await unlock();
+      unlock = null;
+      assert.deepEqual(d.streams.snapshot().map((s) => s.state), ['running', 'running', 'running'], 'the streams run on');
+      await until('streams caught up', () => d.streams.snapshot().every((s) => s.secondsBehind === 0), 60_000);
+
+      // A stream in error: a row deleted by hand on a destination, then changed on the source.
       await load.stop();
+      await streamsCaughtUp(d.streams, topoFile);
+      const victim = (await sql(c.dests[0], `SELECT id FROM \`${db}\`.acct ORDER BY id LIMIT 1`))[0].id;
+      await sql(c.dests[0], `SET SESSION sql_log_bin = 0; DELETE FROM \`${db}\`.acct WHERE id = ${victim}`);
+      await sql(c.primary, `UPDATE \`${db}\`.acct SET n = n + 1 WHERE id = ${victim}`);
+      await until('the stream stops in error', () => d.streams.snapshot()[0].state === 'error', 20_000);
+      const refused = await migrate(d.jobs, 'primary');
+      assert.equal(refused.state, 'error');
+      assert.match(refused.error ?? '', /refused: stream ks\/0 -> ks\/-55 is in error: /);
+      assert.equal(await readOnly(c.primary.port), false);
+      // Repaired by hand (the row put back as the source has it), the stream goes on.
+      const row = await sql(c.primary, `SELECT * FROM \`${db}\`.acct WHERE id = ${victim}`);
+      assert.equal(row.length, 1);
+      await copyRow(db, victim);
+      await d.streams.resume('ks', '-55');
+      await until('streams caught up again', () => d.streams.snapshot().every((s) => s.state === 'running' && s.secondsBehind === 0), 30_000);
+
+      // The pause under a steady ~500 writes/s (two writers of 250/s each).
+      load.start(250);
+      second.start(250);
+      await sleep(3000);
+      const ackedBefore = load.acknowledged + second.acknowledged;
+      const startedAt = performance.now();
+      const cut = await migrate(d.jobs, 'primary');
+      assert.equal(cut.state, 'done', cut.error ?? '');
+      await sleep(2000);
+      const rate = (load.acknowledged + second.acknowledged - ackedBefore) / ((performance.now() - startedAt) / 1000);
+      console.log(`# at ${Math.round(rate)} writes/s acknowledged: write pause ${cut.cutover!.writePauseMs} ms (${cut.cutover!.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write ${Math.round(Math.max(load.longestWriteMs, second.longestWriteMs))} ms`);
+      await load.stop();
+      await second.stop();
+      await streamsCaughtUp(d.streams, topoFile);
+      await assertHolds(load, c.dests.map((dst) => dst.port), db, 'the first writer\'s acknowledged writes are on the destinations');
+      await assertDestinationsEqualSource(db);
+    } finally {
+      await unlock?.();
+      await load.stop().catch(() => {});
+      await second.stop().catch(() => {});
       await d.close();
     }
   });

@@ -60,7 +60,9 @@ export class RoutedLoad {
   /** Longest time a single write took from its first attempt to its acknowledgement (ms): what a client saw. */
   longestWriteMs = 0;
 
-  constructor(topoFile: string, keyspace: string, db: string, seed = 1) {
+  /** `idBase`: where this load's ids start, so several loads can write one table side by side. */
+  constructor(topoFile: string, keyspace: string, db: string, seed = 1, idBase = 0) {
+    this.#nextId = idBase + 1;
     this.#topoFile = topoFile;
     this.#keyspace = keyspace;
     this.#db = db;
