@@ -50,12 +50,16 @@ export interface StopWritesResult {
 
 /**
  * Sets read_only=1 and ends the write transactions still open, killing any writer that keeps the switch waiting
- * longer than `graceMs`. Returns once no client can commit a write any more.
+ * longer than `graceMs`; fails after `timeoutMs` if a table lock holds it up. Returns once no client can commit a
+ * write any more.
  */
-export async function stopWrites(pool: Pool, ref: TabletRef, graceMs: number): Promise<StopWritesResult> {
+export async function stopWrites(pool: Pool, ref: TabletRef, opts: { graceMs: number; timeoutMs: number }): Promise<StopWritesResult> {
+  const { graceMs } = opts;
   const conn = await acquireConnection(pool, ref, 'stopping writes');
   let killed = 0;
   try {
+    // The switch waits for table locks (LOCK TABLES, a long DDL): bounded, it fails rather than pausing forever.
+    await conn.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(opts.timeoutMs / 1000))}`);
     const [rows] = await conn.query('SELECT CONNECTION_ID() AS id');
     const own = Number((rows as { id: number }[])[0].id);
     let done = false;

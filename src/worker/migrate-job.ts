@@ -17,7 +17,7 @@ import { type SplitPair, CutoverRefusedError, findSplitPair, flipPrimary, follow
 import type { StreamControl } from '../cutover/stream-control.ts';
 import { describeTablet, openPool, queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
 import { compareGtidLists, parseGtidList, parsePosition } from '../mysql/gtid.ts';
-import { isReadOnly, serverFlavor, type Flavor } from '../mysql/replication.ts';
+import { serverFlavor, type Flavor } from '../mysql/replication.ts';
 import { binlogPosition, setReadOnly, stopWrites } from '../mysql/write-control.ts';
 import { readStreamCheckpoints, type StreamCheckpoint } from '../stream/checkpoint-row.ts';
 import type { StreamSnapshot } from '../stream/status.ts';
@@ -40,8 +40,7 @@ interface Primary {
   ref: TabletRef;
   pool: Pool;
   flavor: Flavor;
-  /** Read before the pause (so the pause does not wait for them): read_only, and its `_vt.blp_checkpoint` rows. */
-  wasReadOnly: boolean;
+  /** Read before the pause (so the pause does not wait for them): its `_vt.blp_checkpoint` rows. */
   rowsBefore: StreamCheckpoint[];
 }
 
@@ -177,10 +176,9 @@ export class MigrateJob implements JobPhases {
     const pool = openPool(ref, this.#deps.credentials, { connectionLimit: 3, tls: this.#deps.tls, withDatabase: false });
     this.#pools.push(pool);
     const flavor = await serverFlavor(pool, ref);
-    const wasReadOnly = await isReadOnly(pool, ref);
     // The table a shard's streams are recorded in, made ready now so the pause only writes rows.
     await queryOn(pool, ref, 'creating _vt.blp_checkpoint', CREATE_BLP_CHECKPOINT.join('; '));
-    return { shard, ref, pool, flavor, wasReadOnly, rowsBefore: await readStreamCheckpoints(pool, ref) };
+    return { shard, ref, pool, flavor, rowsBefore: await readStreamCheckpoints(pool, ref) };
   }
 
   async work(): Promise<void> {
@@ -203,16 +201,14 @@ export class MigrateJob implements JobPhases {
       // 1. Writes stop where the primary leaves (and stay stopped where it arrives until 5), positions read.
       await this.#step(0, async () => {
         pauseStart = performance.now();
-        // Side by side on every primary: each round trip here is part of the pause.
+        // Side by side on every primary: each round trip here is part of the pause. (The receiving primaries are
+        // left as they are: nothing routes writes to them before the flip, and step 5 makes them writable.)
         for (const p of this.#fromPrimaries) this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.pool, p.ref, false));
-        const [, stopped] = await Promise.all([
-          Promise.all(this.#toPrimaries.map((p) => this.#readOnly(p))),
-          Promise.all(this.#fromPrimaries.map(async (p) => {
-            const { killed } = await stopWrites(p.pool, p.ref, WRITE_STOP_GRACE_MS);
-            this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.pool, p.ref, p.flavor);
-            return killed;
-          })),
-        ]);
+        const stopped = await Promise.all(this.#fromPrimaries.map(async (p) => {
+          const { killed } = await stopWrites(p.pool, p.ref, { graceMs: WRITE_STOP_GRACE_MS, timeoutMs: this.#options.waitTimeout });
+          this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.pool, p.ref, p.flavor);
+          return killed;
+        }));
         const killed = stopped.reduce((a, b) => a + b, 0);
         return `read_only on ${this.#fromPrimaries.map((p) => p.ref.alias).join(', ')}; ${killed} open write transaction(s) ended; at ${this.#fromPrimaries.map((p) => `${p.ref.alias} ${this.#cutover.positions.from[p.ref.alias]}`).join(', ')}`;
       });
@@ -250,13 +246,6 @@ export class MigrateJob implements JobPhases {
       const mine = streams.snapshot().filter((s) => s.keyspace === this.#keyspace && this.#from.includes(s.shard));
       return mine.map((s) => `${streamName(s)} ${s.state}`).join(', ');
     }, 'the topology has flipped and writes are allowed; start the reverse streams with shardworker stream start');
-  }
-
-  /** Sets read_only on a receiving primary until step 5, remembering whether it was. */
-  async #readOnly(p: Primary): Promise<void> {
-    if (p.wasReadOnly) return;
-    this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.pool, p.ref, false));
-    await setReadOnly(p.pool, p.ref, true);
   }
 
   /** Step 2: waits until every stream stands at its source's stopped position, or fails naming the one behind. */

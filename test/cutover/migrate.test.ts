@@ -77,8 +77,8 @@ async function streamsCaughtUp(streams: StreamManager, topoFile: string): Promis
 }
 
 /** Every acknowledged write is on `side` (the union of its tables), and nothing else is; byte for byte. */
-async function assertHolds(load: RoutedLoad, ports: number[], db: string, what: string): Promise<number> {
-  const expected = await load.expectedRows({ port: ports[0] }, `${db}_expected`);
+async function assertHolds(load: RoutedLoad, ports: number[], db: string, what: string, others: RoutedLoad[] = []): Promise<number> {
+  const expected = await load.expectedRows({ port: ports[0] }, `${db}_expected`, others);
   const got = new Map<string, string>();
   for (const port of ports) for (const [k, v] of await readRows({ port }, db, 'acct')) got.set(k, v);
   const missing = [...expected.keys()].filter((k) => !got.has(k)).slice(0, 5);
@@ -106,6 +106,8 @@ async function assertDestinationsEqualSource(db: string): Promise<void> {
 /** A SplitClone 1→3 done under a routed load (still running), its streams caught up in a daemon of this process. */
 async function cloned(db: string, seed: number): Promise<{ topoFile: string; load: RoutedLoad; d: Awaited<ReturnType<typeof daemon>> }> {
   await resetDestinations(c, db);
+  // A cutover leaves the side that gave up the primary read-only: the shared instances start writable.
+  for (const at of [c.primary, ...c.dests]) await sql(at, 'SET GLOBAL read_only = 0');
   await sql(c.primary, 'DROP DATABASE IF EXISTS `_vt`');
   const topoFile = writeTopology(c, layout(db));
   const load = new RoutedLoad(topoFile, 'ks', db, seed);
@@ -118,10 +120,10 @@ async function cloned(db: string, seed: number): Promise<{ topoFile: string; loa
   return { topoFile, load, d };
 }
 
-/** Puts a row back on the first destination as it was before its last change (`n` one less): a hand repair. */
-async function copyRow(db: string, id: unknown): Promise<void> {
-  const [row] = await sql(c.primary, `SELECT id, keyspace_id, v, HEX(bin) AS bin, amount, at, js, n FROM \`${db}\`.acct WHERE id = ?`, [id]);
-  await sql(c.dests[0], `SET SESSION sql_log_bin = 0; INSERT INTO \`${db}\`.acct VALUES (?, ?, ?, UNHEX(?), ?, ?, ?, ?)`, [row.id, row.keyspace_id, row.v, row.bin, row.amount, row.at, row.js, Number(row.n) - 1]);
+/** A source row's values, as an INSERT takes them back. */
+async function sourceRow(db: string, id: number): Promise<unknown[]> {
+  const [row] = await sql(c.primary, `SELECT id, CAST(keyspace_id AS CHAR) AS keyspace_id, v, HEX(bin) AS bin, CAST(amount AS CHAR) AS amount, CAST(at AS CHAR) AS at, CONCAT(js) AS js, n FROM \`${db}\`.acct WHERE id = ?`, [id]);
+  return [row.id, row.keyspace_id, row.v, row.bin, row.amount, row.at, row.js, row.n];
 }
 
 describe('MigrateServedTypes on real streams, under a routed write load', () => {
@@ -216,7 +218,7 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
     const db = 'cut_held';
     const { topoFile, load, d } = await cloned(db, 5);
     let unlock: (() => Promise<void>) | null = null;
-    const second = new RoutedLoad(topoFile, 'ks', db, 6, 1_000_000);
+    const extra: RoutedLoad[] = [];
     try {
       for (const type of ['rdonly', 'replica']) assert.equal((await migrate(d.jobs, type)).state, 'done');
       const topoBefore = await readTopologyFile(topoFile);
@@ -247,44 +249,45 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       assert.deepEqual(d.streams.snapshot().map((s) => s.state), ['running', 'running', 'running'], 'the streams run on');
       await until('streams caught up', () => d.streams.snapshot().every((s) => s.secondsBehind === 0), 60_000);
 
-      // A stream in error: a row deleted by hand on a destination, then changed on the source.
+      // A stream in error: a row deleted by hand on a destination, then deleted on the source too.
       await load.stop();
       await streamsCaughtUp(d.streams, topoFile);
-      const victim = (await sql(c.dests[0], `SELECT id FROM \`${db}\`.acct ORDER BY id LIMIT 1`))[0].id;
+      const victim = Number((await sql(c.dests[0], `SELECT id FROM \`${db}\`.acct ORDER BY id LIMIT 1`))[0].id);
+      const saved = await sourceRow(db, victim);
       await sql(c.dests[0], `SET SESSION sql_log_bin = 0; DELETE FROM \`${db}\`.acct WHERE id = ${victim}`);
-      await sql(c.primary, `UPDATE \`${db}\`.acct SET n = n + 1 WHERE id = ${victim}`);
+      await sql(c.primary, `DELETE FROM \`${db}\`.acct WHERE id = ${victim}`);
+      load.expected.delete(victim);
       await until('the stream stops in error', () => d.streams.snapshot()[0].state === 'error', 20_000);
       const refused = await migrate(d.jobs, 'primary');
       assert.equal(refused.state, 'error');
       assert.match(refused.error ?? '', /refused: stream ks\/0 -> ks\/-55 is in error: /);
       assert.equal(await readOnly(c.primary.port), false);
-      // Repaired by hand (the row put back as the source has it), the stream goes on.
-      const row = await sql(c.primary, `SELECT * FROM \`${db}\`.acct WHERE id = ${victim}`);
-      assert.equal(row.length, 1);
-      await copyRow(db, victim);
+      // Repaired by hand (the row put back as it was), the stream goes on.
+      await sql(c.dests[0], `SET SESSION sql_log_bin = 0; INSERT INTO \`${db}\`.acct VALUES (?, ?, ?, UNHEX(?), ?, ?, ?, ?)`, saved);
       await d.streams.resume('ks', '-55');
       await until('streams caught up again', () => d.streams.snapshot().every((s) => s.state === 'running' && s.secondsBehind === 0), 30_000);
 
-      // The pause under a steady ~500 writes/s (two writers of 250/s each).
-      load.start(250);
-      second.start(250);
+      // The pause under a steady ~500 writes/s: eight writers of about 63/s each.
+      const writers = [load, ...Array.from({ length: 7 }, (_v, i) => new RoutedLoad(topoFile, 'ks', db, 10 + i, (i + 1) * 1_000_000))];
+      extra.push(...writers.slice(1));
+      for (const w of writers) w.start(63);
       await sleep(3000);
-      const ackedBefore = load.acknowledged + second.acknowledged;
+      const count = () => writers.reduce((n, w) => n + w.acknowledged, 0);
+      const ackedBefore = count();
       const startedAt = performance.now();
       const cut = await migrate(d.jobs, 'primary');
       assert.equal(cut.state, 'done', cut.error ?? '');
       await sleep(2000);
-      const rate = (load.acknowledged + second.acknowledged - ackedBefore) / ((performance.now() - startedAt) / 1000);
-      console.log(`# at ${Math.round(rate)} writes/s acknowledged: write pause ${cut.cutover!.writePauseMs} ms (${cut.cutover!.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write ${Math.round(Math.max(load.longestWriteMs, second.longestWriteMs))} ms`);
-      await load.stop();
-      await second.stop();
+      const rate = (count() - ackedBefore) / ((performance.now() - startedAt) / 1000);
+      console.log(`# at ${Math.round(rate)} writes/s acknowledged: write pause ${cut.cutover!.writePauseMs} ms (${cut.cutover!.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write ${Math.round(Math.max(...writers.map((w) => w.longestWriteMs)))} ms`);
+      for (const w of writers) await w.stop();
       await streamsCaughtUp(d.streams, topoFile);
-      await assertHolds(load, c.dests.map((dst) => dst.port), db, 'the first writer\'s acknowledged writes are on the destinations');
+      await assertHolds(load, c.dests.map((dst) => dst.port), db, 'every acknowledged write is on the destinations', writers.slice(1));
       await assertDestinationsEqualSource(db);
     } finally {
       await unlock?.();
       await load.stop().catch(() => {});
-      await second.stop().catch(() => {});
+      for (const w of extra) await w.stop().catch(() => {});
       await d.close();
     }
   });

@@ -179,9 +179,9 @@ export class RoutedLoad {
     this.#conns.clear();
   }
 
-  /** The acknowledged rows, as readRows shows them: read back from a scratch table on `at`, written the same way. */
-  async expectedRows(at: Endpoint, scratchDb: string): Promise<Map<string, string>> {
-    const tuples = [...this.expected.values()].map((r) => r.sql);
+  /** The acknowledged rows (of this load and `others`), as readRows shows them: read back from a scratch table on `at`. */
+  async expectedRows(at: Endpoint, scratchDb: string, others: RoutedLoad[] = []): Promise<Map<string, string>> {
+    const tuples = [this, ...others].flatMap((l) => [...l.expected.values()].map((r) => r.sql));
     await sql(at, `SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS \`${scratchDb}\`; CREATE DATABASE \`${scratchDb}\`; USE \`${scratchDb}\`; ${ROUTED_TABLE}`);
     for (let i = 0; i < tuples.length; i += 500) await sql(at, `SET SESSION sql_log_bin = 0; INSERT INTO \`${scratchDb}\`.acct VALUES ${tuples.slice(i, i + 500).join(',')}`);
     const rows = await readRows(at, scratchDb, 'acct');
