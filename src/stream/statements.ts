@@ -81,29 +81,88 @@ export interface PlannedStatement {
 }
 
 /**
- * Changes as few statements as their order allows: consecutive inserts into one table share a multi-row INSERT
- * (up to `maxRows` rows or about `maxBytes` of text); updates and deletes are one statement each, by key.
+ * Changes as few statements as their order allows, each statement's row count proving every change found exactly
+ * its row: consecutive inserts into one table share a multi-row INSERT; consecutive deletes from a table with a
+ * primary key share a DELETE by their keys, and consecutive updates that keep their key share a joined UPDATE
+ * (`batchableUpdate`), both only over distinct keys, so that the count they must affect is one per key. Up to
+ * `maxRows` rows or about `maxBytes` of text a statement; anything else is one statement, by key.
  */
 export function planStatements(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
   const out: PlannedStatement[] = [];
-  let pending: { table: TableShape; rows: (readonly BinlogValue[])[]; bytes: number } | null = null;
+  let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string>; bytes: number } | null = null;
   const flush = () => {
-    if (pending) out.push({ sql: insertSql(pending.table, pending.rows), expectedRows: pending.rows.length });
+    if (!pending) return;
+    const { kind, table, rows, afters } = pending;
+    const sql = kind === 'insert' ? insertSql(table, rows) : kind === 'delete' ? deleteManySql(table, rows) : updateManySql(table, rows, afters);
+    out.push({ sql, expectedRows: rows.length });
     pending = null;
   };
   for (const change of changes) {
-    if (change.kind === 'insert') {
-      if (pending && (pending.table !== change.table || pending.rows.length >= maxRows || pending.bytes >= maxBytes)) flush();
-      pending ??= { table: change.table, rows: [], bytes: 0 };
-      pending.rows.push(change.after);
-      pending.bytes += approximateBytes(change.after);
+    const alone = change.kind === 'update' ? !batchableUpdate(change.table, change.before, change.after) : change.kind === 'delete' && !change.table.hasPrimaryKey;
+    if (alone) {
+      flush();
+      out.push({ sql: changeSql(change), expectedRows: 1 });
       continue;
     }
-    flush();
-    out.push({ sql: change.kind === 'update' ? updateSql(change.table, change.before, change.after) : deleteSql(change.table, change.before), expectedRows: 1 });
+    const image = change.kind === 'insert' ? change.after : change.before;
+    const key = change.kind === 'insert' ? '' : keyText(change.table, image);
+    if (pending && (pending.kind !== change.kind || pending.table !== change.table || pending.rows.length >= maxRows || pending.bytes >= maxBytes || pending.keys.has(key))) flush();
+    pending ??= { kind: change.kind, table: change.table, rows: [], afters: [], keys: new Set(), bytes: 0 };
+    pending.rows.push(image);
+    if (change.kind === 'update') pending.afters.push(change.after);
+    if (change.kind !== 'insert') pending.keys.add(key);
+    pending.bytes += approximateBytes(image) * (change.kind === 'update' ? 2 : 1);
   }
   flush();
   return out;
+}
+
+/**
+ * Whether an update can share a joined UPDATE: a primary key that it keeps (no row changes its key while others are
+ * looked up by theirs), on columns without a collation (numbers, binary), so the join compares keys exactly as
+ * the index does.
+ */
+export function batchableUpdate(table: TableShape, before: readonly BinlogValue[], after: readonly BinlogValue[]): boolean {
+  if (!table.hasPrimaryKey || table.keyIndexes.length >= writtenIndexes(table).length) return false;
+  for (const i of table.keyIndexes) if (table.columns[i].charset !== null || table.columns[i].generated) return false;
+  return keyText(table, before) === keyText(table, after);
+}
+
+/**
+ * Updates rows by key in one statement: the table joined on its key with a derived table of the new values
+ * (`SELECT … UNION ALL SELECT …`). Each value is the same literal a single UPDATE would write, assigned to its
+ * column from the derived table, so it lands as exactly.
+ */
+export function updateManySql(table: TableShape, befores: readonly (readonly BinlogValue[])[], afters: readonly (readonly BinlogValue[])[]): string {
+  if (befores.length === 1) return updateSql(table, befores[0], afters[0]);
+  const keys = new Set(table.keyIndexes);
+  const written = writtenIndexes(table).filter((i) => !keys.has(i));
+  const selects = befores.map((before, r) => {
+    const keyValues = table.keyIndexes.map((i) => binlogValueLiteral(before[i]) + (r === 0 ? ` AS \`k${i}\`` : ''));
+    const values = written.map((i) => binlogValueLiteral(afters[r][i]) + (r === 0 ? ` AS \`c${i}\`` : ''));
+    return `SELECT ${[...keyValues, ...values].join(',')}`;
+  });
+  const on = table.keyIndexes.map((i) => `\`_t\`.${quoteId(table.columns[i].name)} = \`_v\`.\`k${i}\``).join(' AND ');
+  const sets = written.map((i) => `\`_t\`.${quoteId(table.columns[i].name)}=\`_v\`.\`c${i}\``).join(',');
+  return `UPDATE ${quoteTable(table.database, table.name)} AS \`_t\` JOIN (${selects.join(' UNION ALL ')}) AS \`_v\` ON ${on} SET ${sets}`;
+}
+
+/** Deletes rows of a table with a primary key by their keys, in one statement. */
+export function deleteManySql(table: TableShape, befores: readonly (readonly BinlogValue[])[]): string {
+  if (befores.length === 1) return deleteSql(table, befores[0]);
+  const one = (before: readonly BinlogValue[]) => table.keyIndexes.map((i) => `${quoteId(table.columns[i].name)} = ${keyLiteral(table, i, before[i])}`).join(' AND ');
+  const where = table.keyIndexes.length === 1
+    ? `${quoteId(table.columns[table.keyIndexes[0]].name)} IN (${befores.map((b) => keyLiteral(table, table.keyIndexes[0], b[table.keyIndexes[0]])).join(',')})`
+    : befores.map((b) => `(${one(b)})`).join(' OR ');
+  return `DELETE FROM ${quoteTable(table.database, table.name)} WHERE ${where}`;
+}
+
+/** A key's identity within one statement plan (distinct keys are what make a shared DELETE's count exact). */
+function keyText(table: TableShape, row: readonly BinlogValue[]): string {
+  return table.keyIndexes.map((i) => {
+    const v = row[i];
+    return Buffer.isBuffer(v) ? `x${v.toString('hex')}` : `${typeof v}:${String(v)}`;
+  }).join('|');
 }
 
 /** One change alone: what the careful pass runs to name the change that does not apply. */

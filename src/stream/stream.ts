@@ -5,6 +5,7 @@
 // from the checkpoint row, so a retry, a restart and a SIGKILL all resume the same way.
 
 import type { Logger } from 'pino';
+import { parseTableMatchers } from '../clone/table-filter.ts';
 import { parseShardName } from '../keyrange/keyrange.ts';
 import type { BinlogEvent, BinlogSource } from '../mysql/binlog/events.ts';
 import { acquireConnection, describeTablet, openPool, queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
@@ -227,22 +228,21 @@ export class Stream {
   }
 
   /**
-   * What the stream carries. A vertical stream: the tables on record in sourceShards. A split: the destination's
-   * key range, over the tables the clone created on the destination (its base tables, read at session start).
+   * What the stream carries: the tables the clone created on the destination (its base tables, read at session
+   * start), narrowed to `sourceShards[].tables` when the entry names any (names or /regexps/, as --tables takes
+   * them: a vertical split's list); for a split, the rows of the destination's key range.
    */
   async #scope(topo: Topology, pool: Pool, destination: TabletRef): Promise<StreamScope> {
     const source = this.id.source;
     const sourceDb = pickSourceTablets(topo, source, 'primary')[0]?.tablet.dbName;
     if (sourceDb === undefined) throw new StreamStopError(`source shard ${source.keyspace}/${source.shard} has no tablet`);
     const shardingColumnType = topo.keyspaces[this.id.keyspace].shardingColumnType ?? 'uint64';
-    if (source.keyspace !== this.id.keyspace) {
-      return { sourceDatabase: sourceDb, tables: new Set(source.tables), keyRange: null, shardingColumnType };
-    }
     const rows = await queryOn<{ name: string }[]>(pool, destination, 'listing the streamed tables',
       "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [destination.tablet.dbName]);
-    const tables = new Set(rows.map((r) => String(r.name)));
-    if (source.tables.length) for (const t of [...tables]) if (!source.tables.includes(t)) tables.delete(t);
-    return { sourceDatabase: sourceDb, tables, keyRange: parseShardName(this.id.shard), shardingColumnType };
+    const matchers = parseTableMatchers(source.tables);
+    const tables = new Set(rows.map((r) => String(r.name)).filter((t) => matchers.length === 0 || matchers.some((m) => m.test(t))));
+    const vertical = source.keyspace !== this.id.keyspace;
+    return { sourceDatabase: sourceDb, tables, keyRange: vertical ? null : parseShardName(this.id.shard), shardingColumnType };
   }
 
   /** The source tablet: one of --stream-tablet-type (replica by default) that answers, else the primary. */

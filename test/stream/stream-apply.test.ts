@@ -126,12 +126,15 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
     const values: BinlogValue[] = [7n, LOW, Buffer.from('héllo 😀 \' " \\', 'utf8'), Buffer.from([0, 1, 0xff, 0x27, 0x5c]), Buffer.from([0xe9, 0xf1]),
       '-12345678901234567890123456789012345.123456789012345678901234567890', '2026-03-08 02:30:00.123456', '2026-03-08 07:30:00.654321', '0000-00-00',
       Buffer.from('{"a": [1, 2.5]}'), Buffer.from('ffffffffffffffff', 'hex'), Math.fround(3.4028234663852886e38), 5e-324, 18446744073709551615n, 3n, 5n];
-    const pos = binlog.transaction(insert(t, values));
+    binlog.transaction(insert(t, values, row(8, LOW), row(9, LOW)));
+    // The same values again, by updates that share one joined UPDATE.
+    const pos = binlog.transaction(update(t, [row(8, LOW), [8n, ...values.slice(1)]], [row(9, LOW), [9n, ...values.slice(1)]]));
     const s = await startStream(binlog, '-80');
     await reaches(s, pos);
-    const [got] = await sql(c.dests[0], `SELECT HEX(name) n, HEX(bin) b, HEX(latin) l, CAST(dec65 AS CHAR) dec65, CAST(dt6 AS CHAR) dt6, CAST(ts AS CHAR) ts, CAST(zd AS CHAR) zd,
-      CAST(js AS CHAR) js, HEX(b64) b64, CAST(f AS DOUBLE) f, d, CAST(u64 AS CHAR) u64, en, st FROM ${DB}.t WHERE id = 7`);
-    assert.deepEqual({ ...got, f: Number(got.f), d: Number(got.d) }, {
+    const rows = await sql(c.dests[0], `SELECT HEX(name) n, HEX(bin) b, HEX(latin) l, CAST(dec65 AS CHAR) dec65, CAST(dt6 AS CHAR) dt6, CAST(ts AS CHAR) ts, CAST(zd AS CHAR) zd,
+      CAST(js AS CHAR) js, HEX(b64) b64, CAST(f AS DOUBLE) f, d, CAST(u64 AS CHAR) u64, en, st FROM ${DB}.t ORDER BY id`);
+    assert.equal(rows.length, 3);
+    for (const got of rows) assert.deepEqual({ ...got, f: Number(got.f), d: Number(got.d) }, {
       n: Buffer.from('héllo 😀 \' " \\').toString('hex').toUpperCase(), b: '0001FF275C', l: 'E9F1',
       dec65: '-12345678901234567890123456789012345.123456789012345678901234567890', dt6: '2026-03-08 02:30:00.123456', ts: '2026-03-08 07:30:00.654321',
       zd: '0000-00-00', js: '{"a": [1, 2.5]}', b64: 'FFFFFFFFFFFFFFFF', f: Math.fround(3.4028234663852886e38), d: 5e-324, u64: '18446744073709551615', en: 'c', st: 'x,z',
@@ -182,10 +185,12 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
 
     const binlog2 = new SyntheticBinlog('0-100', 50);
     await resetDestination(0, binlog2.position);
-    binlog2.transaction(del(t, row(9, LOW)));
+    binlog2.transaction(insert(t, row(8, LOW), row(10, LOW)));
+    binlog2.transaction(del(t, row(8, LOW), row(9, LOW), row(10, LOW)));
     const s2 = await startStream(binlog2, '-80');
     await until('error', () => s2.state === 'error');
-    assert.match(s2.snapshot().lastError ?? '', /delete of t \(id=9\) in source transaction 0-100-51/);
+    assert.match(s2.snapshot().lastError ?? '', /delete of t \(id=9\) in source transaction 0-100-52/);
+    assert.deepEqual(await ids(0), [8, 10]);
   });
 
   test('DDL on a streamed table stops the stream naming the statement; on another table it passes', async () => {

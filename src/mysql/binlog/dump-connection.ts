@@ -61,6 +61,9 @@ export class DumpConnection {
   #wake: (() => void) | null = null;
   #lastPacketAt = Date.now();
   #watchdog: NodeJS.Timeout | null = null;
+  /** For the log at close: how far the read-ahead went, and how often the socket was paused. */
+  #peakQueuedBytes = 0;
+  #pauses = 0;
 
   private constructor(settings: DumpSettings, core: CoreConnection) {
     this.#settings = settings;
@@ -198,8 +201,10 @@ export class DumpConnection {
   #push(event: Buffer): void {
     this.#queue.push(event);
     this.#queuedBytes += event.length;
+    if (this.#queuedBytes > this.#peakQueuedBytes) this.#peakQueuedBytes = this.#queuedBytes;
     if (!this.#paused && this.#queuedBytes >= this.#settings.readAheadBytes) {
       this.#paused = true;
+      this.#pauses++;
       this.#core.stream.pause();
     }
     this.#wakeReader();
@@ -219,27 +224,35 @@ export class DumpConnection {
     this.#wakeReader();
   }
 
+  /** The next queued event's bytes (header to checksum), or undefined when none is queued: no promise per event. */
+  take(): Buffer | undefined {
+    if (this.#queueHead >= this.#queue.length) return undefined;
+    const event = this.#queue[this.#queueHead];
+    this.#queue[this.#queueHead++] = undefined as unknown as Buffer;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+    this.#queuedBytes -= event.length;
+    if (this.#paused && !this.#ended && this.#queuedBytes <= this.#settings.readAheadBytes / 2) {
+      this.#paused = false;
+      this.#lastPacketAt = Date.now();
+      this.#core.stream.resume();
+    }
+    return event;
+  }
+
   /**
-   * The next event's bytes (header to checksum), or null once closed. Waits while none is queued; throws the
-   * connection's failure once the events read before it are taken.
+   * The next event's bytes, or null once closed. Waits while none is queued; throws the connection's failure once
+   * the events read before it are taken.
    */
   async next(): Promise<Buffer | null> {
     for (;;) {
-      if (this.#queueHead < this.#queue.length) {
-        const event = this.#queue[this.#queueHead];
-        this.#queue[this.#queueHead++] = undefined as unknown as Buffer;
-        if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-          this.#queue.splice(0, this.#queueHead);
-          this.#queueHead = 0;
-        }
-        this.#queuedBytes -= event.length;
-        if (this.#paused && !this.#ended && this.#queuedBytes <= this.#settings.readAheadBytes / 2) {
-          this.#paused = false;
-          this.#lastPacketAt = Date.now();
-          this.#core.stream.resume();
-        }
-        return event;
-      }
+      const event = this.take();
+      if (event) return event;
       if (this.#failure) throw this.#failure;
       if (this.#ended) return null;
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -249,6 +262,7 @@ export class DumpConnection {
   /** Ends the dump and the connection; a waiting next() returns null. */
   close(): void {
     if (!this.#ended) {
+      this.#settings.logger.debug({ tablet: this.#settings.tablet.alias, peakQueuedBytes: this.#peakQueuedBytes, pauses: this.#pauses }, 'binlog dump closed');
       this.#ended = true;
       this.#queue.length = 0;
       this.#queueHead = 0;

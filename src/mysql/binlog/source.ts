@@ -70,7 +70,7 @@ export async function openBinlogSource(options: BinlogSourceOptions): Promise<Bi
   async function* events(): AsyncGenerator<BinlogEvent> {
     try {
       for (;;) {
-        const bytes = await dump.next();
+        const bytes = dump.take() ?? (await dump.next());
         signal.throwIfAborted();
         if (bytes === null) return;
         let event: BinlogEvent | null;

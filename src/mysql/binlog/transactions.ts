@@ -9,7 +9,7 @@ import type { BinlogEvent } from './events.ts';
 import { gtidText, readGtid, type GtidEvent } from './gtid-event.ts';
 import { readQuery } from './query-event.ts';
 import { readRows, rowsChange, rowsTableId } from './rows-event.ts';
-import { readTableMap, type TableMap } from './table-map.ts';
+import { readTableId, readTableMap, type TableMap } from './table-map.ts';
 
 /** Statements a row-based transaction may carry that change no row by themselves. */
 const NO_CHANGE = /^(BEGIN|XA START|SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT)\b/i;
@@ -24,17 +24,27 @@ export class TransactionDecoder {
   #open: GtidEvent | null = null;
   /** Table maps of the transaction in progress, by table id. */
   readonly #tables = new Map<number, TableMap>();
+  /**
+   * Table maps read before, by table id, with the bytes they were read from: a table's map comes again in every
+   * transaction, and one unchanged is not parsed again (its decoders and BinlogTable are reused, so consumers see
+   * the same table object while its definition holds). A DDL gives the table a new id.
+   */
+  readonly #known = new Map<number, { body: Buffer; map: TableMap }>();
   readonly #logger: Logger;
 
   /** `gtidList`: the list the dump started from (the text after `MariaDB/`). */
   constructor(gtidList: string, logger: Logger) {
     this.#position = parseGtidList(gtidList);
+    this.#positionText = `MariaDB/${formatGtidList(this.#position)}`;
     this.#logger = logger;
   }
 
+  /** #position's text, made once per change. */
+  #positionText: string;
+
   /** The position after the last complete transaction, as `_vt.blp_checkpoint` keeps it. */
   get position(): string {
-    return `MariaDB/${formatGtidList(this.#position)}`;
+    return this.#positionText;
   }
 
   /** Whether a transaction has begun and not yet ended. */
@@ -59,8 +69,7 @@ export class TransactionDecoder {
       case E.GTID:
         return this.#gtid(ev);
       case E.TABLE_MAP: {
-        const map = readTableMap(ev, format);
-        if (!map.hasSignedness) throw new BinlogFormatError(`table map of ${map.table.database}.${map.table.table} has no column signedness (binlog_row_metadata must be FULL)`);
+        const map = this.#tableMap(ev, format);
         this.#tables.set(map.id, map);
         return null;
       }
@@ -92,9 +101,24 @@ export class TransactionDecoder {
     }
   }
 
+  #tableMap(ev: RawEvent, format: BinlogFormat): TableMap {
+    const body = ev.buf.subarray(ev.bodyStart, ev.bodyEnd);
+    const id = readTableId(ev, format, E.TABLE_MAP).id;
+    const known = this.#known.get(id);
+    if (known && known.body.equals(body)) return known.map;
+    const map = readTableMap(ev, format);
+    if (!map.hasSignedness) throw new BinlogFormatError(`table map of ${map.table.database}.${map.table.table} has no column signedness (binlog_row_metadata must be FULL)`);
+    // Bounded: ids of dropped or altered tables are never used again.
+    if (this.#known.size >= 4096) this.#known.clear();
+    this.#known.set(id, { body: Buffer.from(body), map });
+    return map;
+  }
+
   #gtid(ev: RawEvent): BinlogEvent | null {
     if (this.#open) throw new BinlogFormatError(`GTID ${gtidText(readGtid(ev))} begins inside transaction ${gtidText(this.#open)}, which never ended`);
     const gtid = readGtid(ev);
+    // Its rows would commit (or not) at a later XA COMMIT: applying them at the PREPARE could apply a rollback.
+    if (gtid.xa) throw new BinlogFormatError(`transaction ${gtidText(gtid)} is an XA transaction, which binlog streaming does not apply yet`);
     this.#open = gtid;
     this.#tables.clear();
     return gtid.standalone ? null : { type: 'begin', gtid: gtidText(gtid), timestamp: ev.timestamp };
@@ -138,5 +162,6 @@ export class TransactionDecoder {
 
   #advance(gtid: GtidEvent): void {
     this.#position.set(gtid.domain, { serverId: gtid.serverId, seq: gtid.seq });
+    this.#positionText = `MariaDB/${formatGtidList(this.#position)}`;
   }
 }
