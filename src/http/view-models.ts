@@ -94,6 +94,7 @@ export function optionDefaultText(def: OptionDef): string {
   const d = def.default;
   if (Array.isArray(d)) return d.join(', ');
   if (def.kind === 'size' && typeof d === 'number') return formatSize(d);
+  if (def.kind === 'duration' && typeof d === 'number') return `${d / 1000}s`;
   return d === undefined || d === null ? '' : String(d);
 }
 
@@ -114,7 +115,7 @@ function optionField(def: OptionDef, submission: Submission | null): OptionField
     min: def.kind === 'integer' ? def.min : undefined,
     max: def.kind === 'integer' && def.max !== undefined && def.max < Number.MAX_SAFE_INTEGER ? def.max : undefined,
     required: def.required === true,
-    placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : '',
+    placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : def.kind === 'duration' ? '10s, 500ms, 2m' : def.choices ? def.choices.join(' | ') : '',
     help: def.help,
     invalid: submission?.field === def.name,
   };
