@@ -70,18 +70,22 @@ export async function stopWrites(pool: Pool, ref: TabletRef, opts: { graceMs: nu
         throw new TabletError(ref, 'stopping writes (read_only=1)', err);
       },
     );
-    // A watchdog on another connection: whoever holds the switch up past the grace period is ended.
+    // A watchdog on another connection: whoever holds the switch up past the grace period is ended. (A timer, so a
+    // switch that is quick, as it nearly always is, does not wait for the grace period.)
     let watchdogError: unknown = null;
-    const watchdog = (async () => {
-      await sleep(graceMs);
-      while (!done) {
-        killed += await killWriters(pool, ref, [own]);
-        await sleep(20);
-      }
-    })().catch((err: unknown) => void (watchdogError = err));
+    let watchdog: Promise<void> = Promise.resolve();
+    const timer = setTimeout(() => {
+      watchdog = (async () => {
+        while (!done) {
+          killed += await killWriters(pool, ref, [own]);
+          await sleep(20);
+        }
+      })().catch((err: unknown) => void (watchdogError = err));
+    }, graceMs);
     try {
       await switching;
     } finally {
+      clearTimeout(timer);
       await watchdog;
     }
     if (watchdogError) throw watchdogError;
