@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { openBinlogSource } from '../../src/mysql/binlog/source.ts';
 import { openPool, queryOn, type TabletRef } from '../../src/mysql/connection.ts';
 import { startInstance, stopInstance } from '../../src/sandbox/instance.ts';
 import type { Tablet } from '../../src/topology/types.ts';
@@ -78,6 +80,27 @@ describe('TLS to tablets', () => {
       assert.match(err.message, /certificate/i);
       return true;
     });
+  });
+
+  test('the binlog reader reads a tls tablet over TLS', async () => {
+    const pool = openPool(tablet(true), {}, { connectionLimit: 1, tls: { ca: readFileSync(certs.ca) } });
+    try {
+      const q = (text: string) => queryOn<Array<{ p: string }>>(pool, tablet(true), 'binlog over TLS', text);
+      await q('CREATE DATABASE IF NOT EXISTS tls_binlog');
+      await q('CREATE TABLE IF NOT EXISTS tls_binlog.t (k INT PRIMARY KEY)');
+      const start = String((await q('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0].p);
+      await q('INSERT INTO tls_binlog.t VALUES (7)');
+      const source = await openBinlogSource({ tablet: tablet(true), credentials: {}, tls: { ca: readFileSync(certs.ca) }, position: `MariaDB/${start}`, signal: new AbortController().signal, logger: pino({ level: 'silent' }) });
+      const keys: unknown[] = [];
+      for await (const ev of source) {
+        if (ev.type === 'rows') keys.push(...ev.rows.map((r) => r.after?.[0]));
+        if (ev.type === 'commit') break;
+      }
+      assert.deepEqual(keys, [7n]);
+      await q('DROP DATABASE tls_binlog');
+    } finally {
+      await pool.end().catch(() => {});
+    }
   });
 
   test('--db-ca-file naming a missing file stops the CLI, naming the file', async () => {

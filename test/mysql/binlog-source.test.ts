@@ -4,6 +4,7 @@
 // heartbeats; abort and close; the settings refused by name; a restarted server as a `connection` failure.
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import type { Connection } from 'mysql2/promise';
@@ -221,6 +222,30 @@ test('decimals, times and floats over 2,000 spread values (every precision and f
   const events = await readUntil(start, end);
   const names = (events.find((ev) => ev.type === 'rows' && ev.table.table === 'spread') as { table: { columns: { name: string | null }[] } }).table.columns.map((col) => col.name!);
   await assertTwinEqual(events, 'spread', names, new Set(['bits']));
+});
+
+test('a table without numeric columns (whose table map has no signedness) is read too', async () => {
+  await conn.query(`CREATE TABLE ${DB}.words (w VARCHAR(20) CHARACTER SET utf8mb4 PRIMARY KEY, d DATE)`);
+  const start = await gtidPos(conn);
+  await conn.query(`INSERT INTO ${DB}.words VALUES ('één', '2024-02-29'), ('two', NULL)`);
+  const end = await gtidPos(conn);
+  const rows = (await readUntil(start, end)).flatMap((ev) => (ev.type === 'rows' ? ev.rows.map((r) => r.after) : []));
+  assert.deepEqual(rows, [[Buffer.from('één'), '2024-02-29'], [Buffer.from('two'), null]]);
+});
+
+test('a row event longer than one protocol packet (16 MiB) arrives whole', async () => {
+  await conn.query(`CREATE TABLE ${DB}.huge (id INT PRIMARY KEY, body LONGBLOB)`);
+  const start = await gtidPos(conn);
+  // 17 MiB of bytes that vary (a repeated pattern would hide a misplaced packet boundary).
+  await conn.query('SET SESSION group_concat_max_len = 67108864');
+  await conn.query(`INSERT INTO ${DB}.huge SELECT 1, GROUP_CONCAT(UNHEX(SHA2(seq, 256)) SEPARATOR '') FROM ${DB}.seq_1_to_557056`);
+  const [[want]] = (await conn.query(`SELECT LENGTH(body) AS n, SHA2(body, 256) AS h FROM ${DB}.huge`)) as unknown as [[{ n: number; h: string }]];
+  assert.ok(Number(want.n) > 16 * 1024 * 1024);
+  const end = await gtidPos(conn);
+  const bodies = (await readUntil(start, end)).flatMap((ev) => (ev.type === 'rows' ? ev.rows.map((r) => r.after![1] as Buffer) : []));
+  assert.equal(bodies.length, 1);
+  assert.equal(bodies[0].length, Number(want.n));
+  assert.equal(createHash('sha256').update(bodies[0]).digest('hex'), want.h);
 });
 
 test('reading again from a commit position yields exactly the transactions after it', async () => {

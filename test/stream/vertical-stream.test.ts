@@ -56,7 +56,7 @@ test('a vertical stream carries the moved tables only, exactly', async () => {
       assert.deepEqual([...got].sort(), [...want].sort(), table);
     }
     assert.ok(m.snapshot()[0].rowsApplied > 0);
-    assert.equal((await sql(c.dests[2], `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${destDb}' AND TABLE_NAME = 'stays'`))[0].n, 0);
+    assert.equal((await sql(c.dests[2], `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${destDb}' AND TABLE_NAME = 'stays'`))[0].n, '0');
   } finally {
     await m.close();
   }

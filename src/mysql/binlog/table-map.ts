@@ -11,7 +11,10 @@ export interface TableMap {
   id: number;
   table: BinlogTable;
   decoders: ValueDecoder[];
-  /** Whether the server sent signedness (binlog_row_metadata=FULL, or MINIMAL on MySQL 8). */
+  /**
+   * Whether the columns' signedness is known: sent by the server (binlog_row_metadata MINIMAL or FULL), or moot
+   * for a table without numeric columns (the server then leaves the field out).
+   */
   hasSignedness: boolean;
 }
 
@@ -99,5 +102,6 @@ export function readTableMap(ev: RawEvent, format: BinlogFormat): TableMap {
   } catch (err) {
     throw new BinlogFormatError(`table map of ${database}.${table}: ${(err as Error).message}`);
   }
-  return { id, table: { database, table, columns }, decoders, hasSignedness: unsignedFlags !== null };
+  const hasSignedness = unsignedFlags !== null || !resolved.some(({ type }) => isNumericType(type));
+  return { id, table: { database, table, columns }, decoders, hasSignedness };
 }
