@@ -115,7 +115,8 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   process.stdout.write(statusText(final) + '\n');
   await d.app.close();
   if (final.state === 'done') {
-    process.stdout.write(`done: ${final.totals.rowsCopied} rows copied in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
+    const what = final.cutover ? `${final.cutover.servedType} moved${final.cutover.writePauseMs === null ? '' : ` (write pause ${final.cutover.writePauseMs} ms)`}` : `${final.totals.rowsCopied} rows copied`;
+    process.stdout.write(`done: ${what} in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;
   }
   process.stderr.write(`${request.command} ${final.state}${interrupted ? ' (interrupted)' : ''}: ${final.error ?? 'no reason recorded'}\n`);
