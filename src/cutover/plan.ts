@@ -87,8 +87,8 @@ export function followEntries(keyspace: string, from: readonly string[], to: str
 }
 
 /**
- * The primary's flip (step 4): `to` serves primary, `from` stops, and the streams turn round: `from` no longer
- * follows anything... rather, `to` stops following `from` and `from` follows `to` (sourceShards moves across).
+ * The primary's flip (step 4): `to` serves primary, `from` stops, and the streams turn round: `to` stops following
+ * `from` and `from` follows `to` (sourceShards moves across, keeping the tables on record).
  */
 export function flipPrimary(topo: Topology, keyspace: string, from: readonly string[], to: readonly string[]): void {
   moveServedType(topo, keyspace, from, to, 'primary');
