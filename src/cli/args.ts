@@ -1,7 +1,7 @@
 // Command-line parsing (docs/cli.md): global flags anywhere on the line, before or after the command word; the
 // command, then its options and `keyspace/shard`. An unknown flag anywhere is an error naming it.
 
-import { OptionError, kebab, optionsFor, OPTION_DEFS } from '../worker/options.ts';
+import { OptionError, kebab, optionsFor, parseDuration, OPTION_DEFS } from '../worker/options.ts';
 import { COMMANDS, type CommandName } from '../worker/status.ts';
 
 export class UsageError extends Error {
@@ -28,13 +28,7 @@ const GLOBAL_VALUE_FLAGS = ['--topo', '--db-credentials-file', '--db-ca-file', '
 const GLOBAL_BOOLEAN_FLAGS = ['--public-status', '--help', '-h'] as const;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** `30s`, `2m`, `2h`, `500ms` → milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * unit);
-}
+export { parseDuration };
 
 /** Splits `--flag=value` into two words, so both spellings work everywhere. */
 function words(argv: readonly string[]): string[] {
@@ -146,7 +140,7 @@ export interface JobArgs {
   options: Record<string, string>;
 }
 
-/** `<Command> [--option value …] <keyspace/shard>` */
+/** `<Command> [--option value …] <keyspace/shard>` (MigrateServedTypes: then the served type) */
 export function parseJobArgs(rest: readonly string[]): JobArgs {
   const list = words(rest);
   const command = list[0];
@@ -172,6 +166,9 @@ export function parseJobArgs(rest: readonly string[]): JobArgs {
       options[def.name] = value;
     } else if (target === undefined) {
       target = w;
+    } else if (command === 'MigrateServedTypes' && options.servedType === undefined) {
+      // Vitess's order: `MigrateServedTypes [--reverse] keyspace/shard servedType`.
+      options.servedType = w;
     } else {
       throw new UsageError(`unexpected argument ${JSON.stringify(w)} after ${target}`);
     }

@@ -7,6 +7,7 @@ import { buildApp } from '../http/app.ts';
 import { loadCredentials, loadDbTls } from '../topology/credentials.ts';
 import { openTopology, type TopologyServer } from '../topology/server.ts';
 import { JobController } from '../worker/controller.ts';
+import type { JobDeps } from '../worker/tablet-session.ts';
 import type { JobRequest, StatusSnapshot } from '../worker/status.ts';
 import type { GlobalFlags } from './args.ts';
 import { UsageError } from './args.ts';
@@ -47,13 +48,16 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
       void streams.refresh({ restart: true }).catch((err: unknown) => log.error({ err: String(err) }, 'starting the streams after the clone failed'));
     }
   };
-  const jobs = new JobController({ topo, credentials, tls, retryDuration: globals.retryDuration }, { level: globals.logLevel, destination }, { onEnded: jobEnded });
+  const jobDeps: JobDeps = { topo, credentials, tls, retryDuration: globals.retryDuration };
+  const jobs = new JobController(jobDeps, { level: globals.logLevel, destination }, { onEnded: jobEnded });
   if (serveOptions) {
     streams = new StreamManager({
       topo, credentials, tls, openBinlog: openSourceBinlog, log, retryDuration: globals.retryDuration,
       tabletType: serveOptions.streamTabletType, onDdl: serveOptions.onDdl,
     });
     await streams.open();
+    // MigrateServedTypes primary drains and turns round these streams.
+    jobDeps.streams = streams;
   }
   if (globals.publicStatus && token === undefined) log.warn('--public-status has no effect without --auth-token-file: everything is open (on loopback only)');
   const auth = token === undefined ? undefined : { token, publicStatus: globals.publicStatus };
@@ -120,7 +124,8 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   await d.app.close();
   await d.topo.close();
   if (final.state === 'done') {
-    process.stdout.write(`done: ${final.totals.rowsCopied} rows copied in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
+    const what = final.cutover ? `${final.cutover.servedType} moved${final.cutover.writePauseMs === null ? '' : ` (write pause ${final.cutover.writePauseMs} ms)`}` : `${final.totals.rowsCopied} rows copied`;
+    process.stdout.write(`done: ${what} in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;
   }
   process.stderr.write(`${request.command} ${final.state}${interrupted ? ' (interrupted)' : ''}: ${final.error ?? 'no reason recorded'}\n`);

@@ -64,11 +64,22 @@ restarts their replication and restores the type they had. Prints what it did; e
 ${GLOBAL}
 `;
 
+const MIGRATE_ABOUT = `    The cutover of a split (name its source shard): rdonly and replica move in one topology change each.
+    primary needs rdonly and replica moved and every stream running and under --max-lag behind, and the
+    streams of \`shardworker serve\` (post it to the daemon: POST /api/jobs or the index page). Then: the source
+    primaries go read_only (open write transactions are ended: never acknowledged), the streams drain to their
+    positions (else the sources take writes again and nothing else changed), reverse streams are recorded on
+    the sources, the topology flips, the destinations take writes, the reverse streams start. The status shows
+    each step, the write pause and the positions. --reverse moves back (primary first). Application users
+    must not hold SUPER or READ_ONLY ADMIN, which read_only does not stop.`;
+
 export function runHelp(command?: CommandName): string {
   const commands = command ? [command] : [...COMMANDS];
   const sections = commands.map((c) => {
-    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${isRequired(d, c) ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}`);
-    return `  ${c} [options] <keyspace/shard>\n${opts.join('\n')}`;
+    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${isRequired(d, c) ? ' (required)' : ` (default ${d.kind === 'duration' ? `${Number(d.default) / 1000}s` : JSON.stringify(d.default)})`}`);
+    const args = c === 'MigrateServedTypes' ? '[options] <keyspace/shard> rdonly|replica|primary' : '[options] <keyspace/shard>';
+    const about = c === 'MigrateServedTypes' ? `\n${MIGRATE_ABOUT}` : '';
+    return `  ${c} ${args}${about}\n${opts.join('\n')}`;
   });
   return `Usage: shardworker run --topo file:topo.json [--port P] <Command> [options] <keyspace/shard>
 

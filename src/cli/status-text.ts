@@ -22,6 +22,8 @@ export function statusText(s: StatusSnapshot): string {
     if (t.diff) out.push(`    diff: ${t.diff.summary}`);
   }
   if (s.tables.length) out.push(line('total', '', s.totals, s.state === 'done'));
+  for (const step of s.cutover?.steps ?? []) out.push(`  ${step.state.padEnd(8)} ${step.name}${step.ms === null ? '' : ` (${step.ms} ms)`}${step.detail ? `: ${step.detail}` : ''}`);
+  if (s.cutover?.writePauseMs != null) out.push(`  write pause: ${s.cutover.writePauseMs} ms`);
   if (s.error) out.push(`  error: ${s.error}`);
   return out.join('\n');
 }

@@ -6,6 +6,7 @@ import {
   COMMANDS, ENDED_STATES, type CommandName, type DiffExampleStatus, type StatusSnapshot, type TableDiffStatus, type TableStatus,
 } from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
+import { cutoverView, type CutoverView } from './cutover-view.ts';
 import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, formatSize, formatTime, progressFraction } from './format.ts';
 
 /** Prefix of the option fields' names in the index forms: `opt.chunkCount`. */
@@ -16,6 +17,7 @@ const COMMAND_HELP: Record<CommandName, string> = {
   VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
   SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range, in the tables its clone copied.',
   VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace (those on record in its sourceShards) are identical to the source.',
+  MigrateServedTypes: 'Cutover: moves serving of rdonly, replica, then primary from a split source shard to its destinations (or back, reverse). Primary stops the source writes, drains the streams, flips the topology and starts the reverse streams; it needs the streams of `shardworker serve`.',
 };
 
 const TARGET_LABEL: Record<CommandName, string> = {
@@ -23,6 +25,7 @@ const TARGET_LABEL: Record<CommandName, string> = {
   VerticalSplitClone: 'destination shard (keyspace servedFrom another)',
   SplitDiff: 'destination shard (not serving)',
   VerticalSplitDiff: 'destination shard (keyspace servedFrom another)',
+  MigrateServedTypes: 'source shard of the split',
 };
 
 /**
@@ -36,7 +39,9 @@ export function targetsFor(command: CommandName, topology: Topology): string[] {
       const serving = (shard?.servedTypes ?? []).length > 0;
       const vertical = ks.servedFrom !== undefined;
       const fits =
-        command === 'SplitClone' ? serving && !vertical
+        // The shards of a split, forward or back (the one to name is the split's source).
+        command === 'MigrateServedTypes' ? !vertical && ((shard?.sourceShards ?? []).length > 0 || Object.values(ks.shards ?? {}).some((o) => (o?.sourceShards ?? []).some((s) => s.shard === shardName)))
+        : command === 'SplitClone' ? serving && !vertical
         : command === 'SplitDiff' ? !serving && !vertical
         : vertical;
       if (fits) out.push(`${ksName}/${shardName}`);
@@ -89,6 +94,7 @@ export function optionDefaultText(def: OptionDef): string {
   const d = def.default;
   if (Array.isArray(d)) return d.join(', ');
   if (def.kind === 'size' && typeof d === 'number') return formatSize(d);
+  if (def.kind === 'duration' && typeof d === 'number') return `${d / 1000}s`;
   return d === undefined || d === null ? '' : String(d);
 }
 
@@ -109,7 +115,7 @@ function optionField(def: OptionDef, command: CommandName, submission: Submissio
     min: def.kind === 'integer' ? def.min : undefined,
     max: def.kind === 'integer' && def.max !== undefined && def.max < Number.MAX_SAFE_INTEGER ? def.max : undefined,
     required: isRequired(def, command),
-    placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : '',
+    placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : def.kind === 'duration' ? '10s, 500ms, 2m' : def.choices ? def.choices.join(' | ') : '',
     help: def.help,
     invalid: submission?.field === def.name,
   };
@@ -306,6 +312,8 @@ export interface StatusView {
   /** The row the page's script clones for each table. */
   emptyRow: TableRow;
   log: string[];
+  /** A MigrateServedTypes job's steps, pause and positions. */
+  cutover: CutoverView | null;
 }
 
 const EMPTY_ROW: TableRow = {
@@ -350,6 +358,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     destinations: s.destinations,
     retries: retriesText(s),
     locks: s.locks ? `${s.locks.names.join(', ')} (this daemon: pid ${s.locks.holder.pid} on ${s.locks.holder.host})` : '—',
+    cutover: s.cutover ? cutoverView(s.cutover) : null,
     tables: s.tables.map(tableRow),
     totals: {
       name: 'total',

@@ -115,6 +115,16 @@ export class StreamManager {
     return streams.map((s) => s.snapshot());
   }
 
+  /** For a cutover: stops the destination's streams where they stand; their rows and flags stay as they are. */
+  async pause(keyspace: string, shard: string): Promise<void> {
+    for (const s of this.#of(keyspace, shard)) await s.stop();
+  }
+
+  /** For a cutover: starts the destination's streams again from their rows (the undo of pause). */
+  async resume(keyspace: string, shard: string): Promise<void> {
+    for (const s of this.#of(keyspace, shard)) if (s.state !== 'running') s.start();
+  }
+
   /** Stops every stream (their rows keep their flags: they start again with the next daemon). */
   async close(): Promise<void> {
     this.#closed = true;

@@ -74,7 +74,7 @@ function checkKeyspace(name: string, value: unknown, keyspaces: Obj, fail: Fail)
   }
 
   const shards = objectField(value, 'shards', `${entry}.shards`, fail);
-  const serving: [string, KeyRange][] = [];
+  const serving: [string, KeyRange, string[]][] = [];
   for (const [shardName, shard] of Object.entries(shards)) {
     const shardEntry = `${entry}.shards.${shardName}`;
     const range = shardRange(shardName, shardEntry, fail);
@@ -84,12 +84,14 @@ function checkKeyspace(name: string, value: unknown, keyspaces: Obj, fail: Fail)
       if (!(TABLET_TYPES as readonly unknown[]).includes(t)) throw fail(`${shardEntry}.servedTypes[${i}]`, `unknown tablet type ${show(t)} (expected one of ${TABLET_TYPES.join(', ')})`);
     });
     for (const [i, s] of arrayField(shard, 'sourceShards', `${shardEntry}.sourceShards`, fail).entries()) checkSourceShard(s, `${shardEntry}.sourceShards[${i}]`, fail);
-    if (servedTypes.length > 0) serving.push([shardName, range]);
+    if (servedTypes.length > 0) serving.push([shardName, range, servedTypes as string[]]);
   }
-  // Two serving shards holding the same id would make routing ambiguous.
+  // Two shards serving one tablet type for the same id would make routing ambiguous. (Mid-cutover a source may
+  // serve primary while its destinations serve rdonly: different types, no ambiguity.)
   for (let i = 0; i < serving.length; i++) {
     for (let j = i + 1; j < serving.length; j++) {
-      if (intersects(serving[i][1], serving[j][1])) throw fail(`${entry}.shards`, `serving shards ${serving[i][0]} and ${serving[j][0]} overlap`);
+      const both = serving[i][2].filter((t) => serving[j][2].includes(t));
+      if (both.length && intersects(serving[i][1], serving[j][1])) throw fail(`${entry}.shards`, `serving shards ${serving[i][0]} and ${serving[j][0]} overlap (both serve ${both.join(', ')})`);
     }
   }
 }

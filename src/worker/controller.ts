@@ -11,6 +11,7 @@ import { CloneJob } from './clone-job.ts';
 import { DiffJob } from './diff-job.ts';
 import type { CopyStrategy } from '../clone/strategy.ts';
 import { LockHeldError, type HeldLocks } from '../topology/coordination.ts';
+import { MigrateJob } from './migrate-job.ts';
 import { JobConflictError, type JobControl } from './job-control.ts';
 import { lockJobShards } from './job-locks.ts';
 import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
@@ -143,6 +144,10 @@ function strategyFor(request: JobRequest, options: JobOptions): CopyStrategy {
       return new SplitStrategy(keyspace, shard, options.excludeTables, 'destination', options.tables);
     case 'VerticalSplitDiff':
       return new VerticalStrategy(keyspace, shard, options.tables, 'diff', options.excludeTables);
+    case 'MigrateServedTypes':
+      // The shards a cutover locks: those of the split it moves (named by its source shard), found as a diff of
+      // the source's destinations would be.
+      return new SplitStrategy(keyspace, shard, [], 'source');
   }
 }
 
@@ -155,5 +160,7 @@ function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, strategy:
     case 'SplitDiff':
     case 'VerticalSplitDiff':
       return new DiffJob(deps, status, strategy, options, abort, log);
+    case 'MigrateServedTypes':
+      return new MigrateJob(deps, status, request.keyspace, request.shard, options, abort, log);
   }
 }

@@ -14,7 +14,7 @@ export class CanceledError extends Error {
 
 export interface JobPhases {
   /** The state the job's main phase is shown in. */
-  readonly workState: 'copying the data' | 'diffing the data';
+  readonly workState: 'copying the data' | 'diffing the data' | 'migrating served types';
   initialize(): Promise<void>;
   findTargets(): Promise<void>;
   /** The main phase: the copy (and its verify) or the diff. */

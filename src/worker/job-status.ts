@@ -6,19 +6,21 @@ import type { DiffProgress } from '../diff/table-differ.ts';
 import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
 import { LogRing } from './log.ts';
 import { RateMeter, TableProgress, totalsOf } from './progress.ts';
-import { ENDED_STATES, type JobLocks, type JobRequest, type RetryCounts, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
+import { ENDED_STATES, type CutoverStatus, type JobLocks, type JobRequest, type RetryCounts, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
 
 /**
  * not started → initializing → finding target instances → copying the data → cleaning up → done | error | canceled.
- * A diff job diffs instead of copying (diffing the data); a clone with --verify diffs after it copied.
+ * A diff job diffs instead of copying (diffing the data); a clone with --verify diffs after it copied; a
+ * MigrateServedTypes job moves serving instead (migrating served types).
  * Any running phase may fail or be canceled, and then goes straight to cleaning up: cleanup always runs.
  */
 const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
   'not started': ['initializing'],
   initializing: ['finding target instances', 'cleaning up'],
-  'finding target instances': ['copying the data', 'diffing the data', 'cleaning up'],
+  'finding target instances': ['copying the data', 'diffing the data', 'migrating served types', 'cleaning up'],
   'copying the data': ['diffing the data', 'cleaning up'],
   'diffing the data': ['cleaning up'],
+  'migrating served types': ['cleaning up'],
   'cleaning up': ['done', 'error', 'canceled'],
   done: [],
   error: [],
@@ -35,6 +37,8 @@ export class JobStatus {
   #error: string | null = null;
   sources: string[] = [];
   destinations: string[] = [];
+  /** A MigrateServedTypes job's steps (its job updates it in place; snapshots copy it). */
+  cutover: CutoverStatus | null = null;
   /** In the order tables were first reported. */
   readonly #tables = new Map<string, TableProgress>();
   readonly #now: () => number;
@@ -206,6 +210,7 @@ export class JobStatus {
       log: this.ring.lines(),
       retries: structuredClone(this.#retries),
       ...(this.#locks ? { locks: structuredClone(this.#locks) } : {}),
+      ...(this.cutover ? { cutover: structuredClone(this.cutover) } : {}),
     };
   }
 }

@@ -13,7 +13,7 @@ export class OptionError extends Error {
   }
 }
 
-type Kind = 'integer' | 'size' | 'string' | 'list' | 'boolean';
+type Kind = 'integer' | 'size' | 'string' | 'list' | 'boolean' | 'duration';
 
 export interface OptionDef {
   /** camelCase name, as in the HTTP body; the CLI flag is its kebab-case form. */
@@ -32,6 +32,7 @@ export interface OptionDef {
 
 const CLONES = ['SplitClone', 'VerticalSplitClone'] as const;
 const ALL = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const;
+const MIGRATE = ['MigrateServedTypes'] as const;
 const MiB = 1024 * 1024;
 
 export const OPTION_DEFS: readonly OptionDef[] = [
@@ -51,6 +52,11 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },
   { name: 'resume', kind: 'boolean', default: false, commands: CLONES, help: 'finish the interrupted copy of the same shards: retake its source tablet, skip its finished chunks, redo the others' },
   { name: 'verify', kind: 'boolean', default: false, commands: CLONES, help: 'diff every table against the source snapshot after the copy, before the source replica restarts' },
+  { name: 'servedType', kind: 'string', default: '', choices: ['rdonly', 'replica', 'primary'], commands: MIGRATE, requiredFor: MIGRATE, help: 'the tablet type whose serving moves: rdonly, replica, then primary (the CLI takes it after keyspace/shard)' },
+  { name: 'reverse', kind: 'boolean', default: false, commands: MIGRATE, help: 'move serving back from the destinations to the sources (for primary: the rollback, on the reverse streams)' },
+  { name: 'maxLag', kind: 'duration', default: 10_000, min: 0, max: 3_600_000, commands: MIGRATE, help: 'primary: refused unless every stream is less than this far behind' },
+  { name: 'waitTimeout', kind: 'duration', default: 30_000, min: 100, max: 3_600_000, commands: MIGRATE, help: 'primary: how long the streams have to reach the stopped sources; past it the sources take writes again and nothing else changes' },
+  { name: 'skipReverseReplication', kind: 'boolean', default: false, commands: MIGRATE, help: 'primary: record the reverse streams but leave them stopped (DontStart)' },
 ];
 
 export interface CommonOptions {
@@ -74,6 +80,12 @@ export interface JobOptions extends CommonOptions {
   maxTps: number;
   verify: boolean;
   resume: boolean;
+  /** MigrateServedTypes ('' for other commands). Durations in ms. */
+  servedType: 'rdonly' | 'replica' | 'primary' | '';
+  reverse: boolean;
+  maxLag: number;
+  waitTimeout: number;
+  skipReverseReplication: boolean;
 }
 
 export function isRequired(def: OptionDef, command: CommandName): boolean {
@@ -86,6 +98,14 @@ export function optionsFor(command: CommandName): OptionDef[] {
 
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** `30s`, `2m`, `2h`, `500ms` → milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
 }
 
 const SIZE_RE = /^(\d+)\s*([kmg]i?b?|b)?$/i;
@@ -116,6 +136,14 @@ function coerce(def: OptionDef, value: unknown): unknown {
       if (typeof value !== 'string') throw bad(`expected a string, got ${JSON.stringify(value)}`);
       if (def.choices && !def.choices.includes(value)) throw bad(`expected ${def.choices.join(' or ')}, got ${JSON.stringify(value)}`);
       return value;
+    case 'duration': {
+      // `10s`, `500ms`, `2m`; a bare number is seconds.
+      const ms = typeof value === 'number' ? value * 1000 : typeof value === 'string' ? (/^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) * 1000 : parseDuration(value)) : undefined;
+      if (ms === undefined || !Number.isFinite(ms)) throw bad(`expected a duration like 10s, 500ms or 2m, got ${JSON.stringify(value)}`);
+      if (def.min !== undefined && ms < def.min) throw bad(`must be at least ${def.min} ms, got ${ms} ms`);
+      if (def.max !== undefined && ms > def.max) throw bad(`must be at most ${def.max} ms, got ${ms} ms`);
+      return Math.round(ms);
+    }
     case 'boolean':
       if (typeof value === 'boolean') return value;
       if (value === 'true' || value === 'false') return value === 'true';

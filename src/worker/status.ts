@@ -9,6 +9,8 @@ export const WORKER_STATES = {
   copying: 'copying the data',
   /** A diff job's work, and a clone's with --verify once its copy is done. */
   diffing: 'diffing the data',
+  /** MigrateServedTypes's work. */
+  migrating: 'migrating served types',
   cleaningUp: 'cleaning up',
   done: 'done',
   error: 'error',
@@ -18,7 +20,7 @@ export type WorkerState = (typeof WORKER_STATES)[keyof typeof WORKER_STATES];
 
 export const ENDED_STATES: ReadonlySet<WorkerState> = new Set(['done', 'error', 'canceled']);
 
-export const COMMANDS = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const;
+export const COMMANDS = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff', 'MigrateServedTypes'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export const TABLE_STATES = ['waiting', 'creating', 'copying', 'altering', 'diffing', 'done', 'error'] as const;
@@ -110,6 +112,33 @@ export interface StatusSnapshot {
   retries?: RetryCounts;
   /** Absent before a job has started. */
   locks?: JobLocks;
+  /** A MigrateServedTypes job's steps, write pause and positions. */
+  cutover?: CutoverStatus;
+}
+
+export const CUTOVER_STEP_STATES = ['waiting', 'running', 'done', 'failed', 'undone', 'skipped'] as const;
+export type CutoverStepState = (typeof CUTOVER_STEP_STATES)[number];
+
+export interface CutoverStep {
+  name: string;
+  state: CutoverStepState;
+  /** What it did or found (positions, the stream that was behind, the error). */
+  detail: string | null;
+  /** How long it took, once it ended. */
+  ms: number | null;
+}
+
+export interface CutoverStatus {
+  servedType: 'rdonly' | 'replica' | 'primary';
+  reverse: boolean;
+  /** Shards serving moves from, and to (`keyspace/shard`). */
+  from: string[];
+  to: string[];
+  steps: CutoverStep[];
+  /** From writes stopped (step 1) to writes allowed (step 5); null until both happened. */
+  writePauseMs: number | null;
+  /** Binlog positions by primary tablet alias: `from` where its writes stopped, `to` where the reverse streams start. */
+  positions: { from: Record<string, string>; to: Record<string, string> };
 }
 
 /** The status of a process with no job. */

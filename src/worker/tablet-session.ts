@@ -8,6 +8,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
+import type { StreamControl } from '../cutover/stream-control.ts';
 import { settleAll } from '../clone/settle-all.ts';
 import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import type { TabletRef } from '../mysql/connection.ts';
@@ -29,6 +30,8 @@ export interface JobDeps {
   retryDuration?: number;
   /** Tests only: called before each attempt of each statement to a tablet (see TabletLinkHooks.beforeAttempt). */
   beforeAttempt?: (tablet: string, doing: string) => Promise<void>;
+  /** The daemon's streams (under `serve` only): MigrateServedTypes primary drains and turns them round. */
+  streams?: StreamControl;
 }
 
 export const DEFAULT_RETRY_DURATION = 2 * 3_600_000;

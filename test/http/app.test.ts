@@ -547,7 +547,7 @@ describe('GET /metrics', () => {
     assert.equal(byName.get('shardworker_job_state')?.type, 'gauge');
     const states = values('shardworker_job_state', 'state');
     assert.deepEqual(states, {
-      'not started': 0, initializing: 0, 'finding target instances': 0, 'copying the data': 1, 'diffing the data': 0, 'cleaning up': 0, done: 0, error: 0, canceled: 0,
+      'not started': 0, initializing: 0, 'finding target instances': 0, 'copying the data': 1, 'diffing the data': 0, 'migrating served types': 0, 'cleaning up': 0, done: 0, error: 0, canceled: 0,
     });
     assert.deepEqual(values('shardworker_table_rows_copied', 'table'), { customer: 420000, corder: 0, customer_names: 0, '<b>odd</b>': 10 });
     assert.deepEqual(values('shardworker_table_rows_estimated', 'table'), { customer: 1000000, corder: 1010000, customer_names: 0, '<b>odd</b>': 10 });

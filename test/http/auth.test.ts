@@ -346,8 +346,8 @@ describe('read-only routes', () => {
     const index = (await app.inject({ method: 'GET', url: '/', headers: { cookie: browser.cookie } })).body;
     const forms = index.match(/<form /g)?.length ?? 0;
     const csrfFields = index.match(new RegExp(`name="_csrf" value="${browser.csrf}"`, 'g'))?.length ?? 0;
-    assert.equal(csrfFields, forms, 'one CSRF field per form (four commands and logout)');
-    assert.equal(forms, 5);
+    assert.equal(csrfFields, forms, 'one CSRF field per form (five commands and logout)');
+    assert.equal(forms, 6);
     jobs.current = runningSnapshot();
     const status = (await app.inject({ method: 'GET', url: '/status', headers: { cookie: browser.cookie } })).body;
     assert.match(status, new RegExp(`id="cancel-form"><input type="hidden" name="_csrf" value="${browser.csrf}">`));

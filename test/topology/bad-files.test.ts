@@ -72,7 +72,7 @@ const topologyCases: Array<[string, Make, (string | RegExp)[]]> = [
   ['a shard name with a path in it', topo((t) => (t.keyspaces.commerce.shards['../80'] = {})), [': keyspaces.commerce.shards.../80: ']],
   ['servedTypes not an array', topo((t) => (t.keyspaces.commerce.shards['0'].servedTypes = 'primary')), [': keyspaces.commerce.shards.0.servedTypes: must be an array, got "primary"']],
   ['an unknown served type', topo((t) => (t.keyspaces.commerce.shards['0'].servedTypes = ['master'])), [': keyspaces.commerce.shards.0.servedTypes[0]: unknown tablet type "master"']],
-  ['overlapping serving shards', topo((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['primary'])), [': keyspaces.commerce.shards: serving shards 0 and -80 overlap']],
+  ['overlapping serving shards', topo((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['primary'])), [': keyspaces.commerce.shards: serving shards 0 and -80 overlap (both serve primary)']],
   ['a bad sharding column type', topo((t) => (t.keyspaces.commerce.shardingColumnType = 'int')), [': keyspaces.commerce: shardingColumnType must be one of uint64, bytes, got "int"']],
   ['servedFrom an unknown keyspace', topo((t) => (t.keyspaces.customer.servedFrom = { keyspace: 'nosuch' })), [': keyspaces.customer.servedFrom: unknown keyspace "nosuch"']],
   ['a tablet of an unknown keyspace', topo((t) => (t.tablets['zone1-101'].keyspace = 'comerce')), [': tablets.zone1-101: unknown keyspace "comerce"']],

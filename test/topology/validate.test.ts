@@ -130,11 +130,16 @@ describe('validateTopology refuses, naming the file and entry', () => {
     refuses(raw((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['replica'])), 'topo.json: keyspaces.commerce.shards: serving shards 0 and -80 overlap');
     refuses(
       raw((t) => {
-        t.keyspaces.commerce.shards = { '-80': { servedTypes: ['primary'] }, '40-': { servedTypes: ['rdonly'] } };
+        t.keyspaces.commerce.shards = { '-80': { servedTypes: ['primary', 'rdonly'] }, '40-': { servedTypes: ['rdonly'] } };
         t.tablets = {};
       }),
-      'serving shards -80 and 40- overlap',
+      'serving shards -80 and 40- overlap (both serve rdonly)',
     );
+    // Mid-cutover: the source serves primary while its destinations serve rdonly and replica; no type is ambiguous.
+    validateTopology(raw((t) => {
+      t.keyspaces.commerce.shards = { '0': { servedTypes: ['primary'] }, '-80': { servedTypes: ['replica', 'rdonly'] }, '80-': { servedTypes: ['replica', 'rdonly'] } };
+      t.tablets = {};
+    }), 'topo.json');
     refuses(
       raw((t) => {
         t.keyspaces.commerce.shards = { '0': { servedTypes: ['primary'] }, '-': { servedTypes: ['primary'] } };

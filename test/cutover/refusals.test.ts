@@ -1,0 +1,149 @@
+// MigrateServedTypes's refusals, each before anything is changed: the order of a reshard, the streams' health and
+// lag, --reverse without reverse streams, primary without the daemon's streams; and the CLI and HTTP forms of the
+// command. The streams are a stand-in here (what the StreamManager reports), and the topology a real file: every
+// refusal comes before any tablet is touched.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import pino from 'pino';
+import { parseJobArgs } from '../../src/cli/args.ts';
+import type { StreamControl } from '../../src/cutover/stream-control.ts';
+import type { StreamSnapshot } from '../../src/stream/status.ts';
+import { openTopology } from '../../src/topology/server.ts';
+import type { Topology } from '../../src/topology/types.ts';
+import { JobController, validateRequest } from '../../src/worker/controller.ts';
+import { OptionError } from '../../src/worker/options.ts';
+
+function topology(served: { source: string[]; dests: string[] }, reversed = false): string {
+  const entry = (shard: string, uid = 0) => ({ uid, keyspace: 'ks', shard, keyRange: shard, tables: [] });
+  const topo: Topology = {
+    keyspaces: {
+      ks: {
+        shardingColumnName: 'keyspace_id', shardingColumnType: 'uint64',
+        shards: {
+          '0': { servedTypes: served.source as Topology['keyspaces'][string]['shards'][string]['servedTypes'], sourceShards: reversed ? [entry('-80', 0), entry('80-', 1)] : [] },
+          '-80': { servedTypes: served.dests as never, sourceShards: reversed ? [] : [entry('0')] },
+          '80-': { servedTypes: served.dests as never, sourceShards: reversed ? [] : [entry('0')] },
+        },
+      },
+    },
+    tablets: {
+      'zone1-100': { keyspace: 'ks', shard: '0', type: 'primary', host: '127.0.0.1', port: 1, dbName: 'ks', user: 'root' },
+      'zone1-200': { keyspace: 'ks', shard: '-80', type: 'primary', host: '127.0.0.1', port: 2, dbName: 'ks', user: 'root' },
+      'zone1-300': { keyspace: 'ks', shard: '80-', type: 'primary', host: '127.0.0.1', port: 3, dbName: 'ks', user: 'root' },
+    },
+  };
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'sw-cut-')), 'topology.json');
+  writeFileSync(file, JSON.stringify(topo));
+  return file;
+}
+
+function stream(shard: string, over: Partial<StreamSnapshot> = {}): StreamSnapshot {
+  return {
+    keyspace: 'ks', shard, source: 'ks/0', sourceUid: 0, sourceTablet: 'zone1-100', destinationTablet: null, state: 'running',
+    position: 'MariaDB/0-100-5', secondsBehind: 0, transactionsApplied: 0, rowsApplied: 0, rowsPerSecond: 0, retries: 0, errors: 0, lastError: null,
+    ...over,
+  };
+}
+
+function streamsOf(list: StreamSnapshot[]): StreamControl {
+  return { snapshot: () => list, pause: async () => {}, resume: async () => {}, refresh: async () => {} };
+}
+
+async function run(file: string, options: Record<string, unknown>, streams?: StreamControl) {
+  const topo = await openTopology(`file:${file}`);
+  const jobs = new JobController({ topo, credentials: {}, streams }, { level: 'silent', destination: pino.destination({ dest: file + '.log', sync: true }) });
+  await jobs.start({ command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options });
+  await jobs.settled();
+  return { snap: jobs.snapshot(), after: await topo.read() };
+}
+
+const ALL = ['primary', 'replica', 'rdonly'];
+
+describe('MigrateServedTypes refusals', () => {
+  test('primary before replica (and before rdonly)', async () => {
+    const file = topology({ source: ['primary', 'replica'], dests: ['rdonly'] });
+    const { snap, after } = await run(file, { servedType: 'primary' }, streamsOf([stream('-80'), stream('80-')]));
+    assert.equal(snap.state, 'error');
+    assert.equal(snap.error, 'MigrateServedTypes ks/0 primary refused: replica is not migrated yet (ks/-80, ks/80- do not serve replica); migrate rdonly and replica first');
+    assert.deepEqual(after.keyspaces.ks.shards['0'].servedTypes, ['primary', 'replica']);
+  });
+
+  test('a stream in error, a stream stopped, a stream over --max-lag', async () => {
+    const file = topology({ source: ['primary'], dests: ['replica', 'rdonly'] });
+    const cases: [StreamSnapshot, Record<string, unknown>, string][] = [
+      [stream('80-', { state: 'error', lastError: 'no row for update of acct id=4 at MariaDB/0-100-9' }), {}, 'MigrateServedTypes ks/0 primary refused: stream ks/0 -> ks/80- is in error: no row for update of acct id=4 at MariaDB/0-100-9'],
+      [stream('80-', { state: 'stopped' }), {}, 'MigrateServedTypes ks/0 primary refused: stream ks/0 -> ks/80- is stopped (start it: shardworker stream start ks/80-)'],
+      [stream('80-', { secondsBehind: 12 }), {}, 'MigrateServedTypes ks/0 primary refused: stream ks/0 -> ks/80- is 12 s behind, over --max-lag 10s'],
+      [stream('80-', { secondsBehind: 3 }), { maxLag: '2s' }, 'MigrateServedTypes ks/0 primary refused: stream ks/0 -> ks/80- is 3 s behind, over --max-lag 2s'],
+    ];
+    for (const [bad, options, message] of cases) {
+      const { snap, after } = await run(file, { servedType: 'primary', ...options }, streamsOf([stream('-80'), bad]));
+      assert.equal(snap.error, message);
+      assert.deepEqual(after.keyspaces.ks.shards['0'].servedTypes, ['primary']);
+      assert.deepEqual(snap.cutover?.steps.map((s) => s.state), ['waiting', 'waiting', 'waiting', 'waiting', 'waiting', 'waiting']);
+    }
+  });
+
+  test('--reverse primary without reverse streams; --reverse replica while the primary is still moved', async () => {
+    const forward = topology({ source: ['primary'], dests: ['replica', 'rdonly'] });
+    const { snap } = await run(forward, { servedType: 'primary', reverse: true }, streamsOf([stream('-80'), stream('80-')]));
+    assert.equal(snap.error, 'MigrateServedTypes --reverse ks/0 primary refused: there are no reverse streams (no source shard lists the destinations in sourceShards), so the primary was never migrated');
+    const reversed = topology({ source: [], dests: ALL }, true);
+    const reverse = await run(reversed, { servedType: 'primary', reverse: true }, streamsOf([]));
+    assert.equal(reverse.snap.error, 'MigrateServedTypes --reverse ks/0 primary refused: the reverse stream ks/-80 -> ks/0 does not run in this daemon');
+    const replica = await run(reversed, { servedType: 'replica', reverse: true });
+    assert.equal(replica.snap.error, 'MigrateServedTypes --reverse ks/0 replica refused: the primary is still on the destinations; move it back first (MigrateServedTypes --reverse ks/0 primary)');
+  });
+
+  test('primary needs the daemon: run has no streams', async () => {
+    const file = topology({ source: ['primary'], dests: ['replica', 'rdonly'] });
+    const { snap } = await run(file, { servedType: 'primary' });
+    assert.match(snap.error ?? '', /refused: the streams run under `shardworker serve`, not in this process/);
+  });
+
+  test('rdonly and replica are one topology change each way, without any tablet', async () => {
+    const file = topology({ source: ALL, dests: [] });
+    const rdonly = await run(file, { servedType: 'rdonly' });
+    assert.equal(rdonly.snap.state, 'done', rdonly.snap.error ?? '');
+    assert.deepEqual([rdonly.after.keyspaces.ks.shards['0'].servedTypes, rdonly.after.keyspaces.ks.shards['-80'].servedTypes], [['primary', 'replica'], ['rdonly']]);
+    assert.equal((await run(file, { servedType: 'rdonly' })).snap.error, 'MigrateServedTypes ks/0 rdonly refused: ks/-80, ks/80- serve rdonly already');
+    const back = await run(file, { servedType: 'rdonly', reverse: true });
+    assert.equal(back.snap.state, 'done');
+    assert.deepEqual(back.after.keyspaces.ks.shards['0'].servedTypes, ALL);
+    assert.deepEqual(back.after.keyspaces.ks.shards['-80'].servedTypes, []);
+  });
+
+  test('a vertical split is refused by name', async () => {
+    const file = topology({ source: ALL, dests: [] });
+    const topo = JSON.parse((await import('node:fs')).readFileSync(file, 'utf8')) as Topology;
+    topo.keyspaces.other = { servedFrom: { keyspace: 'ks' }, shards: { '0': { servedTypes: [], sourceShards: [{ uid: 0, keyspace: 'ks', shard: '0', keyRange: '-', tables: ['t'] }] } } };
+    writeFileSync(file, JSON.stringify(topo));
+    const topoServer = await openTopology(`file:${file}`);
+    const jobs = new JobController({ topo: topoServer, credentials: {} }, { level: 'silent', destination: pino.destination({ dest: file + '.log', sync: true }) });
+    await jobs.start({ command: 'MigrateServedTypes', keyspace: 'other', shard: '0', options: { servedType: 'rdonly' } });
+    await jobs.settled();
+    assert.equal(jobs.snapshot().error, 'other/0 is part of a vertical split: MigrateServedTypes supports horizontal splits only so far');
+  });
+});
+
+describe('MigrateServedTypes on the command line and in a request', () => {
+  test('Vitess order: [--reverse] keyspace/shard servedType', () => {
+    assert.deepEqual(parseJobArgs(['MigrateServedTypes', 'ks/0', 'primary']), { command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options: { servedType: 'primary' } });
+    assert.deepEqual(parseJobArgs(['MigrateServedTypes', '--reverse', '--wait-timeout', '5s', 'ks/0', 'rdonly']).options, { reverse: 'true', waitTimeout: '5s', servedType: 'rdonly' });
+    assert.deepEqual(parseJobArgs(['MigrateServedTypes', '--skip-reverse-replication', '--max-lag=2s', 'ks/0', 'primary']).options, { skipReverseReplication: 'true', maxLag: '2s', servedType: 'primary' });
+    assert.throws(() => parseJobArgs(['MigrateServedTypes', 'ks/0', 'primary', 'extra']), /unexpected argument "extra" after ks\/0/);
+  });
+
+  test('the HTTP body: servedType required and checked, durations parsed', () => {
+    const req = (options: Record<string, unknown>) => validateRequest({ command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options });
+    assert.throws(() => req({}), (e: unknown) => e instanceof OptionError && e.field === 'servedType' && /required/.test(e.message));
+    assert.throws(() => req({ servedType: 'master' }), (e: unknown) => e instanceof OptionError && e.message === 'option servedType: expected rdonly or replica or primary, got "master"');
+    assert.throws(() => req({ servedType: 'primary', waitTimeout: 'soon' }), (e: unknown) => e instanceof OptionError && e.field === 'waitTimeout');
+    const { options } = req({ servedType: 'primary', reverse: false, maxLag: '500ms', waitTimeout: 45 });
+    assert.deepEqual([options.servedType, options.reverse, options.maxLag, options.waitTimeout, options.skipReverseReplication], ['primary', false, 500, 45_000, false]);
+  });
+});
