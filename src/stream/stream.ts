@@ -135,6 +135,7 @@ export class Stream {
       retries: this.#retries,
       errors: this.#errors,
       lastError: this.#lastError,
+      owner: null, // the manager knows who holds the stream's lock
     };
   }
 

@@ -69,6 +69,11 @@ export function shardLockName(keyspace: string, shard: string): string {
   return `shard ${keyspace}/${shard}`;
 }
 
+/** The lock a daemon holds on a stream it runs: `stream commerce/-80/1` (destination shard, source uid). */
+export function streamLockName(keyspace: string, shard: string, sourceUid: number): string {
+  return `stream ${keyspace}/${shard}/${sourceUid}`;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A stored holder record, checked (a garbled one still names what it can rather than failing the caller). */
