@@ -8,7 +8,7 @@ import { TopologyError } from './errors.ts';
 export interface LockOwner {
   host: string;
   pid: number;
-  /** The job (or, later, the stream) it is held for. */
+  /** The job it is held for; for a stream's lock, `stream SOURCE -> DESTINATION`. */
   jobId: string;
   /** When it was taken (ISO time). */
   since: string;
