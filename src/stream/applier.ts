@@ -45,10 +45,13 @@ export class Applier {
   readonly #ref: TabletRef;
   readonly #uid: number;
   readonly #shardingColumn: string | null;
+  /** Where the checkpoint row stands: each commit moves it only from there (one writer per row, whoever owns it). */
+  #position: string | undefined;
   /** Destination table shapes by source table name; read once per session, dropped after a DDL. */
   readonly #shapes = new Map<string, TableShape>();
 
-  constructor(conn: PoolConnection, ref: TabletRef, uid: number, shardingColumn: string | null) {
+  constructor(conn: PoolConnection, ref: TabletRef, uid: number, shardingColumn: string | null, from?: string) {
+    this.#position = from;
     this.#conn = conn;
     this.#ref = ref;
     this.#uid = uid;
@@ -144,12 +147,14 @@ export class Applier {
 
   /** Moves the checkpoint (the row must be there) and commits: the rows and the position land together or not at all. */
   async #commitAt(last: SourceTransaction): Promise<void> {
-    const moved = (await this.#query(updatePositionSql(this.#uid, last.position, Date.now() / 1000, last.timestamp), 'moving the stream checkpoint')) as { affectedRows: number };
+    const moved = (await this.#query(updatePositionSql(this.#uid, last.position, Date.now() / 1000, last.timestamp, this.#position), 'moving the stream checkpoint')) as { affectedRows: number };
     if (moved.affectedRows !== 1) {
       await this.#rollback();
-      throw new StreamStopError(`the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)} is gone`);
+      const moved = this.#position === undefined ? '' : ` or no longer at ${this.#position} (another daemon may run the stream now)`;
+      throw new StreamStopError(`the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)} is gone${moved}`);
     }
     await this.#query('COMMIT', 'committing stream changes');
+    if (this.#position !== undefined) this.#position = last.position;
   }
 
   /** One source transaction at a time, one change per statement: what applies commits, the first that does not is named. */

@@ -205,7 +205,7 @@ export class Stream {
       const conn = await acquireConnection(pool, destination, 'opening the stream destination');
       try {
         const vertical = this.id.source.keyspace !== this.id.keyspace;
-        const applier = new Applier(conn, destination, this.id.source.uid, vertical ? null : (topo.keyspaces[this.id.keyspace].shardingColumnName ?? null));
+        const applier = new Applier(conn, destination, this.id.source.uid, vertical ? null : (topo.keyspaces[this.id.keyspace].shardingColumnName ?? null), checkpoint.position);
         source = await this.#openSource(topo, checkpoint.position, signal);
         if (signal.aborted) return;
         this.#log.info({ position: checkpoint.position, sourceTablet: this.#sourceTablet, destination: describeTablet(destination) }, 'stream started');

@@ -244,4 +244,18 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
     await until('stopped', () => s.state === 'stopped');
     assert.deepEqual(await ids(0), []);
   });
+
+  test('a checkpoint row moved by another writer (a daemon that took the stream over) stops the stream; nothing of its group lands', async () => {
+    const binlog = new SyntheticBinlog();
+    await resetDestination(0, binlog.position);
+    binlog.transaction(insert(t, row(1, LOW)));
+    const s = await startStream(binlog, '-80');
+    await reaches(s, binlog.position);
+    await sql(c.dests[0], "UPDATE _vt.blp_checkpoint SET pos = 'MariaDB/0-100-999'");
+    binlog.transaction(insert(t, row(2, LOW)));
+    await until('the stream stops', () => s.state === 'error');
+    assert.match(s.snapshot().lastError ?? '', /_vt\.blp_checkpoint row of source uid 0 on .* is gone or no longer at MariaDB\/0-100-1 \(another daemon may run the stream now\)/);
+    assert.deepEqual(await ids(0), [1]);
+    assert.equal(await checkpointPos(0), 'MariaDB/0-100-999');
+  });
 });
