@@ -31,11 +31,14 @@ interface Daemon {
   proc: ChildProcess;
   url: string;
   exited: Promise<number | null>;
-  stderr: () => string;
+  /** What it logged (pino JSON on stdout). */
+  log: () => string;
 }
 
 async function startServe(spec: string): Promise<Daemon> {
-  const proc = spawn(process.execPath, [BIN, '--topo', spec, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, '--topo', spec, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -46,7 +49,7 @@ async function startServe(spec: string): Promise<Daemon> {
     });
     void exited.then(() => reject(new Error(`serve exited: ${err}`)));
   });
-  return { proc, url, exited, stderr: () => err };
+  return { proc, url, exited, log: () => log };
 }
 
 async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -137,6 +140,6 @@ describe('stream ownership on etcd', () => {
     assert.deepEqual((stopped.json.streams as StreamSnapshot[]).map((s) => [s.state, s.owner?.pid]), [['stopped', d2.proc.pid]]);
     const started = await api(d2, 'POST', '/api/streams/start', { keyspace: 'ks', shard: '55-aa' });
     assert.deepEqual((started.json.streams as StreamSnapshot[]).map((s) => s.state), ['running']);
-    assert.doesNotMatch(d2.stderr(), /"level":50/, 'd2 logged no error');
+    assert.doesNotMatch(d2.log(), /"level":50/, 'd2 logged no error');
   });
 });
