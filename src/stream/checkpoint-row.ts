@@ -68,6 +68,11 @@ export function updatePositionSql(uid: number, position: string, nowSeconds: num
   return `UPDATE \`_vt\`.\`blp_checkpoint\` SET pos=${quoteString(position)}, time_updated=${Math.floor(nowSeconds)}, transaction_timestamp=${Math.floor(transactionTimestamp)} WHERE source_shard_uid=${checkedUid(uid)}${fence}`;
 }
 
+/** Reads the stream's position and locks its row until the transaction ends: one writer at a time moves it. */
+export function lockPositionSql(uid: number): string {
+  return `SELECT pos FROM \`_vt\`.\`blp_checkpoint\` WHERE source_shard_uid=${checkedUid(uid)} FOR UPDATE`;
+}
+
 /** Sets or clears DontStart, keeping any other flag: a stopped stream stays stopped across daemon restarts. */
 export function setDontStartSql(uid: number, dontStart: boolean, current: readonly string[]): string {
   const flags = current.filter((f) => f !== BLP_FLAG_DONT_START);

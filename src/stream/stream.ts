@@ -14,7 +14,7 @@ import { RateMeter } from '../worker/progress.ts';
 import { tabletsOf } from '../topology/shards.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import type { Credentials, DbTls, SourceShard, TabletType, Topology } from '../topology/types.ts';
-import { Applier, DivergenceError, StreamStopError, type SourceTransaction } from './applier.ts';
+import { Applier, CheckpointMovedError, DivergenceError, StreamStopError, type SourceTransaction } from './applier.ts';
 import { isDontStart, readStreamCheckpoints, setDontStartSql, type StreamCheckpoint } from './checkpoint-row.ts';
 import { EventPump } from './event-pump.ts';
 import { routeRows, streamsTable, type StreamScope } from './filter.ts';
@@ -60,7 +60,7 @@ class SourceEndedError extends Error {
 }
 
 function classifyStreamError(err: unknown): FailureKind {
-  if (err instanceof SourceEndedError) return 'connection';
+  if (err instanceof SourceEndedError || err instanceof CheckpointMovedError) return 'connection';
   if (err instanceof DivergenceError || err instanceof StreamStopError) return 'fatal';
   return classifyError(err);
 }
