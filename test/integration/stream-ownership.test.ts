@@ -4,7 +4,8 @@
 // as `elsewhere`, naming the owner, and refuses to stop them (409). The owner is SIGKILLed: within the lease TTL the
 // other takes every stream and resumes it from its checkpoint; once the load stops and the streams reach the
 // source's position, every destination table equals the source's key range byte for byte, and the API and the
-// page name the new owner.
+// page name the new owner. Then the new owner is frozen (SIGSTOP) past its lease: a third daemon takes the streams;
+// woken, the frozen one stops them (lost lease) and shows them elsewhere; the destinations stay exact.
 process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
@@ -118,7 +119,7 @@ describe('stream ownership on etcd', () => {
     const killedAt = Date.now();
     await until('d2 runs every stream', async () => ownedBy(await streamsOf(d2), d2, d2), (LEASE_TTL + 5) * 1000);
     const tookOver = Date.now() - killedAt;
-    assert.ok(tookOver < (LEASE_TTL + 3) * 1000, `taken over ${tookOver} ms after the kill`);
+    assert.ok(tookOver < (LEASE_TTL + 4) * 1000, `taken over ${tookOver} ms after the kill`);
     t.diagnostic(`streams taken over ${tookOver} ms after the owner was killed (lease TTL ${LEASE_TTL} s)`);
     assert.equal((await topo.locks.holder(streamLockName('ks', 'aa-', 0)))?.pid, d2.proc.pid);
 
@@ -141,5 +142,33 @@ describe('stream ownership on etcd', () => {
     const started = await api(d2, 'POST', '/api/streams/start', { keyspace: 'ks', shard: '55-aa' });
     assert.deepEqual((started.json.streams as StreamSnapshot[]).map((s) => s.state), ['running']);
     assert.doesNotMatch(d2.log(), /"level":50/, 'd2 logged no error');
+  });
+
+  test('an owner frozen past its lease: another daemon takes its streams; woken, it stops them; still exact', async () => {
+    const d2 = daemons[1];
+    const d3 = await startServe(spec);
+    daemons.push(d3);
+    await until('d3 shows every stream as run by d2', async () => ownedBy(await streamsOf(d3), d2, d3), 20_000);
+    load.start(1);
+    await sleep(1000);
+    d2.proc.kill('SIGSTOP');
+    try {
+      await until('d3 runs every stream', async () => ownedBy(await streamsOf(d3), d3, d3), (LEASE_TTL + 8) * 1000);
+      await sleep(1000);
+    } finally {
+      d2.proc.kill('SIGCONT');
+    }
+    await until('d2, woken, shows every stream as run by d3', async () => ownedBy(await streamsOf(d2), d3, d2), 20_000);
+    assert.match(d2.log(), /lost the stream lock: stopping the stream/);
+    await sleep(1000);
+    await load.stop();
+    assert.deepEqual(load.errors, []);
+    const target = await sourcePosition(c.primary);
+    await until(`streams at ${target}`, async () => {
+      const streams = await streamsOf(d3);
+      if (streams.some((s) => s.state === 'error')) throw new Error(`stream in error: ${streams.map((s) => s.lastError).join('; ')}`);
+      return streams.every((s) => reached(s.position, target));
+    }, 120_000);
+    await assertSplitExact(c.primary, c.dests, SHARDS, DB);
   });
 });
