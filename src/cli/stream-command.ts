@@ -84,5 +84,6 @@ export async function streamCommand(globals: GlobalFlags, rest: readonly string[
 export function streamLine(s: StreamSnapshot): string {
   const behind = s.secondsBehind === null ? '?' : `${s.secondsBehind}s`;
   const error = s.lastError ? `  error: ${s.lastError}` : '';
-  return `${s.keyspace}/${s.shard} <- ${s.source}  ${s.state}  position ${s.position ?? '?'}  behind ${behind}  ${s.transactionsApplied} transactions, ${s.rowsApplied} rows, ${s.rowsPerSecond} rows/s${error}`;
+  const owner = s.owner ? `  owner pid ${s.owner.pid} on ${s.owner.host}` : '';
+  return `${s.keyspace}/${s.shard} <- ${s.source}  ${s.state}${owner}  position ${s.position ?? '?'}  behind ${behind}  ${s.transactionsApplied} transactions, ${s.rowsApplied} rows, ${s.rowsPerSecond} rows/s${error}`;
 }

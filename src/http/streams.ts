@@ -30,7 +30,7 @@ const errorReply = { type: 'object', properties: { error: { type: 'string' }, fi
 export function registerStreamRoutes(app: FastifyInstance, streams: StreamControl | undefined): void {
   const route = (action: 'stop' | 'start') =>
     app.post(`/api/streams/${action}`, {
-      schema: { summary: `${action} the streams feeding a destination shard (DontStart kept in their checkpoint rows)`, body: targetBody, response: { 200: streamsReply, 404: errorReply } },
+      schema: { summary: `${action} the streams feeding a destination shard (DontStart kept in their checkpoint rows)`, body: targetBody, response: { 200: streamsReply, 404: errorReply, 409: errorReply } },
     }, async (request) => {
       if (!streams) throw new RequestError(404, 'this process runs no streams (they run under `shardworker serve`)');
       const { keyspace, shard } = request.body as { keyspace: string; shard: string };
@@ -38,6 +38,8 @@ export function registerStreamRoutes(app: FastifyInstance, streams: StreamContro
         return { streams: await streams[action](keyspace, shard) };
       } catch (err) {
         if (err instanceof Error && err.name === 'UnknownStreamError') throw new RequestError(404, err.message);
+        // Another daemon runs the stream (holds its lock): the message names it.
+        if (err instanceof Error && err.name === 'StreamOwnedElsewhereError') throw new RequestError(409, err.message);
         throw err;
       }
     });
@@ -52,6 +54,8 @@ export interface StreamRow {
   sourceTablet: string;
   state: string;
   stateClass: string;
+  /** The daemon holding the stream's lock: `pid P on H`, `(this daemon)` after it when it is this one. */
+  owner: string;
   position: string;
   behind: string;
   transactions: string;
@@ -67,6 +71,7 @@ export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {
     sourceTablet: s.sourceTablet ?? UNKNOWN,
     state: s.state,
     stateClass: `state-${s.state}`,
+    owner: describeStreamOwner(s),
     position: s.position ?? UNKNOWN,
     behind: formatDuration(s.secondsBehind),
     transactions: formatCount(s.transactionsApplied),
@@ -74,6 +79,12 @@ export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {
     rate: formatRate(s.rowsPerSecond),
     lastError: s.lastError ?? '',
   }));
+}
+
+/** views/partials/status-script.eta says the same from /api/status. */
+export function describeStreamOwner(s: StreamSnapshot): string {
+  if (!s.owner) return UNKNOWN;
+  return `pid ${s.owner.pid} on ${s.owner.host}${s.owner.here ? ' (this daemon)' : ''}`;
 }
 
 /** Per-stream gauges, read from the streams' snapshots when scraped. */

@@ -6,7 +6,7 @@ import type { BinlogTable } from '../mysql/binlog/events.ts';
 import { describeTablet, TabletError, type PoolConnection, type TabletRef } from '../mysql/connection.ts';
 import { classifyError } from '../mysql/retry.ts';
 import type { ColumnShape, RowChange, TableShape } from './changes.ts';
-import { updatePositionSql } from './checkpoint-row.ts';
+import { lockPositionSql, updatePositionSql } from './checkpoint-row.ts';
 import { changeSql, describeKey, planStatements, type PlannedStatement } from './statements.ts';
 
 /** A source transaction that reached its commit, with the changes of it the destination takes (maybe none). */
@@ -35,6 +35,18 @@ export class StreamStopError extends Error {
   }
 }
 
+/**
+ * The checkpoint row moved under the stream (another writer committed from the same position: a daemon that took
+ * the stream over while this one had lost its lease, or an operator): this group is rolled back and a new session
+ * resumes from where the row stands (or stops, if it is gone).
+ */
+export class CheckpointMovedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointMovedError';
+  }
+}
+
 interface ColumnDbRow { name: string; generated: string; charset: string | null }
 
 /** SQL text per round trip while applying a group: several statements in one query, the replies checked one by one. */
@@ -45,10 +57,13 @@ export class Applier {
   readonly #ref: TabletRef;
   readonly #uid: number;
   readonly #shardingColumn: string | null;
+  /** Where the checkpoint row stands: each commit moves it only from there (one writer per row, whoever owns it). */
+  #position: string | undefined;
   /** Destination table shapes by source table name; read once per session, dropped after a DDL. */
   readonly #shapes = new Map<string, TableShape>();
 
-  constructor(conn: PoolConnection, ref: TabletRef, uid: number, shardingColumn: string | null) {
+  constructor(conn: PoolConnection, ref: TabletRef, uid: number, shardingColumn: string | null, from?: string) {
+    this.#position = from;
     this.#conn = conn;
     this.#ref = ref;
     this.#uid = uid;
@@ -113,7 +128,7 @@ export class Applier {
     if (transactions.length === 0) return;
     const last = transactions[transactions.length - 1];
     const planned = planStatements(transactions.flatMap((t) => t.changes));
-    await this.#query('START TRANSACTION', 'starting a stream transaction');
+    await this.#begin();
     try {
       await this.#run(planned);
     } catch (err) {
@@ -122,6 +137,23 @@ export class Applier {
       throw err;
     }
     await this.#commitAt(last);
+  }
+
+  /**
+   * Starts a destination transaction holding the checkpoint row, checked to stand where this stream left it: a
+   * second writer from the same position (another daemon that took the stream over) waits here, then finds the
+   * row moved and applies nothing.
+   */
+  async #begin(): Promise<void> {
+    await this.#query('START TRANSACTION', 'starting a stream transaction');
+    if (this.#position === undefined) return;
+    const rows = (await this.#query(lockPositionSql(this.#uid), 'locking the stream checkpoint')) as { pos: Buffer | string | null }[];
+    const now = rows[0] ? String(rows[0].pos ?? '') : undefined;
+    if (now === this.#position) return;
+    await this.#rollback();
+    const row = `the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)}`;
+    if (now === undefined) throw new StreamStopError(`${row} is gone`);
+    throw new CheckpointMovedError(`${row} is at ${now}, not at ${this.#position} where this stream left it (another daemon may have run the stream meanwhile); resuming from the row`);
   }
 
   /** Runs planned statements, several per round trip, checking that each affected exactly its rows. */
@@ -144,18 +176,21 @@ export class Applier {
 
   /** Moves the checkpoint (the row must be there) and commits: the rows and the position land together or not at all. */
   async #commitAt(last: SourceTransaction): Promise<void> {
-    const moved = (await this.#query(updatePositionSql(this.#uid, last.position, Date.now() / 1000, last.timestamp), 'moving the stream checkpoint')) as { affectedRows: number };
+    const moved = (await this.#query(updatePositionSql(this.#uid, last.position, Date.now() / 1000, last.timestamp, this.#position), 'moving the stream checkpoint')) as { affectedRows: number };
     if (moved.affectedRows !== 1) {
       await this.#rollback();
-      throw new StreamStopError(`the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)} is gone`);
+      const row = `the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)}`;
+      if (this.#position === undefined) throw new StreamStopError(`${row} is gone`);
+      throw new CheckpointMovedError(`${row} is no longer at ${this.#position} (another daemon may have run the stream meanwhile); resuming from the row`);
     }
     await this.#query('COMMIT', 'committing stream changes');
+    if (this.#position !== undefined) this.#position = last.position;
   }
 
   /** One source transaction at a time, one change per statement: what applies commits, the first that does not is named. */
   async #applyCarefully(transactions: readonly SourceTransaction[]): Promise<void> {
     for (const txn of transactions) {
-      await this.#query('START TRANSACTION', 'starting a stream transaction');
+      await this.#begin();
       for (const change of txn.changes) {
         const failure = await this.#tryOne(change);
         if (failure !== null) {

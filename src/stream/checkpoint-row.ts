@@ -58,9 +58,19 @@ export async function readStreamCheckpoints(pool: Pool, ref: TabletRef): Promise
   }
 }
 
-/** The statement that moves a stream's position, in the same destination transaction as the rows it applied. */
-export function updatePositionSql(uid: number, position: string, nowSeconds: number, transactionTimestamp: number): string {
-  return `UPDATE \`_vt\`.\`blp_checkpoint\` SET pos=${quoteString(position)}, time_updated=${Math.floor(nowSeconds)}, transaction_timestamp=${Math.floor(transactionTimestamp)} WHERE source_shard_uid=${checkedUid(uid)}`;
+/**
+ * The statement that moves a stream's position, in the same destination transaction as the rows it applied. With
+ * `from`, only if the row still stands there: a stream whose row another moved (a daemon that took the stream over
+ * while this one had lost its lease) changes nothing.
+ */
+export function updatePositionSql(uid: number, position: string, nowSeconds: number, transactionTimestamp: number, from?: string): string {
+  const fence = from === undefined ? '' : ` AND pos=${quoteString(from)}`;
+  return `UPDATE \`_vt\`.\`blp_checkpoint\` SET pos=${quoteString(position)}, time_updated=${Math.floor(nowSeconds)}, transaction_timestamp=${Math.floor(transactionTimestamp)} WHERE source_shard_uid=${checkedUid(uid)}${fence}`;
+}
+
+/** Reads the stream's position and locks its row until the transaction ends: one writer at a time moves it. */
+export function lockPositionSql(uid: number): string {
+  return `SELECT pos FROM \`_vt\`.\`blp_checkpoint\` WHERE source_shard_uid=${checkedUid(uid)} FOR UPDATE`;
 }
 
 /** Sets or clears DontStart, keeping any other flag: a stopped stream stays stopped across daemon restarts. */

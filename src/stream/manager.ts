@@ -1,8 +1,16 @@
-// Runs every stream of the daemon: one per destination shard's `sourceShards` entry, as the topology says, each
-// driven by its destination's `_vt.blp_checkpoint` row. Picks up new streams when a clone ends (and on a timer, for
+// Runs the daemon's streams: one per destination shard's `sourceShards` entry, as the topology says, each driven
+// by its destination's `_vt.blp_checkpoint` row. Picks up new streams when a clone ends (and on a timer, for
 // topology changes made elsewhere), starts them all again after a restart, and stops and starts them on request.
+//
+// Ownership (DESIGN.md "Many daemons"): a stream runs only in the daemon holding its lock (`stream KS/SHARD/UID`,
+// on the daemon's lease); the others show it as `elsewhere`, naming the holder, and ask every claimMs whether it
+// is free: when the holder dies its lease expires, the lock goes with it and the first daemon to ask takes the
+// stream and resumes it from its checkpoint row (rows and position commit together). A daemon that loses its
+// lease stops its streams at once: they may be someone else's now.
 
+import os from 'node:os';
 import type { Logger } from 'pino';
+import { LockHeldError, streamLockName, type HeldLocks, type LockOwner } from '../topology/coordination.ts';
 import type { StreamSnapshot } from './status.ts';
 import { Stream, type StreamDeps } from './stream.ts';
 
@@ -13,18 +21,43 @@ export class UnknownStreamError extends Error {
   }
 }
 
+/** A stop or start asked of a daemon that does not run the stream (HTTP 409): ask its owner. */
+export class StreamOwnedElsewhereError extends Error {
+  readonly owner: LockOwner;
+  constructor(stream: string, owner: LockOwner) {
+    super(`stream ${stream} runs in the daemon with pid ${owner.pid} on ${owner.host} (since ${owner.since}); stop or start it there`);
+    this.name = 'StreamOwnedElsewhereError';
+    this.owner = owner;
+  }
+}
+
 export interface StreamManagerOptions extends StreamDeps {
   /** How often the topology is read again for streams added or removed elsewhere (ms; default 10 s; 0 never). */
   refreshMs?: number;
+  /** How often a stream another daemon holds is checked for a free lock (ms; default 1 s; 0 never). */
+  claimMs?: number;
+}
+
+/** A stream and its lock. */
+interface Owned {
+  stream: Stream;
+  lock: string;
+  /** Our lock while this daemon owns the stream. */
+  held: HeldLocks | null;
+  /** The holder as last seen: us while `held`, another daemon, or null (free, or not asked yet). */
+  owner: LockOwner | null;
+  /** The stop after a lost lease, awaited before the stream is taken again. */
+  stopping: Promise<void>;
 }
 
 export class StreamManager {
   readonly #deps: StreamManagerOptions;
   readonly #log: Logger;
   /** By `keyspace/shard#uid` of the destination and source uid. */
-  readonly #streams = new Map<string, Stream>();
-  #timer: NodeJS.Timeout | null = null;
-  #refreshing: Promise<void> = Promise.resolve();
+  readonly #streams = new Map<string, Owned>();
+  #timers: NodeJS.Timeout[] = [];
+  /** Every change of the streams and their locks runs in this queue, one at a time. */
+  #queue: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(deps: StreamManagerOptions) {
@@ -32,24 +65,33 @@ export class StreamManager {
     this.#log = deps.log;
   }
 
-  /** Starts every stream the topology lists (each stays stopped if its row says DontStart), then keeps watching. */
+  /** Takes and starts every free stream the topology lists (each stays stopped if its row says DontStart), then keeps watching. */
   async open(): Promise<void> {
     await this.refresh();
-    const every = this.#deps.refreshMs ?? 10_000;
-    if (every > 0) {
-      this.#timer = setInterval(() => void this.refresh().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'reading the topology for streams failed')), every);
-      this.#timer.unref();
-    }
+    const every = (ms: number | undefined, fallback: number, what: string, fn: () => Promise<void>) => {
+      const period = ms ?? fallback;
+      if (period <= 0) return;
+      const timer = setInterval(() => void this.#serial(fn).catch((err: unknown) => this.#log.warn({ err: String(err) }, what)), period);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.#deps.refreshMs, 10_000, 'reading the topology for streams failed', () => this.#refresh({}));
+    every(this.#deps.claimMs, 1_000, 'checking the stream locks failed', () => this.#claimAll());
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn);
+    this.#queue = next.then(() => {}, () => {});
+    return next;
   }
 
   /**
-   * Brings the streams in line with the topology: new `sourceShards` entries start, gone ones stop. With `restart`
-   * (a clone has just written fresh checkpoint rows) every stream not running starts again from its row.
+   * Brings the streams in line with the topology: new `sourceShards` entries are taken (if free) and start, gone
+   * ones stop. With `restart` (a clone has just written fresh checkpoint rows) every stream this daemon owns and
+   * that is not running starts again from its row.
    */
   refresh(options: { restart?: boolean } = {}): Promise<void> {
-    const next = this.#refreshing.then(() => this.#refresh(options));
-    this.#refreshing = next.catch(() => {});
-    return next;
+    return this.#serial(() => this.#refresh(options));
   }
 
   async #refresh({ restart = false }: { restart?: boolean }): Promise<void> {
@@ -62,74 +104,166 @@ export class StreamManager {
           const key = `${keyspace}/${shard}#${source.uid}`;
           wanted.add(key);
           const known = this.#streams.get(key);
-          if (known && known.id.source.keyspace === source.keyspace && known.id.source.shard === source.shard) {
-            if (restart && known.state !== 'running') known.start();
+          if (known && known.stream.id.source.keyspace === source.keyspace && known.stream.id.source.shard === source.shard) {
+            if (restart && known.held && known.stream.state !== 'running') known.stream.start();
             continue;
           }
-          if (known) await known.stop();
-          const stream = new Stream({ keyspace, shard, source }, this.#deps);
-          this.#streams.set(key, stream);
-          this.#log.info({ stream: stream.name }, 'starting stream');
-          stream.start();
+          if (known) await this.#drop(known);
+          const owned: Owned = { stream: new Stream({ keyspace, shard, source }, this.#deps), lock: streamLockName(keyspace, shard, source.uid), held: null, owner: null, stopping: Promise.resolve() };
+          this.#streams.set(key, owned);
+          await this.#claim(owned);
         }
       }
     }
-    for (const [key, stream] of this.#streams) {
+    for (const [key, owned] of this.#streams) {
       if (wanted.has(key)) continue;
-      this.#log.info({ stream: stream.name }, 'stream no longer in the topology: stopping it');
-      await stream.stop();
+      this.#log.info({ stream: owned.stream.name }, 'stream no longer in the topology: stopping it');
+      await this.#drop(owned);
       this.#streams.delete(key);
     }
   }
 
-  snapshot(): StreamSnapshot[] {
-    const now = Date.now();
-    return [...this.#streams.values()].map((s) => s.snapshot(now)).sort((a, b) => `${a.keyspace}/${a.shard}`.localeCompare(`${b.keyspace}/${b.shard}`) || a.sourceUid - b.sourceUid);
+  async #claimAll(): Promise<void> {
+    for (const owned of this.#streams.values()) {
+      if (this.#closed) return;
+      await this.#claim(owned);
+    }
   }
 
-  #of(keyspace: string, shard: string): Stream[] {
-    const found = [...this.#streams.values()].filter((s) => s.id.keyspace === keyspace && s.id.shard === shard);
+  /**
+   * Takes the stream's lock if nobody holds it and starts the stream (its row's DontStart still keeps it stopped);
+   * otherwise notes who holds it. A failure to ask is logged and asked again at the next tick.
+   */
+  async #claim(owned: Owned): Promise<boolean> {
+    if (owned.held) return true;
+    if (this.#closed) return false;
+    await owned.stopping;
+    const name = owned.stream.name;
+    try {
+      const holder = await this.#deps.topo.locks.holder(owned.lock);
+      if (holder) {
+        if (!sameOwner(holder, owned.owner)) this.#log.info({ stream: name, owner: { host: holder.host, pid: holder.pid } }, 'stream runs in another daemon');
+        owned.owner = holder;
+        return false;
+      }
+      const me: LockOwner = { host: os.hostname(), pid: process.pid, jobId: `stream ${name}`, since: new Date().toISOString() };
+      const held = await this.#deps.topo.locks.acquire([owned.lock], me);
+      owned.held = held;
+      owned.owner = me;
+      held.lost.addEventListener('abort', () => this.#lost(owned, held), { once: true });
+    } catch (err) {
+      if (err instanceof LockHeldError) {
+        owned.owner = err.holder;
+        return false;
+      }
+      this.#log.debug({ stream: name, err: String(err) }, 'could not check the stream lock; trying again');
+      return false;
+    }
+    this.#log.info({ stream: name }, 'took the stream: starting it from its checkpoint');
+    owned.stream.start();
+    return true;
+  }
+
+  /** This daemon's lease is gone: the stream may be another daemon's already, so it stops now. */
+  #lost(owned: Owned, held: HeldLocks): void {
+    if (owned.held !== held) return;
+    owned.held = null;
+    owned.owner = null;
+    this.#log.error({ stream: owned.stream.name, err: String(held.lost.reason) }, 'lost the stream lock: stopping the stream');
+    owned.stopping = owned.stream.stop();
+  }
+
+  /** Stops the stream and gives its lock back. */
+  async #drop(owned: Owned): Promise<void> {
+    await owned.stream.stop();
+    await owned.stopping;
+    const held = owned.held;
+    owned.held = null;
+    owned.owner = null;
+    await held?.release().catch((err: unknown) => this.#log.warn({ stream: owned.stream.name, err: String(err) }, 'could not release the stream lock; it expires with the lease'));
+  }
+
+  snapshot(): StreamSnapshot[] {
+    const now = Date.now();
+    return [...this.#streams.values()].map((o) => ownedSnapshot(o, now)).sort((a, b) => `${a.keyspace}/${a.shard}`.localeCompare(`${b.keyspace}/${b.shard}`) || a.sourceUid - b.sourceUid);
+  }
+
+  #of(keyspace: string, shard: string): Owned[] {
+    const found = [...this.#streams.values()].filter((o) => o.stream.id.keyspace === keyspace && o.stream.id.shard === shard);
     if (found.length === 0) throw new UnknownStreamError(keyspace, shard);
     return found;
   }
 
-  /** Stops the destination's streams and marks their rows DontStart, so a daemon restart keeps them stopped. */
-  async stop(keyspace: string, shard: string): Promise<StreamSnapshot[]> {
-    await this.refresh();
-    const streams = this.#of(keyspace, shard);
-    for (const s of streams) {
-      await s.setDontStart(true);
-      await s.stop();
+  /** Refuses a stop or start of streams another daemon runs, before anything changes. */
+  async #ownedHereOrFree(keyspace: string, shard: string): Promise<Owned[]> {
+    await this.#refresh({});
+    const found = this.#of(keyspace, shard);
+    for (const o of found) {
+      if (o.held) continue;
+      await this.#claim(o);
+      if (!o.held && o.owner) throw new StreamOwnedElsewhereError(o.stream.name, o.owner);
     }
-    return streams.map((s) => s.snapshot());
+    return found;
+  }
+
+  /** Stops the destination's streams and marks their rows DontStart, so a daemon restart keeps them stopped. */
+  stop(keyspace: string, shard: string): Promise<StreamSnapshot[]> {
+    return this.#serial(async () => {
+      const found = await this.#ownedHereOrFree(keyspace, shard);
+      for (const o of found) {
+        await o.stream.setDontStart(true);
+        await o.stream.stop();
+      }
+      return found.map((o) => ownedSnapshot(o));
+    });
   }
 
   /** Clears DontStart and starts the destination's streams from their checkpoints. */
-  async start(keyspace: string, shard: string): Promise<StreamSnapshot[]> {
-    await this.refresh();
-    const streams = this.#of(keyspace, shard);
-    for (const s of streams) {
-      await s.setDontStart(false);
-      if (s.state !== 'running') s.start();
-    }
-    return streams.map((s) => s.snapshot());
+  start(keyspace: string, shard: string): Promise<StreamSnapshot[]> {
+    return this.#serial(async () => {
+      const found = await this.#ownedHereOrFree(keyspace, shard);
+      for (const o of found) {
+        await o.stream.setDontStart(false);
+        if (o.held && o.stream.state !== 'running') o.stream.start();
+      }
+      return found.map((o) => ownedSnapshot(o));
+    });
   }
 
-  /** For a cutover: stops the destination's streams where they stand; their rows and flags stay as they are. */
-  async pause(keyspace: string, shard: string): Promise<void> {
-    for (const s of this.#of(keyspace, shard)) await s.stop();
+  /**
+   * For a cutover: stops the destination's streams where they stand; their rows and flags stay as they are. Only
+   * streams this daemon owns can be paused here (a cutover runs beside its streams).
+   */
+  pause(keyspace: string, shard: string): Promise<void> {
+    return this.#serial(async () => {
+      for (const o of await this.#ownedHereOrFree(keyspace, shard)) await o.stream.stop();
+    });
   }
 
   /** For a cutover: starts the destination's streams again from their rows (the undo of pause). */
-  async resume(keyspace: string, shard: string): Promise<void> {
-    for (const s of this.#of(keyspace, shard)) if (s.state !== 'running') s.start();
+  resume(keyspace: string, shard: string): Promise<void> {
+    return this.#serial(async () => {
+      for (const o of this.#of(keyspace, shard)) if (o.held && o.stream.state !== 'running') o.stream.start();
+    });
   }
 
-  /** Stops every stream (their rows keep their flags: they start again with the next daemon). */
+  /** Stops every stream and gives their locks back (their rows keep their flags: they start again with the next daemon). */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    await this.#refreshing;
-    await Promise.all([...this.#streams.values()].map((s) => s.stop()));
+    for (const t of this.#timers) clearInterval(t);
+    await this.#queue;
+    await Promise.all([...this.#streams.values()].map((o) => this.#drop(o)));
   }
+}
+
+function sameOwner(a: LockOwner, b: LockOwner | null): boolean {
+  return b !== null && a.host === b.host && a.pid === b.pid && a.since === b.since;
+}
+
+function ownedSnapshot(o: Owned, now = Date.now()): StreamSnapshot {
+  const snap = o.stream.snapshot(now);
+  if (!o.owner) return snap;
+  const owner = { host: o.owner.host, pid: o.owner.pid, since: o.owner.since, here: o.held !== null };
+  // A stream another daemon holds does not run here (one stopping after a lost lease shows as it is).
+  return { ...snap, state: owner.here || snap.state === 'running' ? snap.state : 'elsewhere', owner };
 }

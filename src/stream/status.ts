@@ -1,7 +1,8 @@
 // What a stream shows (DESIGN.md "Filtered replication", Watching): one snapshot per stream, for /status,
 // /api/status (`"streams": [...]`), the metrics and `shardworker stream status`.
 
-export const STREAM_STATES = ['running', 'stopped', 'error'] as const;
+// `elsewhere`: another daemon holds the stream's lock and runs it (DESIGN.md "Many daemons"); this one only shows it.
+export const STREAM_STATES = ['running', 'stopped', 'error', 'elsewhere'] as const;
 export type StreamState = (typeof STREAM_STATES)[number];
 
 export interface StreamSnapshot {
@@ -27,4 +28,16 @@ export interface StreamSnapshot {
   /** Times the stream stopped in error since the daemon started. */
   errors: number;
   lastError: string | null;
+  /** The daemon holding the stream's lock (it runs the stream); null while nobody does. */
+  owner: StreamOwner | null;
+}
+
+/** Who runs a stream: the holder of its lock. */
+export interface StreamOwner {
+  host: string;
+  pid: number;
+  /** When it took the stream (ISO time). */
+  since: string;
+  /** Whether that is this daemon. */
+  here: boolean;
 }

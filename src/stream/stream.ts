@@ -14,7 +14,7 @@ import { RateMeter } from '../worker/progress.ts';
 import { tabletsOf } from '../topology/shards.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import type { Credentials, DbTls, SourceShard, TabletType, Topology } from '../topology/types.ts';
-import { Applier, DivergenceError, StreamStopError, type SourceTransaction } from './applier.ts';
+import { Applier, CheckpointMovedError, DivergenceError, StreamStopError, type SourceTransaction } from './applier.ts';
 import { isDontStart, readStreamCheckpoints, setDontStartSql, type StreamCheckpoint } from './checkpoint-row.ts';
 import { EventPump } from './event-pump.ts';
 import { routeRows, streamsTable, type StreamScope } from './filter.ts';
@@ -60,7 +60,7 @@ class SourceEndedError extends Error {
 }
 
 function classifyStreamError(err: unknown): FailureKind {
-  if (err instanceof SourceEndedError) return 'connection';
+  if (err instanceof SourceEndedError || err instanceof CheckpointMovedError) return 'connection';
   if (err instanceof DivergenceError || err instanceof StreamStopError) return 'fatal';
   return classifyError(err);
 }
@@ -135,6 +135,7 @@ export class Stream {
       retries: this.#retries,
       errors: this.#errors,
       lastError: this.#lastError,
+      owner: null, // the manager knows who holds the stream's lock
     };
   }
 
@@ -204,7 +205,7 @@ export class Stream {
       const conn = await acquireConnection(pool, destination, 'opening the stream destination');
       try {
         const vertical = this.id.source.keyspace !== this.id.keyspace;
-        const applier = new Applier(conn, destination, this.id.source.uid, vertical ? null : (topo.keyspaces[this.id.keyspace].shardingColumnName ?? null));
+        const applier = new Applier(conn, destination, this.id.source.uid, vertical ? null : (topo.keyspaces[this.id.keyspace].shardingColumnName ?? null), checkpoint.position);
         source = await this.#openSource(topo, checkpoint.position, signal);
         if (signal.aborted) return;
         this.#log.info({ position: checkpoint.position, sourceTablet: this.#sourceTablet, destination: describeTablet(destination) }, 'stream started');

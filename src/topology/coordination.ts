@@ -8,7 +8,7 @@ import { TopologyError } from './errors.ts';
 export interface LockOwner {
   host: string;
   pid: number;
-  /** The job (or, later, the stream) it is held for. */
+  /** The job it is held for; for a stream's lock, `stream SOURCE -> DESTINATION`. */
   jobId: string;
   /** When it was taken (ISO time). */
   since: string;
@@ -67,6 +67,11 @@ export function describeLockOwner(o: LockOwner): string {
 /** The lock a job holds on a shard it reads or writes: `shard commerce/-80`. */
 export function shardLockName(keyspace: string, shard: string): string {
   return `shard ${keyspace}/${shard}`;
+}
+
+/** The lock a daemon holds on a stream it runs: `stream commerce/-80/1` (destination shard, source uid). */
+export function streamLockName(keyspace: string, shard: string, sourceUid: number): string {
+  return `stream ${keyspace}/${shard}/${sourceUid}`;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

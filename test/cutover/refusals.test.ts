@@ -44,7 +44,7 @@ function topology(served: { source: string[]; dests: string[] }, reversed = fals
 function stream(shard: string, over: Partial<StreamSnapshot> = {}): StreamSnapshot {
   return {
     keyspace: 'ks', shard, source: 'ks/0', sourceUid: 0, sourceTablet: 'zone1-100', destinationTablet: null, state: 'running',
-    position: 'MariaDB/0-100-5', secondsBehind: 0, transactionsApplied: 0, rowsApplied: 0, rowsPerSecond: 0, retries: 0, errors: 0, lastError: null,
+    position: 'MariaDB/0-100-5', secondsBehind: 0, transactionsApplied: 0, rowsApplied: 0, rowsPerSecond: 0, retries: 0, errors: 0, lastError: null, owner: null,
     ...over,
   };
 }

@@ -33,7 +33,7 @@ function snapshot(done: number): StatusSnapshot {
 test('/api/status carries the cutover; /status draws it', async () => {
   const jobs = new FakeJobs();
   jobs.current = snapshot(NAMES.length);
-  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
+  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, statusMaxAgeMs: 0 }); // the snapshot is swapped between requests
   const api = (await app.inject({ method: 'GET', url: '/api/status' })).json() as StatusSnapshot;
   assert.deepEqual(api.cutover, jobs.current.cutover);
   const page = (await app.inject({ method: 'GET', url: '/status' })).body;

@@ -7,7 +7,7 @@ export function streamSnapshot(over: Partial<StreamSnapshot> = {}): StreamSnapsh
   return {
     keyspace: 'commerce', shard: '-80', source: 'commerce/0', sourceUid: 0, sourceTablet: 'zone1-100', destinationTablet: 'zone1-200',
     state: 'running', position: 'MariaDB/0-100-57', secondsBehind: 3, transactionsApplied: 1234, rowsApplied: 5678, rowsPerSecond: 210,
-    retries: 1, errors: 0, lastError: null, ...over,
+    retries: 1, errors: 0, lastError: null, owner: { host: 'db-worker-1', pid: 4242, since: '2026-01-02T03:04:05.000Z', here: true }, ...over,
   };
 }
 

@@ -88,7 +88,7 @@ describe('streams over HTTP', () => {
   });
 
   test('shardworker stream: its lines, and a clear refusal when no daemon answers', () => {
-    assert.equal(streamLine(streamSnapshot()), 'commerce/-80 <- commerce/0  running  position MariaDB/0-100-57  behind 3s  1234 transactions, 5678 rows, 210 rows/s');
+    assert.equal(streamLine(streamSnapshot()), 'commerce/-80 <- commerce/0  running  owner pid 4242 on db-worker-1  position MariaDB/0-100-57  behind 3s  1234 transactions, 5678 rows, 210 rows/s');
     const r = spawnSync(process.execPath, ['bin/shardworker.js', '--port', '1', 'stream', 'status'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /no daemon answers at http:\/\/127\.0\.0\.1:1/);

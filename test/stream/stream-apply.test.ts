@@ -244,4 +244,24 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
     await until('stopped', () => s.state === 'stopped');
     assert.deepEqual(await ids(0), []);
   });
+
+  test('a checkpoint row moved by another writer (a daemon that took the stream over) rolls the group back; the stream resumes from the row', async () => {
+    const binlog = new SyntheticBinlog();
+    await resetDestination(0, binlog.position);
+    binlog.transaction(insert(t, row(1, LOW)));
+    const s = await startStream(binlog, '-80');
+    await reaches(s, binlog.position);
+    // Another owner commits the next source transaction first, rows and position together.
+    const moved = binlog.position.replace(/\d+$/, (n) => String(Number(n) + 1));
+    await sql(c.dests[0], `INSERT INTO ${DB}.t (id, keyspace_id, name) VALUES (2, ${LOW}, 'r2'); UPDATE _vt.blp_checkpoint SET pos = '${moved}'`);
+    const opens = binlog.opens.length;
+    assert.equal(binlog.transaction(insert(t, row(2, LOW))), moved);
+    binlog.transaction(insert(t, row(3, LOW)));
+    await reaches(s, binlog.position);
+    assert.ok(s.snapshot().retries >= 1, 'the stale commit was retried');
+    assert.equal(binlog.opens.at(-1), moved, 'the new session resumed from the moved row');
+    assert.ok(binlog.opens.length > opens);
+    assert.deepEqual(await ids(0), [1, 2, 3]);
+    assert.equal(await checkpointPos(0), binlog.position);
+  });
 });
