@@ -1,8 +1,8 @@
 // A stream's row in the destination's `_vt.blp_checkpoint` (DESIGN.md: the stream *is* this row): where it
-// resumes, whether it may start, how fast it may go. Statement texts are pure; the reads go through queryOn.
+// resumes, whether it may start, how fast it may go. Statement texts are pure; the reads go through the tablet client.
 
 import { BLP_FLAG_DONT_START } from '../clone/checkpoint.ts';
-import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import type { TabletClient } from '../mysql/tablet-client.ts';
 import { quoteString } from '../mysql/sql.ts';
 
 export interface StreamCheckpoint {
@@ -48,14 +48,27 @@ const ER_BAD_DB = 1049;
 const ER_NO_SUCH_TABLE = 1146;
 
 /** Every checkpoint row of a destination; none when it has no `_vt.blp_checkpoint` (never cloned with one). */
-export async function readStreamCheckpoints(pool: Pool, ref: TabletRef): Promise<StreamCheckpoint[]> {
+export async function readStreamCheckpoints(client: TabletClient): Promise<StreamCheckpoint[]> {
   try {
-    return (await queryOn<CheckpointDbRow[]>(pool, ref, 'reading _vt.blp_checkpoint', SELECT)).map(fromDb);
+    return (await client.query<CheckpointDbRow[]>('reading _vt.blp_checkpoint', SELECT)).map(fromDb);
   } catch (err) {
     const errno = (err as { errno?: number }).errno;
     if (errno === ER_NO_SUCH_TABLE || errno === ER_BAD_DB) return [];
     throw err;
   }
+}
+
+/**
+ * Reads a stream's position and locks its row until the transaction ends: the first statement of every apply
+ * transaction, so a group is applied only onto the position it follows (see Applier).
+ */
+export function lockPositionSql(uid: number): string {
+  return `SELECT pos FROM \`_vt\`.\`blp_checkpoint\` WHERE source_shard_uid=${checkedUid(uid)} FOR UPDATE`;
+}
+
+/** A position as the checkpoint row holds it (VARBINARY). */
+export function positionOf(pos: Buffer | string | null): string {
+  return pos === null ? '' : String(pos);
 }
 
 /** The statement that moves a stream's position, in the same destination transaction as the rows it applied. */
