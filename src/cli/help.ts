@@ -45,7 +45,8 @@ Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs,
 /api/streams/stop, /api/streams/start), /metrics and /healthz. One job runs at a time. Beside it, one stream per
 destination shard and source shard in the topology's sourceShards carries the source's writes over from the
 destination's _vt.blp_checkpoint row (unless the row says DontStart); streams start when a clone ends and
-again when the daemon starts. SIGINT/SIGTERM stops the streams, cancels a running job, waits for its cleanup,
+again when the daemon starts. A stream stops in error on a destination table with triggers (they would
+fire on applied rows): drop them there and create them at cutover. SIGINT/SIGTERM stops the streams, cancels a running job, waits for its cleanup,
 then closes the server.
 
   --stream-tablet-type TYPE    the source tablet streams read the binlog of (default replica; the primary
