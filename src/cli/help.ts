@@ -46,8 +46,9 @@ Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs,
 destination shard and source shard in the topology's sourceShards carries the source's writes over from the
 destination's _vt.blp_checkpoint row (unless the row says DontStart); streams start when a clone ends and
 again when the daemon starts. With several daemons on one topology each stream runs in the one holding its lock
-(the others show it as elsewhere and take it over when that daemon's lease expires). SIGINT/SIGTERM stops the
-streams, cancels a running job, waits for its cleanup, then closes the server.
+(the others show it as elsewhere and take it over when that daemon's lease expires). A stream stops in error on a
+destination table with triggers (they would fire on applied rows): drop them there and create them at cutover.
+SIGINT/SIGTERM stops the streams, cancels a running job, waits for its cleanup, then closes the server.
 
   --stream-tablet-type TYPE    the source tablet streams read the binlog of (default replica; the primary
                                when there is no usable one)

@@ -9,7 +9,7 @@
 // failure its outcome is unknown, and the next attempt must recognise that it had landed.
 
 import type { Logger } from 'pino';
-import { openPool, queryOn, type Pool, type PoolOptions, type TabletRef } from './connection.ts';
+import { acquireConnection, openPool, queryOn, TabletError, type Pool, type PoolOptions, type TabletRef } from './connection.ts';
 import { classifyError, errorCodes, isDuplicateKey, withRetry, type FailureKind, type Outage, type RetryEvent, type RetryPolicy } from './retry.ts';
 import type { Credentials, DbTls } from '../topology/types.ts';
 import { BulkLanes, probeBulk } from './bulk-execute.ts';
@@ -52,8 +52,8 @@ export interface TabletLinkHooks {
   policy(): RetryPolicy | null;
   signal: AbortSignal;
   log?: Logger;
-  /** One retry against `tablet`: count it. */
-  counted(tablet: string): void;
+  /** One retry against `tablet` (after `error`): count it. */
+  counted(tablet: string, error?: unknown): void;
   /** A fault no retry can mend was found outside any statement (a source that moved): fail the job with it. */
   broken?(err: Error): void;
   /** Called before each attempt of each step, with the tablet and what is being done: how a test acts at a phase. */
@@ -66,6 +66,8 @@ export interface TabletLinkOptions extends TabletLinkHooks {
   tls?: DbTls;
   /** For a shard's primary: after a read-only refusal (a failover), the shard's writable primary, as the topology now has it. */
   resolvePrimary?: () => Promise<TabletRef>;
+  /** The outage window, when the caller retries around the link too (a stream's sessions): one window for both. */
+  outage?: Outage;
 }
 
 /**
@@ -83,7 +85,7 @@ export interface ConnectionGuard {
  */
 export class TabletLink {
   readonly #opts: TabletLinkOptions;
-  readonly outage: Outage = { since: null };
+  readonly outage: Outage;
   readonly #clients: TabletClient[] = [];
   #ref: TabletRef;
   #guard: ConnectionGuard | null = null;
@@ -95,6 +97,7 @@ export class TabletLink {
   constructor(opts: TabletLinkOptions) {
     this.#opts = opts;
     this.#ref = opts.ref;
+    this.outage = opts.outage ?? { since: null };
   }
 
   get ref(): TabletRef {
@@ -245,6 +248,11 @@ export class TabletClient {
   }
 }
 
+/** The statements of one transaction on one connection (Channel.transaction), in order. */
+export interface Transaction {
+  query<T>(doing: string, sql: string, values?: unknown[]): Promise<T>;
+}
+
 /** A pool on a tablet, handed to a step of an attempt (never kept beyond it). */
 export class Channel {
   readonly ref: TabletRef;
@@ -265,6 +273,41 @@ export class Channel {
 
   query<T>(doing: string, sql: string, values?: unknown[]): Promise<T> {
     return queryOn<T>(this.pool, this.ref, doing, sql, values);
+  }
+
+  /**
+   * Runs `work` as one transaction on one connection of the pool: committed when it returns, rolled back when it
+   * throws. A connection whose rollback failed is destroyed, never handed back to the pool mid-transaction. As a
+   * step of an attempt, the whole transaction is what is repeated.
+   */
+  async transaction<T>(doing: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const ref = this.ref;
+    const conn = await acquireConnection(this.pool, ref, doing);
+    const tx: Transaction = {
+      async query<R>(what: string, sql: string, values?: unknown[]): Promise<R> {
+        try {
+          const [rows] = await conn.query(sql, values);
+          return rows as R;
+        } catch (err) {
+          throw new TabletError(ref, what, err);
+        }
+      },
+    };
+    let reusable = false;
+    try {
+      await tx.query(doing, 'START TRANSACTION');
+      const result = await work(tx);
+      await tx.query(doing, 'COMMIT');
+      reusable = true;
+      return result;
+    } catch (err) {
+      // The caller's error is the one to report; a connection that cannot roll back rolls back as it closes.
+      reusable = await conn.query('ROLLBACK').then(() => true, () => false);
+      throw err;
+    } finally {
+      if (reusable) conn.release();
+      else conn.destroy();
+    }
   }
 
   /** LOAD DATA LOCAL INFILE of `data` (mysql/infile.ts). */
@@ -354,7 +397,7 @@ export async function attemptOn<T>(clients: TabletClient[], doing: string, step:
     onRetry: (event: RetryEvent) => {
       if (event.kind === 'connection') uncertain = true;
       const tablet = linkOf(event.error).ref.alias;
-      hooks.counted(tablet);
+      hooks.counted(tablet, event.error);
       hooks.log?.warn({ ...opts.context, tablet, doing, attempt: event.attempt, kind: event.kind, retryInMs: event.delayMs, err: event.error }, opts.message ?? 'statement failed; retrying');
     },
     beforeRetry: async (kind) => {

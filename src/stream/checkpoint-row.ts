@@ -1,8 +1,8 @@
 // A stream's row in the destination's `_vt.blp_checkpoint` (DESIGN.md: the stream *is* this row): where it
-// resumes, whether it may start, how fast it may go. Statement texts are pure; the reads go through queryOn.
+// resumes, whether it may start, how fast it may go. Statement texts are pure; the reads go through the tablet client.
 
 import { BLP_FLAG_DONT_START } from '../clone/checkpoint.ts';
-import { queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
+import type { TabletClient } from '../mysql/tablet-client.ts';
 import { quoteString } from '../mysql/sql.ts';
 
 export interface StreamCheckpoint {
@@ -48,9 +48,9 @@ const ER_BAD_DB = 1049;
 const ER_NO_SUCH_TABLE = 1146;
 
 /** Every checkpoint row of a destination; none when it has no `_vt.blp_checkpoint` (never cloned with one). */
-export async function readStreamCheckpoints(pool: Pool, ref: TabletRef): Promise<StreamCheckpoint[]> {
+export async function readStreamCheckpoints(client: TabletClient): Promise<StreamCheckpoint[]> {
   try {
-    return (await queryOn<CheckpointDbRow[]>(pool, ref, 'reading _vt.blp_checkpoint', SELECT)).map(fromDb);
+    return (await client.query<CheckpointDbRow[]>('reading _vt.blp_checkpoint', SELECT)).map(fromDb);
   } catch (err) {
     const errno = (err as { errno?: number }).errno;
     if (errno === ER_NO_SUCH_TABLE || errno === ER_BAD_DB) return [];
@@ -59,18 +59,21 @@ export async function readStreamCheckpoints(pool: Pool, ref: TabletRef): Promise
 }
 
 /**
- * The statement that moves a stream's position, in the same destination transaction as the rows it applied. With
- * `from`, only if the row still stands there: a stream whose row another moved (a daemon that took the stream over
- * while this one had lost its lease) changes nothing.
+ * Reads a stream's position and locks its row until the transaction ends: the first statement of every apply
+ * transaction, so a group is applied only onto the position it follows (see Applier).
  */
-export function updatePositionSql(uid: number, position: string, nowSeconds: number, transactionTimestamp: number, from?: string): string {
-  const fence = from === undefined ? '' : ` AND pos=${quoteString(from)}`;
-  return `UPDATE \`_vt\`.\`blp_checkpoint\` SET pos=${quoteString(position)}, time_updated=${Math.floor(nowSeconds)}, transaction_timestamp=${Math.floor(transactionTimestamp)} WHERE source_shard_uid=${checkedUid(uid)}${fence}`;
-}
-
-/** Reads the stream's position and locks its row until the transaction ends: one writer at a time moves it. */
 export function lockPositionSql(uid: number): string {
   return `SELECT pos FROM \`_vt\`.\`blp_checkpoint\` WHERE source_shard_uid=${checkedUid(uid)} FOR UPDATE`;
+}
+
+/** A position as the checkpoint row holds it (VARBINARY). */
+export function positionOf(pos: Buffer | string | null): string {
+  return pos === null ? '' : String(pos);
+}
+
+/** The statement that moves a stream's position, in the same destination transaction as the rows it applied. */
+export function updatePositionSql(uid: number, position: string, nowSeconds: number, transactionTimestamp: number): string {
+  return `UPDATE \`_vt\`.\`blp_checkpoint\` SET pos=${quoteString(position)}, time_updated=${Math.floor(nowSeconds)}, transaction_timestamp=${Math.floor(transactionTimestamp)} WHERE source_shard_uid=${checkedUid(uid)}`;
 }
 
 /** Sets or clears DontStart, keeping any other flag: a stopped stream stays stopped across daemon restarts. */

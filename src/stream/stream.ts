@@ -8,8 +8,9 @@ import type { Logger } from 'pino';
 import { parseTableMatchers } from '../clone/table-filter.ts';
 import { parseShardName } from '../keyrange/keyrange.ts';
 import type { BinlogEvent, BinlogSource } from '../mysql/binlog/events.ts';
-import { acquireConnection, describeTablet, openPool, queryOn, type Pool, type TabletRef } from '../mysql/connection.ts';
-import { classifyError, sleep, withRetry, type FailureKind, type Outage } from '../mysql/retry.ts';
+import { describeTablet, type TabletRef } from '../mysql/connection.ts';
+import { classifyError, RetriesExhaustedError, sleep, withRetry, type FailureKind, type Outage } from '../mysql/retry.ts';
+import { TabletLink, withTablet, type TabletClient } from '../mysql/tablet-client.ts';
 import { RateMeter } from '../worker/progress.ts';
 import { tabletsOf } from '../topology/shards.ts';
 import type { TopologyServer } from '../topology/server.ts';
@@ -59,9 +60,14 @@ class SourceEndedError extends Error {
   }
 }
 
+/**
+ * A session's end: the source's connection, or a checkpoint that moved, starts a new session from the row; a
+ * destination statement was retried by the tablet client already (its exhaustion is final); a divergence or a stop
+ * is final.
+ */
 function classifyStreamError(err: unknown): FailureKind {
   if (err instanceof SourceEndedError || err instanceof CheckpointMovedError) return 'connection';
-  if (err instanceof DivergenceError || err instanceof StreamStopError) return 'fatal';
+  if (err instanceof DivergenceError || err instanceof StreamStopError || err instanceof RetriesExhaustedError) return 'fatal';
   return classifyError(err);
 }
 
@@ -76,6 +82,8 @@ export class Stream {
   readonly #rate = new RateMeter();
   #position: string | null = null;
   #sourceTablet: string | null = null;
+  /** The destination primary of the running session (it follows a failover), else the last one. */
+  #destination: TabletLink | null = null;
   #destinationTablet: string | null = null;
   /** Source commit time of the last applied transaction (s); whether everything the source sent is applied. */
   #lastTimestamp: number | null = null;
@@ -106,13 +114,10 @@ export class Stream {
   /** Sets or clears DontStart in the stream's checkpoint row (on the destination primary as the topology names it). */
   async setDontStart(on: boolean): Promise<void> {
     const destination = primaryOf(await this.#deps.topo.read(), this.id.keyspace, this.id.shard);
-    const pool = openPool(destination, this.#deps.credentials, { connectionLimit: 1, tls: this.#deps.tls });
-    try {
-      const checkpoint = await this.#checkpoint(pool, destination);
-      await queryOn(pool, destination, `${on ? 'setting' : 'clearing'} DontStart`, setDontStartSql(this.id.source.uid, on, checkpoint.flags));
-    } finally {
-      await pool.end().catch(() => {});
-    }
+    await withTablet(destination, this.#deps.credentials, this.#deps.tls, async (client) => {
+      const checkpoint = await this.#checkpoint(client);
+      await client.query(`${on ? 'setting' : 'clearing'} DontStart`, setDontStartSql(this.id.source.uid, on, checkpoint.flags));
+    });
   }
 
   snapshot(now = Date.now()): StreamSnapshot {
@@ -125,7 +130,7 @@ export class Stream {
       source: `${this.id.source.keyspace}/${this.id.source.shard}`,
       sourceUid: this.id.source.uid,
       sourceTablet: this.#sourceTablet,
-      destinationTablet: this.#destinationTablet,
+      destinationTablet: this.#destination?.ref.alias ?? this.#destinationTablet,
       state: this.#state,
       position: this.#position,
       secondsBehind,
@@ -164,6 +169,7 @@ export class Stream {
         outage: this.#outage,
         classify: classifyStreamError,
         onRetry: (e) => {
+          // A session that ended (the source's connection, a moved checkpoint): counted beside the statement retries.
           this.#retries++;
           this.#lastError = errorMessage(e.error);
           this.#log.warn({ attempt: e.attempt, kind: e.kind, delayMs: e.delayMs, err: this.#lastError }, 'stream failed; resuming from its checkpoint');
@@ -183,46 +189,63 @@ export class Stream {
     }
   }
 
-  /** One connection to each side, from the checkpoint row on, until stopped or failed. Returns if DontStart. */
+  /**
+   * One session from the checkpoint row on, until stopped or failed; returns if DontStart. The destination primary
+   * is a tablet link (src/mysql/tablet-client.ts): its statements are retried there, and it follows a failover.
+   */
   async #session(signal: AbortSignal): Promise<void> {
     const topo = await this.#deps.topo.read();
-    const destination = primaryOf(topo, this.id.keyspace, this.id.shard);
-    this.#destinationTablet = destination.alias;
-    // Two connections: one holds the apply transaction, the other reads the checkpoint and the table list.
-    const pool = openPool(destination, this.#deps.credentials, { connectionLimit: 2, tls: this.#deps.tls });
+    const { keyspace, shard } = this.id;
+    const link = new TabletLink({
+      ref: primaryOf(topo, keyspace, shard),
+      credentials: this.#deps.credentials,
+      tls: this.#deps.tls,
+      resolvePrimary: async () => primaryOf(await this.#deps.topo.read(), keyspace, shard),
+      policy: () => ({ durationMs: this.#deps.retryDuration }),
+      // One outage window for the stream: a destination outage the client gave up on is not retried again here.
+      outage: this.#outage,
+      signal,
+      log: this.#log,
+      counted: (_tablet, error) => {
+        this.#retries++;
+        if (error !== undefined) this.#lastError = errorMessage(error);
+      },
+    });
+    this.#destination = link;
+    this.#destinationTablet = link.ref.alias;
+    // Two connections: one holds the apply transaction, the other reads the checkpoint, tables and shapes.
+    const client = link.client(2);
     let source: BinlogSource | null = null;
     const closeSource = () => void source?.close().catch(() => {});
     signal.addEventListener('abort', closeSource, { once: true });
     try {
-      const checkpoint = await this.#checkpoint(pool, destination);
+      const checkpoint = await this.#checkpoint(client);
       if (isDontStart(checkpoint)) {
         this.#log.info('stream not started: its checkpoint row says DontStart');
         return;
       }
       this.#position = checkpoint.position;
       if (this.#lastTimestamp === null && checkpoint.transactionTimestamp > 0) this.#lastTimestamp = checkpoint.transactionTimestamp;
-      const scope = await this.#scope(topo, pool, destination);
-      const conn = await acquireConnection(pool, destination, 'opening the stream destination');
-      try {
-        const vertical = this.id.source.keyspace !== this.id.keyspace;
-        const applier = new Applier(conn, destination, this.id.source.uid, vertical ? null : (topo.keyspaces[this.id.keyspace].shardingColumnName ?? null), checkpoint.position);
-        source = await this.#openSource(topo, checkpoint.position, signal);
-        if (signal.aborted) return;
-        this.#log.info({ position: checkpoint.position, sourceTablet: this.#sourceTablet, destination: describeTablet(destination) }, 'stream started');
-        await this.#play(new EventPump(source), applier, scope, checkpoint, signal);
-      } finally {
-        // A connection that failed mid-transaction must not go back to a pool that is closing anyway.
-        conn.destroy();
-      }
+      const scope = await this.#scope(topo, client);
+      const vertical = this.id.source.keyspace !== this.id.keyspace;
+      const applier = new Applier(client, this.id.source.uid, vertical ? null : (topo.keyspaces[keyspace].shardingColumnName ?? null), checkpoint.position);
+      await applier.refuseTriggers(scope.tables);
+      source = await this.#openSource(topo, checkpoint.position, signal);
+      if (signal.aborted) return;
+      this.#log.info({ position: checkpoint.position, sourceTablet: this.#sourceTablet, destination: describeTablet(link.ref) }, 'stream started');
+      await this.#play(new EventPump(source), applier, scope, checkpoint, signal);
     } finally {
       signal.removeEventListener('abort', closeSource);
       closeSource();
-      await pool.end().catch(() => {});
+      this.#destinationTablet = link.ref.alias;
+      this.#destination = null;
+      await link.close();
     }
   }
 
-  async #checkpoint(pool: Pool, destination: TabletRef): Promise<StreamCheckpoint> {
-    const row = (await readStreamCheckpoints(pool, destination)).find((c) => c.uid === this.id.source.uid);
+  async #checkpoint(client: TabletClient): Promise<StreamCheckpoint> {
+    const destination = client.ref;
+    const row = (await readStreamCheckpoints(client)).find((c) => c.uid === this.id.source.uid);
     if (!row) throw new StreamStopError(`${describeTablet(destination)} has no _vt.blp_checkpoint row for source uid ${this.id.source.uid} (${this.id.source.keyspace}/${this.id.source.shard})`);
     if (row.position === '') throw new StreamStopError(`the _vt.blp_checkpoint row for source uid ${this.id.source.uid} on ${describeTablet(destination)} has no position`);
     return row;
@@ -233,13 +256,13 @@ export class Stream {
    * start), narrowed to `sourceShards[].tables` when the entry names any (names or /regexps/, as --tables takes
    * them: a vertical split's list); for a split, the rows of the destination's key range.
    */
-  async #scope(topo: Topology, pool: Pool, destination: TabletRef): Promise<StreamScope> {
+  async #scope(topo: Topology, client: TabletClient): Promise<StreamScope> {
     const source = this.id.source;
     const sourceDb = pickSourceTablets(topo, source, 'primary')[0]?.tablet.dbName;
     if (sourceDb === undefined) throw new StreamStopError(`source shard ${source.keyspace}/${source.shard} has no tablet`);
     const shardingColumnType = topo.keyspaces[this.id.keyspace].shardingColumnType ?? 'uint64';
-    const rows = await queryOn<{ name: string }[]>(pool, destination, 'listing the streamed tables',
-      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [destination.tablet.dbName]);
+    const rows = await client.query<{ name: string }[]>('listing the streamed tables',
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [client.ref.tablet.dbName]);
     const matchers = parseTableMatchers(source.tables);
     const tables = new Set(rows.map((r) => String(r.name)).filter((t) => matchers.length === 0 || matchers.some((m) => m.test(t))));
     const vertical = source.keyspace !== this.id.keyspace;
@@ -341,6 +364,8 @@ export class Stream {
           if (onDdl === 'stop') throw new StreamStopError(`DDL on a streamed table in source transaction ${event.gtid} (the stream stands at ${this.#position}; --on-ddl stop): ${event.statement}`);
           this.#log.info({ gtid: event.gtid, statement: event.statement }, 'applying DDL (--on-ddl exec)');
           await applier.exec(event.statement, event.position, event.timestamp);
+          // A CREATE TRIGGER the stream ran is refused from here on, as at session start.
+          await applier.refuseTriggers(scope.tables);
           this.#position = event.position;
           this.#lastTimestamp = event.timestamp;
           break;

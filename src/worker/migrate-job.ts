@@ -181,7 +181,7 @@ export class MigrateJob implements JobPhases {
     const flavor = await serverFlavor(client);
     // The table a shard's streams are recorded in, made ready now so the pause only writes rows.
     await client.query('creating _vt.blp_checkpoint', CREATE_BLP_CHECKPOINT.join('; '));
-    return { shard, ref, client, flavor, rowsBefore: await client.attempt('reading _vt.blp_checkpoint', (channel) => readStreamCheckpoints(channel.pool, channel.ref)) };
+    return { shard, ref, client, flavor, rowsBefore: await readStreamCheckpoints(client) };
   }
 
   async work(): Promise<void> {

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { describeTablet, sslOption, TabletError, type TabletRef } from '../connection.ts';
 import { MAX_PAYLOAD, PACKET_HEADER } from '../packets.ts';
 import type { Credentials, DbTls } from '../../topology/types.ts';
+import { E } from './event-header.ts';
 import { BINLOG_VARIABLES, BinlogPreconditionError, binlogPreconditionProblem } from './preconditions.ts';
 
 export interface DumpSettings {
@@ -31,6 +32,8 @@ export interface DumpSettings {
 
 /** The server's dump command (COM_BINLOG_DUMP). */
 const COM_BINLOG_DUMP = 0x12;
+/** What a source sends at once, before it has found the start position: no sign of life past the scan. */
+const PREAMBLE_EVENTS = new Set<number>([E.ROTATE, E.FORMAT_DESCRIPTION, E.GTID_LIST, E.BINLOG_CHECKPOINT]);
 /** MARIA_SLAVE_CAPABILITY_GTID: the replica understands GTID events and positions. */
 const MARIA_SLAVE_CAPABILITY_GTID = 4;
 
@@ -60,6 +63,8 @@ export class DumpConnection {
   #failure: Error | null = null;
   #wake: (() => void) | null = null;
   #lastPacketAt = Date.now();
+  /** Whether the source sent an event past the preamble (fake rotate, format description, GTID list, checkpoint). */
+  #started = false;
   #watchdog: NodeJS.Timeout | null = null;
   /** For the log at close: how far the read-ahead went, and how often the socket was paused. */
   #peakQueuedBytes = 0;
@@ -131,10 +136,13 @@ export class DumpConnection {
     packet.writeUInt32LE(this.#settings.serverId, 11);
     core.write(packet);
     this.#lastPacketAt = Date.now();
-    // A source that went silent (no events, no heartbeats) while the socket reads: a connection that is gone.
+    // A source that went silent (no events, no heartbeats) while the socket reads: a connection that is gone. Only
+    // once its first event past the preamble came: before it, a source scans its binlog file for the start GTID
+    // (seconds to minutes for a large file on a busy host) and sends nothing, not even heartbeats; TCP keepalive
+    // covers a connection lost meanwhile.
     const limit = Math.max(3 * this.#settings.heartbeatMs, 5_000);
     this.#watchdog = setInterval(() => {
-      if (!this.#paused && Date.now() - this.#lastPacketAt > limit) {
+      if (!this.#paused && this.#started && Date.now() - this.#lastPacketAt > limit) {
         this.#fail(Object.assign(new Error(`no event or heartbeat from the source for ${Math.round(limit / 1000)}s`), { code: 'ETIMEDOUT' }));
       }
     }, Math.min(limit, 1_000));
@@ -183,6 +191,8 @@ export class DumpConnection {
     }
     const kind = payload[0];
     if (kind === 0x00) {
+      // The event type follows the OK byte and the 4-byte timestamp.
+      if (!this.#started && payload.length > 5 && !PREAMBLE_EVENTS.has(payload[5])) this.#started = true;
       if (payload.length === MAX_PAYLOAD) {
         this.#longEvent = [payload.subarray(1)];
         return;
