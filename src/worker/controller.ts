@@ -13,7 +13,8 @@ import type { CopyStrategy } from '../clone/strategy.ts';
 import { LockHeldError, type HeldLocks } from '../topology/coordination.ts';
 import { MigrateJob } from './migrate-job.ts';
 import { JobConflictError, type JobControl } from './job-control.ts';
-import { lockJobShards } from './job-locks.ts';
+import { lockJobShards, strategyShards, type JobShards } from './job-locks.ts';
+import { findSplitPair } from '../cutover/plan.ts';
 import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
 import { JobStatus } from './job-status.ts';
 import { jobLogger, type LogOptions } from './log.ts';
@@ -58,7 +59,7 @@ export class JobController implements JobControl {
     this.#starting = true;
     let locks: HeldLocks;
     try {
-      const taken = await lockJobShards(this.#deps.topo, strategy, request, status.id);
+      const taken = await lockJobShards(this.#deps.topo, shardsOf(request, strategy), request, status.id);
       locks = taken.held;
       status.setLocks({ names: [...locks.names], holder: taken.owner });
     } catch (err) {
@@ -133,7 +134,7 @@ export function validateRequest(request: JobRequest): { options: JobOptions; fla
 }
 
 /** Which shards and tables a request works on, and where rows go: what makes the one pipeline a command. */
-function strategyFor(request: JobRequest, options: JobOptions): CopyStrategy {
+function strategyFor(request: JobRequest, options: JobOptions): CopyStrategy | null {
   const { keyspace, shard } = request;
   switch (request.command) {
     case 'SplitClone':
@@ -145,22 +146,35 @@ function strategyFor(request: JobRequest, options: JobOptions): CopyStrategy {
     case 'VerticalSplitDiff':
       return new VerticalStrategy(keyspace, shard, options.tables, 'diff', options.excludeTables);
     case 'MigrateServedTypes':
-      // The shards a cutover locks: those of the split it moves (named by its source shard), found as a diff of
-      // the source's destinations would be.
-      return new SplitStrategy(keyspace, shard, [], 'source');
+      return null;
   }
 }
 
+/** The shards a job locks besides the one it names: a copy's or diff's targets, or both sides of a cutover's split. */
+function shardsOf(request: JobRequest, strategy: CopyStrategy | null): JobShards {
+  if (strategy) return strategyShards(strategy);
+  return (topo) => {
+    const pair = findSplitPair(topo, request.keyspace, request.shard);
+    return [...pair.sources, ...pair.destinations].map((shard) => ({ keyspace: pair.keyspace, shard }));
+  };
+}
+
 /** The job a request runs: the one pipeline, made a command by its strategy and by what it does with the rows. */
-function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, strategy: CopyStrategy, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger): JobPhases {
+function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, strategy: CopyStrategy | null, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger): JobPhases {
+  // Every copy and diff has a strategy (strategyFor); a cutover has none.
+  const copy = (): CopyStrategy => strategy ?? noStrategy(request.command);
   switch (request.command) {
     case 'SplitClone':
     case 'VerticalSplitClone':
-      return new CloneJob(deps, status, strategy, options, flags, abort, log);
+      return new CloneJob(deps, status, copy(), options, flags, abort, log);
     case 'SplitDiff':
     case 'VerticalSplitDiff':
-      return new DiffJob(deps, status, strategy, options, abort, log);
+      return new DiffJob(deps, status, copy(), options, abort, log);
     case 'MigrateServedTypes':
       return new MigrateJob(deps, status, request.keyspace, request.shard, options, abort, log);
   }
+}
+
+function noStrategy(command: string): never {
+  throw new Error(`${command} has no copy strategy`);
 }

@@ -147,3 +147,15 @@ describe('MigrateServedTypes on the command line and in a request', () => {
     assert.deepEqual([options.servedType, options.reverse, options.maxLag, options.waitTimeout, options.skipReverseReplication], ['primary', false, 500, 45_000, false]);
   });
 });
+
+describe('MigrateServedTypes locks', () => {
+  test('a cutover locks every shard of its split, whichever served types already moved', async () => {
+    for (const served of [{ source: ALL, dests: [] }, { source: ['primary', 'replica'], dests: ['rdonly'] }]) {
+      const file = topology(served);
+      const jobs = new JobController({ topo: await openTopology(`file:${file}`), credentials: {}, streams: streamsOf([]) }, { level: 'silent', destination: pino.destination({ dest: file + '.log', sync: true }) });
+      await jobs.start({ command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options: { servedType: 'replica' } });
+      assert.deepEqual(jobs.snapshot().locks?.names, ['shard ks/-80', 'shard ks/0', 'shard ks/80-'], JSON.stringify(served));
+      await jobs.settled();
+    }
+  });
+});
