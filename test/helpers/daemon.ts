@@ -9,11 +9,15 @@ export interface Daemon {
   proc: ChildProcess;
   url: string;
   exited: Promise<number | null>;
+  /** What it logged (pino JSON on stdout) so far. */
+  log: () => string;
 }
 
 /** Spawns `shardworker ARGS` and resolves once it listens (rejects, with what it printed, if it exits first). */
 export async function startDaemon(args: readonly string[]): Promise<Daemon> {
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
@@ -24,7 +28,7 @@ export async function startDaemon(args: readonly string[]): Promise<Daemon> {
     });
     void exited.then(() => reject(new Error(`serve exited: ${err}`)));
   });
-  return { proc, url, exited };
+  return { proc, url, exited, log: () => log };
 }
 
 /** One JSON API call. */

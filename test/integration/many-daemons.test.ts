@@ -5,14 +5,14 @@
 // expires.
 
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { replicationStatus, sandboxDown, sandboxUp, waitForCatchUp, type Endpoint } from '../../src/sandbox/index.ts';
 import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
-import type { Topology } from '../../src/topology/types.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
+import { api, BIN, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { onSource, readTopologyFile, resetDestinations, sql, TEST_BASE_PORT, TEST_SANDBOX_DIR, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { etcdLeader, freshEtcdSpec, killEtcdMember, restartEtcdMember } from '../helpers/etcd.ts';
 import { readRows } from '../helpers/rows.ts';
@@ -22,34 +22,11 @@ const SIDE_DB = 't_side';
 // The second sandbox: a source primary, its rdonly replica and one destination, 20 ports above the suite's.
 const SIDE_DIR = `${TEST_SANDBOX_DIR}-side`;
 const SIDE_BASE_PORT = TEST_BASE_PORT + 20;
-const BIN = new URL('../../bin/shardworker.js', import.meta.url).pathname;
 const LEASE_TTL = 4;
 const run = promisify(execFile);
 
-interface Daemon {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-async function startServe(spec: string): Promise<Daemon> {
-  const proc = spawn(process.execPath, [BIN, '--topo', spec, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    void exited.then(() => reject(new Error(`serve exited: ${err}`)));
-  });
-  return { proc, url, exited };
-}
-
-async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(d.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+function startServe(spec: string): Promise<Daemon> {
+  return startDaemon(['serve', '--topo', spec, '--port', '0', '--log-level', 'warn']);
 }
 
 async function waitFor(d: Daemon, done: (s: StatusSnapshot) => boolean, timeoutMs = 90_000): Promise<StatusSnapshot> {

@@ -9,13 +9,14 @@
 process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { StreamSnapshot } from '../../src/stream/status.ts';
 import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
 import { streamLockName } from '../../src/topology/coordination.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
+import { api, BIN, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { resetDestinations, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { freshEtcdSpec } from '../helpers/etcd.ts';
 import { sleep, until } from '../helpers/faults.ts';
@@ -24,38 +25,11 @@ import { WriteLoad } from '../helpers/write-load.ts';
 
 const DB = 'st_owner';
 const SHARDS = ['-55', '55-aa', 'aa-'];
-const BIN = new URL('../../bin/shardworker.js', import.meta.url).pathname;
 const LEASE_TTL = 3;
 const run = promisify(execFile);
 
-interface Daemon {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-  /** What it logged (pino JSON on stdout). */
-  log: () => string;
-}
-
-async function startServe(spec: string): Promise<Daemon> {
-  const proc = spawn(process.execPath, [BIN, '--topo', spec, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    void exited.then(() => reject(new Error(`serve exited: ${err}`)));
-  });
-  return { proc, url, exited, log: () => log };
-}
-
-async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(d.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+function startServe(spec: string): Promise<Daemon> {
+  return startDaemon(['serve', '--topo', spec, '--port', '0', '--log-level', 'warn']);
 }
 
 async function streamsOf(d: Daemon): Promise<StreamSnapshot[]> {
