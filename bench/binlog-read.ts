@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import pino from 'pino';
-import { openBinlogSource } from '../src/mysql/binlog/source.ts';
+import { openBinlogSource } from '../src/mysql/wire/binlog/source.ts';
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, changes: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });
 if (!values.port) throw new Error('--port: the source primary to load and read (a sandbox instance)');

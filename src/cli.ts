@@ -1,6 +1,6 @@
 // The process entry point: parse the command line, run the command, exit with its code.
 
-import { assertMysql2Internals } from './mysql/mysql2-internals.ts';
+import { assertMysql2Internals } from './mysql/wire/mysql2-internals.ts';
 import { cliOptionMessage, parseGlobals, parseJobArgs, refuseUnknownFlags, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
 import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, STREAM_HELP, TOPO_HELP } from './cli/help.ts';

@@ -2,12 +2,12 @@
 // every value bound as a blob, its bytes exactly as the source sent them, so nothing is escaped or converted on
 // either side. A row is an indicator byte per column, then the value with its length prefix.
 
-import { BULK_COMMAND, INDICATOR_NONE, INDICATOR_NULL, SEND_TYPES_TO_SERVER, TYPE_BLOB } from '../mysql/bulk-execute.ts';
-import type { RawRow } from '../mysql/raw-rows.ts';
+import { BULK_COMMAND, INDICATOR_NONE, INDICATOR_NULL, SEND_TYPES_TO_SERVER, TYPE_BLOB } from '../mysql/wire/bulk-execute.ts';
+import type { RawRow } from '../mysql/wire/raw-rows.ts';
 import { insertPrefix } from '../mysql/sql.ts';
-import { PACKET_HEADER } from '../mysql/packets.ts';
-import { bulkRowWasm } from './bulk-row-wasm.ts';
-import { copyInto, type SameMemory } from './byte-builder.ts';
+import { PACKET_HEADER } from '../mysql/wire/packets.ts';
+import { bulkRowWasm } from '../mysql/wire/bulk-row-wasm.ts';
+import { copyInto, type SameMemory } from '../mysql/wire/byte-builder.ts';
 import type { BatchColumn, BatchLimits, BulkBatch } from './insert-batcher.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 

@@ -4,16 +4,16 @@
 
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { ByteArena, COPY_ARENA_BYTES } from '../mysql/byte-arena.ts';
+import { ByteArena, COPY_ARENA_BYTES } from '../mysql/wire/byte-arena.ts';
 import { chunkCondition, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
-import type { RawRow } from '../mysql/raw-rows.ts';
+import type { RawRow } from '../mysql/wire/raw-rows.ts';
 import { classifyError } from '../mysql/retry.ts';
 import type { TabletDb } from '../mysql/tablet-client.ts';
 import { buildChunkSelect, type OrderTerm, type Row } from '../mysql/sql.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { Batch, BatchLimits } from './insert-batcher.ts';
-import { settleAll } from './settle-all.ts';
+import { settleAll } from '../pipeline/settle-all.ts';
 import type { DestinationWriter } from './writer.ts';
 
 /** A source's database; its client retries (mysql/tablet-client.ts). */

@@ -7,7 +7,7 @@ import PQueue from 'p-queue';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { hasFullDefinition, type DelayedAlters, type DestinationDb } from './schema-copy.ts';
 import type { StrategyFlags } from './strategy-flags.ts';
-import { settleAll } from './settle-all.ts';
+import { settleAll } from '../pipeline/settle-all.ts';
 
 export interface DelayedIndexEvents {
   /** The table's ALTERs started (on the first destination to run one). */

@@ -3,10 +3,10 @@
 // bulk ones live in load-data-batcher.ts and bulk-batcher.ts. All keep the copier's interface: add(row) → a full
 // batch or null, take().
 
-import type { ByteArena } from '../mysql/byte-arena.ts';
-import { NOT_TEXT, type RawRow } from '../mysql/raw-rows.ts';
+import type { ByteArena } from '../mysql/wire/byte-arena.ts';
+import { NOT_TEXT, type RawRow } from '../mysql/wire/raw-rows.ts';
 import { insertPrefix, type ValueEncoding } from '../mysql/sql.ts';
-import { ByteBuilder } from './byte-builder.ts';
+import { ByteBuilder } from '../mysql/wire/byte-builder.ts';
 
 /** A multi-row INSERT, as statement text. */
 export interface InsertBatch {

@@ -2,10 +2,10 @@
 // (the `load-data` write method), bounded in bytes. Rows are written straight from the packets they were read
 // in, escaped, by PacketBatcher (shared with the bulk method).
 
-import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/load-data.ts';
-import { NOT_TEXT, type RawRow } from '../mysql/raw-rows.ts';
-import { PACKET_HEADER } from '../mysql/packets.ts';
-import { copyInto, escapeInto, firstSpecial, hexInto, type SameMemory } from './byte-builder.ts';
+import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '../mysql/wire/load-data.ts';
+import { NOT_TEXT, type RawRow } from '../mysql/wire/raw-rows.ts';
+import { PACKET_HEADER } from '../mysql/wire/packets.ts';
+import { copyInto, escapeInto, firstSpecial, hexInto, type SameMemory } from '../mysql/wire/byte-builder.ts';
 import type { BatchColumn, BatchLimits, LoadDataBatch } from './insert-batcher.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 

@@ -2,9 +2,9 @@
 // that starts with a fixed prefix (at least the 4 bytes of the protocol packet header, so the batch is sent as
 // one packet without a copy), cut when it grows past the batch size, the overflowing row starting the next.
 
-import type { ByteArena } from '../mysql/byte-arena.ts';
-import type { RawRow } from '../mysql/raw-rows.ts';
-import { ByteBuilder, type SameMemory } from './byte-builder.ts';
+import type { ByteArena } from '../mysql/wire/byte-arena.ts';
+import type { RawRow } from '../mysql/wire/raw-rows.ts';
+import { ByteBuilder, type SameMemory } from '../mysql/wire/byte-builder.ts';
 import type { Batch, RowBatcher } from './insert-batcher.ts';
 
 /** Room past the batch size for the row that overflows it, so a cut rarely needs a bigger buffer. */

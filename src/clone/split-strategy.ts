@@ -5,7 +5,7 @@ import { keyRangeCondition } from '../mysql/sql.ts';
 import { intersects, keyRangeToString, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';
 import { notUint64 } from '../keyrange/keyspace-id.ts';
 import { makeKeyspaceIdRouter, makeUint64HalvesRouter } from '../keyrange/row-router.ts';
-import { integerWidth, isUnsigned, LENGTH_CODED } from '../mysql/binary-row.ts';
+import { integerWidth, isUnsigned, LENGTH_CODED } from '../mysql/wire/binary-row.ts';
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { findSplitShards, isServing, keyspaceOf, shardOf } from '../topology/shards.ts';

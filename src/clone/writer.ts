@@ -4,7 +4,7 @@
 import PQueue from 'p-queue';
 import { TabletError, type TabletRef } from '../mysql/connection.ts';
 import { LANDED_IF_DUPLICATE_KEY, type TabletClient } from '../mysql/tablet-client.ts';
-import { BULK_UNAVAILABLE } from '../mysql/bulk-execute.ts';
+import { BULK_UNAVAILABLE } from '../mysql/wire/bulk-execute.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
 import { BulkBatcher } from './bulk-batcher.ts';

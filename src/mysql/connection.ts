@@ -4,7 +4,7 @@
 import mysql from 'mysql2';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { Credentials, DbTls, Tablet } from '../topology/types.ts';
-import { directSocket } from './direct-reads.ts';
+import { directSocket } from './wire/direct-reads.ts';
 
 export type { Pool, PoolConnection };
 

@@ -5,8 +5,8 @@
 // Key types whose order a literal cannot follow safely (ENUM sorts by index, SET, BIT, FLOAT, JSON …) get no cursor.
 // The same conditions over the whole key tuple (tupleCondition) bound the chunks of a table cut on its key (chunker.ts).
 
-import type { BinaryLayout } from './binary-row.ts';
-import type { RawRow } from './raw-rows.ts';
+import type { BinaryLayout } from './wire/binary-row.ts';
+import type { RawRow } from './wire/raw-rows.ts';
 import type { TableDefinition } from './schema.ts';
 import { quoteId, quoteString } from './sql.ts';
 

@@ -12,9 +12,9 @@ import type { Logger } from 'pino';
 import { acquireConnection, openPool, queryOn, TabletError, type Pool, type PoolOptions, type TabletRef } from './connection.ts';
 import { classifyError, errorCodes, isDuplicateKey, withRetry, type FailureKind, type Outage, type RetryEvent, type RetryPolicy } from './retry.ts';
 import type { Credentials, DbTls } from '../topology/types.ts';
-import { BulkLanes, probeBulk } from './bulk-execute.ts';
-import { loadDataOn } from './infile.ts';
-import { scanRows, type RowSink, type ScanOptions } from './raw-rows.ts';
+import { BulkLanes, probeBulk } from './wire/bulk-execute.ts';
+import { loadDataOn } from './wire/infile.ts';
+import { scanRows, type RowSink, type ScanOptions } from './wire/raw-rows.ts';
 import { streamRows, type StreamOptions } from './row-stream.ts';
 import type { Row } from './sql.ts';
 

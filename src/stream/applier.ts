@@ -5,7 +5,7 @@
 // off and follows a failover; what makes a repeat exact is here: each transaction first locks the checkpoint row and
 // applies only onto the position it follows.
 
-import type { BinlogTable } from '../mysql/binlog/events.ts';
+import type { BinlogTable } from '../mysql/wire/binlog/events.ts';
 import { describeTablet } from '../mysql/connection.ts';
 import { classifyError, type FailureKind } from '../mysql/retry.ts';
 import type { TabletClient, Transaction } from '../mysql/tablet-client.ts';

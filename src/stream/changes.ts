@@ -1,7 +1,7 @@
 // What the filter hands the applier: row changes of one destination, in the destination's own terms (its table,
 // its column order), each to affect exactly one row.
 
-import type { BinlogValue } from '../mysql/binlog/events.ts';
+import type { BinlogValue } from '../mysql/wire/binlog/events.ts';
 
 /** A destination table as the stream writes it. Columns in table order, which is the row images' order. */
 export interface TableShape {

@@ -1,7 +1,7 @@
 // Reads a binlog source ahead of the applier into a bounded queue. Whether the queue is empty is how the stream
 // knows it has caught up with what the source sent (commit now) or is behind (keep grouping): vplayer's batches.
 
-import type { BinlogEvent } from '../mysql/binlog/events.ts';
+import type { BinlogEvent } from '../mysql/wire/binlog/events.ts';
 
 export class EventPump {
   readonly #limit: number;

@@ -4,7 +4,7 @@
 import { contains, isFull, type KeyRange } from '../keyrange/keyrange.ts';
 import { uint64KeyspaceId } from '../keyrange/keyspace-id.ts';
 import { KeyRangeError } from '../keyrange/keyrange.ts';
-import type { BinlogEvent, BinlogValue } from '../mysql/binlog/events.ts';
+import type { BinlogEvent, BinlogValue } from '../mysql/wire/binlog/events.ts';
 import type { ShardingColumnType } from '../topology/types.ts';
 import type { RowChange, TableShape } from './changes.ts';
 

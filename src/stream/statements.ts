@@ -1,7 +1,7 @@
 // Pure SQL builders for the applier: a row change as statements on the destination, values written with
 // binlogValueLiteral (the one exact form), rows found by their key from the before image. Tested by comparing strings.
 
-import { binlogValueLiteral, type BinlogValue } from '../mysql/binlog/events.ts';
+import { binlogValueLiteral, type BinlogValue } from '../mysql/wire/binlog/events.ts';
 import { quoteId, quoteTable } from '../mysql/sql.ts';
 import type { RowChange, TableShape } from './changes.ts';
 

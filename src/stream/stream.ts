@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { parseTableMatchers } from '../clone/table-filter.ts';
 import { parseShardName } from '../keyrange/keyrange.ts';
-import type { BinlogEvent, BinlogSource } from '../mysql/binlog/events.ts';
+import type { BinlogEvent, BinlogSource } from '../mysql/wire/binlog/events.ts';
 import { describeTablet, type TabletRef } from '../mysql/connection.ts';
 import { classifyError, RetriesExhaustedError, sleep, withRetry, type FailureKind, type Outage } from '../mysql/retry.ts';
 import { TabletLink, withTablet, type TabletClient } from '../mysql/tablet-client.ts';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
 import type { StreamControl } from '../cutover/stream-control.ts';
-import { settleAll } from '../clone/settle-all.ts';
+import { settleAll } from '../pipeline/settle-all.ts';
 import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import type { TabletRef } from '../mysql/connection.ts';
 import { currentPosition, replicationStatus, serverFlavor, snapshotGuard, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';

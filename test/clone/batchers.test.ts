@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BulkBatcher } from '../../src/clone/bulk-batcher.ts';
-import { ByteBuilder, copyInto, firstSpecial } from '../../src/clone/byte-builder.ts';
+import { ByteBuilder, copyInto, firstSpecial } from '../../src/mysql/wire/byte-builder.ts';
 import { InsertBatcher, type Batch, type BatchColumn } from '../../src/clone/insert-batcher.ts';
 import { LoadDataBatcher } from '../../src/clone/load-data-batcher.ts';
 import { tableFlags, AUTO_DELAY_MIN_ROWS } from '../../src/clone/schema-copy.ts';
 import { parseStrategy } from '../../src/clone/strategy-flags.ts';
-import { binaryLayout } from '../../src/mysql/binary-row.ts';
-import { ByteArena } from '../../src/mysql/byte-arena.ts';
-import { RawRow } from '../../src/mysql/raw-rows.ts';
+import { binaryLayout } from '../../src/mysql/wire/binary-row.ts';
+import { ByteArena } from '../../src/mysql/wire/byte-arena.ts';
+import { RawRow } from '../../src/mysql/wire/raw-rows.ts';
 import type { TableDefinition } from '../../src/mysql/schema.ts';
 import { binaryRowPacket, rowPacket } from '../helpers/packets.ts';
 

@@ -2,7 +2,7 @@
 // (the event after the commit that reached it), then waiting for more as a live source does. Only the source is
 // synthetic: the stream applies to real mariadbd destinations.
 
-import type { BinlogColumn, BinlogEvent, BinlogSource, BinlogTable, BinlogValue } from '../../src/mysql/binlog/events.ts';
+import type { BinlogColumn, BinlogEvent, BinlogSource, BinlogTable, BinlogValue } from '../../src/mysql/wire/binlog/events.ts';
 import type { OpenBinlog } from '../../src/stream/stream.ts';
 
 export class SyntheticBinlog {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { openBinlogSource } from '../../src/mysql/binlog/source.ts';
+import { openBinlogSource } from '../../src/mysql/wire/binlog/source.ts';
 import { openPool, queryOn, type TabletRef } from '../../src/mysql/connection.ts';
 import { startInstance, stopInstance } from '../../src/sandbox/instance.ts';
 import type { Tablet } from '../../src/topology/types.ts';

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseShardName } from '../../src/keyrange/keyrange.ts';
-import type { BinlogValue } from '../../src/mysql/binlog/events.ts';
+import type { BinlogValue } from '../../src/mysql/wire/binlog/events.ts';
 import type { TableShape } from '../../src/stream/changes.ts';
 import { keyspaceIdOf, routeRows, streamsTable, type RowsEvent, type StreamScope } from '../../src/stream/filter.ts';
 import { deleteSql, describeKey, insertSql, planStatements, updateSql } from '../../src/stream/statements.ts';

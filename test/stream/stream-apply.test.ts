@@ -6,7 +6,7 @@ process.env.TZ = 'America/New_York';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
-import type { BinlogValue } from '../../src/mysql/binlog/events.ts';
+import type { BinlogValue } from '../../src/mysql/wire/binlog/events.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { Stream, type StreamDeps } from '../../src/stream/stream.ts';
 import { sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadDataStatement, loadFieldEncoding } from '../../src/mysql/load-data.ts';
-import { RawRow } from '../../src/mysql/raw-rows.ts';
-import { rowPacket } from '../helpers/packets.ts';
+import { loadDataStatement, loadFieldEncoding } from '../../../src/mysql/wire/load-data.ts';
+import { RawRow } from '../../../src/mysql/wire/raw-rows.ts';
+import { rowPacket } from '../../helpers/packets.ts';
 
 test('LOAD DATA statement: binary charset, hex terminators, quoted names, BIT through UNHEX', () => {
   assert.equal(

@@ -4,14 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BulkBatcher } from '../../src/clone/bulk-batcher.ts';
-import type { BulkBatch } from '../../src/clone/insert-batcher.ts';
-import { BulkLanes } from '../../src/mysql/bulk-execute.ts';
-import { openPool, TabletError, type Pool, type TabletRef } from '../../src/mysql/connection.ts';
-import { RawRow } from '../../src/mysql/raw-rows.ts';
-import { classifyError } from '../../src/mysql/retry.ts';
-import { sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
-import { rowPacket } from '../helpers/packets.ts';
+import { BulkBatcher } from '../../../src/clone/bulk-batcher.ts';
+import type { BulkBatch } from '../../../src/clone/insert-batcher.ts';
+import { BulkLanes } from '../../../src/mysql/wire/bulk-execute.ts';
+import { openPool, TabletError, type Pool, type TabletRef } from '../../../src/mysql/connection.ts';
+import { RawRow } from '../../../src/mysql/wire/raw-rows.ts';
+import { classifyError } from '../../../src/mysql/retry.ts';
+import { sql, testCluster, type TestCluster } from '../../helpers/cluster.ts';
+import { rowPacket } from '../../helpers/packets.ts';
 
 const DB = 't_bulk_lanes';
 let c: TestCluster;

@@ -4,10 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeBulkRow } from '../../src/clone/bulk-batcher.ts';
-import { binaryLayout, type ResultField } from '../../src/mysql/binary-row.ts';
-import { ByteArena } from '../../src/mysql/byte-arena.ts';
-import { RawRow } from '../../src/mysql/raw-rows.ts';
+import { encodeBulkRow } from '../../../src/clone/bulk-batcher.ts';
+import { binaryLayout, type ResultField } from '../../../src/mysql/wire/binary-row.ts';
+import { ByteArena } from '../../../src/mysql/wire/byte-arena.ts';
+import { RawRow } from '../../../src/mysql/wire/raw-rows.ts';
 
 // LONGLONG, TINY, SHORT, LONG, DATETIME (temporal), VAR_STRING and NEWDECIMAL (length-coded), DOUBLE.
 const FIELDS: ResultField[] = [8, 1, 2, 3, 12, 253, 246, 5].map((columnType) => ({ columnType, flags: 0, decimals: 0 }));

@@ -3,7 +3,7 @@
 // Keeps the GTID list, so that each commit, ddl and idle carries the position after it. Pure: no server involved.
 
 import type { Logger } from 'pino';
-import { formatGtidList, parseGtidList, type GtidList } from '../gtid.ts';
+import { formatGtidList, parseGtidList, type GtidList } from '../../gtid.ts';
 import { BinlogFormatError, E, readEvent, readFormatDescription, type BinlogFormat, type RawEvent } from './event-header.ts';
 import type { BinlogEvent } from './events.ts';
 import { gtidText, readGtid, type GtidEvent } from './gtid-event.ts';

@@ -4,12 +4,12 @@
 // source and destination servers need too.
 
 import type { Connection as CoreConnection } from 'mysql2';
-import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
+import { acquireConnection, TabletError, type Pool, type TabletRef } from '../connection.ts';
 import type { ByteArena } from './byte-arena.ts';
 import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './binary-row.ts';
 import { codedLength, moreLengthBytes } from './packets.ts';
 import { RowFramer, type FramedConnection } from './row-framer.ts';
-import type { Row } from './sql.ts';
+import type { Row } from '../sql.ts';
 
 /**
  * One row, as offsets into the packet that carried it. Valid only during the call it is passed to: the next row

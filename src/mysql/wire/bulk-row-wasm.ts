@@ -34,7 +34,7 @@
 // $wire and $end are the byte offsets of the row's Int32Arrays (RawRow.wire, RawRow.end), $base that of its packet's
 // buffer, $d where the row goes; all in the memory. Returns the offset after the row. A NULL's wire offset is -1.
 
-import { INDICATOR_NONE, INDICATOR_NULL } from '../mysql/bulk-execute.ts';
+import { INDICATOR_NONE, INDICATOR_NULL } from './bulk-execute.ts';
 
 /** Writes the row whose offsets are at `wire`/`end` (`columns` of each) from `base` at `at`; returns the end. */
 export type BulkRowWasm = (wire: number, end: number, columns: number, base: number, at: number) => number;

@@ -1,7 +1,7 @@
 // Pure builders for the load-data write method: the LOAD DATA LOCAL INFILE statement of a table and how each
 // column's raw text-protocol bytes are written into its tab-separated rows.
 
-import { quoteId, quoteTable } from './sql.ts';
+import { quoteId, quoteTable } from '../sql.ts';
 
 /**
  * How a column's raw value is written into a LOAD DATA field.

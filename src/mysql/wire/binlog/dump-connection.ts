@@ -10,9 +10,9 @@
 
 import mysql from 'mysql2';
 import type { Logger } from 'pino';
-import { describeTablet, sslOption, TabletError, type TabletRef } from '../connection.ts';
+import { describeTablet, sslOption, TabletError, type TabletRef } from '../../connection.ts';
 import { MAX_PAYLOAD, PACKET_HEADER } from '../packets.ts';
-import type { Credentials, DbTls } from '../../topology/types.ts';
+import type { Credentials, DbTls } from '../../../topology/types.ts';
 import { E } from './event-header.ts';
 import { BINLOG_VARIABLES, BinlogPreconditionError, binlogPreconditionProblem } from './preconditions.ts';
 

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { T } from '../../src/mysql/binlog/column-types.ts';
-import { BinlogFormatError, readEvent } from '../../src/mysql/binlog/event-header.ts';
-import { decodeDecimal, resolveStringType, valueDecoder, type Cursor } from '../../src/mysql/binlog/row-values.ts';
+import { T } from '../../../src/mysql/wire/binlog/column-types.ts';
+import { BinlogFormatError, readEvent } from '../../../src/mysql/wire/binlog/event-header.ts';
+import { decodeDecimal, resolveStringType, valueDecoder, type Cursor } from '../../../src/mysql/wire/binlog/row-values.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

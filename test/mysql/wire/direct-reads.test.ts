@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { directSocket, setReadTarget, stopReadTarget } from '../../src/mysql/direct-reads.ts';
+import { directSocket, setReadTarget, stopReadTarget } from '../../../src/mysql/wire/direct-reads.ts';
 
 let server: net.Server;
 let port: number;

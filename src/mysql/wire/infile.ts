@@ -7,7 +7,7 @@
 
 import { Readable, type Duplex } from 'node:stream';
 import type { Connection as CoreConnection, ResultSetHeader } from 'mysql2';
-import { TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
+import { TabletError, type Pool, type PoolConnection, type TabletRef } from '../connection.ts';
 import { lastWarnings, MAX_PAYLOAD, maxAllowedPacket, PACKET_HEADER, setPacketHeader } from './packets.ts';
 
 /** Bytes handed to mysql2 at once when a batch does not go as one packet: each piece becomes one protocol packet. */

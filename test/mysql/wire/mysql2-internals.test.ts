@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { MYSQL2_INTERNALS, MYSQL2_VERSION, makeProbe, missingInternals, Mysql2InternalsError } from '../../src/mysql/mysql2-internals.ts';
+import { MYSQL2_INTERNALS, MYSQL2_VERSION, makeProbe, missingInternals, Mysql2InternalsError } from '../../../src/mysql/wire/mysql2-internals.ts';
 
 test('the installed mysql2 is the pinned version and has every internal the wire code uses', () => {
   const require = createRequire(import.meta.url);

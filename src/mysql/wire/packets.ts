@@ -2,7 +2,7 @@
 // the largest payload one packet holds, length-coded integers, and the server's max_allowed_packet.
 
 import type { RowDataPacket } from 'mysql2';
-import type { PoolConnection } from './connection.ts';
+import type { PoolConnection } from '../connection.ts';
 
 /** Bytes of a packet header: the payload's length (3) and the sequence id (1). */
 export const PACKET_HEADER = 4;

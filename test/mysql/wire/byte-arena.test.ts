@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ByteArena } from '../../src/mysql/byte-arena.ts';
+import { ByteArena } from '../../../src/mysql/wire/byte-arena.ts';
 
 test('an arena cuts buffers from one ArrayBuffer, reuses them per size, and has none once full', () => {
   const arena = new ByteArena(1000);

@@ -5,9 +5,9 @@
 
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Credentials, DbTls } from '../../topology/types.ts';
-import { TabletError, type TabletRef } from '../connection.ts';
-import { parseGtidList, parsePosition, PositionError } from '../gtid.ts';
+import type { Credentials, DbTls } from '../../../topology/types.ts';
+import { TabletError, type TabletRef } from '../../connection.ts';
+import { parseGtidList, parsePosition, PositionError } from '../../gtid.ts';
 import { DumpConnection } from './dump-connection.ts';
 import type { BinlogEvent, BinlogSource } from './events.ts';
 import { TransactionDecoder } from './transactions.ts';

@@ -9,7 +9,7 @@
 
 import { PassThrough } from 'node:stream';
 import mysql, { type Connection as CoreConnection } from 'mysql2';
-import { acquireConnection, TabletError, type Pool, type PoolConnection, type TabletRef } from './connection.ts';
+import { acquireConnection, TabletError, type Pool, type PoolConnection, type TabletRef } from '../connection.ts';
 import { codedLength, lastWarnings, MAX_PAYLOAD, maxAllowedPacket, moreLengthBytes, PACKET_HEADER, setPacketHeader } from './packets.ts';
 
 /** MARIADB_CLIENT_STMT_BULK_OPERATIONS, as a bit of the extended (upper 32) capability flags. */
