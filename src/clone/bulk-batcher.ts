@@ -8,7 +8,7 @@ import { insertPrefix } from '../mysql/sql.ts';
 import { PACKET_HEADER } from '../mysql/wire/packets.ts';
 import { bulkRowWasm } from '../mysql/wire/bulk-row-wasm.ts';
 import { copyInto, type SameMemory } from '../mysql/wire/byte-builder.ts';
-import type { BatchColumn, BatchLimits, BulkBatch } from './insert-batcher.ts';
+import type { BatchColumn, BatchLimits, BulkBatch } from './batch.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 /** Writes `row` as bulk parameters into `out` from `o` (room reserved); returns the offset after it. */

@@ -5,54 +5,19 @@
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/wire/byte-arena.ts';
-import { chunkCondition, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
+import { chunkQuery, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
 import type { RawRow } from '../mysql/wire/raw-rows.ts';
 import { classifyError } from '../mysql/retry.ts';
-import type { TabletDb } from '../mysql/tablet-client.ts';
-import { buildChunkSelect, type OrderTerm, type Row } from '../mysql/sql.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
-import type { Batch, BatchLimits } from './insert-batcher.ts';
+import type { Batch, BatchLimits } from './batch.ts';
+import type { ChunkMarks, CopyProgress, RowRouter, SourceSide } from '../pipeline/contracts.ts';
 import { settleAll } from '../pipeline/settle-all.ts';
 import type { DestinationWriter } from './writer.ts';
-
-/** A source's database; its client retries (mysql/tablet-client.ts). */
-export type SourceSide = TabletDb;
 
 export interface DestinationSide {
   dbName: string;
   writer: DestinationWriter;
-}
-
-/**
- * Where a row goes: a destination index, or -1 when the row is not this copy's to move. `raw`, where a router has
- * it, decides the same from a row view without materializing its values: the copy's hot path uses it.
- */
-export interface RowRouter {
-  (row: Row): number;
-  raw?: (row: RawRow) => number;
-}
-
-export interface CopyProgress {
-  chunksPlanned(table: string, count: number): void;
-  rowsWritten(table: string, rows: number): void;
-  rowsSkipped(table: string, rows: number): void;
-  chunkDone(table: string): void;
-  tableStarted(table: string): void;
-}
-
-/**
- * Per-chunk checkpoints (see copy-state.ts): the plan a resumed job must reuse, the chunks already finished, and a
- * mark for each chunk finished now.
- */
-export interface ChunkMarks {
-  /** The table's chunks on this source: the recorded plan when resuming, else `make()`'s, recorded. */
-  plan(sourceIndex: number, table: TableDefinition, make: () => Promise<ChunkPlan>): Promise<ChunkPlan>;
-  isDone(sourceIndex: number, table: string, chunk: number): boolean;
-  /** Before copying a chunk: removes whatever an earlier run wrote of it. */
-  prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void>;
-  /** After every batch of the chunk is written. */
-  done(sourceIndex: number, table: string, chunk: number): Promise<void>;
 }
 
 export interface CopyRequest {
@@ -71,21 +36,6 @@ export interface CopyRequest {
   marks?: ChunkMarks;
   /** Called once per table when every chunk of it, from every source, is written (and marked). */
   tableCopied?(table: TableDefinition): void;
-}
-
-/**
- * SQL that reads one chunk, shared by the copy and the diff: ordered by primary key, or by the diff's own terms
- * (which must read both sides in the very order it compares them).
- */
-export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, orderBy: readonly (string | OrderTerm)[] = table.primaryKey, after: string | null = null): string {
-  return buildChunkSelect({
-    db: dbName,
-    table: table.name,
-    selectList: table.selectList,
-    chunk: chunkCondition(table, plan, range),
-    orderBy,
-    after,
-  });
 }
 
 export async function copyTables(req: CopyRequest): Promise<void> {

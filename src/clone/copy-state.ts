@@ -9,7 +9,7 @@ import { LANDED_IF_DUPLICATE_KEY, type TabletDb } from '../mysql/tablet-client.t
 import { chunkCondition, parseChunkPlan, type ChunkPlan } from '../mysql/chunker.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { quoteTable } from '../mysql/sql.ts';
-import type { ChunkMarks } from './copier.ts';
+import type { ChunkMarks } from '../pipeline/contracts.ts';
 
 export const CREATE_COPY_STATE = [
   'CREATE DATABASE IF NOT EXISTS `_vt`',

@@ -6,7 +6,7 @@ import { loadDataStatement, loadFieldEncoding, type LoadFieldEncoding } from '..
 import { NOT_TEXT, type RawRow } from '../mysql/wire/raw-rows.ts';
 import { PACKET_HEADER } from '../mysql/wire/packets.ts';
 import { copyInto, escapeInto, firstSpecial, hexInto, type SameMemory } from '../mysql/wire/byte-builder.ts';
-import type { BatchColumn, BatchLimits, LoadDataBatch } from './insert-batcher.ts';
+import type { BatchColumn, BatchLimits, LoadDataBatch } from './batch.ts';
 import { PacketBatcher, type RowEncoder } from './packet-batcher.ts';
 
 const TAB = 0x09;

@@ -5,7 +5,7 @@
 import type { ByteArena } from '../mysql/wire/byte-arena.ts';
 import type { RawRow } from '../mysql/wire/raw-rows.ts';
 import { ByteBuilder, type SameMemory } from '../mysql/wire/byte-builder.ts';
-import type { Batch, RowBatcher } from './insert-batcher.ts';
+import type { Batch, RowBatcher } from './batch.ts';
 
 /** Room past the batch size for the row that overflows it, so a cut rarely needs a bigger buffer. */
 const OVERFLOW_ROOM = 64 * 1024;

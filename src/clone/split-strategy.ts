@@ -10,7 +10,7 @@ import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { findSplitShards, isServing, keyspaceOf, shardOf } from '../topology/shards.ts';
 import type { ShardingColumnType, SourceShard, Topology } from '../topology/types.ts';
-import type { RowRouter } from './copier.ts';
+import type { RowRouter } from '../pipeline/contracts.ts';
 import type { CloneTargets, CopyStrategy, ShardTarget } from './strategy.ts';
 import { pickTablesAndViews, type IncludeFilter } from './table-pick.ts';
 

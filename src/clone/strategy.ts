@@ -4,7 +4,7 @@
 import type { KeyRange } from '../keyrange/keyrange.ts';
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import type { SourceShard, Topology } from '../topology/types.ts';
-import type { RowRouter } from './copier.ts';
+import type { RowRouter } from '../pipeline/contracts.ts';
 
 export interface ShardTarget {
   keyspace: string;

@@ -7,7 +7,7 @@ import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { isServing, keyspaceOf, shardOf } from '../topology/shards.ts';
 import type { SourceShard, Topology } from '../topology/types.ts';
-import type { RowRouter } from './copier.ts';
+import type { RowRouter } from '../pipeline/contracts.ts';
 import type { CloneTargets, CopyStrategy } from './strategy.ts';
 import { pickTablesAndViews, type IncludeFilter } from './table-pick.ts';
 

@@ -6,7 +6,8 @@ import { TabletError, type TabletRef } from '../mysql/connection.ts';
 import { LANDED_IF_DUPLICATE_KEY, type TabletClient } from '../mysql/tablet-client.ts';
 import { BULK_UNAVAILABLE } from '../mysql/wire/bulk-execute.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
-import { InsertBatcher, type Batch, type BatchLimits, type RowBatcher } from './insert-batcher.ts';
+import type { Batch, BatchLimits, RowBatcher } from './batch.ts';
+import { InsertBatcher } from './insert-batcher.ts';
 import { BulkBatcher } from './bulk-batcher.ts';
 import { LoadDataBatcher } from './load-data-batcher.ts';
 

@@ -5,9 +5,9 @@
 
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { chunkQuery, type RowRouter, type SourceSide } from '../clone/copier.ts';
+import type { RowRouter, SourceSide } from '../pipeline/contracts.ts';
 import { settleAll } from '../pipeline/settle-all.ts';
-import { planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
+import { chunkQuery, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { attemptOn } from '../mysql/tablet-client.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import { keyComparator, orderTerms, rowKeyOf, type RowKey } from './key-order.ts';

@@ -10,7 +10,7 @@
 
 import type { TabletClient } from './tablet-client.ts';
 import { keyColumnsOf, keyCursorProblem, tupleCondition, type KeyColumn } from './key-cursor.ts';
-import { quoteId, quoteTable } from './sql.ts';
+import { buildChunkSelect, quoteId, quoteTable, type OrderTerm } from './sql.ts';
 import type { TableDefinition } from './schema.ts';
 
 export interface ChunkingOptions {
@@ -210,4 +210,19 @@ export function parseChunkPlan(text: string, table: string): ChunkPlan {
     if (typeof r !== 'object' || r === null || !isBound(r.start) || !isBound(r.end)) throw bad('has a bad chunk');
   }
   return plan as ChunkPlan;
+}
+
+/**
+ * SQL that reads one chunk, shared by the copy and the diff: ordered by primary key, or by the diff's own terms
+ * (which must read both sides in the very order it compares them).
+ */
+export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, orderBy: readonly (string | OrderTerm)[] = table.primaryKey, after: string | null = null): string {
+  return buildChunkSelect({
+    db: dbName,
+    table: table.name,
+    selectList: table.selectList,
+    chunk: chunkCondition(table, plan, range),
+    orderBy,
+    after,
+  });
 }

@@ -2,7 +2,8 @@
 // by the phase that fills them. The tablets it takes, and how to give them back, are its TabletSession's.
 
 import type { Logger } from 'pino';
-import { copyTables, type DestinationSide, type SourceSide } from '../clone/copier.ts';
+import { copyTables, type DestinationSide } from '../clone/copier.ts';
+import type { SourceSide } from '../pipeline/contracts.ts';
 import { CREATE_BLP_CHECKPOINT, BLP_FLAG_DONT_START, populateBlpCheckpoint } from '../clone/checkpoint.ts';
 import { DelayedIndexes } from '../clone/delayed-indexes.ts';
 import { compareSchema, createTables, createViews } from '../clone/schema-copy.ts';

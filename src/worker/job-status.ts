@@ -1,7 +1,7 @@
 // The running job's status: one owner for state, timings, targets, per-table progress and log lines.
 // Everything else reads it through snapshot(), taken at one instant.
 
-import type { CopyProgress } from '../clone/copier.ts';
+import type { CopyProgress } from '../pipeline/contracts.ts';
 import type { DiffProgress } from '../diff/table-differ.ts';
 import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
 import { LogRing } from './log.ts';

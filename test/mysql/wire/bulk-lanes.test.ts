@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BulkBatcher } from '../../../src/clone/bulk-batcher.ts';
-import type { BulkBatch } from '../../../src/clone/insert-batcher.ts';
+import type { BulkBatch } from '../../../src/clone/batch.ts';
 import { BulkLanes } from '../../../src/mysql/wire/bulk-execute.ts';
 import { openPool, TabletError, type Pool, type TabletRef } from '../../../src/mysql/connection.ts';
 import { RawRow } from '../../../src/mysql/wire/raw-rows.ts';
