@@ -5,6 +5,7 @@
 import type { ByteArena } from '../mysql/wire/byte-arena.ts';
 import type { RawRow } from '../mysql/wire/raw-rows.ts';
 import { ByteBuilder, type SameMemory } from '../mysql/wire/byte-builder.ts';
+import type { RowEncoder } from '../mysql/wire/packets.ts';
 import type { Batch, RowBatcher } from './batch.ts';
 
 /** Room past the batch size for the row that overflows it, so a cut rarely needs a bigger buffer. */
@@ -12,16 +13,6 @@ const OVERFLOW_ROOM = 64 * 1024;
 
 /** Makes a method's batch of `packet` (the prefix and `rows` rows); `release` gives its memory back once written. */
 export type FinishBatch<B extends Batch> = (packet: Buffer, rows: number, release: () => void) => B;
-
-export interface RowEncoder {
-  /** The bytes `row` may take at most. */
-  maxBytes(row: RawRow): number;
-  /**
-   * Writes `row` into `out` from `o` (room reserved); returns the offset after it. `same` is given when the row and
-   * `out` lie in one ArrayBuffer: its values may then be copied with copyInto's fast path.
-   */
-  encode(out: Buffer, o: number, row: RawRow, same: SameMemory | null): number;
-}
 
 export class PacketBatcher<B extends Batch> implements RowBatcher {
   /** What starts every batch; a subclass may change it between batches (after take(), before the next add()). */

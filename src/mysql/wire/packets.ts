@@ -3,6 +3,8 @@
 
 import type { RowDataPacket } from 'mysql2';
 import type { PoolConnection } from '../connection.ts';
+import type { SameMemory } from './byte-builder.ts';
+import type { RawRow } from './raw-rows.ts';
 
 /** Bytes of a packet header: the payload's length (3) and the sequence id (1). */
 export const PACKET_HEADER = 4;
@@ -49,4 +51,15 @@ export async function maxAllowedPacket(conn: PoolConnection): Promise<number> {
 export async function lastWarnings(conn: PoolConnection): Promise<{ text: string; codes: number[] }> {
   const [rows] = await conn.query<({ Level: string; Code: number; Message: string } & RowDataPacket)[]>('SHOW WARNINGS LIMIT 5');
   return { text: rows.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; '), codes: rows.map((w) => Number(w.Code)) };
+}
+
+/** How a packet-built write method (bulk-rows.ts, load-data.ts) writes a row into its packet. */
+export interface RowEncoder {
+  /** The bytes `row` may take at most. */
+  maxBytes(row: RawRow): number;
+  /**
+   * Writes `row` into `out` from `o` (room reserved); returns the offset after it. `same` is given when the row and
+   * `out` lie in one ArrayBuffer: its values may then be copied with copyInto's fast path.
+   */
+  encode(out: Buffer, o: number, row: RawRow, same: SameMemory | null): number;
 }

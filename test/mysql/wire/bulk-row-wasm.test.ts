@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeBulkRow } from '../../../src/clone/bulk-batcher.ts';
+import { encodeBulkRow } from '../../../src/mysql/wire/bulk-rows.ts';
 import { binaryLayout, type ResultField } from '../../../src/mysql/wire/binary-row.ts';
 import { ByteArena } from '../../../src/mysql/wire/byte-arena.ts';
 import { RawRow } from '../../../src/mysql/wire/raw-rows.ts';
