@@ -1,4 +1,4 @@
-// How fast the binlog reader (src/mysql/binlog) reads and decodes: a source takes N row changes in transactions of
+// How fast the binlog reader (src/mysql/wire/binlog) reads and decodes: a source takes N row changes in transactions of
 // 1 to 10 rows (inserts, updates, deletes on a table shaped like the split bench's `customer`), then one source
 // reads them from the position before, to the position after; prints events/s, rows/s and the peak RSS.
 //
@@ -7,9 +7,9 @@
 // Against a running sandbox's source primary (root, no password). Makes and drops the database binlog_bench.
 
 import { parseArgs } from 'node:util';
-import mysql from 'mysql2/promise';
 import pino from 'pino';
 import { openBinlogSource } from '../src/mysql/wire/binlog/source.ts';
+import { connect } from '../src/sandbox/index.ts';
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, changes: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });
 if (!values.port) throw new Error('--port: the source primary to load and read (a sandbox instance)');
@@ -17,7 +17,7 @@ const port = Number(values.port);
 const target = Number(values.changes);
 const DB = 'binlog_bench';
 
-const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', multipleStatements: true });
+const conn = await connect({ port });
 await conn.query("SET SESSION time_zone = '+00:00'");
 await conn.query(`DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB}`);
 await conn.query(`CREATE TABLE customer (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(64) CHARACTER SET utf8mb4 NOT NULL,

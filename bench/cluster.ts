@@ -4,8 +4,9 @@
 import path from 'node:path';
 import {
   SOURCE_PRIMARY_UID, SOURCE_RDONLY_UID, buildSandboxTopology, destinationUid, splitShardNames, startCluster, tabletAlias,
-  withSandboxLock, writeJsonAtomic, writeSandboxState, writeTopologyFile, type Endpoint, type InstanceRecord,
+  withSandboxLock, writeJsonAtomic, writeSandboxState, type Endpoint, type InstanceRecord,
 } from '../src/sandbox/index.ts';
+import { writeTopologyFile } from '../src/topology/server.ts';
 
 export const KEYSPACE = 'bench';
 

@@ -3,7 +3,7 @@
 
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Connection } from 'mysql2/promise';
+import type { AdminConnection as Connection } from '../src/mysql/admin-connection.ts';
 import { parseShardName } from '../src/keyrange/keyrange.ts';
 import { uint64Threshold } from '../src/keyrange/row-router.ts';
 import { quoteId } from '../src/mysql/sql.ts';

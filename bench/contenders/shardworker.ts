@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Connection } from 'mysql2/promise';
+import type { AdminConnection as Connection } from '../../src/mysql/admin-connection.ts';
 import { connect } from '../../src/sandbox/index.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
 import { KEYSPACE, writeFreshTopology, type BenchCluster } from '../cluster.ts';

@@ -1,7 +1,7 @@
-// Connections to sandbox instances (root over loopback TCP, empty password) and port checks.
+// Connections to sandbox instances (root over loopback TCP, empty password, through src/mysql) and port checks.
 
 import net from 'node:net';
-import mysql from 'mysql2/promise';
+import { type AdminConnection, openAdminConnection, withAdminConnection } from '../mysql/admin-connection.ts';
 
 export const SANDBOX_HOST = '127.0.0.1';
 export const SANDBOX_USER = 'root';
@@ -17,36 +17,22 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
 }
 
-/** A root connection over TCP with multipleStatements on; the caller ends it. */
-export async function connect(instance: Endpoint, options: ConnectOptions = {}): Promise<mysql.Connection> {
-  return mysql.createConnection({
-    host: instance.host ?? SANDBOX_HOST,
-    port: instance.port,
-    user: SANDBOX_USER,
-    password: '',
-    database: options.database,
-    multipleStatements: true,
-    connectTimeout: options.connectTimeoutMs ?? 10_000,
-    // Sandbox data has BIGINT UNSIGNED keyspace ids above 2^53: never round them through a JS number.
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
-    charset: 'utf8mb4_general_ci',
-  });
+const adminEndpoint = (instance: Endpoint, options: ConnectOptions) => ({
+  host: instance.host ?? SANDBOX_HOST,
+  port: instance.port,
+  user: SANDBOX_USER,
+  database: options.database,
+  connectTimeoutMs: options.connectTimeoutMs,
+});
+
+/** A root connection over TCP (mysql/admin-connection.ts: multipleStatements on); the caller ends it. */
+export async function connect(instance: Endpoint, options: ConnectOptions = {}): Promise<AdminConnection> {
+  return openAdminConnection(adminEndpoint(instance, options));
 }
 
 /** Runs `fn` on a fresh connection and always closes it. */
-export async function withConnection<T>(
-  instance: Endpoint,
-  fn: (conn: mysql.Connection) => Promise<T>,
-  options: ConnectOptions = {},
-): Promise<T> {
-  const conn = await connect(instance, options);
-  try {
-    return await fn(conn);
-  } finally {
-    await conn.end().catch(() => conn.destroy());
-  }
+export async function withConnection<T>(instance: Endpoint, fn: (conn: AdminConnection) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+  return withAdminConnection(adminEndpoint(instance, options), fn);
 }
 
 /** True when something accepts TCP connections on host:port. */

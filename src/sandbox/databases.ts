@@ -1,22 +1,17 @@
 // Small database chores tests need on sandbox instances: create, drop, reset, count rows.
 
-import type { RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from '../mysql/admin-connection.ts';
+import { quoteId } from '../mysql/sql.ts';
 import { withConnection, type Endpoint } from './connect.ts';
-
-/** Backquotes a MySQL identifier (doubling any backquote inside). */
-export function quoteIdentifier(name: string): string {
-  if (name.length === 0 || name.length > 64) throw new Error(`bad identifier ${JSON.stringify(name)}`);
-  return '`' + name.replaceAll('`', '``') + '`';
-}
 
 export async function createDatabase(instance: Endpoint, dbName: string): Promise<void> {
   await withConnection(instance, (conn) =>
-    conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(dbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`),
+    conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`),
   );
 }
 
 export async function dropDatabase(instance: Endpoint, dbName: string): Promise<void> {
-  await withConnection(instance, (conn) => conn.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(dbName)}`));
+  await withConnection(instance, (conn) => conn.query(`DROP DATABASE IF EXISTS ${quoteId(dbName)}`));
 }
 
 /**
@@ -25,7 +20,7 @@ export async function dropDatabase(instance: Endpoint, dbName: string): Promise<
  */
 export async function resetDestination(instance: Endpoint, dbName: string, options: { keepVt?: boolean } = {}): Promise<void> {
   await withConnection(instance, async (conn) => {
-    await conn.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(dbName)}`);
+    await conn.query(`DROP DATABASE IF EXISTS ${quoteId(dbName)}`);
     if (!options.keepVt) await conn.query('DROP DATABASE IF EXISTS `_vt`');
   });
 }
@@ -52,7 +47,7 @@ export async function tableRowCounts(instance: Endpoint, dbName: string): Promis
     for (const t of tables) {
       const name = String(t.name);
       const [rows] = await conn.query<RowDataPacket[]>(
-        `SELECT COUNT(*) AS n FROM ${quoteIdentifier(dbName)}.${quoteIdentifier(name)}`,
+        `SELECT COUNT(*) AS n FROM ${quoteId(dbName)}.${quoteId(name)}`,
       );
       counts[name] = Number(rows[0]?.n ?? 0);
     }

@@ -1,6 +1,6 @@
 // GTID replication between sandbox instances: attach a replica, read its state, wait for it to catch up.
 
-import type { RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from '../mysql/admin-connection.ts';
 import { withConnection, SANDBOX_HOST, type Endpoint } from './connect.ts';
 import { REPL_USER, REPL_PASSWORD } from './instance.ts';
 

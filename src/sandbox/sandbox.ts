@@ -4,6 +4,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { writeTopologyFile } from '../topology/server.ts';
 import type { Credentials, Topology } from '../topology/types.ts';
 import { connect } from './connect.ts';
 import { databaseExists, resetDestination } from './databases.ts';
@@ -35,7 +36,6 @@ import {
   splitShardNames,
   tabletAlias,
   writeJsonAtomic,
-  writeTopologyFile,
 } from './topology.ts';
 
 export const DEFAULT_SANDBOX_DIR = '.sandbox';

@@ -1,7 +1,7 @@
 // Demo data: a few tables of varied column types, all routed by a server-computed keyspace_id, and a view.
 
-import type { Connection } from 'mysql2/promise';
-import { quoteIdentifier } from './databases.ts';
+import type { AdminConnection as Connection } from '../mysql/admin-connection.ts';
+import { quoteId } from '../mysql/sql.ts';
 
 export const DEMO_TABLES = ['customer', 'corder', 'product'] as const;
 export const DEMO_VIEWS = ['customer_emails'] as const;
@@ -113,7 +113,7 @@ async function batched(
 export async function seedDemo(conn: Connection, dbName: string, rows = DEFAULT_SEED_ROWS): Promise<SeedResult> {
   if (!Number.isInteger(rows) || rows < 1) throw new Error(`seed rows must be a positive integer, got ${rows}`);
   const started = Date.now();
-  const db = quoteIdentifier(dbName);
+  const db = quoteId(dbName);
   await conn.query(`DROP DATABASE IF EXISTS ${db}`);
   await conn.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
   await conn.query(`USE ${db}`);

@@ -1,4 +1,5 @@
-// The topology file (docs/topology.md) describing sandbox instances: shard names, tablets, atomic write.
+// The topology (docs/topology.md) describing sandbox instances: shard names, tablets. It is written by
+// topology/server.ts writeTopologyFile, under the file's lock, as any topology change is.
 
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -92,8 +93,4 @@ export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   await fsp.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode });
   await fsp.rename(tmp, file);
-}
-
-export async function writeTopologyFile(file: string, topology: Topology): Promise<void> {
-  await writeJsonAtomic(file, topology);
 }

@@ -2,7 +2,7 @@
 // Writes are locked read-modify-writes: a lock file keeps processes apart, an in-process queue keeps
 // concurrent callers of this process apart, and the file is replaced atomically (temp file + rename).
 
-import { readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { Coordination } from './coordination.ts';
@@ -97,4 +97,25 @@ export class FileTopologyServer implements TopologyServer {
       throw new TopologyError(`cannot read topology file ${this.file}: ${readFailure(err)}`);
     }
   }
+}
+
+/**
+ * Lays `topology` down as the whole file `file` (validated first; the file created when absent): the sandbox and the
+ * bench start from a fresh topology this way. An existing file is replaced under its lock, as update() writes it,
+ * so a daemon's update is never interleaved with it.
+ */
+export async function writeTopologyFile(file: string, topology: Topology): Promise<void> {
+  const checked = validateTopology(structuredClone(topology), `topology for ${file}`);
+  const write = () => writeFileAtomic(file, JSON.stringify(checked, null, 2) + '\n', { fsync: true });
+  await mkdir(path.dirname(file), { recursive: true });
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return write();
+  await withFileLock(file, async (compromised) => {
+    const lost = compromised();
+    if (lost) throw new TopologyError(`lost the lock on topology file ${file}: ${lost.message}`);
+    await write();
+  });
 }
