@@ -63,7 +63,7 @@ interface CopyRun {
   tails: Set<Promise<void>>;
   /** The first failure: the one reported (the rest are its consequences). */
   failure: { err: unknown } | null;
-  /** Batch buffers and the readers' staging, cut from one ArrayBuffer (see mysql/byte-arena.ts). */
+  /** Batch buffers and the readers' staging, cut from one ArrayBuffer (see mysql/wire/byte-arena.ts). */
   arena: ByteArena;
 }
 
@@ -175,7 +175,7 @@ async function copyChunk(
   };
   let skipped = 0;
   const route = router.raw ?? ((row: RawRow) => router(row.values()));
-  // Rows in the binary protocol where every destination binds them as they come (see mysql/binary-row.ts).
+  // Rows in the binary protocol where every destination binds them as they come (see mysql/wire/binary-row.ts).
   const binary = destinations.every((d) => d.writer.method === 'bulk');
   // A read that breaks resumes after the last row it routed: the rows before it are in batches already.
   const noCursor = keyCursorProblem(table);

@@ -226,7 +226,7 @@ export class TabletClient {
   }
 
   /**
-   * Reads every row of a query into `sink` (mysql/raw-rows.ts scanRows), retried: `prepare` gives each attempt's SQL
+   * Reads every row of a query into `sink` (mysql/wire/raw-rows.ts scanRows), retried: `prepare` gives each attempt's SQL
    * (a repeat reads on after the last row it handed on, say), after whatever it must settle first.
    */
   scan(doing: string, prepare: (attempt: number) => Promise<string>, sink: RowSink, scan: ScanOptions, opts: AttemptOptions = {}): Promise<number> {
@@ -310,12 +310,12 @@ export class Channel {
     }
   }
 
-  /** LOAD DATA LOCAL INFILE of `data` (mysql/infile.ts). */
+  /** LOAD DATA LOCAL INFILE of `data` (mysql/wire/infile.ts). */
   loadData(doing: string, sql: string, data: Buffer, rows: number, packet?: Buffer): Promise<void> {
     return loadDataOn(this.pool, this.ref, doing, sql, data, rows, packet);
   }
 
-  /** Whether the server takes bulk commands, and how large a bulk packet may be there (mysql/bulk-execute.ts). */
+  /** Whether the server takes bulk commands, and how large a bulk packet may be there (mysql/wire/bulk-execute.ts). */
   probeBulk(doing: string): Promise<{ bulk: boolean; maxBulkPacket: number }> {
     return probeBulk(this.pool, this.ref, doing);
   }

@@ -1,7 +1,7 @@
 // A binary row's bulk parameters written by WebAssembly: an indicator byte before each value, then its bytes as the
 // source sent them. In JavaScript every value is a copy of its own (a copyWithin call, or a loop a byte at a time
 // for short ones): about 110 ns for a row of five values. Here it is 8 bytes a step, about 20 ns (measured, Node
-// 20). It runs on the copy's arena (see mysql/byte-arena.ts), whose memory is a WebAssembly.Memory: the staged
+// 20). It runs on the copy's arena (see mysql/wire/byte-arena.ts), whose memory is a WebAssembly.Memory: the staged
 // row, its offsets (RawRow keeps them there) and the batch all lie in it.
 //
 // The module is assembled here from its instructions (no toolchain needed to build it); in text form:

@@ -39,7 +39,7 @@ export class RawRow {
   readonly wire: Int32Array;
   /**
    * Where `start`, `end` and `wire` lie when they were cut from an arena (code compiled to WebAssembly reads them
-   * there: see clone/bulk-row-wasm.ts): the slot, to give back with release(); null when they are arrays of their own.
+   * there: see mysql/wire/bulk-row-wasm.ts): the slot, to give back with release(); null when they are arrays of their own.
    */
   readonly offsets: Buffer | null;
   /** The memory the offsets lie in, and where `wire` and `end` start in it (read once: a Buffer's getters cost). */
