@@ -2,16 +2,12 @@
 // headless Chromium while the job runs), then the write pause and the positions.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import type { CutoverStatus, StatusSnapshot } from '../../src/worker/status.ts';
+import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts';
 import { FakeJobs, TOPOLOGY, idleSnapshot } from '../http/fake-jobs.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
 
 const NAMES = ['stop writes on the primaries giving up serving', 'streams reach their positions', 'record the reverse streams', 'flip the topology', 'allow writes on the new primaries', 'start the reverse streams'];
 
@@ -51,18 +47,10 @@ test('the steps appear on /status as they happen, then the pause', { skip: missi
   const jobs = new FakeJobs();
   jobs.current = snapshot(1);
   const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(async () => {
-    await browser.close();
-    await app.close();
-  });
-  const page = await browser.newPage();
+  const { page, base } = await openInBrowser(app, t);
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`http://127.0.0.1:${address.port}/status`);
+  await page.goto(`${base}/status`);
   assert.equal(await page.isVisible('#cutover-card'), true);
   assert.deepEqual(await page.$$eval('#cutover-steps li .badge', (els) => els.map((e) => e.textContent)), ['done', 'running', 'waiting', 'waiting', 'waiting', 'waiting']);
   jobs.current = snapshot(3);

@@ -5,29 +5,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
+import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts';
 import { FakeJobs, TOPOLOGY, splitCloneSimulation } from './fake-jobs.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
 const TOKEN = 'browser-token-0123456789';
 
 test('log in, start and cancel a job, refuse a cross-site form, log out', { skip: missing, timeout: 60_000 }, async (t) => {
   const jobs = new FakeJobs(splitCloneSimulation(20_000));
   const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, auth: { token: TOKEN, publicStatus: false } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  const base = `http://127.0.0.1:${address.port}`;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(async () => {
-    await browser.close();
-    await app.close();
-  });
-  const page = await browser.newPage();
+  const { page, base, browser } = await openInBrowser(app, t);
 
   await page.goto(`${base}/status`);
   assert.equal(page.url(), `${base}/login?next=%2Fstatus`);

@@ -3,41 +3,26 @@
 // KEEP_SCREENSHOTS=1 keeps the screenshots (index, status while copying and done, phone; a diff while diffing, ended
 // in error, and on a phone) and prints where.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
 import { formatCount, formatDuration, formatPercent, formatRate, formatTime } from '../../src/http/format.ts';
 import { diffView } from '../../src/http/view-models.ts';
+import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts';
 import { FakeJobs, TOPOLOGY, diffSnapshot, splitCloneSimulation, splitDiffSimulation } from './fake-jobs.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-
-async function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-}
-
 /** The app on a free loopback port with `jobs`, a browser page on it, and a screenshot dir; all closed after `t`. */
-async function serveInBrowser(t: { after: (fn: () => Promise<void>) => void }, jobs: FakeJobs, shotPrefix: string) {
+async function serveInBrowser(t: TestContext, jobs: FakeJobs, shotPrefix: string) {
   const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  const base = `http://127.0.0.1:${address.port}`;
-  const browser = await launch();
+  const { page, base, browser } = await openInBrowser(app, t, { width: 1100, height: 900 });
   const shots = await mkdtemp(join(tmpdir(), shotPrefix));
   t.after(async () => {
-    await browser.close();
-    await app.close();
     if (!process.env.KEEP_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
   });
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });

@@ -3,15 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
+import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts';
 import { FakeJobs, TOPOLOGY, idleSnapshot } from './fake-jobs.ts';
 import { FakeStreams, streamSnapshot } from './fake-streams.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
 
 /** Streams catching up: seconds behind falls by 1 a second to 0, rows grow. */
 class CatchingUp extends FakeStreams {
@@ -28,19 +24,11 @@ test('/status shows the streams table, updated live until seconds behind is 0', 
   jobs.current = { ...idleSnapshot(), state: 'done', job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} }, startedAt: '2026-11-23T19:00:00.000Z', endedAt: '2026-11-23T19:01:00.000Z' };
   const streams = new CatchingUp();
   const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, streams });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  t.after(async () => {
-    await browser.close();
-    await app.close();
-  });
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const { page, base } = await openInBrowser(app, t, { width: 1200, height: 900 });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   streams.since = Date.now();
-  await page.goto(`http://127.0.0.1:${address.port}/status`);
+  await page.goto(`${base}/status`);
   assert.equal(await page.isVisible('#streams'), true);
   const row = '#stream-rows tr[data-stream="commerce/-80 commerce/0"]';
   const firstBehind = await page.textContent(`${row} .s-behind`);

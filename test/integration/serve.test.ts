@@ -2,19 +2,17 @@
 // over HTTP (JSON API and, in headless Chromium, the pages), canceled mid-copy, and stopped with SIGTERM.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { replicationStatus } from '../../src/sandbox/index.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
+import { chromiumMissing, launchChromium } from '../helpers/browser.ts';
 import { api, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { onSource, readTopologyFile, resetDestinations, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 
 const DB = 't_serve';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function startServe(topoFile: string): Promise<Daemon> {
   return startDaemon(['serve', '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn']);
@@ -100,37 +98,33 @@ describe('shardworker serve', () => {
     assert.equal((await api(d, 'POST', '/api/reset')).status, 200);
   });
 
-  test('in Chromium: submit the SplitClone form, watch the bars move on /status until done', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async () => {
+  test('in Chromium: submit the SplitClone form, watch the bars move on /status until done', { skip: chromiumMissing }, async (t) => {
     await resetDestinations(c, DB);
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      await page.goto(d.url + '/');
-      await page.selectOption('#form-SplitClone select[name="target"]', 'ks/0');
-      await page.click('#form-SplitClone details.options summary');
-      for (const [name, value] of Object.entries(SLOW)) await page.fill(`#form-SplitClone input[name="opt.${name}"]`, String(value));
-      await Promise.all([page.waitForURL(d.url + '/status'), page.click('#form-SplitClone button[type="submit"]')]);
-      await page.waitForSelector('#table-rows tr[data-table="customer"]');
-      const width = () => page.$eval('#table-rows tr[data-table="customer"] .fill', (el) => parseFloat((el as HTMLElement).style.width) || 0);
-      await page.waitForFunction(() => {
-        const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
-        const w = fill ? parseFloat(fill.style.width) : 0;
-        return w > 0 && w < 100;
-      }, undefined, { timeout: 30_000, polling: 100 });
-      const first = await width();
-      await page.waitForFunction((w) => {
-        const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
-        return fill !== null && parseFloat(fill.style.width) > w;
-      }, first, { timeout: 30_000, polling: 100 });
-      await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', undefined, { timeout: 60_000, polling: 250 });
-      const dir = await mkdtemp(join(tmpdir(), 'sw-shot-'));
-      await page.screenshot({ path: join(dir, 'status-done.png'), fullPage: true });
-      const text = await page.innerText('main');
-      for (const want of ['customer', 'corder', 'done', '2,000 / 2,000', '1,000 / 1,000', 'zone1-101']) assert.ok(text.includes(want), `page shows ${want}`);
-      if (process.env.KEEP_SCREENSHOTS) console.log(`screenshot: ${join(dir, 'status-done.png')}`);
-    } finally {
-      await browser.close();
-    }
+    const browser = await launchChromium(t);
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(d.url + '/');
+    await page.selectOption('#form-SplitClone select[name="target"]', 'ks/0');
+    await page.click('#form-SplitClone details.options summary');
+    for (const [name, value] of Object.entries(SLOW)) await page.fill(`#form-SplitClone input[name="opt.${name}"]`, String(value));
+    await Promise.all([page.waitForURL(d.url + '/status'), page.click('#form-SplitClone button[type="submit"]')]);
+    await page.waitForSelector('#table-rows tr[data-table="customer"]');
+    const width = () => page.$eval('#table-rows tr[data-table="customer"] .fill', (el) => parseFloat((el as HTMLElement).style.width) || 0);
+    await page.waitForFunction(() => {
+      const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
+      const w = fill ? parseFloat(fill.style.width) : 0;
+      return w > 0 && w < 100;
+    }, undefined, { timeout: 30_000, polling: 100 });
+    const first = await width();
+    await page.waitForFunction((w) => {
+      const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
+      return fill !== null && parseFloat(fill.style.width) > w;
+    }, first, { timeout: 30_000, polling: 100 });
+    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', undefined, { timeout: 60_000, polling: 250 });
+    const dir = await mkdtemp(join(tmpdir(), 'sw-shot-'));
+    await page.screenshot({ path: join(dir, 'status-done.png'), fullPage: true });
+    const text = await page.innerText('main');
+    for (const want of ['customer', 'corder', 'done', '2,000 / 2,000', '1,000 / 1,000', 'zone1-101']) assert.ok(text.includes(want), `page shows ${want}`);
+    if (process.env.KEEP_SCREENSHOTS) console.log(`screenshot: ${join(dir, 'status-done.png')}`);
     assert.equal(await destinationRows(), 3000);
     assert.equal((await api(d, 'POST', '/api/reset')).status, 200);
   });
