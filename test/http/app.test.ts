@@ -240,7 +240,7 @@ describe('GET /', () => {
     }
     const splitClone = html.slice(html.indexOf('id="form-SplitClone"'), html.indexOf('id="form-VerticalSplitClone"'));
     assert.match(splitClone, /name="opt\.chunkCount" value="1000"/);
-    assert.match(splitClone, /name="opt\.sourceReaderCount" value="10" step="1" min="1" max="256"/);
+    assert.match(splitClone, /name="opt\.sourceReaderCount" value="8" step="1" min="1" max="256"/);
     assert.match(splitClone, /name="opt\.minTableSizeForSplit" value="1MiB"/);
     assert.match(splitClone, /name="opt\.strategy" value="-populate_blp_checkpoint"/);
     assert.match(splitClone, /name="opt\.sourceTabletType" value="rdonly"/);
