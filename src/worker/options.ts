@@ -40,7 +40,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'tables', kind: 'list', default: [], commands: ALL, requiredFor: ['VerticalSplitClone'], help: 'tables (names or /regexps/), comma-separated: VerticalSplitClone moves these; for the others a filter (a diff takes what its clone copied)' },
   { name: 'strategy', kind: 'string', default: '-populate_blp_checkpoint', commands: CLONES, help: 'space-separated strategy flags' },
   { name: 'sourceReaderCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'clones: tables read at once per source, each by one reader, its chunks in key order; diffs: at most this many chunks at once' },
-  { name: 'destinationWriterCount', kind: 'integer', default: 8, min: 1, max: 256, commands: CLONES, help: 'connections per destination, shared by the tables being written (each table\'s rows go in key order on one of them)' },
+  { name: 'destinationWriterCount', kind: 'integer', default: 8, min: 1, max: 256, commands: CLONES, help: 'connections per destination, shared by the tables being written (the rows of each table go in key order on one of them)' },
   { name: 'minTableSizeForSplit', kind: 'size', default: 1 * MiB, min: 0, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'tables smaller than this (bytes) are read as one chunk' },
   { name: 'chunkCount', kind: 'integer', default: 1000, min: 1, max: 1_000_000, commands: ALL, help: 'at most this many chunks per table' },
   { name: 'minRowsPerChunk', kind: 'integer', default: 10000, min: 1, max: Number.MAX_SAFE_INTEGER, commands: ALL, help: 'each chunk holds at least this many estimated rows' },
