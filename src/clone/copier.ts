@@ -153,32 +153,37 @@ class TableCompletion {
  * unit of resume, marks and progress.
  */
 async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number): Promise<void> {
-  const { req } = run;
+  const { req, completion } = run;
   const { signal } = req.abort;
   const readers = new PQueue({ concurrency: req.readersPerSource });
   run.queues.push(readers);
+  // Tables are planned (and their plans recorded) a few ahead of their readers, as they are queued: a reader
+  // waiting on its destination (a locked table) does not hold up the next table's plan, nor does memory follow the
+  // number of tables.
+  const ahead = req.readersPerSource;
   for (const table of largestFirst(req.tables)) {
+    if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
     signal.throwIfAborted();
+    const make = () => planChunks(source.client, source.dbName, table, req.chunking, signal);
+    const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
+    req.progress.chunksPlanned(table.name, plan.chunks.length);
+    const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
+    // Counted before any of them can finish; a table with none left to copy (a resumed job's) is complete at once.
+    completion.planned(table, toCopy);
     const failed = (err: unknown) => {
       if (!signal.aborted) req.log.error({ err, table: table.name, source: source.client.ref.alias }, 'table copy failed');
       run.failure ??= { err };
       req.abort.abort(err);
     };
-    (readers.add(() => copyTableFrom(run, source, sourceIndex, table), { signal }) as Promise<void>).catch(failed);
+    (readers.add(() => copyTableFrom(run, source, sourceIndex, table, plan), { signal }) as Promise<void>).catch(failed);
   }
 }
 
 /** One table's chunks on one source, read in key order; each chunk's last batches land while the next is read. */
-async function copyTableFrom(run: CopyRun, source: SourceSide, sourceIndex: number, table: TableDefinition): Promise<void> {
+async function copyTableFrom(run: CopyRun, source: SourceSide, sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void> {
   const { req, completion } = run;
   const { signal } = req.abort;
-  const make = () => planChunks(source.client, source.dbName, table, req.chunking, signal);
-  const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
-  req.progress.chunksPlanned(table.name, plan.chunks.length);
   const router = req.routerFor(table, sourceIndex);
-  const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
-  // Counted before any of them can finish; a table with none left to copy (a resumed job's) is complete at once.
-  completion.planned(table, toCopy);
   for (const [chunkIndex, range] of plan.chunks.entries()) {
     if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
       req.progress.chunkDone(table.name);
