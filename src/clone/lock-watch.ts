@@ -80,6 +80,11 @@ export const REDO_SQL = "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_chec
 
 const MiB = 1024 * 1024;
 
+/** A line without its figures: the same wait, seconds or percent later. */
+function subjectOf(line: string): string {
+  return line.replace(/\d+/g, '#');
+}
+
 /** One destination's lines, from its three probes' rows (pure: the tests feed it rows). */
 export function waitLines(
   alias: string,
@@ -117,6 +122,8 @@ export class LockWatch {
   /** Probes refused, by destination alias: not asked again. */
   readonly #refused = new Map<string, Set<string>>();
   #last = '';
+  /** The subjects (lines without their figures) of the last poll: a wait is logged when it starts. */
+  #logged = new Set<string>();
   #loop: Promise<void> | null = null;
 
   constructor(dests: WatchedDestination[], opts: LockWatchOptions) {
@@ -155,8 +162,12 @@ export class LockWatch {
       if (key !== this.#last) {
         this.#last = key;
         this.#opts.onChange(lines);
-        for (const line of lines) this.#opts.log.warn({ wait: line }, `waiting: ${line}`);
       }
+      // The log gets a wait when it starts, not at every poll while its figures move (a redo log that stays full
+      // for half a minute is one line).
+      const subjects = new Set(lines.map(subjectOf));
+      for (const line of lines) if (!this.#logged.has(subjectOf(line))) this.#opts.log.warn({ wait: line }, `waiting: ${line}`);
+      this.#logged = subjects;
     }
   }
 

@@ -362,6 +362,18 @@ describe('GET /status', () => {
     assert.match(html, /setTimeout\(poll, 1000\)/);
   });
 
+  test('shows what holds the writes up (the lock watch\'s lines), and hides the box when nothing does', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = { ...copyingSnapshot(), waits: ['zone1-200: `commerce`.`customer`: thread 42 (INSERT INTO `commerce`.`customer` …) has waited 7 s: Waiting for table metadata lock'] };
+    let html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="waits">\s*<div class="wait">zone1-200: `commerce`.`customer`: thread 42 \(INSERT INTO `commerce`.`customer` …\) has waited 7 s: Waiting for table metadata lock<\/div>/);
+    const api = (await app.inject({ method: 'GET', url: '/api/status' })).json() as { waits: string[] };
+    assert.equal(api.waits.length, 1);
+    jobs.current = copyingSnapshot();
+    html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="waits" hidden>/);
+  });
+
   test('escapes what it prints', async () => {
     const { app, jobs } = await appWith();
     jobs.current = endedSnapshot('error', 'duplicate key <script>alert(1)</script> in "customer"');
