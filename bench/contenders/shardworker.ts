@@ -86,16 +86,10 @@ export interface RssCurve {
   at100: number;
 }
 
-/**
- * Counts suited to this 2-core machine, where the worker, the source and both destinations share the cores:
- * more readers or writers only contend (measured; see docs/performance.md). Flags given to the bench come after
- * these and win.
- */
-export const BENCH_FLAGS = ['--source-reader-count', '3', '--destination-writer-count', '1', '--min-rows-per-chunk', '100000'];
-
 export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[]): Promise<ShardworkerResult> {
   await writeFreshTopology(c, d.db);
-  const flags = [...BENCH_FLAGS, ...extraFlags];
+  // No tuning flags: the bench measures the defaults a user gets. `--sw` adds flags only when asked.
+  const flags = [...extraFlags];
   const rssFile = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'sw-bench-')), 'rss');
   // Run through its shebang, as `npx shardworker` does (which sets the Node flags it wants).
   const args = ['--topo', `file:${c.topologyFile}`, '--db-credentials-file', c.credentialsFile, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', ...flags, `${KEYSPACE}/0`];

@@ -1,6 +1,6 @@
 // The copy: every chunk of every table read from its source, each row routed, batched and written.
-// Readers are bounded per source, writers per destination, and both sides by queue sizes: memory does not grow
-// with table size. The first error aborts everything through the one signal.
+// One reader per table (tables read at once bounded per source), its chunks in key order; writers bounded per
+// destination, and both sides by queue sizes: memory does not grow with table size. The first error aborts everything through the one signal.
 
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -96,48 +96,62 @@ class TableCompletion {
 }
 
 /**
- * Queues one source's chunks, largest table first (see largestFirst), a few ahead of its readers at a time: memory
- * follows the readers, not the number of chunks in the schema.
+ * Queues one source's tables, largest first (see largestFirst), `readersPerSource` of them read at once. One reader
+ * per table reads its chunks one after another, in key order: with each table's batches written in order on their
+ * lane (see writer.ts), a table's rows reach each destination in key order, which InnoDB takes as appends; several
+ * readers on one table made the destinations split pages mid-tree (see docs/performance.md). Chunks remain the
+ * unit of resume, marks and progress.
  */
 async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number): Promise<void> {
   const { req, completion } = run;
   const { signal } = req.abort;
-  const tables = largestFirst(req.tables);
   const readers = new PQueue({ concurrency: req.readersPerSource });
   run.queues.push(readers);
-  const ahead = req.readersPerSource * 2;
-  for (const table of tables) {
+  // Tables are planned (and their plans recorded) a few ahead of their readers, as they are queued: a reader
+  // waiting on its destination (a locked table) does not hold up the next table's plan, nor does memory follow the
+  // number of tables.
+  const ahead = req.readersPerSource;
+  for (const table of largestFirst(req.tables)) {
+    if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
     signal.throwIfAborted();
     const make = () => planChunks(source.client, source.dbName, table, req.chunking, signal);
     const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
     req.progress.chunksPlanned(table.name, plan.chunks.length);
-    const router = req.routerFor(table, sourceIndex);
     const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
     // Counted before any of them can finish; a table with none left to copy (a resumed job's) is complete at once.
     completion.planned(table, toCopy);
-    for (const [chunkIndex, range] of plan.chunks.entries()) {
-      if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
-        req.progress.chunkDone(table.name);
-        continue;
-      }
-      if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
-      signal.throwIfAborted();
-      const chunk = { sourceIndex, index: chunkIndex, range };
-      const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.client.ref.alias });
-      const failed = (err: unknown) => {
-        if (!signal.aborted) log.error({ err }, 'chunk failed');
-        run.failure ??= { err };
-        req.abort.abort(err);
-      };
-      const task = readers.add(async () => {
-        // The reader's turn ends with its chunk read: its last batches land while it reads the next chunk, so the
-        // destinations do not drain at every chunk's end (all readers tend to end theirs together).
-        const tail = (await copyChunk(req, run.arena, source, table, plan, chunk, router, log)).landed.then(() => completion.chunkCopied(table));
-        run.tails.add(tail);
-        tail.then(() => run.tails.delete(tail), failed);
-      }, { signal }) as Promise<void>;
-      task.catch(failed);
+    const failed = (err: unknown) => {
+      if (!signal.aborted) req.log.error({ err, table: table.name, source: source.client.ref.alias }, 'table copy failed');
+      run.failure ??= { err };
+      req.abort.abort(err);
+    };
+    (readers.add(() => copyTableFrom(run, source, sourceIndex, table, plan), { signal }) as Promise<void>).catch(failed);
+  }
+}
+
+/** One table's chunks on one source, read in key order; each chunk's last batches land while the next is read. */
+async function copyTableFrom(run: CopyRun, source: SourceSide, sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void> {
+  const { req, completion } = run;
+  const { signal } = req.abort;
+  const router = req.routerFor(table, sourceIndex);
+  for (const [chunkIndex, range] of plan.chunks.entries()) {
+    if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
+      req.progress.chunkDone(table.name);
+      continue;
     }
+    signal.throwIfAborted();
+    const chunk = { sourceIndex, index: chunkIndex, range };
+    const log = req.log.child({ table: table.name, chunk: chunkIndex, source: source.client.ref.alias });
+    const failed = (err: unknown) => {
+      if (!signal.aborted) log.error({ err }, 'chunk failed');
+      run.failure ??= { err };
+      req.abort.abort(err);
+    };
+    // The reader goes on with its chunk read: its last batches land while it reads the next chunk, so the
+    // destinations do not drain at every chunk's end.
+    const tail = (await copyChunk(req, run.arena, source, table, plan, chunk, router, log)).landed.then(() => completion.chunkCopied(table));
+    run.tails.add(tail);
+    tail.then(() => run.tails.delete(tail), failed);
   }
 }
 
@@ -167,7 +181,7 @@ async function copyChunk(
   let submitted = false;
   const send = async (index: number, batch: Batch) => {
     submitted = true;
-    const { done } = await destinations[index].writer.submit(batch, doing);
+    const { done } = await destinations[index].writer.submit(batch, doing, table.name);
     const counted = done.then(() => progress.rowsWritten(table.name, batch.rows));
     // Keep a rejection from going unhandled while the reader is still busy; it is awaited below.
     counted.catch(() => {});

@@ -1,5 +1,8 @@
 // Writes batches to one destination primary with a bounded pool of writers behind a queue bounded in batches and
 // in bytes: a slow destination stops the readers (through submit) instead of growing the worker's memory.
+// Each table's batches go through a lane of their own, in the order they were submitted, on one connection (bulk)
+// or one at a time (the other methods): a table's rows reach the destination in key order, so InnoDB appends to
+// the right edge of its trees instead of splitting pages in their middle (see docs/performance.md).
 
 import PQueue from 'p-queue';
 import { TabletError, type TabletRef } from '../mysql/connection.ts';
@@ -32,6 +35,18 @@ export interface WriterOptions {
 
 /** Bulk batches in flight per writer connection: one running on the server, the next already sent. */
 const BULK_PIPELINE_DEPTH = 2;
+
+/** Batches of one lane waiting beyond its running ones: the lane's reader pauses past this. */
+const LANE_WAITING = 2;
+
+/**
+ * One table's batches to this destination: run in submission order, `depth` at once (bulk: pipelined on the
+ * lane's one connection, `connection`; the other methods one at a time, on whichever connection).
+ */
+interface Lane {
+  connection: number;
+  queue: PQueue;
+}
 
 /** 8 MiB per destination keeps its LOAD DATA writers fed (a 1 MiB batch loads in tens of ms) at little memory. */
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
@@ -66,6 +81,10 @@ export class DestinationWriter {
   #bytes = 0;
   /** Submits waiting for bytes: all woken whenever a batch finishes, to look again. */
   #waiters: (() => void)[] = [];
+  /** Lanes with batches queued or running, by key (a table); dropped when idle. */
+  readonly #lanes = new Map<string, Lane>();
+  /** The connection the next new lane gets: lanes take the writers' connections in turn. */
+  #nextConnection = 0;
 
   /** `client`: the destination primary's, with the writers' connections (its retries are the batches'). */
   constructor(client: TabletClient, opts: WriterOptions) {
@@ -120,12 +139,26 @@ export class DestinationWriter {
     }
   }
 
+  /** The lane of `key`, made when it has none (the next connection in turn). */
+  #lane(key: string): Lane {
+    let lane = this.#lanes.get(key);
+    if (!lane) {
+      lane = { connection: this.#nextConnection, queue: new PQueue({ concurrency: this.#method === 'bulk' ? BULK_PIPELINE_DEPTH : 1 }) };
+      this.#nextConnection = (this.#nextConnection + 1) % this.#writers;
+      this.#lanes.set(key, lane);
+    }
+    return lane;
+  }
+
   /**
-   * Waits for room in the queue (backpressure on the reader), then queues the batch.
+   * Waits for room in the batch's lane and in the queue (backpressure on the reader), then queues the batch in the
+   * lane of `laneKey` (its table): batches of one lane are written in the order submitted.
    * Returns its completion (wrapped, so awaiting the room does not also await the write), which the caller must
    * await or hand on.
    */
-  async submit(batch: Batch, doing: string): Promise<{ done: Promise<void> }> {
+  async submit(batch: Batch, doing: string, laneKey: string): Promise<{ done: Promise<void> }> {
+    const lane = this.#lane(laneKey);
+    if (lane.queue.size >= LANE_WAITING) await lane.queue.onSizeLessThan(LANE_WAITING);
     if (this.#queue.size >= this.#maxWaiting) await this.#queue.onSizeLessThan(this.#maxWaiting);
     while (this.#bytes > 0 && this.#bytes + batch.bytes > this.#maxBytes) {
       this.#signal.throwIfAborted();
@@ -140,7 +173,8 @@ export class DestinationWriter {
     }
     this.#signal.throwIfAborted();
     this.#hold(batch.bytes);
-    const done = this.#queue.add(
+    // The lane's turn first (its order), then a writer's; the lane is forgotten once nothing is in it.
+    const write = () => this.#queue.add(
       async () => {
         this.#signal.throwIfAborted();
         // One INSERT or LOAD DATA is atomic in InnoDB: after a lost connection it landed whole or not at all, so a
@@ -148,7 +182,7 @@ export class DestinationWriter {
         await this.#client.attempt(doing, (channel) => {
           switch (batch.kind) {
             // Bulk lanes are the channel's: one connection per writer, another set on a new primary's pool.
-            case 'bulk': return channel.bulkInsert(this.#writers, doing, batch.sql, batch.packet, batch.rows);
+            case 'bulk': return channel.bulkInsert(this.#writers, doing, batch.sql, batch.packet, batch.rows, lane.connection);
             case 'load-data': return channel.loadData(doing, batch.sql, batch.data, batch.rows, batch.packet);
             case 'insert': return channel.query(doing, batch.sql);
           }
@@ -156,6 +190,9 @@ export class DestinationWriter {
       },
       { signal: this.#signal },
     ) as Promise<void>;
+    const done = (lane.queue.add(write, { signal: this.#signal }) as Promise<void>).finally(() => {
+      if (lane.queue.size === 0 && lane.queue.pending === 0 && this.#lanes.get(laneKey) === lane) this.#lanes.delete(laneKey);
+    });
     const released = done.finally(() => {
       this.#hold(-batch.bytes);
       batch.release();

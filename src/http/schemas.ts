@@ -110,6 +110,7 @@ const statusSnapshot = {
       additionalProperties: true,
       properties: { total: { type: 'number' }, byTablet: { type: 'object', additionalProperties: { type: 'number' } } },
     },
+    waits: { type: 'array', items: { type: 'string' } },
     locks: {
       type: 'object',
       properties: {

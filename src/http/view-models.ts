@@ -307,6 +307,8 @@ export interface StatusView {
   retries: string;
   /** The shard locks the job holds and the daemon holding them, or `—`. */
   locks: string;
+  /** What holds the writes up now (lock waits, a full redo log), one line each. */
+  waits: string[];
   tables: TableRow[];
   totals: TableRow;
   /** The row the page's script clones for each table. */
@@ -357,6 +359,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     sources: s.sources,
     destinations: s.destinations,
     retries: retriesText(s),
+    waits: s.waits ?? [],
     locks: s.locks ? `${s.locks.names.join(', ')} (this daemon: pid ${s.locks.holder.pid} on ${s.locks.holder.host})` : '—',
     cutover: s.cutover ? cutoverView(s.cutover) : null,
     tables: s.tables.map(tableRow),

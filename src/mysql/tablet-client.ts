@@ -320,10 +320,13 @@ export class Channel {
     return probeBulk(this.pool, this.ref, doing);
   }
 
-  /** A bulk INSERT on this pool's bulk lanes (`count` of them, made on first use: one per writer). */
-  bulkInsert(count: number, doing: string, sql: string, packet: Buffer, rows: number): Promise<void> {
+  /**
+   * A bulk INSERT on this pool's bulk lanes (`count` of them, made on first use: one per writer): on lane `lane`
+   * (modulo their count) when given, so batches sent in order run in order, else on the least busy.
+   */
+  bulkInsert(count: number, doing: string, sql: string, packet: Buffer, rows: number, lane?: number): Promise<void> {
     this.#lanes ??= new BulkLanes(this.pool, count);
-    return this.#lanes.insert(this.ref, doing, sql, packet, rows);
+    return this.#lanes.insert(this.ref, doing, sql, packet, rows, lane);
   }
 }
 

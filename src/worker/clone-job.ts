@@ -6,6 +6,7 @@ import { copyTables, type DestinationSide } from '../clone/copier.ts';
 import type { SourceSide } from '../pipeline/contracts.ts';
 import { CREATE_BLP_CHECKPOINT, BLP_FLAG_DONT_START, populateBlpCheckpoint } from '../clone/checkpoint.ts';
 import { DelayedIndexes } from '../clone/delayed-indexes.ts';
+import { LockWatch } from '../clone/lock-watch.ts';
 import { compareSchema, createTables, createViews } from '../clone/schema-copy.ts';
 import { compareTriggers, createTriggers, tablesNamedIn } from '../clone/triggers.ts';
 import type { CloneTargets, CopyStrategy } from '../clone/strategy.ts';
@@ -102,6 +103,21 @@ export class CloneJob implements JobPhases {
   }
 
   async work(): Promise<void> {
+    // While the job writes (tables, rows, marks, delayed indexes, checkpoints), what holds it up on a destination
+    // shows on the status page as it happens (src/clone/lock-watch.ts).
+    const watch = new LockWatch(
+      this.#destinations.map((d) => ({ alias: d.ref.alias, dbName: d.ref.tablet.dbName, client: this.#destOnItsOwn(d).client })),
+      { signal: this.#abort.signal, onChange: (lines) => this.#status.setWaits(lines), log: this.#log },
+    );
+    watch.start();
+    try {
+      await this.#copyAndFinish();
+    } finally {
+      await watch.stop();
+    }
+  }
+
+  async #copyAndFinish(): Promise<void> {
     const targets = this.#targets!;
     const first = this.#sources[0];
     const schemas: SchemaDefinition[] = [];

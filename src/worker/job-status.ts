@@ -47,6 +47,8 @@ export class JobStatus {
   readonly #rate = new RateMeter();
   readonly #retries: RetryCounts = { total: 0, byTablet: {} };
   #locks: JobLocks | undefined;
+  /** The lock watch's current lines (empty when nothing waits). */
+  #waits: string[] = [];
 
   constructor(id: string, request: JobRequest, now: () => number = Date.now) {
     this.id = id;
@@ -193,6 +195,11 @@ export class JobStatus {
     this.#locks = structuredClone(locks);
   }
 
+  /** What holds the writes up now (the lock watch's lines; empty once nothing does). */
+  setWaits(lines: string[]): void {
+    this.#waits = [...lines];
+  }
+
   snapshot(): StatusSnapshot {
     const now = this.#now();
     const tables = [...this.#tables.values()].map((t) => t.snapshot(now));
@@ -211,6 +218,7 @@ export class JobStatus {
       retries: structuredClone(this.#retries),
       ...(this.#locks ? { locks: structuredClone(this.#locks) } : {}),
       ...(this.cutover ? { cutover: structuredClone(this.cutover) } : {}),
+      waits: [...this.#waits],
     };
   }
 }

@@ -114,6 +114,11 @@ export interface StatusSnapshot {
   locks?: JobLocks;
   /** A MigrateServedTypes job's steps, write pause and positions. */
   cutover?: CutoverStatus;
+  /**
+   * What holds the job's writes up now, one line each (src/clone/lock-watch.ts): a statement waiting 2 s or more on
+   * a lock on a destination, a redo log over 80% full. Absent or empty when nothing does.
+   */
+  waits?: string[];
 }
 
 export const CUTOVER_STEP_STATES = ['waiting', 'running', 'done', 'failed', 'undone', 'skipped'] as const;

@@ -240,7 +240,7 @@ describe('GET /', () => {
     }
     const splitClone = html.slice(html.indexOf('id="form-SplitClone"'), html.indexOf('id="form-VerticalSplitClone"'));
     assert.match(splitClone, /name="opt\.chunkCount" value="1000"/);
-    assert.match(splitClone, /name="opt\.sourceReaderCount" value="10" step="1" min="1" max="256"/);
+    assert.match(splitClone, /name="opt\.sourceReaderCount" value="8" step="1" min="1" max="256"/);
     assert.match(splitClone, /name="opt\.minTableSizeForSplit" value="1MiB"/);
     assert.match(splitClone, /name="opt\.strategy" value="-populate_blp_checkpoint"/);
     assert.match(splitClone, /name="opt\.sourceTabletType" value="rdonly"/);
@@ -360,6 +360,18 @@ describe('GET /status', () => {
     assert.match(html, /id="cancel-form">/);
     assert.match(html, /id="reset-form" hidden>/);
     assert.match(html, /setTimeout\(poll, 1000\)/);
+  });
+
+  test('shows what holds the writes up (the lock watch\'s lines), and hides the box when nothing does', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = { ...copyingSnapshot(), waits: ['zone1-200: `commerce`.`customer`: thread 42 (INSERT INTO `commerce`.`customer` …) has waited 7 s: Waiting for table metadata lock'] };
+    let html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="waits">\s*<div class="wait">zone1-200: `commerce`.`customer`: thread 42 \(INSERT INTO `commerce`.`customer` …\) has waited 7 s: Waiting for table metadata lock<\/div>/);
+    const api = (await app.inject({ method: 'GET', url: '/api/status' })).json() as { waits: string[] };
+    assert.equal(api.waits.length, 1);
+    jobs.current = copyingSnapshot();
+    html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="waits" hidden>/);
   });
 
   test('escapes what it prints', async () => {

@@ -34,8 +34,10 @@ describe('delayed secondary indexes', () => {
     const topo = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
     const final = await runJob(topo, {
       command: 'SplitClone', keyspace: 'ks', shard: '0',
-      // One reader: the tables are copied one after the other, the larger first.
-      options: { strategy: '-delay_secondary_indexes', sourceReaderCount: 1, minTableSizeForSplit: 0, minRowsPerChunk: 500 },
+      // One reader: the tables are read one after the other, the larger first; one connection per destination, so
+      // they also land in that order (each table has a lane of its own: on two connections, small's few batches
+      // could land before big's backlog).
+      options: { strategy: '-delay_secondary_indexes', sourceReaderCount: 1, destinationWriterCount: 1, minTableSizeForSplit: 0, minRowsPerChunk: 500 },
     });
     assert.equal(final.state, 'done', final.error ?? '');
     // The split itself is checked byte for byte elsewhere; here, that every row arrived once.

@@ -405,7 +405,7 @@ function isServerRefusal(err: unknown): boolean {
   return typeof e?.errno === 'number' && e.errno < 2000 && e.fatal !== true;
 }
 
-/** The lanes of one destination pool: as many as its writers, each batch on the least busy. */
+/** The lanes of one destination pool: as many as its writers, each batch on the one asked for, else the least busy. */
 export class BulkLanes {
   readonly #lanes: BulkLane[];
 
@@ -417,9 +417,10 @@ export class BulkLanes {
    * Runs the prepared INSERT `sql` for the `rows` rows of `packet` (a bulk packet whose statement id is filled in
    * here) and refuses any result but every row inserted without a warning.
    */
-  async insert(ref: TabletRef, doing: string, sql: string, packet: Buffer, rows: number): Promise<void> {
+  async insert(ref: TabletRef, doing: string, sql: string, packet: Buffer, rows: number, index?: number): Promise<void> {
     let lane = this.#lanes[0];
-    for (const l of this.#lanes) if (l.load < lane.load) lane = l;
+    if (index !== undefined) lane = this.#lanes[index % this.#lanes.length];
+    else for (const l of this.#lanes) if (l.load < lane.load) lane = l;
     try {
       const ok = await lane.run(sql, packet, rows);
       if (ok.warnings > 0) {
