@@ -23,7 +23,8 @@ export interface BenchTable {
 }
 
 export interface Dataset {
-  mode: BenchMode;
+  /** The dataset's name: a mode, or a shape of the shapes mode (names its saved checksums). */
+  mode: string;
   db: string;
   rows: number;
   tables: BenchTable[];
@@ -86,6 +87,76 @@ export function dataset(mode: BenchMode, rows: number): Dataset {
   };
 }
 
+const uuid = (expr: string): string =>
+  `CONCAT_WS('-', SUBSTRING(MD5(${expr}), 1, 8), SUBSTRING(MD5(${expr}), 9, 4), SUBSTRING(MD5(${expr}), 13, 4), SUBSTRING(MD5(${expr}), 17, 4), SUBSTRING(MD5(${expr}), 21, 12))`;
+
+/** A shape of the shapes mode: a dataset, and what it is measured against. */
+export interface Shape {
+  name: string;
+  label: string;
+  dataset: Dataset;
+  /** The anchor it runs side by side with: the ingest limit, or the dump pipe (many small tables). */
+  against: 'load' | 'dump';
+}
+
+/**
+ * The shapes mode's tables, `rows` each (the split set: `rows` over its two sharded tables): the split set, a
+ * CHAR(36) UUID key, a composite (VARCHAR, INT) key, an integer key with three secondary indexes in random order,
+ * and 2,000 tables of 500 rows.
+ */
+export function shapes(rows: number, smallTables = 2000, smallRows = 500): Shape[] {
+  const split = dataset('split', rows);
+  const one = (mode: string, table: BenchTable): Dataset => ({ mode, rows, db: `bench_${mode}`, tables: [table] });
+  const small: BenchTable[] = Array.from({ length: smallTables }, (_, i) => {
+    const name = `t${String(i).padStart(4, '0')}`;
+    return {
+      name, rows: smallRows,
+      columns: [['id', 'number'], ['keyspace_id', 'number'], ['name', 'bytes'], ['at', 'bytes']],
+      createBase: `CREATE TABLE ${name} (id INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(60) CHARACTER SET utf8mb4 NOT NULL,
+        at DATETIME(6) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      addIndex: null,
+      insert: (from, to) => `INSERT INTO ${name} SELECT seq, ${ksid(`CONCAT('${name}', seq)`)}, CONCAT('${name} row ', seq), ${micros('seq')} FROM seq_${from}_to_${to}`,
+    };
+  });
+  return [
+    { name: 'split', label: 'the split set', dataset: { ...split, mode: 'shape-split', db: 'bench_split' }, against: 'load' },
+    {
+      name: 'uuid', label: 'CHAR(36) UUID key', against: 'load',
+      dataset: one('uuid', {
+        name: 'account', rows,
+        columns: [['id', 'bytes'], ['keyspace_id', 'number'], ['payload', 'bytes'], ['created', 'bytes']],
+        createBase: `CREATE TABLE account (id CHAR(36) CHARACTER SET ascii NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL,
+          payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, created DATETIME(6) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        addIndex: null,
+        insert: (from, to) => `INSERT INTO account SELECT ${uuid('seq')}, ${ksid('seq')}, ${text('account', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
+      }),
+    },
+    {
+      name: 'composite', label: 'composite (VARCHAR, INT) key', against: 'load',
+      dataset: one('composite', {
+        name: 'visit', rows,
+        columns: [['site', 'bytes'], ['n', 'number'], ['keyspace_id', 'number'], ['payload', 'bytes']],
+        createBase: `CREATE TABLE visit (site VARCHAR(40) CHARACTER SET utf8mb4 NOT NULL, n INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL,
+          payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, PRIMARY KEY (site, n)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        addIndex: null,
+        insert: (from, to) => `INSERT INTO visit SELECT CONCAT('site-', SUBSTRING(MD5(seq % 5000), 1, 10)), seq, ${ksid('seq')}, ${text('visit', 'seq')} FROM seq_${from}_to_${to}`,
+      }),
+    },
+    {
+      name: 'indexes', label: 'three random-order secondary indexes', against: 'load',
+      dataset: one('indexes', {
+        name: 'item', rows,
+        columns: [['id', 'number'], ['keyspace_id', 'number'], ['a', 'number'], ['b', 'bytes'], ['c', 'bytes'], ['payload', 'bytes']],
+        createBase: `CREATE TABLE item (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, a BIGINT UNSIGNED NOT NULL, b CHAR(32) CHARACTER SET ascii NOT NULL,
+          c DATETIME(6) NOT NULL, payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        addIndex: 'ALTER TABLE item ADD KEY ia (a), ADD KEY ib (b), ADD KEY ic (c)',
+        insert: (from, to) => `INSERT INTO item SELECT seq, ${ksid('seq')}, ${ksid("CONCAT('a', seq)")}, MD5(CONCAT('b', seq)), ${micros('seq * 31')}, ${text('item', 'seq')} FROM seq_${from}_to_${to}`,
+      }),
+    },
+    { name: 'small', label: `${smallTables.toLocaleString('en-US')} tables of ${smallRows} rows`, against: 'dump', dataset: { mode: 'small', rows: smallTables * smallRows, db: 'bench_small', tables: small } },
+  ];
+}
+
 export const totalRows = (d: Dataset): number => d.tables.reduce((s, t) => s + t.rows, 0);
 
 /** SQL condition selecting one shard's rows of a uint64 keyspace_id. */
@@ -115,7 +186,7 @@ export async function checksum(conn: Connection, db: string, table: BenchTable, 
 export type Expected = Record<string, Record<string, Checksum>>;
 
 interface DatasetFile {
-  mode: BenchMode;
+  mode: string;
   rows: number;
   expected: Expected;
 }

@@ -5,17 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { sandboxDown, withConnection } from '../src/sandbox/index.ts';
-import { HelpRequested, USAGE, parseBenchArgs, type ContenderName } from './args.ts';
-import { benchClusterUp } from './cluster.ts';
-import { cpuMark, cpuSince } from './cpu.ts';
-import { runDump } from './contenders/dump.ts';
-import { prepareLoadFiles, runLoad, type LoadFiles } from './contenders/load.ts';
-import { runShardworker } from './contenders/shardworker.ts';
+import { sandboxDown } from '../src/sandbox/index.ts';
+import { HelpRequested, USAGE, parseBenchArgs, type BenchArgs, type ContenderName } from './args.ts';
+import { benchClusterUp, type BenchCluster } from './cluster.ts';
+import { runVerified } from './contend.ts';
+import { prepareLoadFiles, type LoadFiles } from './contenders/load.ts';
 import { dataset, ensureDataset, totalRows } from './dataset.ts';
 import { summarize, summaryText, type RunRecord } from './report.ts';
-import { settle } from './settle.ts';
-import { resetDestinations, verifyDestinations } from './verify.ts';
+import { runShapes, shapesText } from './shapes.ts';
+import { resetDestinations } from './verify.ts';
 
 const log = (m: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -36,6 +34,10 @@ async function main(): Promise<void> {
   log(`bringing up the bench sandbox in ${args.dir} (ports ${args.basePort}-${args.basePort + 3})`);
   const c = await benchClusterUp(args);
   try {
+    if (args.mode === 'shapes') {
+      await shapesMode(args, c, benchStarted);
+      return;
+    }
     const d = dataset(args.mode, args.rows);
     const rows = totalRows(d);
     const prepStarted = Date.now();
@@ -47,17 +49,7 @@ async function main(): Promise<void> {
     }
     const prepSeconds = (Date.now() - prepStarted) / 1000;
 
-    /** One contender's run on reset, settled destinations, verified before its figures count. */
-    const runOnce = async (contender: ContenderName) => {
-      await resetDestinations(c, d.db);
-      // Binary logs of earlier runs are only disk churn here: the destinations have no replicas.
-      await Promise.all(c.dests.map((x) => withConnection(x.endpoint, (conn) => conn.query('RESET MASTER'))));
-      await settle(c);
-      const before = cpuMark(c);
-      const detail = { ...(await runContender(contender, c, d, args.shardworkerFlags, files)), cpu: cpuSince(c, before) };
-      await verifyDestinations(c, d, expected);
-      return detail;
-    };
+    const runOnce = (contender: ContenderName) => runVerified(c, d, expected, contender, args.shardworkerFlags, files);
     // Untimed: the first run after the instances start pays for touching their buffer pools and for cold caches
     // (measured: twice the destinations' CPU), whichever contender it is.
     for (let w = 1; w <= args.warmup; w++) {
@@ -109,13 +101,18 @@ async function main(): Promise<void> {
   }
 }
 
-async function runContender(name: ContenderName, c: Awaited<ReturnType<typeof benchClusterUp>>, d: ReturnType<typeof dataset>, flags: string[], files: LoadFiles | undefined): Promise<{ seconds: number } & Record<string, unknown>> {
-  switch (name) {
-    case 'shardworker': return { ...(await runShardworker(c, d, flags)) };
-    case 'dump': return { ...(await runDump(c, d)) };
-    case 'load': return { ...(await runLoad(c, d, files!)) };
-  }
+async function shapesMode(args: BenchArgs, c: BenchCluster, benchStarted: number): Promise<void> {
+  const r = await runShapes(args, c, log);
+  const totalSeconds = Math.round((Date.now() - benchStarted) / 1000);
+  const result = { date: new Date().toISOString(), machine: machine(), load: os.loadavg().map(round2), mode: args.mode, rowsPerShape: args.rows, rounds: args.rounds, warmup: args.warmup, shardworkerFlags: args.shardworkerFlags, ...r, durations: { totalSeconds } };
+  const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-shapes.json'));
+  await fsp.writeFile(jsonFile, JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`\nshardworker bench, shapes mode: each shape copied 1→2 beside its anchor, ${args.rounds} round(s), medians; load average ${result.load.join(' ')}\n`);
+  process.stdout.write(shapesText(r) + '\n');
+  process.stdout.write(`  whole bench ${totalSeconds} s; results in ${jsonFile}\n`);
 }
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 function machine(): Record<string, unknown> {
   let mariadb = '';

@@ -7,6 +7,7 @@
 
 import { describeRawValue } from '../keyrange/keyspace-id.ts';
 import { isIntegerType } from '../mysql/chunker.ts';
+import type { RowBatch } from '../mysql/row-batches.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import type { OrderTerm, RawValue, Row } from '../mysql/sql.ts';
 
@@ -50,6 +51,47 @@ export function compareIntegerText(a: Buffer, b: Buffer): number {
   // No leading zeros (or ZEROFILL's fixed width): the longer is the larger in magnitude.
   const magnitude = a.length - b.length || Buffer.compare(a, b);
   return aNeg && magnitude !== 0 ? -magnitude : magnitude;
+}
+
+/**
+ * compareIntegerText over bytes [as, ae) of `a` and [bs, be) of `b`: a loop, as keys are a few digits and a
+ * native compare costs more to call than to run.
+ */
+function compareIntegerBytes(a: Buffer, as: number, ae: number, b: Buffer, bs: number, be: number): number {
+  const aNeg = a[as] === 0x2d;
+  if (aNeg !== (b[bs] === 0x2d)) return aNeg ? -1 : 1;
+  let magnitude = ae - as - (be - bs);
+  if (magnitude === 0) {
+    for (let i = 0; i < ae - as; i++) {
+      const d = a[as + i] - b[bs + i];
+      if (d !== 0) {
+        magnitude = d;
+        break;
+      }
+    }
+  }
+  return aNeg ? -magnitude : magnitude;
+}
+
+/** Row `i` of batch `a` against row `j` of batch `b`, by `key` (NULL first, integers by value, the rest by bytes). */
+export function compareBatchKeys(key: RowKey, a: RowBatch, i: number, b: RowBatch, j: number): number {
+  const { indexes, kinds } = key;
+  const ab = i * a.columns;
+  const bb = j * b.columns;
+  for (let k = 0; k < indexes.length; k++) {
+    const col = indexes[k];
+    const as = a.start[ab + col];
+    const bs = b.start[bb + col];
+    if (as < 0 || bs < 0) {
+      if (as !== bs) return as < 0 ? -1 : 1;
+      continue;
+    }
+    const ae = a.end[ab + col];
+    const be = b.end[bb + col];
+    const c = kinds[k] === 'integer' ? compareIntegerBytes(a.bytes, as, ae, b.bytes, bs, be) : a.bytes.compare(b.bytes, bs, be, as, ae);
+    if (c !== 0) return c;
+  }
+  return 0;
 }
 
 /** NULL first, as ORDER BY puts it. */

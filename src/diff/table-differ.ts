@@ -10,9 +10,9 @@ import { settleAll } from '../pipeline/settle-all.ts';
 import { chunkQuery, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import { attemptOn } from '../mysql/tablet-client.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
-import { keyComparator, orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
-import { keepRows, mergeOrdered } from './ordered-streams.ts';
-import { diffRows } from './row-differ.ts';
+import type { RawRow } from '../mysql/wire/raw-rows.ts';
+import { orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
+import { joinBatches } from './row-differ.ts';
 import { addTally, emptyTally, type DiffTally } from './tally.ts';
 
 /** A destination is read like a source: a client of its primary and the database. */
@@ -23,7 +23,7 @@ export interface DiffProgress {
   tableStarted(table: string): void;
   /** Source rows read (whether or not they belong to the destination): the work done, for rate and ETA. */
   rowsRead(table: string, rows: number): void;
-  /** One more chunk diffed (on one destination); `tally` is the table's so far (the same object each time: read it, do not keep it). */
+  /** One more chunk diffed (on every destination); `tally` is the table's so far (the same object each time: read it, do not keep it). */
   chunkDiffed(table: string, tally: DiffTally): void;
   /** Every chunk of the table is diffed, on every destination. */
   tableDone(table: string, tally: DiffTally): void;
@@ -53,7 +53,7 @@ interface TablePlan {
   plan: ChunkPlan;
   key: RowKey;
   tally: DiffTally;
-  /** Chunks (over all destinations) not diffed yet. */
+  /** Chunks not diffed yet (each on every destination at once). */
   remaining: number;
 }
 
@@ -83,52 +83,62 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
   for (const table of tables) {
     signal.throwIfAborted();
     const plan = await planChunks(planner.client, planner.dbName, table, req.chunking, signal);
-    const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length * req.destinations.length };
+    const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length };
     req.progress.chunksPlanned(table.name, entry.remaining);
-    for (const destIndex of req.destinations.keys()) {
-      for (const [chunkIndex, range] of plan.chunks.entries()) {
-        const log = req.log.child({ table: table.name, chunk: chunkIndex, destination: req.destinations[destIndex].client.ref.alias });
-        const task = queue.add(() => diffChunk(req, entry, destIndex, range, log), { signal }) as Promise<void>;
-        const failed = task.catch((err: unknown) => {
-          if (!signal.aborted) log.error({ err }, 'chunk diff failed');
-          req.abort.abort(err);
-          throw err;
-        });
-        // Awaited by diffTables once everything is queued; until then a failure must not count as unhandled.
-        failed.catch(() => {});
-        tasks.push(failed);
-      }
+    for (const [chunkIndex, range] of plan.chunks.entries()) {
+      const log = req.log.child({ table: table.name, chunk: chunkIndex });
+      const task = queue.add(() => diffChunk(req, entry, range, log), { signal }) as Promise<void>;
+      const failed = task.catch((err: unknown) => {
+        if (!signal.aborted) log.error({ err }, 'chunk diff failed');
+        req.abort.abort(err);
+        throw err;
+      });
+      // Awaited by diffTables once everything is queued; until then a failure must not count as unhandled.
+      failed.catch(() => {});
+      tasks.push(failed);
     }
   }
 }
 
-async function diffChunk(req: DiffRequest, entry: TablePlan, destIndex: number, range: ChunkRange, log: Logger): Promise<void> {
+/**
+ * One chunk on every destination at once: each source that feeds any destination is read once, its rows tagged with
+ * the destination they belong to (or dropped), and every side is read in parallel.
+ */
+async function diffChunk(req: DiffRequest, entry: TablePlan, range: ChunkRange, log: Logger): Promise<void> {
   const { table, plan, key } = entry;
   const { signal } = req.abort;
   req.progress.tableStarted(table.name);
   const order = orderTerms(table, key);
   const doing = `reading ${table.name} to diff it`;
-  const sourceIndexes = req.sourcesFor(destIndex);
-  const dest = req.destinations[destIndex];
-  // The chunk's reads, retried together (reads only: a repeat diffs the chunk afresh; its tally is kept only once
+  const sourceIndexes = [...new Set(req.destinations.flatMap((_, d) => req.sourcesFor(d)))].sort((a, b) => a - b);
+  // Only the destinations a source feeds may hold its rows: a row routed elsewhere is not this diff's.
+  const feeds = sourceIndexes.map((i) => new Set([...req.destinations.keys()].filter((d) => req.sourcesFor(d).includes(i))));
+  const spec = { key, columns: table.columns.map((c) => c.name) };
+  // The chunk's reads, retried together (reads only: a repeat diffs the chunk afresh; its tallies are kept only once
   // the chunk is through). A broken read is charged to the tablet it names.
-  const tally = await attemptOn([...sourceIndexes.map((i) => req.sources[i].client), dest.client], doing, async (channels) => {
+  const tallies = await attemptOn([...sourceIndexes.map((i) => req.sources[i].client), ...req.destinations.map((d) => d.client)], doing, async (channels) => {
     const sources = sourceIndexes.map((i, n) => {
       const s = req.sources[i];
       const route = req.routerFor(table, i);
-      const rows = channels[n].streamRows(doing, chunkQuery(s.dbName, table, plan, range, order), { signal });
-      return keepRows(rows, (row) => route(row) === destIndex, (count) => req.progress.rowsRead(table.name, count));
+      const raw = route.raw ?? ((row: RawRow) => route(row.values()));
+      const fed = feeds[n];
+      return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, order), {
+        signal,
+        tagOf: (row) => {
+          const d = raw(row);
+          return fed.has(d) ? d : -1;
+        },
+        onRead: (count) => req.progress.rowsRead(table.name, count),
+      });
     });
-    const d = channels[channels.length - 1];
-    return diffRows(
-      mergeOrdered(sources, keyComparator(key)),
-      d.streamRows(doing, chunkQuery(dest.dbName, table, plan, range, order), { signal }),
-      { key, columns: table.columns.map((c) => c.name) },
-    );
+    const destinations = req.destinations.map((d, n) => channels[sourceIndexes.length + n].scanBatches(doing, chunkQuery(d.dbName, table, plan, range, order), { signal }));
+    return joinBatches(sources, destinations, spec);
   }, { context: { table: table.name }, message: 'diff read failed; diffing the chunk again' });
   signal.throwIfAborted();
-  addTally(entry.tally, tally, req.destinations.length > 1 ? { destination: dest.client.ref.alias } : undefined);
+  for (const [d, tally] of tallies.entries()) {
+    addTally(entry.tally, tally, req.destinations.length > 1 ? { destination: req.destinations[d].client.ref.alias } : undefined);
+  }
   req.progress.chunkDiffed(table.name, entry.tally);
   if (--entry.remaining === 0) req.progress.tableDone(table.name, entry.tally);
-  log.debug({ processed: tally.processed, matching: tally.matching }, 'chunk diffed');
+  log.debug({ processed: tallies.reduce((n, t) => n + t.processed, 0) }, 'chunk diffed');
 }

@@ -15,7 +15,7 @@ import type { Credentials, DbTls } from '../topology/types.ts';
 import { BulkLanes, probeBulk } from './wire/bulk-execute.ts';
 import { loadDataOn } from './wire/infile.ts';
 import { scanRows, type RowSink, type ScanOptions } from './wire/raw-rows.ts';
-import { streamRows, type StreamOptions } from './row-stream.ts';
+import { scanBatches, type BatchScanOptions, type RowBatch } from './row-batches.ts';
 import type { Row } from './sql.ts';
 
 /**
@@ -266,9 +266,9 @@ export class Channel {
 
   #lanes: BulkLanes | null = null;
 
-  /** A query's rows as raw values, streamed (mysql/row-stream.ts). */
-  streamRows(doing: string, sql: string, opts: StreamOptions): AsyncGenerator<Row> {
-    return streamRows(this.pool, this.ref, doing, sql, opts);
+  /** A query's rows in batches, read ahead of the consumer (mysql/row-batches.ts). */
+  scanBatches(doing: string, sql: string, opts: BatchScanOptions): AsyncGenerator<RowBatch> {
+    return scanBatches(this.pool, this.ref, doing, sql, opts);
   }
 
   query<T>(doing: string, sql: string, values?: unknown[]): Promise<T> {

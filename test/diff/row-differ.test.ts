@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rowKeyOf } from '../../src/diff/key-order.ts';
-import { diffRows, RowOrderError } from '../../src/diff/row-differ.ts';
+import { diffRows, joinBatches, RowOrderError } from '../../src/diff/row-differ.ts';
+import { RowBatch } from '../../src/mysql/row-batches.ts';
 import { MAX_EXAMPLES, type DiffTally } from '../../src/diff/tally.ts';
 import type { Row } from '../../src/mysql/sql.ts';
 import { row, Rows, table } from './helpers.ts';
@@ -118,7 +119,8 @@ describe('diffRows, by primary key', () => {
   });
 
   it('closes both sides when it stops early, and passes a side error through', async () => {
-    const source = new Rows([row(1, 'x', null), row(2, 'x', null), row(3, 'x', null)]);
+    // Longer than one batch: rows are read a batch ahead, so a short source would be read through before the error.
+    const source = new Rows(Array.from({ length: 1000 }, (_, i) => row(i, 'x', null)));
     const dest = new Rows([row(1, 'x', null), row(2, 'x', null), row(3, 'x', null)]);
     dest.failAt = { index: 1, error: new Error('connection lost') };
     await assert.rejects(diffRows(source, dest, spec(INT_PK)), /connection lost/);
@@ -167,5 +169,46 @@ describe('rowKeyOf', () => {
     const key = rowKeyOf(table([['a', 'tinyint'], ['b', 'decimal'], ['c', 'datetime'], ['d', 'bigint']], ['d', 'b', 'c', 'a']));
     assert.deepEqual(key.kinds, ['integer', 'bytes', 'bytes', 'integer']);
     assert.deepEqual(key.indexes, [3, 1, 2, 0]);
+  });
+});
+
+describe('joinBatches: several sources, several destinations', () => {
+  const columns = 3;
+  const batches = (rows: Row[], tag = 0, perBatch = 2) => (async function* () {
+    yield* RowBatch.of(rows, columns, tag, perBatch);
+  })();
+  const tagged = (rows: [Row, number][], perBatch = 2) => (async function* () {
+    for (const [r, tag] of rows) yield* RowBatch.of([r], columns, tag, perBatch);
+  })();
+
+  it('merges two sources into one destination in key order (a merge)', async () => {
+    const [t] = await joinBatches([batches([row(1, 'a', null), row(4, 'd', null), row(5, 'e', null)]), batches([row(2, 'b', null), row(3, 'c', null), row(6, 'f', null)])],
+      [batches([row(1, 'a', null), row(2, 'b', null), row(3, 'X', null), row(4, 'd', null), row(6, 'f', null), row(7, 'g', null)])], spec(INT_PK));
+    assert.equal(t.processed, 7);
+    assert.equal(t.matching, 4);
+    assert.deepEqual(keys(t, 'mismatched'), ['id=3']);
+    assert.deepEqual(t.examples.mismatched[0].columns, ['name']);
+    assert.deepEqual(keys(t, 'extraOnSource'), ['id=5']);
+    assert.deepEqual(keys(t, 'extraOnDestination'), ['id=7']);
+  });
+
+  it('reads one source once for two destinations, each row compared where its tag sends it (a split)', async () => {
+    const source = tagged([[row(1, 'a', null), 0], [row(2, 'b', null), 1], [row(3, 'c', null), 0], [row(4, 'd', null), 1], [row(5, 'e', null), 1]]);
+    const [low, high] = await joinBatches([source], [batches([row(1, 'a', null), row(2, 'b', null), row(3, 'c', null)]), batches([row(4, 'd', null), row(5, 'E', null), row(9, 'z', null)])], spec(INT_PK));
+    assert.deepEqual({ processed: low.processed, matching: low.matching }, { processed: 3, matching: 2 });
+    // Row 2 is the other destination's: on this one it is extra, and missing from the other.
+    assert.deepEqual(keys(low, 'extraOnDestination'), ['id=2']);
+    assert.deepEqual(keys(high, 'extraOnSource'), ['id=2']);
+    assert.deepEqual(keys(high, 'mismatched'), ['id=5']);
+    assert.deepEqual(keys(high, 'extraOnDestination'), ['id=9']);
+    assert.equal(high.matching, 1);
+  });
+
+  it('compares values longer than 250 bytes and NULLs by their bytes', async () => {
+    const long = 'x'.repeat(70_000);
+    const [t] = await joinBatches([batches([row(1, long, null), row(2, long, 'n'), row(3, null, null)])], [batches([row(1, long, null), row(2, long + 'y', 'n'), row(3, '', null)])], spec(INT_PK));
+    assert.equal(t.matching, 1);
+    assert.deepEqual(keys(t, 'mismatched'), ['id=2', 'id=3']);
+    assert.deepEqual(t.examples.mismatched.map((e) => e.columns), [['name'], ['name']]);
   });
 });

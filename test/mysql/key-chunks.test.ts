@@ -1,11 +1,13 @@
 // Chunking any primary key against a real mariadbd: string (a case-insensitive collation, equal prefixes), binary,
 // DATETIME(6) and composite (VARCHAR, INT) keys cut into several ranges by a walk of the key, which together hold
 // every row exactly once, the smallest and largest included, under the very conditions the copy, the resumed
-// copy's delete and the diff use.
+// copy's delete and the diff use; and a read of such a chunk broken after any row resumes with exactly the rest.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chunkCondition, parseChunkPlan, planChunks } from '../../src/mysql/chunker.ts';
+import { chunkCondition, chunkQuery, parseChunkPlan, planChunks } from '../../src/mysql/chunker.ts';
+import { KeyCursor } from '../../src/mysql/key-cursor.ts';
+import type { RawRow } from '../../src/mysql/wire/raw-rows.ts';
 import type { TabletRef } from '../../src/mysql/connection.ts';
 import { TabletLink, type TabletClient } from '../../src/mysql/tablet-client.ts';
 import { readSchema, type TableDefinition } from '../../src/mysql/schema.ts';
@@ -92,4 +94,39 @@ describe('chunks of non-integer keys', () => {
     const s = await planChunks(client, db, tables.find((t) => t.name === 's')!, { ...opts, minTableSizeForSplit: 1 << 30 });
     assert.equal(s.chunks.length, 1);
   });
+
+  // The copy's own read (scanRows through the tablet client) and its cursor, as in clone/copier.ts: the read breaks
+  // after the first, a middle and the last row of each chunk, and the read that resumes after the cursor's last key
+  // must hand on exactly the chunk's remaining rows, in key order, none twice.
+  for (const { name } of KEY_TABLES) {
+    for (const binary of [false, true]) test(`${name}: a read broken inside a chunk resumes after its last row (${binary ? 'binary' : 'text'} protocol)`, async () => {
+      const table = tables.find((t) => t.name === name)!;
+      const plan = await planChunks(client, db, table, opts);
+      const keyOf = (row: RawRow) => table.primaryKey.map((k) => row.value(table.columns.findIndex((col) => col.name === k))!.toString('hex')).join(':');
+      const read = async (range: (typeof plan.chunks)[number], after: string | null, stopAfter: number, cursor: KeyCursor | null): Promise<string[]> => {
+        const keys: string[] = [];
+        const abort = new AbortController();
+        const broken = new Error('the read breaks here');
+        await client.scan('reading a chunk', async () => chunkQuery(db, table, plan, range, table.primaryKey, after), (row) => {
+          cursor?.track(row);
+          keys.push(keyOf(row));
+          if (keys.length === stopAfter) throw broken;
+        }, { signal: abort.signal, binary }).catch((err: unknown) => {
+          if (err !== broken) throw err;
+        });
+        return keys;
+      };
+      for (const [i, range] of plan.chunks.entries()) {
+        const whole = await read(range, null, -1, null);
+        assert.ok(whole.length > 2, `chunk ${i} of ${name}: ${whole.length} rows`);
+        for (const at of [1, Math.floor(whole.length / 2), whole.length]) {
+          const cursor = new KeyCursor(table);
+          const before = await read(range, null, at, cursor);
+          assert.equal(before.length, at);
+          const rest = await read(range, cursor.afterLast(), -1, null);
+          assert.deepEqual([...before, ...rest], whole, `chunk ${i} of ${name} broken after row ${at}`);
+        }
+      }
+    });
+  }
 });

@@ -21,7 +21,8 @@ export class RawRow {
   /** `buffer`'s ArrayBuffer and offset in it, read once per buffer (a Buffer's getters cost more than a short copy). */
   memory: ArrayBufferLike = this.buffer.buffer;
   base = 0;
-  /** Bytes of the row in the packet (its values and their length prefixes). */
+  /** Where the row's payload starts in `buffer`, and its bytes there (its values and their length prefixes). */
+  offset = 0;
   size = 0;
   /**
    * No NULL and every value under 251 bytes: each length prefix is one byte, so the values lie back to back with
@@ -107,6 +108,7 @@ export class RawRow {
       this.memory = buffer.buffer;
       this.base = buffer.byteOffset;
     }
+    this.offset = offset;
     this.size = end - offset;
     if (this.layout) {
       this.#parseBinary(this.layout.widths, buffer, offset, end);
