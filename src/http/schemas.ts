@@ -110,6 +110,18 @@ const statusSnapshot = {
       additionalProperties: true,
       properties: { total: { type: 'number' }, byTablet: { type: 'object', additionalProperties: { type: 'number' } } },
     },
+    /** --snapshot consistent (src/worker/status.ts SnapshotStatus). */
+    snapshot: {
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        openedAt: { type: 'string' },
+        closedAt: { type: ['string', 'null'] },
+        ageSeconds: { type: 'number' },
+        position: { type: 'string' },
+        tablets: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      },
+    },
     locks: {
       type: 'object',
       properties: {
