@@ -7,9 +7,10 @@
 // snapshotLostGuard), since a transaction lost cannot be opened again on the same snapshot.
 //
 // The order matters: the readers' connections are made before the lock (a connect under it would lengthen the
-// pause), the lock is taken, every reader opens its transaction, the position is read, the lock is let go; only then
-// is the position checked (BINLOG_GTID_POS of the snapshot's binlog file and offset must be the GTID position read
-// under the lock: both name the same instant, or the readers do not share a snapshot).
+// pause), the lock is taken, every reader opens its transaction, the GTID position is read, the lock is let go; only
+// then is each reader's own snapshot position (Binlog_snapshot_file/_position) read and checked: all the same, and
+// BINLOG_GTID_POS of it equal to the GTID position read under the lock (both name one instant), or the readers do not
+// share one snapshot.
 
 import { acquireConnection, TabletError, type PoolConnection } from './connection.ts';
 import { compareGtidLists, parseGtidList } from './gtid.ts';
@@ -100,19 +101,15 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
     await run(held, doing, `SET SESSION lock_wait_timeout = ${SNAPSHOT_LOCK_WAIT_SECONDS}`);
     const started = performance.now();
     let gtidUnderLock = '';
-    let binlog: { file: string; offset: string } | null = null;
+    let openedAt = new Date();
     try {
       // Marked first: a BACKUP STAGE START whose BLOCK_COMMIT then failed must be ended too.
       locked = true;
       for (const sql of LOCK_SQL[lock].take) await run(held, `holding commits back (${sql})`, sql);
       await Promise.all(conns.map((c) => run(c, doing, 'START TRANSACTION WITH CONSISTENT SNAPSHOT')));
+      openedAt = new Date();
       const pos = await run<{ pos: string }[]>(held, 'reading the GTID position under the lock', 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
       gtidUnderLock = String(pos[0].pos);
-      const status = await run<{ Variable_name: string; Value: string }[]>(conns[0], 'reading the snapshot position', "SHOW STATUS LIKE 'binlog_snapshot_%'");
-      const value = (name: string) => status.find((r) => r.Variable_name.toLowerCase() === name)?.Value;
-      const file = value('binlog_snapshot_file');
-      const offset = value('binlog_snapshot_position');
-      if (file && offset) binlog = { file, offset };
     } finally {
       heldOpen = false;
       // At once, whatever happened: commits on the tablet wait until this runs.
@@ -121,14 +118,25 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
       else held.release();
     }
     const blockedMs = performance.now() - started;
-    if (!binlog) throw new Error(`${doing} on ${ref.alias}: the server did not report the snapshot's binlog position (Binlog_snapshot_file)`);
+    // Each transaction's own snapshot position: the same whenever it is read, so read after the lock is let go.
+    const positions = await Promise.all(
+      conns.map(async (c) => {
+        const status = await run<{ Variable_name: string; Value: string }[]>(c, 'reading the snapshot position', "SHOW STATUS LIKE 'binlog_snapshot_%'");
+        const value = (name: string) => status.find((r) => r.Variable_name.toLowerCase() === name)?.Value;
+        return { file: value('binlog_snapshot_file') ?? '', offset: value('binlog_snapshot_position') ?? '' };
+      }),
+    );
+    const binlog = positions[0];
+    if (!binlog.file || !binlog.offset) throw new Error(`${doing} on ${ref.alias}: the server did not report the snapshot's binlog position (Binlog_snapshot_file)`);
+    const apart = positions.find((p) => p.file !== binlog.file || p.offset !== binlog.offset);
+    if (apart) throw new Error(`${doing} on ${ref.alias}: the readers' snapshots differ (${binlog.file}:${binlog.offset} and ${apart.file}:${apart.offset}): commits were not held back`);
     const converted = await run<{ pos: string | null }[]>(conns[0], 'converting the snapshot position', `SELECT BINLOG_GTID_POS(${quoteString(binlog.file)}, ${Number(binlog.offset)}) AS pos`);
     const snapshotGtid = converted[0].pos === null ? null : String(converted[0].pos);
     if (snapshotGtid === null || compareGtidLists(parseGtidList(snapshotGtid), parseGtidList(gtidUnderLock)).kind !== 'equal') {
       throw new Error(`${doing} on ${ref.alias}: the readers' snapshot is at ${binlog.file}:${binlog.offset} (${snapshotGtid ?? 'no GTID position'}), not at ${gtidUnderLock} read under the lock: they do not share one snapshot`);
     }
     opened = true;
-    return { position: `MariaDB/${gtidUnderLock}`, openedAt: new Date(), blockedMs, lock };
+    return { position: `MariaDB/${gtidUnderLock}`, openedAt, blockedMs, lock };
   } finally {
     // The readers go back to their pool in their transactions; after a failure, ended with their connections.
     for (const c of conns) opened ? c.release() : c.destroy();
