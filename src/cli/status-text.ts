@@ -1,6 +1,7 @@
 // The status as `run` prints it every second: state, then one line per table, then totals.
 
 import { formatCount, formatDuration, formatPercent, formatRate, progressFraction } from '../http/format.ts';
+import { snapshotText } from '../http/view-models.ts';
 import type { StatusSnapshot, TableStatus, Totals } from '../worker/status.ts';
 
 function percent(copied: number, estimated: number, done: boolean): string {
@@ -24,6 +25,7 @@ export function statusText(s: StatusSnapshot): string {
   if (s.tables.length) out.push(line('total', '', s.totals, s.state === 'done'));
   for (const step of s.cutover?.steps ?? []) out.push(`  ${step.state.padEnd(8)} ${step.name}${step.ms === null ? '' : ` (${step.ms} ms)`}${step.detail ? `: ${step.detail}` : ''}`);
   if (s.cutover?.writePauseMs != null) out.push(`  write pause: ${s.cutover.writePauseMs} ms`);
+  if (s.snapshot) out.push(`  snapshot: ${snapshotText(s)}`);
   if (s.error) out.push(`  error: ${s.error}`);
   return out.join('\n');
 }

@@ -21,11 +21,18 @@ function tabletsOfShard(topo: Topology, keyspace: string, shard: string, type: T
     .map(([alias, tablet]) => ({ alias, tablet }));
 }
 
-/** Why a tablet is unfit to be read from, or null when it is fit. */
-async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTls | undefined): Promise<string | null> {
+/**
+ * Why a tablet is unfit to be read from, or null when it is fit. A tablet read at a consistent snapshot
+ * (`replicating` false) need only be reachable: it keeps serving, and a primary replicates from nobody.
+ */
+async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTls | undefined, replicating: boolean): Promise<string | null> {
   // Checked once, no retry: nothing is changed yet, and a tablet that is down is reported at once.
   try {
     return await withTablet(ref, credentials, tls, async (client) => {
+      if (!replicating) {
+        await client.query('checking the tablet answers', 'SELECT 1');
+        return null;
+      }
       let status = await replicationStatus(client);
       // Replication restarted a moment ago (by the last job's cleanup, say) is still connecting: give it a few
       // seconds before calling the tablet unhealthy.
@@ -46,7 +53,7 @@ async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTl
  * The first healthy tablet of `type` in the shard: reachable, replicating, not taken by another worker.
  * Throws naming the shard and what was wrong with each candidate.
  */
-export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger, tls?: DbTls): Promise<TabletRef> {
+export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger, tls?: DbTls, replicating = true): Promise<TabletRef> {
   const candidates = tabletsOfShard(topo, keyspace, shard, type);
   const taken = tabletsOfShard(topo, keyspace, shard, 'worker');
   const problems: string[] = taken.map((t) => {
@@ -54,7 +61,7 @@ export async function pickSourceTablet(topo: Topology, keyspace: string, shard: 
     return `${t.alias} is already taken by worker ${describeOwner(t.tablet)}${dead}`;
   });
   for (const ref of candidates) {
-    const problem = await sourceProblem(ref, credentials, tls);
+    const problem = await sourceProblem(ref, credentials, tls, replicating);
     if (!problem) return ref;
     log.warn({ tablet: ref.alias, problem }, 'source tablet unfit');
     problems.push(`${ref.alias}: ${problem}`);

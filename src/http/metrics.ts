@@ -117,6 +117,15 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
       for (const [tablet, n] of Object.entries(scraped().retries?.byTablet ?? {})) this.set({ tablet }, n);
     },
   });
+  new Gauge({
+    name: 'shardworker_snapshot_age_seconds',
+    help: 'Age of the consistent snapshot the current clone reads from (--snapshot consistent; 0 without one): its transactions hold back the source\'s purge',
+    registers: [registry],
+    collect() {
+      const snap = scraped().snapshot;
+      this.set(snap && !snap.closedAt ? snap.ageSeconds : 0);
+    },
+  });
   collectDefaultMetrics({ register: registry });
 
   return { registry, observe };

@@ -111,6 +111,18 @@ const statusSnapshot = {
       properties: { total: { type: 'number' }, byTablet: { type: 'object', additionalProperties: { type: 'number' } } },
     },
     waits: { type: 'array', items: { type: 'string' } },
+    /** --snapshot consistent (src/worker/status.ts SnapshotStatus). */
+    snapshot: {
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        openedAt: { type: 'string' },
+        closedAt: { type: ['string', 'null'] },
+        ageSeconds: { type: 'number' },
+        position: { type: 'string' },
+        tablets: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      },
+    },
     locks: {
       type: 'object',
       properties: {

@@ -54,8 +54,10 @@ export interface OptionField {
   name: string;
   inputName: string;
   label: string;
-  inputType: 'number' | 'text' | 'checkbox';
+  inputType: 'number' | 'text' | 'checkbox' | 'select';
   value: string;
+  /** For a select: the values offered (with an empty one first when the value is none of them). */
+  choices: string[];
   checked: boolean;
   min?: number;
   max?: number;
@@ -109,8 +111,9 @@ function optionField(def: OptionDef, command: CommandName, submission: Submissio
     name: def.name,
     inputName: OPTION_FIELD_PREFIX + def.name,
     label: labelOf(def.name),
-    inputType: def.kind === 'integer' ? 'number' : def.kind === 'boolean' ? 'checkbox' : 'text',
+    inputType: def.choices ? 'select' : def.kind === 'integer' ? 'number' : def.kind === 'boolean' ? 'checkbox' : 'text',
     value,
+    choices: def.choices ? [...(def.choices.includes(value) ? [] : ['']), ...def.choices] : [],
     checked: def.kind === 'boolean' && (typed !== undefined ? typed === 'true' : def.default === true),
     min: def.kind === 'integer' ? def.min : undefined,
     max: def.kind === 'integer' && def.max !== undefined && def.max < Number.MAX_SAFE_INTEGER ? def.max : undefined,
@@ -309,6 +312,8 @@ export interface StatusView {
   locks: string;
   /** What holds the writes up now (lock waits, a full redo log), one line each. */
   waits: string[];
+  /** --snapshot consistent: the snapshot's age and position (see snapshotText), or `—`. */
+  snapshot: string;
   tables: TableRow[];
   totals: TableRow;
   /** The row the page's script clones for each table. */
@@ -340,6 +345,17 @@ export function retriesText(s: StatusSnapshot): string {
   return `${r.total} (${Object.entries(r.byTablet).map(([t, n]) => `${t}: ${n}`).join(', ')})`;
 }
 
+/**
+ * `held 1m 5s: zone1-100 at MariaDB/0-1-42 (commits held 4.1 ms)`, `let go after 2m` once the job ended, or `—`
+ * (no consistent snapshot). The page's script writes the same (status-script.eta).
+ */
+export function snapshotText(s: StatusSnapshot): string {
+  const snap = s.snapshot;
+  if (!snap) return UNKNOWN;
+  const tablets = snap.tablets.map((t) => `${t.tablet} at ${t.position} (commits held ${t.commitsHeldMs} ms)`).join('; ');
+  return `${snap.closedAt ? 'let go after' : 'held'} ${formatDuration(snap.ageSeconds)}: ${tablets}`;
+}
+
 /** The status page, from one snapshot; `now` (ms) measures the elapsed time of a running job. */
 export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusView {
   const allDone = s.state === 'done';
@@ -360,6 +376,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     destinations: s.destinations,
     retries: retriesText(s),
     waits: s.waits ?? [],
+    snapshot: snapshotText(s),
     locks: s.locks ? `${s.locks.names.join(', ')} (this daemon: pid ${s.locks.holder.pid} on ${s.locks.holder.host})` : '—',
     cutover: s.cutover ? cutoverView(s.cutover) : null,
     tables: s.tables.map(tableRow),

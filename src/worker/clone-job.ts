@@ -67,9 +67,12 @@ export class CloneJob implements JobPhases {
 
   async findTargets(): Promise<void> {
     const type = this.#options.sourceTabletType as TabletType;
-    const picked = this.#options.resume ? { sources: [], destinations: await this.#tablets.pickDestinations(this.#targets!) } : await this.#tablets.pick(this.#targets!, type);
+    const consistent = this.#options.snapshot === 'consistent';
+    // A tablet read at a consistent snapshot need not replicate (a primary does not): it is only read.
+    const picked = this.#options.resume ? { sources: [], destinations: await this.#tablets.pickDestinations(this.#targets!) } : await this.#tablets.pick(this.#targets!, type, !consistent);
     for (const ref of picked.sources) {
-      this.#sources.push(await this.#tablets.takeSource(ref, { previousType: type, connections: this.#options.sourceReaderCount, signal: this.#abort.signal }));
+      const connections = this.#options.sourceReaderCount;
+      this.#sources.push(consistent ? await this.#tablets.openSnapshot(ref, connections) : await this.#tablets.takeSource(ref, { previousType: type, connections, signal: this.#abort.signal }));
     }
     // Each destination's checks (the write method's among them) at once; kept in the destinations' order.
     const opened = await Promise.all(picked.destinations.map(async (ref, i) => {

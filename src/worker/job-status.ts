@@ -6,7 +6,7 @@ import type { DiffProgress } from '../diff/table-differ.ts';
 import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
 import { LogRing } from './log.ts';
 import { RateMeter, TableProgress, totalsOf } from './progress.ts';
-import { ENDED_STATES, type CutoverStatus, type JobLocks, type JobRequest, type RetryCounts, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
+import { ENDED_STATES, type CutoverStatus, type JobLocks, type JobRequest, type RetryCounts, type SnapshotStatus, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
 
 /**
  * not started → initializing → finding target instances → copying the data → cleaning up → done | error | canceled.
@@ -49,6 +49,9 @@ export class JobStatus {
   #locks: JobLocks | undefined;
   /** The lock watch's current lines (empty when nothing waits). */
   #waits: string[] = [];
+  /** --snapshot consistent: each source tablet's snapshot, and when they were let go. */
+  readonly #snapshots: { tablet: string; position: string; openedAt: Date; commitsHeldMs: number }[] = [];
+  #snapshotsClosedAt: Date | null = null;
 
   constructor(id: string, request: JobRequest, now: () => number = Date.now) {
     this.id = id;
@@ -200,8 +203,33 @@ export class JobStatus {
     this.#waits = [...lines];
   }
 
+  /** A consistent snapshot opened on a source tablet. */
+  snapshotOpened(tablet: string, position: string, openedAt: Date, commitsHeldMs: number): void {
+    this.#snapshots.push({ tablet, position, openedAt, commitsHeldMs });
+  }
+
+  /** The snapshots let go (their transactions ended). */
+  snapshotsClosed(): void {
+    this.#snapshotsClosedAt ??= new Date(this.#now());
+  }
+
+  #snapshotStatus(now: number): SnapshotStatus | undefined {
+    const first = this.#snapshots[0];
+    if (!first) return undefined;
+    const openedAt = Math.min(...this.#snapshots.map((s) => s.openedAt.getTime()));
+    const until = this.#snapshotsClosedAt?.getTime() ?? now;
+    return {
+      openedAt: new Date(openedAt).toISOString(),
+      closedAt: this.#snapshotsClosedAt?.toISOString() ?? null,
+      ageSeconds: Math.max(0, Math.round((until - openedAt) / 100) / 10),
+      position: first.position,
+      tablets: this.#snapshots.map((s) => ({ tablet: s.tablet, position: s.position, openedAt: s.openedAt.toISOString(), commitsHeldMs: Math.round(s.commitsHeldMs * 10) / 10 })),
+    };
+  }
+
   snapshot(): StatusSnapshot {
     const now = this.#now();
+    const snapshot = this.#snapshotStatus(now);
     const tables = [...this.#tables.values()].map((t) => t.snapshot(now));
     this.#rate.record(now, this.#rows);
     return {
@@ -219,6 +247,7 @@ export class JobStatus {
       ...(this.#locks ? { locks: structuredClone(this.#locks) } : {}),
       ...(this.cutover ? { cutover: structuredClone(this.cutover) } : {}),
       waits: [...this.#waits],
+      ...(snapshot ? { snapshot } : {}),
     };
   }
 }

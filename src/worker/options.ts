@@ -34,6 +34,9 @@ const CLONES = ['SplitClone', 'VerticalSplitClone'] as const;
 const ALL = ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const;
 const MIGRATE = ['MigrateServedTypes'] as const;
 const MiB = 1024 * 1024;
+/** How a clone holds its source still: see the `snapshot` option. */
+export const SNAPSHOT_MODES = ['stop-replication', 'consistent'] as const;
+export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
 
 export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'excludeTables', kind: 'list', default: [], commands: ['SplitClone', 'SplitDiff', 'VerticalSplitDiff'], help: 'tables to leave out (names or /regexps/), comma-separated' },
@@ -48,7 +51,8 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most (insert write method)' },
   { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT, bulk or LOAD DATA batch at most (bulk: and half of the destination max_allowed_packet)' },
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
-  { name: 'sourceTabletType', kind: 'string', default: 'rdonly', commands: ALL, help: 'type of the source tablet to read from (rdonly, replica)' },
+  { name: 'sourceTabletType', kind: 'string', default: 'rdonly', choices: ['rdonly', 'replica', 'primary'], commands: ALL, help: 'type of the source tablet to read from (rdonly, replica; primary too with --snapshot consistent)' },
+  { name: 'snapshot', kind: 'string', default: 'stop-replication', choices: SNAPSHOT_MODES, commands: CLONES, help: 'how the source is held still while it is read: stop-replication (the source tablet is marked worker and its replication stopped for the copy) or consistent (every reader opens a transaction on one consistent snapshot of a live tablet, commits held back for milliseconds while they do; the tablet keeps serving and is never marked worker; MariaDB only, not with --resume)' },
   { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },
   { name: 'resume', kind: 'boolean', default: false, commands: CLONES, help: 'finish the interrupted copy of the same shards: retake its source tablet, skip its finished chunks, redo the others' },
   { name: 'verify', kind: 'boolean', default: false, commands: CLONES, help: 'diff every table against the source snapshot after the copy, before the source replica restarts' },
@@ -64,7 +68,7 @@ export interface CommonOptions {
   minTableSizeForSplit: number;
   chunkCount: number;
   minRowsPerChunk: number;
-  sourceTabletType: 'rdonly' | 'replica';
+  sourceTabletType: 'rdonly' | 'replica' | 'primary';
   parallelDiffsCount: number;
 }
 
@@ -80,6 +84,7 @@ export interface JobOptions extends CommonOptions {
   maxTps: number;
   verify: boolean;
   resume: boolean;
+  snapshot: SnapshotMode;
   /** MigrateServedTypes ('' for other commands). Durations in ms. */
   servedType: 'rdonly' | 'replica' | 'primary' | '';
   reverse: boolean;
@@ -174,8 +179,15 @@ export function parseOptions(command: CommandName, raw: Record<string, unknown>)
     out[def.name] = given === undefined || !defs.includes(def) ? structuredClone(def.default) : coerce(def, given);
   }
   const tabletType = out.sourceTabletType;
-  if (tabletType !== 'rdonly' && tabletType !== 'replica') {
-    throw new OptionError('sourceTabletType', `option sourceTabletType: expected rdonly or replica, got ${JSON.stringify(tabletType)}`);
+  const consistent = out.snapshot === 'consistent';
+  if (tabletType === 'primary' && !consistent) {
+    throw new OptionError('sourceTabletType', 'option sourceTabletType: primary only with snapshot consistent (--snapshot consistent): without it the source tablet has its replication stopped and is taken out of service, which a primary cannot be');
+  }
+  if (tabletType !== 'rdonly' && tabletType !== 'replica' && tabletType !== 'primary') {
+    throw new OptionError('sourceTabletType', `option sourceTabletType: expected rdonly, replica${consistent ? ' or primary' : ' (or primary with --snapshot consistent)'}, got ${JSON.stringify(tabletType)}`);
+  }
+  if (consistent && out.resume === true) {
+    throw new OptionError('resume', 'option resume cannot be used with snapshot consistent: the snapshot lived in the interrupted job\'s transactions, which ended with it, and no new transaction can open on it; empty the destinations and clone again');
   }
   for (const def of defs) {
     if (isRequired(def, command) && (out[def.name] as unknown[]).length === 0) throw new OptionError(def.name, `option ${def.name} is required for ${command}`);

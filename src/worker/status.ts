@@ -119,6 +119,21 @@ export interface StatusSnapshot {
    * a lock on a destination, a redo log over 80% full. Absent or empty when nothing does.
    */
   waits?: string[];
+  /** A clone with --snapshot consistent, once its snapshot is open: how old it is (it holds back the source's purge). */
+  snapshot?: SnapshotStatus;
+}
+
+/** The consistent snapshots a clone reads from (one per source tablet), held open until the job's cleanup. */
+export interface SnapshotStatus {
+  /** When the first was opened. */
+  openedAt: string;
+  /** When they were let go (cleanup); null while held. */
+  closedAt: string | null;
+  /** From openedAt to now, or to closedAt. */
+  ageSeconds: number;
+  /** The first source tablet's snapshot position (where its streams start). */
+  position: string;
+  tablets: { tablet: string; position: string; openedAt: string; commitsHeldMs: number }[];
 }
 
 export const CUTOVER_STEP_STATES = ['waiting', 'running', 'done', 'failed', 'undone', 'skipped'] as const;

@@ -14,6 +14,7 @@ import { pickDestinationPrimary, pickSourceTablet } from '../clone/tablets.ts';
 import type { TabletRef } from '../mysql/connection.ts';
 import { currentPosition, replicationStatus, serverFlavor, snapshotGuard, startReplication, stopReplication, stopReplicationAt } from '../mysql/replication.ts';
 import type { RetryPolicy } from '../mysql/retry.ts';
+import { openConsistentSnapshot, snapshotLostGuard } from '../mysql/snapshot.ts';
 import { TabletLink, withTablet, type TabletClient } from '../mysql/tablet-client.ts';
 import type { TopologyServer } from '../topology/server.ts';
 import { setTabletType, tabletOf } from '../topology/shards.ts';
@@ -121,12 +122,12 @@ export class TabletSession {
    * A healthy source tablet of `type` per source shard and the primary of each destination. Every tablet is checked
    * before any is changed, so a bad one leaves nothing to undo.
    */
-  async pick(targets: CloneTargets, type: TabletType): Promise<PickedTablets> {
+  async pick(targets: CloneTargets, type: TabletType, replicating = true): Promise<PickedTablets> {
     const topo = await this.#deps.topo.read();
     const { credentials, tls } = this.#deps;
     // Checked side by side (each check is a connection and a query or two); a failure is reported in shard order.
     const [sources, destinations] = await settleAll([
-      settleAll(targets.sources.map((s) => pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls))),
+      settleAll(targets.sources.map((s) => pickSourceTablet(topo, s.keyspace, s.shard, type, credentials, this.#log, tls, replicating))),
       this.pickDestinations(targets),
     ]);
     this.#status.sources = sources.map((r) => r.alias);
@@ -165,6 +166,29 @@ export class TabletSession {
     link.guard(snapshotGuard(flavor, position));
     log.info({ position }, 'replication stopped');
     return { ref, client, link, position };
+  }
+
+  /**
+   * Opens a consistent snapshot on a live source tablet (mysql/snapshot.ts): `connections` readers, each in its
+   * transaction on it, left in the returned client's pool for the whole copy. The tablet keeps serving: it is not
+   * marked `worker` and its replication is left alone. The only change to undo is the snapshot itself (its
+   * transactions ended by closing their connections); a reader's connection lost fails the job (snapshotLostGuard).
+   */
+  async openSnapshot(ref: TabletRef, connections: number): Promise<TakenSource> {
+    const log = this.#log.child({ tablet: ref.alias });
+    const link = this.#link(ref);
+    // Exactly `connections`, all made now: the pool never makes another unless one is lost (and never closes an idle
+    // one: mysql2 closes idle connections only when it may keep fewer idle than its limit).
+    const client = link.client(connections);
+    const opened = await withTablet(ref, this.#deps.credentials, this.#deps.tls, (holder) => openConsistentSnapshot(holder, client, connections), false);
+    link.guard(snapshotLostGuard(opened.position));
+    this.#undo.push(`end the consistent snapshot on ${ref.alias}`, async () => {
+      await client.close();
+      this.#status.snapshotsClosed();
+    });
+    this.#status.snapshotOpened(ref.alias, opened.position, opened.openedAt, opened.blockedMs);
+    log.info({ position: opened.position, lock: opened.lock, commitsHeldMs: Math.round(opened.blockedMs * 10) / 10, readers: connections }, 'consistent snapshot opened; the tablet keeps serving');
+    return { ref, client, link, position: opened.position };
   }
 
   #pushRestoreType(ref: TabletRef, previousType: TabletType): void {

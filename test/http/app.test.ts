@@ -243,7 +243,7 @@ describe('GET /', () => {
     assert.match(splitClone, /name="opt\.sourceReaderCount" value="8" step="1" min="1" max="256"/);
     assert.match(splitClone, /name="opt\.minTableSizeForSplit" value="1MiB"/);
     assert.match(splitClone, /name="opt\.strategy" value="-populate_blp_checkpoint"/);
-    assert.match(splitClone, /name="opt\.sourceTabletType" value="rdonly"/);
+    assert.match(splitClone, /<select id="form-SplitClone-sourceTabletType" name="opt\.sourceTabletType">\s*<option value="rdonly" selected>/);
     assert.match(html, /name="opt\.tables" value="" placeholder="[^"]*" required/);
   });
 
