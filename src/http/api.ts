@@ -34,6 +34,16 @@ export function registerApiRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return { canceled: true };
   });
 
+  // Live control (docs/http-api.md "Pause, resume, tune"): 409 when no copy or diff runs.
+  app.post('/api/pause', { schema: routeSchemas.apiPause }, async () => ({ paused: true, changed: deps.jobs.pause() }));
+  app.post('/api/resume', { schema: routeSchemas.apiResume }, async () => ({ paused: false, changed: deps.jobs.resume() }));
+  app.post('/api/tune', { schema: routeSchemas.apiTune }, async (request) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    deps.jobs.tune(body);
+    const control = deps.jobs.snapshot().control;
+    return { maxTps: control?.maxTps ?? 0, maxReplicationLagSeconds: control?.maxReplicationLagSeconds ?? 0 };
+  });
+
   app.post('/api/reset', { schema: routeSchemas.apiReset }, async () => {
     deps.snapshot(); // lets the metrics count a job that ended in error before it is cleared
     deps.jobs.reset();

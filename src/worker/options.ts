@@ -48,6 +48,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most (insert write method)' },
   { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT, bulk or LOAD DATA batch at most (bulk: and half of the destination max_allowed_packet)' },
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
+  { name: 'maxReplicationLag', kind: 'duration', default: 0, min: 0, max: 24 * 3_600_000, commands: CLONES, help: 'hold writes while any replica of a destination shard is further behind than this (0: no bound; sampled every 0.5 s)' },
   { name: 'sourceTabletType', kind: 'string', default: 'rdonly', commands: ALL, help: 'type of the source tablet to read from (rdonly, replica)' },
   { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },
   { name: 'resume', kind: 'boolean', default: false, commands: CLONES, help: 'finish the interrupted copy of the same shards: retake its source tablet, skip its finished chunks, redo the others' },
@@ -78,6 +79,8 @@ export interface JobOptions extends CommonOptions {
   writeQueryMaxRows: number;
   writeQueryMaxSize: number;
   maxTps: number;
+  /** ms; 0 is no bound. */
+  maxReplicationLag: number;
   verify: boolean;
   resume: boolean;
   /** MigrateServedTypes ('' for other commands). Durations in ms. */

@@ -1,6 +1,7 @@
 // The one status snapshot: taken at an instant, rendered as HTML (/status) and JSON (/api/status) alike.
 
 import type { LockOwner } from '../topology/coordination.ts';
+import type { ControlStatus } from './live-control.ts';
 
 export const WORKER_STATES = {
   notStarted: 'not started',
@@ -114,6 +115,8 @@ export interface StatusSnapshot {
   locks?: JobLocks;
   /** A MigrateServedTypes job's steps, write pause and positions. */
   cutover?: CutoverStatus;
+  /** A copy's or diff's pause, throttle, --max-tps and destination replicas' lag (absent for a cutover). */
+  control?: ControlStatus;
 }
 
 export const CUTOVER_STEP_STATES = ['waiting', 'running', 'done', 'failed', 'undone', 'skipped'] as const;
