@@ -144,7 +144,7 @@ export const routeSchemas = {
     body: {
       type: 'object',
       additionalProperties: false,
-      properties: { maxTps: { type: 'integer', minimum: 0 }, maxReplicationLag: { type: ['number', 'string'] }, sourceReaderCount: {}, destinationWriterCount: {} },
+      properties: { maxTps: { type: 'integer', minimum: 0 }, maxReplicationLag: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', maxLength: 32 }] }, sourceReaderCount: {}, destinationWriterCount: {} },
     },
     response: { 200: { type: 'object', properties: { maxTps: { type: 'number' }, maxReplicationLagSeconds: { type: 'number' } } }, 400: errorReply, 409: errorReply },
   },
