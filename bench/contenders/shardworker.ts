@@ -93,7 +93,8 @@ export interface RssCurve {
  */
 export const BENCH_FLAGS = ['--source-reader-count', '3', '--destination-writer-count', '1', '--min-rows-per-chunk', '100000'];
 
-export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[]): Promise<ShardworkerResult> {
+/** `onUrl`: called once with the job's status URL base (`http://127.0.0.1:PORT`), as soon as it listens. */
+export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[], onUrl?: (url: string) => void): Promise<ShardworkerResult> {
   await writeFreshTopology(c, d.db);
   const flags = [...BENCH_FLAGS, ...extraFlags];
   const rssFile = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'sw-bench-')), 'rss');
@@ -111,7 +112,10 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
   let url: string | undefined;
   child.stdout.on('data', (b: Buffer) => {
     stdout = (stdout + b.toString()).slice(-20_000);
-    url ??= /status page: (\S+)\/status/.exec(stdout)?.[1];
+    if (url === undefined) {
+      url = /status page: (\S+)\/status/.exec(stdout)?.[1];
+      if (url !== undefined) onUrl?.(url);
+    }
   });
   child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
