@@ -123,6 +123,11 @@ export class TabletLink {
     return this.#broken;
   }
 
+  /** Puts a gate on the link from the next statement on (a stream's, once it knows its max_replication_lag). */
+  gateWith(gate: NonNullable<TabletLinkOptions['gate']>): void {
+    this.#opts.gate = gate;
+  }
+
   /** @internal Waits at the link's gate, if it has one (see TabletLinkOptions.gate). */
   async passGate(): Promise<void> {
     const g = this.#opts.gate;
