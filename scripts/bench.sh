@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-mariadb.sh
 bash scripts/ensure-node-modules.sh
+# `--watch` first: bench/watch-cost.ts (what 500 status requests/s cost a copy) instead of the contenders.
+if [ "${1:-}" = "--watch" ]; then shift; exec node --import tsx/esm bench/watch-cost.ts "$@"; fi
 exec node --import tsx/esm bench/run.ts "$@"

@@ -3,8 +3,9 @@
 import { assertMysql2Internals } from './mysql/wire/mysql2-internals.ts';
 import { cliOptionMessage, parseGlobals, parseJobArgs, refuseUnknownFlags, UsageError } from './cli/args.ts';
 import { run, serve } from './cli/daemon.ts';
-import { MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, STREAM_HELP, TOPO_HELP } from './cli/help.ts';
+import { CTL_HELP, MAIN_HELP, RECOVER_HELP, runHelp, SANDBOX_HELP, SERVE_HELP, STREAM_HELP, TOPO_HELP } from './cli/help.ts';
 import { sandboxCommand } from './cli/sandbox.ts';
+import { ctlCommand } from './cli/ctl-command.ts';
 import { parseServeOptions, streamCommand } from './cli/stream-command.ts';
 import { topoCommand } from './cli/topo.ts';
 import { loadCredentials, loadDbTls } from './topology/credentials.ts';
@@ -50,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
     case 'stream':
       if (wantsHelp) return print(STREAM_HELP);
       return streamCommand(globals, rest);
+    case 'ctl':
+      if (wantsHelp) return print(CTL_HELP);
+      return ctlCommand(globals, rest);
     case 'sandbox':
       if (wantsHelp) return print(SANDBOX_HELP);
       return sandboxCommand(rest, globals.topo);

@@ -86,7 +86,8 @@ export interface RssCurve {
   at100: number;
 }
 
-export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[]): Promise<ShardworkerResult> {
+/** `onUrl`: called once with the job's status URL base (`http://127.0.0.1:PORT`), as soon as it listens. */
+export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: string[], onUrl?: (url: string) => void): Promise<ShardworkerResult> {
   await writeFreshTopology(c, d.db);
   // No tuning flags: the bench measures the defaults a user gets. `--sw` adds flags only when asked.
   const flags = [...extraFlags];
@@ -105,7 +106,10 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
   let url: string | undefined;
   child.stdout.on('data', (b: Buffer) => {
     stdout = (stdout + b.toString()).slice(-20_000);
-    url ??= /status page: (\S+)\/status/.exec(stdout)?.[1];
+    if (url === undefined) {
+      url = /status page: (\S+)\/status/.exec(stdout)?.[1];
+      if (url !== undefined) onUrl?.(url);
+    }
   });
   child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-8000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

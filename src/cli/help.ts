@@ -29,6 +29,8 @@ Usage:
   shardworker recover --topo file:topo.json [keyspace/shard]          give back tablets a dead worker left "worker"
   shardworker topo import FILE [--replace] --topo etcd://H:P/PREFIX   copy a topology file into etcd (or export it)
   shardworker stream start|stop|status [keyspace/shard] [--port P]    the daemon's streams (filtered replication)
+  shardworker ctl pause|resume|status [--port P]                      the running job, paused, resumed or shown
+  shardworker ctl tune [--max-tps N] [--max-replication-lag D]        …or retuned while it runs
   shardworker <command> --help
 
 An unknown flag anywhere is an error naming it.
@@ -42,7 +44,7 @@ export const SERVE_HELP = `Usage: shardworker serve --topo file:topo.json [--hos
          [--stream-tablet-type replica|rdonly|primary] [--on-ddl stop|exec]
 
 Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset,
-/api/streams/stop, /api/streams/start), /metrics and /healthz. One job runs at a time. Beside it, one stream per
+/api/pause, /api/resume, /api/tune, /api/streams/stop, /api/streams/start), /metrics and /healthz. One job runs at a time. Beside it, one stream per
 destination shard and source shard in the topology's sourceShards carries the source's writes over from the
 destination's _vt.blp_checkpoint row (unless the row says DontStart); streams start when a clone ends and
 again when the daemon starts. With several daemons on one topology each stream runs in the one holding its lock
@@ -113,6 +115,20 @@ Asks the running daemon (\`shardworker serve\` at --host/--port) about the strea
   stop     stops them and sets DontStart in their _vt.blp_checkpoint rows, so a restarted daemon keeps them stopped
   start    clears DontStart and starts them from their checkpoints
 Exits 1 if a stream shown is in error.
+`;
+
+export const CTL_HELP = `Usage: shardworker ctl pause|resume|status [--host H] [--port P] [--auth-token-file F]
+       shardworker ctl tune [--max-tps N] [--max-replication-lag DURATION] [--host H] [--port P] [--auth-token-file F]
+
+Controls the job the running daemon (\`shardworker serve\`, or \`shardworker run\`, at --host/--port) runs now:
+  pause    holds its reads and writes from the next statement on; it keeps its source tablets (still worker,
+           replication stopped at its snapshot) and its connections. Prints \`paused\` (or \`already paused\`)
+  resume   lets it go on. Prints \`resumed\` (or \`was not paused\`)
+  tune     changes --max-tps (write transactions per second per destination, 0 unlimited) and/or
+           --max-replication-lag (2s, 500ms; 0 none) at once. Prints \`tuned: max tps N, max replication lag Ds\`
+  status   one line: state, writing / paused / throttled and why, time throttled and paused in all, the
+           settings and the rate; then one line per destination replica with its lag
+Exits 1 when the daemon refuses (no copy or diff running: HTTP 409; no token: 401).
 `;
 
 export const SANDBOX_HELP = `Usage: shardworker sandbox up|down|status [--dir DIR] [--base-port N] [--destinations N] [--rows N] [--topo etcd://H:P/PREFIX]

@@ -17,6 +17,10 @@ export function statusText(s: StatusSnapshot): string {
   const head = s.job ? `${s.job.command} ${s.job.keyspace}/${s.job.shard}: ${s.state}` : s.state;
   const out = [head];
   if (s.sources.length) out.push(`  sources: ${s.sources.join(', ')}  destinations: ${s.destinations.join(', ')}`);
+  const c = s.control;
+  if (c?.paused) out.push(`  paused since ${c.pausedSince} (shardworker ctl resume)`);
+  else if (c?.throttled) out.push(`  throttled since ${c.throttledSince}: ${c.throttleReason}`);
+  if (c && c.throttledSecondsTotal > 0) out.push(`  throttled ${c.throttledSecondsTotal.toFixed(1)} s in all`);
   for (const t of s.tables) {
     out.push(line(t.kind === 'view' ? `${t.name} (view)` : t.name, t.state, t, t.state === 'done'));
     if (t.note) out.push(`    note: ${t.note}`);

@@ -6,7 +6,7 @@ import { TABLET_TYPES, type TabletType } from '../topology/types.ts';
 import type { OnDdl } from '../stream/stream.ts';
 import type { StreamSnapshot } from '../stream/status.ts';
 import { UsageError, type GlobalFlags } from './args.ts';
-import { readAuthToken } from './token.ts';
+import { DaemonClient } from './daemon-client.ts';
 
 export interface ServeOptions {
   streamTabletType: TabletType;
@@ -51,30 +51,13 @@ export async function streamCommand(globals: GlobalFlags, rest: readonly string[
   } else if (action !== 'status') {
     throw new UsageError(`stream ${action} needs the destination keyspace/shard`);
   }
-  const host = globals.host.includes(':') ? `[${globals.host}]` : globals.host;
-  const base = `http://${host}:${globals.port}`;
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (globals.authTokenFile) headers.authorization = `Bearer ${await readAuthToken(globals.authTokenFile)}`;
+  const client = await DaemonClient.of(globals);
   let streams: StreamSnapshot[];
-  try {
-    if (action === 'status') {
-      const reply = await fetch(`${base}/api/status`, { headers });
-      if (!reply.ok) throw new Error(`GET /api/status: HTTP ${reply.status}: ${await reply.text()}`);
-      streams = ((await reply.json()) as { streams?: StreamSnapshot[] }).streams ?? [];
-      if (keyspace !== undefined) streams = streams.filter((s) => s.keyspace === keyspace && s.shard === shard);
-    } else {
-      const reply = await fetch(`${base}/api/streams/${action}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ keyspace, shard }) });
-      const body = (await reply.json().catch(() => ({}))) as { streams?: StreamSnapshot[]; error?: string };
-      if (!reply.ok) throw new Error(body.error ?? `HTTP ${reply.status}`);
-      streams = body.streams ?? [];
-    }
-  } catch (err) {
-    // fetch itself failed (no HTTP reply at all): nothing listens there, or it is not reachable.
-    if (err instanceof TypeError) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`no daemon answers at ${base} (${cause?.code ?? cause?.message ?? err.message}): start \`shardworker serve\`, or give its --host/--port`);
-    }
-    throw err;
+  if (action === 'status') {
+    streams = (await client.get<{ streams?: StreamSnapshot[] }>('/api/status')).streams ?? [];
+    if (keyspace !== undefined) streams = streams.filter((s) => s.keyspace === keyspace && s.shard === shard);
+  } else {
+    streams = (await client.post<{ streams?: StreamSnapshot[] }>(`/api/streams/${action}`, { keyspace, shard })).streams ?? [];
   }
   if (streams.length === 0) process.stdout.write(keyspace === undefined ? 'no streams\n' : `no streams feed ${keyspace}/${shard}\n`);
   for (const s of streams) process.stdout.write(streamLine(s) + '\n');

@@ -25,8 +25,6 @@ export const WRITE_METHODS: readonly WriteMethodChoice[] = ['auto', 'bulk', 'loa
 
 export interface WriterOptions {
   writers: number;
-  /** Statements per second at most; 0 is unlimited. */
-  maxTps: number;
   method: WriteMethodChoice;
   signal: AbortSignal;
   /** Bytes of batches queued or being written at most (a batch larger than this still goes, alone). */
@@ -95,10 +93,8 @@ export class DestinationWriter {
     this.#writers = opts.writers;
     this.#maxWaiting = opts.writers * 2;
     this.#maxBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-    this.#queue = new PQueue({
-      concurrency: opts.writers,
-      ...(opts.maxTps > 0 ? { intervalCap: opts.maxTps, interval: 1000 } : {}),
-    });
+    // --max-tps is the job's gate's (throttle/gate.ts), on the destination's link: every statement passes it.
+    this.#queue = new PQueue({ concurrency: opts.writers });
   }
 
   /** The destination primary as now addressed. */

@@ -15,6 +15,9 @@ interface StartJobBody {
   options?: Record<string, unknown>;
 }
 
+/** How old the /metrics text served may be (ms), unless snapshots are taken per request (statusMaxAgeMs 0). */
+export const METRICS_MAX_AGE_MS = 1000;
+
 export function registerApiRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // Serialised once per snapshot, by the route's own serializer (the schema's shape), whoever asks.
   app.get('/api/status', { schema: routeSchemas.apiStatus }, async (_request, reply) => {
@@ -34,16 +37,31 @@ export function registerApiRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return { canceled: true };
   });
 
+  // Live control (docs/http-api.md "Pause, resume, tune"): 409 when no copy or diff runs.
+  app.post('/api/pause', { schema: routeSchemas.apiPause }, async () => ({ paused: true, changed: deps.jobs.pause() }));
+  app.post('/api/resume', { schema: routeSchemas.apiResume }, async () => ({ paused: false, changed: deps.jobs.resume() }));
+  app.post('/api/tune', { schema: routeSchemas.apiTune }, async (request) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    deps.jobs.tune(body);
+    const control = deps.jobs.snapshot().control;
+    return { maxTps: control?.maxTps ?? 0, maxReplicationLagSeconds: control?.maxReplicationLagSeconds ?? 0 };
+  });
+
   app.post('/api/reset', { schema: routeSchemas.apiReset }, async () => {
     deps.snapshot(); // lets the metrics count a job that ended in error before it is cleared
     deps.jobs.reset();
     return { reset: true };
   });
 
+  // The text is kept for METRICS_MAX_AGE_MS: a scrape every few seconds, however many scrapers, costs one rendering.
+  let metricsText: { at: number; text: Promise<string> } | null = null;
   app.get('/metrics', { schema: routeSchemas.metrics }, async (_request, reply) => {
-    deps.snapshot(); // seen by the metrics
-    const text = await deps.made('metrics', () => deps.metrics.registry.metrics());
-    return reply.type(deps.metrics.registry.contentType).send(text);
+    const now = Date.now();
+    if (!metricsText || now - metricsText.at >= deps.metricsMaxAgeMs) {
+      deps.snapshot(); // seen by the metrics
+      metricsText = { at: now, text: deps.made('metrics', () => deps.metrics.registry.metrics()) };
+    }
+    return reply.type(deps.metrics.registry.contentType).send(await metricsText.text);
   });
 
   app.get('/healthz', { schema: routeSchemas.healthz }, async () => ({ ok: true }));

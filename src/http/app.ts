@@ -13,9 +13,10 @@ import { JobConflictError, type JobControl } from '../worker/job-control.ts';
 import { OptionError } from '../worker/options.ts';
 import type { StatusSnapshot } from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
-import { registerApiRoutes } from './api.ts';
+import { METRICS_MAX_AGE_MS, registerApiRoutes } from './api.ts';
 import { NO_AUTH, registerAuth, type AuthOptions, type PageAuth } from './auth.ts';
 import { checkApiTakesJson, checkSameOrigin } from './guards.ts';
+import { registerClientLimits, type ClientLimitOptions } from './client-limits.ts';
 import { BODY_LIMIT, parseJsonBody } from './json-body.ts';
 import { createMetrics, type AppMetrics } from './metrics.ts';
 import { DEFAULT_STATUS_MAX_AGE_MS, invalidatingJobs, StatusCache, type WatchedStatus } from './status-cache.ts';
@@ -52,6 +53,8 @@ export interface AppOptions {
   statusMaxAgeMs?: number;
   /** The daemon's streams (`serve`); none under `run`. */
   streams?: StreamControl;
+  /** What one client address may ask (client-limits.ts); false turns the limits off. Default ClientLimitOptions'. */
+  clientLimits?: ClientLimitOptions | false;
 }
 
 /** What the route modules get. */
@@ -67,6 +70,8 @@ export interface RouteDeps {
   pageAuth(request: FastifyRequest): PageAuth;
   /** The streams' snapshots, taken with the job's (none without a stream manager). */
   streams(): StreamSnapshot[];
+  /** How old the /metrics text may be (api.ts METRICS_MAX_AGE_MS; 0 with statusMaxAgeMs 0). */
+  metricsMaxAgeMs: number;
 }
 
 const KiB = 1024;
@@ -128,6 +133,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR, production: true });
 
+  // First of all: what one client may ask (a flood is refused before it costs anything else).
+  if (options.clientLimits !== false) registerClientLimits(app, options.clientLimits ?? {});
   // Before the body is read: a cross-site browser request, then a missing token, then a body the API cannot take.
   app.addHook('onRequest', async (request) => checkSameOrigin(request));
   const auth = options.auth ? registerAuth(app, options.auth) : null;
@@ -165,6 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     made: (key, make) => cache.made(key, make),
     pageAuth: (request) => (auth ? auth.pageAuth(request) : NO_AUTH),
     streams: streamSnapshots,
+    metricsMaxAgeMs: options.statusMaxAgeMs === 0 ? 0 : METRICS_MAX_AGE_MS,
   };
   registerPageRoutes(app, deps);
   registerApiRoutes(app, deps);

@@ -126,6 +126,40 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
       this.set(snap && !snap.closedAt ? snap.ageSeconds : 0);
     },
   });
+  new Gauge({
+    name: 'shardworker_paused',
+    help: 'Whether the current job is paused by an operator (1) or not (0)',
+    registers: [registry],
+    collect() {
+      this.set(scraped().control?.paused ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_throttled',
+    help: 'Whether the current job\'s writes are held because a destination replica is behind (1) or not (0)',
+    registers: [registry],
+    collect() {
+      this.set(scraped().control?.throttled ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_throttled_seconds_total',
+    help: 'Seconds the current job\'s writes were held by the replication lag throttle, all told',
+    registers: [registry],
+    collect() {
+      this.set(scraped().control?.throttledSecondsTotal ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'shardworker_destination_replica_lag_seconds',
+    help: 'How far each replica of the destination shards is behind its primary, as last sampled (every 0.5 s)',
+    labelNames: ['tablet', 'shard'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of scraped().control?.replicas ?? []) if (r.lagSeconds !== null) this.set({ tablet: r.tablet, shard: r.shard }, r.lagSeconds);
+    },
+  });
   collectDefaultMetrics({ register: registry });
 
   return { registry, observe };

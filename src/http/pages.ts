@@ -71,6 +71,37 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
     return reply.redirect('/status', 303);
   });
 
+  // The status page's Controls card: refused (no job, or a cutover) shows as nothing changed on the page.
+  const control = (act: () => unknown) => {
+    try {
+      act();
+    } catch (err) {
+      if (!(err instanceof JobConflictError || err instanceof OptionError)) throw err;
+      return messageOf(err);
+    }
+    return null;
+  };
+  app.post('/pause', { schema: routeSchemas.postPauseForm }, async (_request, reply) => {
+    control(() => deps.jobs.pause());
+    return reply.redirect('/status', 303);
+  });
+  app.post('/resume', { schema: routeSchemas.postResumeForm }, async (_request, reply) => {
+    control(() => deps.jobs.resume());
+    return reply.redirect('/status', 303);
+  });
+  app.post('/tune', { schema: routeSchemas.postTuneForm }, async (request, reply) => {
+    const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const tune: Record<string, unknown> = {};
+    if (typeof form.maxTps === 'string' && form.maxTps.trim() !== '') tune.maxTps = /^\d+$/.test(form.maxTps.trim()) ? Number(form.maxTps) : form.maxTps;
+    if (typeof form.maxReplicationLag === 'string' && form.maxReplicationLag.trim() !== '') tune.maxReplicationLag = form.maxReplicationLag.trim();
+    const error = control(() => deps.jobs.tune(tune));
+    if (error) {
+      reply.code(400);
+      return reply.viewAsync('message.eta', { title: 'not tuned — shardworker', heading: 'Not tuned', message: error, link: { href: '/status', label: 'Back to the status page' }, auth: deps.pageAuth(request) });
+    }
+    return reply.redirect('/status', 303);
+  });
+
   app.post('/reset', { schema: routeSchemas.postResetForm }, async (_request, reply) => {
     deps.snapshot(); // lets the metrics count a job that ended in error before it is cleared
     try {

@@ -144,6 +144,26 @@ export const routeSchemas = {
   postCancelForm: { summary: 'cancel the running job, then 303 to /status', response: { 303: redirect } },
   postResetForm: { summary: 'clear an ended job, then 303 to /status', response: { 303: redirect } },
   apiStatus: { summary: 'the status snapshot', response: { 200: statusSnapshot } },
+  apiPause: {
+    summary: 'hold the running copy or diff (it keeps its tablets and snapshot)',
+    response: { 200: { type: 'object', properties: { paused: { type: 'boolean' }, changed: { type: 'boolean' } } }, 409: errorReply },
+  },
+  apiResume: {
+    summary: 'let a paused job go on',
+    response: { 200: { type: 'object', properties: { paused: { type: 'boolean' }, changed: { type: 'boolean' } } }, 409: errorReply },
+  },
+  apiTune: {
+    summary: 'change maxTps and/or maxReplicationLag of the running job',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxTps: { type: 'integer', minimum: 0 }, maxReplicationLag: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', maxLength: 32 }] }, sourceReaderCount: {}, destinationWriterCount: {} },
+    },
+    response: { 200: { type: 'object', properties: { maxTps: { type: 'number' }, maxReplicationLagSeconds: { type: 'number' } } }, 400: errorReply, 409: errorReply },
+  },
+  postPauseForm: { summary: 'pause the running job, then 303 to /status', response: { 303: redirect } },
+  postResumeForm: { summary: 'resume the paused job, then 303 to /status', response: { 303: redirect } },
+  postTuneForm: { summary: 'change maxTps / maxReplicationLag from the status page, then 303 to /status (400: the page says why)', response: { 303: redirect, 400: html } },
   apiStartJob: {
     summary: 'start a job',
     body: startJobBody,

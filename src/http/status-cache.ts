@@ -88,6 +88,17 @@ export function invalidatingJobs(jobs: JobControl, cache: StatusCache): JobContr
         cache.invalidate();
       }
     },
+    pause: () => invalidating(cache, () => jobs.pause()),
+    resume: () => invalidating(cache, () => jobs.resume()),
+    tune: (request) => invalidating(cache, () => jobs.tune(request)),
     settled: () => jobs.settled(),
   };
+}
+
+function invalidating<T>(cache: StatusCache, act: () => T): T {
+  try {
+    return act();
+  } finally {
+    cache.invalidate();
+  }
 }

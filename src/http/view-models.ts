@@ -321,6 +321,44 @@ export interface StatusView {
   log: string[];
   /** A MigrateServedTypes job's steps, pause and positions. */
   cutover: CutoverView | null;
+  /** A copy's or diff's pause, throttle and tuning (the Controls card). */
+  control: ControlView | null;
+}
+
+export interface ControlView {
+  /** `writing`, `paused` or `throttled`. */
+  writes: string;
+  /** One line: since when and why writes are held, or that they are not. */
+  why: string;
+  /** `12.5 s in all (last: replica …)`. */
+  throttledTotal: string;
+  pausedTotal: string;
+  maxTps: string;
+  maxReplicationLag: string;
+  replicas: string[];
+  paused: boolean;
+  running: boolean;
+}
+
+/** The Controls card (status-script.eta's renderControl draws the same from the JSON). */
+export function controlView(s: StatusSnapshot): ControlView | null {
+  const c = s.control;
+  if (!c) return null;
+  const since = (iso: string | null) => (iso ? ` since ${formatTime(iso)}` : '');
+  const why = c.paused
+    ? `paused by an operator${since(c.pausedSince)}; holding ${c.holding ?? 'its tablets'}`
+    : c.throttled ? `throttled${since(c.throttledSince)}: ${c.throttleReason}` : 'not held';
+  return {
+    writes: c.paused ? 'paused' : c.throttled ? 'throttled' : 'writing',
+    why,
+    throttledTotal: `${c.throttledSecondsTotal.toFixed(1)} s in all${c.lastThrottleReason ? ` (last: ${c.lastThrottleReason})` : ''}`,
+    pausedTotal: `${c.pausedSecondsTotal.toFixed(1)} s in all`,
+    maxTps: c.maxTps > 0 ? `${c.maxTps} per destination` : 'unlimited',
+    maxReplicationLag: c.maxReplicationLagSeconds > 0 ? `${c.maxReplicationLagSeconds} s` : 'none',
+    replicas: c.replicas.map((r) => `${r.tablet} (${r.shard}): ${r.lagSeconds === null ? `unknown${r.error ? ` — ${r.error}` : ''}` : `${r.lagSeconds.toFixed(1)} s behind`}`),
+    paused: c.paused,
+    running: !ENDED_STATES.has(s.state) && s.state !== 'not started',
+  };
 }
 
 const EMPTY_ROW: TableRow = {
@@ -379,6 +417,7 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
     snapshot: snapshotText(s),
     locks: s.locks ? `${s.locks.names.join(', ')} (this daemon: pid ${s.locks.holder.pid} on ${s.locks.holder.host})` : '—',
     cutover: s.cutover ? cutoverView(s.cutover) : null,
+    control: controlView(s),
     tables: s.tables.map(tableRow),
     totals: {
       name: 'total',

@@ -68,6 +68,17 @@ export interface TabletLinkOptions extends TabletLinkHooks {
   resolvePrimary?: () => Promise<TabletRef>;
   /** The outage window, when the caller retries around the link too (a stream's sessions): one window for both. */
   outage?: Outage;
+  /**
+   * The job's gate (throttle/gate.ts), passed before every attempt of every statement on this link: a destination
+   * primary's link as `write` (held while paused or throttled, spaced by --max-tps under `key`), a source's as
+   * `read` (held while paused). Being in the link, no writer can go around it.
+   */
+  gate?: { gate: StatementGate; kind: 'read' | 'write'; key: string };
+}
+
+/** What a link needs of a gate (throttle/gate.ts WriteGate). */
+export interface StatementGate {
+  pass(signal: AbortSignal, kind: 'read' | 'write', key?: string): Promise<void>;
 }
 
 /**
@@ -110,6 +121,17 @@ export class TabletLink {
 
   get broken(): Error | null {
     return this.#broken;
+  }
+
+  /** Puts a gate on the link from the next statement on (a stream's, once it knows its max_replication_lag). */
+  gateWith(gate: NonNullable<TabletLinkOptions['gate']>): void {
+    this.#opts.gate = gate;
+  }
+
+  /** @internal Waits at the link's gate, if it has one (see TabletLinkOptions.gate). */
+  async passGate(): Promise<void> {
+    const g = this.#opts.gate;
+    if (g) await g.gate.pass(this.#opts.signal, g.kind, g.key);
   }
 
   /** Whether the link follows a shard's primary (looked up again after a failover). */
@@ -352,6 +374,7 @@ export async function attemptOn<T>(clients: TabletClient[], doing: string, step:
   const run = async (attempt: number, previous: FailureKind | null): Promise<T> => {
     const broken = brokenLink();
     if (broken) throw broken;
+    for (const l of links) await l.passGate();
     if (hooks.beforeAttempt) for (const l of links) await hooks.beforeAttempt(l.ref.alias, doing);
     const channels = clients.map((c) => c.channel());
     if (uncertain && repeat.kind === 'check' && (await repeat.landed())) {

@@ -10,6 +10,8 @@ export interface StreamCheckpoint {
   position: string;
   /** Source transactions per second at most; null for unlimited (the clone writes INT64_MAX). */
   maxTps: number | null;
+  /** max_replication_lag: seconds the destination's replicas may be behind before applying waits; null for none. */
+  maxReplicationLag: number | null;
   flags: string[];
   /** Seconds since the epoch: when the row was last written, and the source commit time of what it applied last. */
   timeUpdated: number;
@@ -24,12 +26,13 @@ interface CheckpointDbRow {
   uid: number | string;
   pos: Buffer | string | null;
   maxTps: number | string;
+  maxReplicationLag: number | string;
   timeUpdated: number | string;
   transactionTimestamp: number | string;
   flags: Buffer | string | null;
 }
 
-const SELECT = 'SELECT source_shard_uid AS uid, pos, max_tps AS maxTps, time_updated AS timeUpdated, transaction_timestamp AS transactionTimestamp, flags FROM `_vt`.`blp_checkpoint`';
+const SELECT = 'SELECT source_shard_uid AS uid, pos, max_tps AS maxTps, max_replication_lag AS maxReplicationLag, time_updated AS timeUpdated, transaction_timestamp AS transactionTimestamp, flags FROM `_vt`.`blp_checkpoint`';
 
 function fromDb(r: CheckpointDbRow): StreamCheckpoint {
   const maxTps = Number(r.maxTps);
@@ -38,6 +41,7 @@ function fromDb(r: CheckpointDbRow): StreamCheckpoint {
     position: r.pos === null ? '' : String(r.pos),
     // Vitess writes INT64_MAX for unlimited; 0 or less is unlimited too.
     maxTps: maxTps > 0 && maxTps < 1e15 ? maxTps : null,
+    maxReplicationLag: Number(r.maxReplicationLag) > 0 && Number(r.maxReplicationLag) < 1e15 ? Number(r.maxReplicationLag) : null,
     flags: r.flags === null ? [] : String(r.flags).split(/[\s,]+/).filter(Boolean),
     timeUpdated: Number(r.timeUpdated),
     transactionTimestamp: Number(r.transactionTimestamp),

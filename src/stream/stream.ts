@@ -11,6 +11,9 @@ import type { BinlogEvent, BinlogSource } from '../mysql/wire/binlog/events.ts';
 import { describeTablet, type TabletRef } from '../mysql/connection.ts';
 import { classifyError, RetriesExhaustedError, sleep, withRetry, type FailureKind, type Outage } from '../mysql/retry.ts';
 import { TabletLink, withTablet, type TabletClient } from '../mysql/tablet-client.ts';
+import { serverFlavor } from '../mysql/replication.ts';
+import { WriteGate } from '../throttle/gate.ts';
+import { ReplicaLagMonitor } from '../throttle/replication-lag.ts';
 import { RateMeter } from '../worker/progress.ts';
 import { tabletsOf } from '../topology/shards.ts';
 import type { TopologyServer } from '../topology/server.ts';
@@ -84,6 +87,8 @@ export class Stream {
   #sourceTablet: string | null = null;
   /** The destination primary of the running session (it follows a failover), else the last one. */
   #destination: TabletLink | null = null;
+  /** The lag monitor's links (closed with the session). */
+  #probes: TabletLink[] = [];
   #destinationTablet: string | null = null;
   /** Source commit time of the last applied transaction (s); whether everything the source sent is applied. */
   #lastTimestamp: number | null = null;
@@ -213,6 +218,7 @@ export class Stream {
     });
     this.#destination = link;
     this.#destinationTablet = link.ref.alias;
+    let monitor: ReplicaLagMonitor | null = null;
     // Two connections: one holds the apply transaction, the other reads the checkpoint, tables and shapes.
     const client = link.client(2);
     let source: BinlogSource | null = null;
@@ -225,6 +231,7 @@ export class Stream {
         return;
       }
       this.#position = checkpoint.position;
+      monitor = await this.#watchReplicas(topo, checkpoint, link, signal);
       if (this.#lastTimestamp === null && checkpoint.transactionTimestamp > 0) this.#lastTimestamp = checkpoint.transactionTimestamp;
       const scope = await this.#scope(topo, client);
       const vertical = this.id.source.keyspace !== this.id.keyspace;
@@ -235,12 +242,49 @@ export class Stream {
       this.#log.info({ position: checkpoint.position, sourceTablet: this.#sourceTablet, destination: describeTablet(link.ref) }, 'stream started');
       await this.#play(new EventPump(source), applier, scope, checkpoint, signal);
     } finally {
+      await monitor?.stop();
+      await Promise.all(this.#probes.splice(0).map((l) => l.close()));
       signal.removeEventListener('abort', closeSource);
       closeSource();
       this.#destinationTablet = link.ref.alias;
       this.#destination = null;
       await link.close();
     }
+  }
+
+  /**
+   * max_replication_lag of the checkpoint row: while a replica of the destination shard is further behind, the
+   * stream's statements wait at a gate on its destination link (as a clone's writes do, throttle/gate.ts), sampled
+   * every 0.5 s. The probes have links of their own, with no gate and no retry. None without the column or replicas.
+   */
+  async #watchReplicas(topo: Topology, checkpoint: StreamCheckpoint, link: TabletLink, signal: AbortSignal): Promise<ReplicaLagMonitor | null> {
+    const bound = checkpoint.maxReplicationLag;
+    const { keyspace, shard } = this.id;
+    const replicas = tabletsOf(topo, keyspace, shard, 'replica');
+    if (bound === null || replicas.length === 0) return null;
+    const gate = new WriteGate();
+    link.gateWith({ gate, kind: 'write', key: `${keyspace}/${shard}` });
+    const probe = (ref: TabletRef) => {
+      const l = new TabletLink({ ref, credentials: this.#deps.credentials, tls: this.#deps.tls, policy: () => null, signal, counted: () => {} });
+      this.#probes.push(l);
+      return l.client(1, false);
+    };
+    const name = `${keyspace}/${shard}`;
+    const primary = probe(link.ref);
+    const monitor = new ReplicaLagMonitor({
+      flavor: await serverFlavor(primary),
+      primaries: new Map([[name, primary]]),
+      replicas: replicas.map(([alias, tablet]) => ({ alias, shard: name, client: probe({ alias, tablet }) })),
+      bound: () => bound * 1000,
+      throttle: (reason) => {
+        if (reason !== null && !gate.throttled) this.#log.warn({ reason }, `stream throttled: ${reason}`);
+        if (reason === null && gate.throttled) this.#log.info('stream resumed: every destination replica is within max_replication_lag');
+        gate.throttle(reason);
+      },
+      log: this.#log,
+    });
+    await monitor.start();
+    return monitor;
   }
 
   async #checkpoint(client: TabletClient): Promise<StreamCheckpoint> {

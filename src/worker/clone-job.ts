@@ -15,7 +15,9 @@ import { DestinationWriter } from '../clone/writer.ts';
 import { CopyState, createCopyState, findUnfinishedJob, finishJob, recordJob, type CopyJobRecord } from '../clone/copy-state.ts';
 import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
 import { readSchemaObjects, type TriggerDefinition } from '../mysql/schema-objects.ts';
-import { setSourceShards } from '../topology/shards.ts';
+import { setSourceShards, tabletsOf } from '../topology/shards.ts';
+import { serverFlavor } from '../mysql/replication.ts';
+import { ReplicaLagMonitor, type ReplicaProbe } from '../throttle/replication-lag.ts';
 import type { TabletType } from '../topology/types.ts';
 import type { JobPhases } from './job-runner.ts';
 import type { JobStatus } from './job-status.ts';
@@ -49,6 +51,8 @@ export class CloneJob implements JobPhases {
   #destinations: Destination[] = [];
   /** With --resume: the interrupted job this one finishes. */
   #resumed: CopyJobRecord | null = null;
+  /** Watching the destination replicas (when they have any). */
+  #monitor: ReplicaLagMonitor | null = null;
 
   constructor(deps: JobDeps, status: JobStatus, strategy: CopyStrategy, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger) {
     this.#deps = deps;
@@ -78,7 +82,7 @@ export class CloneJob implements JobPhases {
     const opened = await Promise.all(picked.destinations.map(async (ref, i) => {
       const connections = this.#options.destinationWriterCount;
       const dest = this.#tablets.openDestination(ref, this.#targets!.destinations[i], connections);
-      const writer = new DestinationWriter(dest.client, { writers: connections, maxTps: this.#options.maxTps, method: this.#options.writeMethod, signal: this.#abort.signal });
+      const writer = new DestinationWriter(dest.client, { writers: connections, method: this.#options.writeMethod, signal: this.#abort.signal });
       // In the message too, so the status page's log shows which method `auto` picked.
       const writeMethod = await writer.open();
       this.#log.info({ tablet: ref.alias, writeMethod }, `rows are written with the ${writeMethod} method`);
@@ -86,6 +90,42 @@ export class CloneJob implements JobPhases {
     }));
     this.#destinations.push(...opened);
     if (this.#options.resume) await this.#retakeSources();
+    await this.#watchReplicas();
+    const control = this.#status.control;
+    if (control) control.holding = `source tablets ${this.#sources.map((s) => s.ref.alias).join(', ')} (marked worker, replication stopped at the snapshot) and its connections to ${this.#destinations.map((d) => d.ref.alias).join(', ')}`;
+  }
+
+  /**
+   * Samples the lag of every replica of the destination shards (tablets of type replica there) every 0.5 s while
+   * the job runs; the gate holds writes while one is further behind than --max-replication-lag (tunable live).
+   */
+  async #watchReplicas(): Promise<void> {
+    const control = this.#status.control;
+    if (!control) return;
+    const topo = await this.#deps.topo.read();
+    const shards = this.#targets!.destinations;
+    const replicas: ReplicaProbe[] = shards.flatMap((d) =>
+      tabletsOf(topo, d.keyspace, d.shard, 'replica').map(([alias, tablet]) => ({ alias, shard: `${d.keyspace}/${d.shard}`, client: this.#tablets.openProbe({ alias, tablet }) })),
+    );
+    if (replicas.length === 0) {
+      if (control.maxReplicationLagMs > 0) this.#log.warn('--max-replication-lag: the destination shards have no replica tablets in the topology; nothing to wait for');
+      return;
+    }
+    const primaries = new Map(this.#destinations.map((d, i) => [`${shards[i].keyspace}/${shards[i].shard}`, this.#tablets.openProbe(d.ref)]));
+    const flavor = await serverFlavor(primaries.values().next().value!);
+    const monitor = new ReplicaLagMonitor({ flavor, primaries, replicas, bound: () => control.maxReplicationLagMs, throttle: (reason) => this.#throttled(reason), log: this.#log });
+    this.#monitor = monitor;
+    control.watch(monitor);
+    await monitor.start();
+    this.#log.info({ replicas: replicas.map((r) => r.alias), maxReplicationLag: control.maxReplicationLagMs / 1000 }, 'watching the destination replicas\' lag');
+  }
+
+  /** The gate's throttle, logged when it starts and ends. */
+  #throttled(reason: string | null): void {
+    const gate = this.#status.control!.gate;
+    if (reason !== null && !gate.throttled) this.#log.warn({ reason }, `writes throttled: ${reason}`);
+    if (reason === null && gate.throttled) this.#log.info('writes resumed: every destination replica is within the bound');
+    gate.throttle(reason);
   }
 
   /** --resume: the interrupted job's record, and its source tablets, still stopped at its snapshot. */
@@ -286,6 +326,7 @@ export class CloneJob implements JobPhases {
   }
 
   async cleanup(): Promise<UndoReport> {
+    await this.#monitor?.stop();
     return this.#tablets.release();
   }
 }

@@ -17,6 +17,7 @@ import { lockJobShards, strategyShards, type JobShards } from './job-locks.ts';
 import { findSplitPair } from '../cutover/plan.ts';
 import { CanceledError, runPhases, type JobPhases } from './job-runner.ts';
 import { JobStatus } from './job-status.ts';
+import { LiveControl, type TuneRequest } from './live-control.ts';
 import { jobLogger, type LogOptions } from './log.ts';
 import { OptionError, parseOptions, type JobOptions } from './options.ts';
 import { COMMANDS, idleSnapshot, type JobRequest, type StatusSnapshot } from './status.ts';
@@ -54,6 +55,7 @@ export class JobController implements JobControl {
     const { options, flags } = validateRequest(request);
     const normalized: JobRequest = { ...request, options: { ...options, excludeTables: options.excludeTables, tables: options.tables } };
     const status = new JobStatus(randomUUID(), normalized);
+    if (request.command !== 'MigrateServedTypes') status.control = new LiveControl({ maxTps: options.maxTps, maxReplicationLag: options.maxReplicationLag });
     const strategy = strategyFor(request, options);
     // Every shard the job touches is locked for its whole life, before anything else happens.
     this.#starting = true;
@@ -95,6 +97,24 @@ export class JobController implements JobControl {
     if (!this.#status || this.#status.ended || !this.#abort) return false;
     this.#abort.abort(new CanceledError());
     return true;
+  }
+
+  #control(what: string): LiveControl {
+    const control = this.#status && !this.#status.ended ? this.#status.control : null;
+    if (!control) throw new JobConflictError(this.#status && !this.#status.ended ? `a ${this.#status.request.command} job cannot ${what}` : `no job is running: nothing to ${what}`);
+    return control;
+  }
+
+  pause(): boolean {
+    return this.#control('pause').pause();
+  }
+
+  resume(): boolean {
+    return this.#control('resume').resume();
+  }
+
+  tune(request: Record<string, unknown>): TuneRequest {
+    return this.#control('tune').tune(request);
   }
 
   settled(): Promise<void> {

@@ -4,6 +4,7 @@
 import type { CopyProgress } from '../pipeline/contracts.ts';
 import type { DiffProgress } from '../diff/table-differ.ts';
 import { describeTally, differences, emptyTally, type DiffTally } from '../diff/tally.ts';
+import type { LiveControl } from './live-control.ts';
 import { LogRing } from './log.ts';
 import { RateMeter, TableProgress, totalsOf } from './progress.ts';
 import { ENDED_STATES, type CutoverStatus, type JobLocks, type JobRequest, type RetryCounts, type SnapshotStatus, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
@@ -39,6 +40,8 @@ export class JobStatus {
   destinations: string[] = [];
   /** A MigrateServedTypes job's steps (its job updates it in place; snapshots copy it). */
   cutover: CutoverStatus | null = null;
+  /** A copy's or diff's live control (pause, throttle, tune); null for a cutover. */
+  control: LiveControl | null = null;
   /** In the order tables were first reported. */
   readonly #tables = new Map<string, TableProgress>();
   readonly #now: () => number;
@@ -248,6 +251,7 @@ export class JobStatus {
       ...(this.cutover ? { cutover: structuredClone(this.cutover) } : {}),
       waits: [...this.#waits],
       ...(snapshot ? { snapshot } : {}),
+      ...(this.control ? { control: this.control.snapshot() } : {}),
     };
   }
 }

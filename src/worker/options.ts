@@ -51,6 +51,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'writeQueryMaxRows', kind: 'integer', default: 100, min: 1, max: 1_000_000, commands: CLONES, help: 'rows per INSERT at most (insert write method)' },
   { name: 'writeQueryMaxSize', kind: 'size', default: 1 * MiB, min: 1024, max: 1024 * MiB, commands: CLONES, help: 'bytes per INSERT, bulk or LOAD DATA batch at most (bulk: and half of the destination max_allowed_packet)' },
   { name: 'maxTps', kind: 'integer', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, commands: CLONES, help: 'write transactions per second per destination at most (0: unlimited)' },
+  { name: 'maxReplicationLag', kind: 'duration', default: 0, min: 0, max: 24 * 3_600_000, commands: CLONES, help: 'hold writes while any replica of a destination shard is further behind than this (0: no bound; sampled every 0.5 s)' },
   { name: 'sourceTabletType', kind: 'string', default: 'rdonly', choices: ['rdonly', 'replica', 'primary'], commands: ALL, help: 'type of the source tablet to read from (rdonly, replica; primary too with --snapshot consistent)' },
   { name: 'snapshot', kind: 'string', default: 'stop-replication', choices: SNAPSHOT_MODES, commands: CLONES, help: 'how the source is held still while it is read: stop-replication (the source tablet is marked worker and its replication stopped for the copy) or consistent (every reader opens a transaction on one consistent snapshot of a live tablet, commits held back for milliseconds while they do; the tablet keeps serving and is never marked worker; MariaDB only, not with --resume)' },
   { name: 'parallelDiffsCount', kind: 'integer', default: 8, min: 1, max: 256, commands: ALL, help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)' },
@@ -82,6 +83,8 @@ export interface JobOptions extends CommonOptions {
   writeQueryMaxRows: number;
   writeQueryMaxSize: number;
   maxTps: number;
+  /** ms; 0 is no bound. */
+  maxReplicationLag: number;
   verify: boolean;
   resume: boolean;
   snapshot: SnapshotMode;

@@ -1,6 +1,7 @@
 // The one status snapshot: taken at an instant, rendered as HTML (/status) and JSON (/api/status) alike.
 
 import type { LockOwner } from '../topology/coordination.ts';
+import type { ControlStatus } from './live-control.ts';
 
 export const WORKER_STATES = {
   notStarted: 'not started',
@@ -119,6 +120,8 @@ export interface StatusSnapshot {
    * a lock on a destination, a redo log over 80% full. Absent or empty when nothing does.
    */
   waits?: string[];
+  /** A copy's or diff's pause, throttle, --max-tps and destination replicas' lag (absent for a cutover). */
+  control?: ControlStatus;
   /** A clone with --snapshot consistent, once its snapshot is open: how old it is (it holds back the source's purge). */
   snapshot?: SnapshotStatus;
 }

@@ -91,13 +91,19 @@ export class TabletSession {
     return this.#undo.size > 0 ? { durationMs: this.#deps.retryDuration ?? DEFAULT_RETRY_DURATION } : null;
   }
 
-  #link(ref: TabletRef, resolvePrimary?: () => Promise<TabletRef>): TabletLink {
+  /**
+   * `gate`: how the link passes the job's gate (status.control): a source's reads are held while paused, a
+   * destination primary's statements while paused or throttled, and spaced by --max-tps. A probe has none.
+   */
+  #link(ref: TabletRef, resolvePrimary?: () => Promise<TabletRef>, gate?: { kind: 'read' | 'write'; key: string }, probe = false): TabletLink {
+    const control = this.#status.control;
     const link = new TabletLink({
       ref,
+      gate: gate && control ? { gate: control.gate, ...gate } : undefined,
       credentials: this.#deps.credentials,
       tls: this.#deps.tls,
       resolvePrimary,
-      policy: () => this.#policy(),
+      policy: () => (probe ? null : this.#policy()),
       signal: this.#abort.signal,
       log: this.#log,
       counted: (tablet) => this.#status.recordRetry(tablet),
@@ -150,7 +156,7 @@ export class TabletSession {
     await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
     this.#pushRestoreType(ref, previousType);
     log.info('source tablet marked worker');
-    const link = this.#link(ref);
+    const link = this.#link(ref, undefined, { kind: 'read', key: ref.alias });
     const client = link.client(opts.connections);
     const flavor = await serverFlavor(client);
     // Recorded first: stopping at a position can fail after the replica was stopped or set running to it.
@@ -222,7 +228,7 @@ export class TabletSession {
     await this.#deps.topo.update((t) => setTabletType(t, alias, 'worker', { ...held, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
     this.#pushRestoreType(ref, held.previousType);
     log.info({ oldJob: oldJobId }, 'source tablet taken over from the interrupted job');
-    const link = this.#link(ref);
+    const link = this.#link(ref, undefined, { kind: 'read', key: ref.alias });
     const client = link.client(connections);
     const status = await replicationStatus(client);
     this.#pushRestartReplication(ref);
@@ -241,8 +247,17 @@ export class TabletSession {
    * clone creates it); `link.client()` gives more, each with a pool of its own.
    */
   openDestination(ref: TabletRef, shard: { keyspace: string; shard: string }, connections: number): DestinationTablet {
-    const link = this.#link(ref, async () => pickDestinationPrimary(await this.#deps.topo.read(), shard.keyspace, shard.shard, this.#deps.credentials, this.#deps.tls));
+    const resolve = async () => pickDestinationPrimary(await this.#deps.topo.read(), shard.keyspace, shard.shard, this.#deps.credentials, this.#deps.tls);
+    const link = this.#link(ref, resolve, { kind: 'write', key: `${shard.keyspace}/${shard.shard}` });
     return { ref, link, client: link.client(connections, false) };
+  }
+
+  /**
+   * A tablet watched, not worked on (the lag monitor's primaries and replicas): one connection, no gate (it must
+   * see while writes are held), no retry (a failed probe is reported and tried again at the next tick).
+   */
+  openProbe(ref: TabletRef): TabletClient {
+    return this.#link(ref, undefined, undefined, true).client(1, false);
   }
 
   /** Undoes every recorded change, then closes every pool. Never throws: it reports what it could not undo. */

@@ -3,6 +3,7 @@
 
 import { JobConflictError, type JobControl } from '../../src/worker/job-control.ts';
 import { parseOptions } from '../../src/worker/options.ts';
+import type { TuneRequest } from '../../src/worker/live-control.ts';
 import { describeTally, type DiffTally } from '../../src/diff/tally.ts';
 import { ENDED_STATES, idleSnapshot, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableStatus, type WorkerState } from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
@@ -57,6 +58,33 @@ export class FakeJobs implements JobControl {
   }
 
   async settled(): Promise<void> {}
+
+  pauses = 0;
+  resumes = 0;
+  readonly tunes: Record<string, unknown>[] = [];
+
+  #live(): void {
+    const s = this.snapshot().state;
+    if (ENDED_STATES.has(s) || s === 'not started') throw new JobConflictError('no job is running: nothing to control');
+  }
+
+  pause(): boolean {
+    this.#live();
+    this.pauses++;
+    return true;
+  }
+
+  resume(): boolean {
+    this.#live();
+    this.resumes++;
+    return true;
+  }
+
+  tune(request: Record<string, unknown>): TuneRequest {
+    this.#live();
+    this.tunes.push(structuredClone(request));
+    return request as TuneRequest;
+  }
 
   reset(): void {
     const state = this.snapshot().state;
