@@ -40,6 +40,8 @@ export function registerStreamRoutes(app: FastifyInstance, streams: StreamContro
         if (err instanceof Error && err.name === 'UnknownStreamError') throw new RequestError(404, err.message);
         // Another daemon runs the stream (holds its lock): the message names it.
         if (err instanceof Error && err.name === 'StreamOwnedElsewhereError') throw new RequestError(409, err.message);
+        // A job (a diff) holds the stream stopped until it ends: the message names the job.
+        if (err instanceof Error && err.name === 'StreamHeldError') throw new RequestError(409, err.message);
         throw err;
       }
     });
