@@ -56,6 +56,8 @@ export interface StreamRow {
   sourceTablet: string;
   state: string;
   stateClass: string;
+  /** `held by SplitDiff job …` while a diff holds the stream stopped, else empty. */
+  held: string;
   /** The daemon holding the stream's lock: `pid P on H`, `(this daemon)` after it when it is this one. */
   owner: string;
   position: string;
@@ -73,6 +75,7 @@ export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {
     sourceTablet: s.sourceTablet ?? UNKNOWN,
     state: s.state,
     stateClass: `state-${s.state}`,
+    held: s.heldBy ? `held by ${s.heldBy}` : '',
     owner: describeStreamOwner(s),
     position: s.position ?? UNKNOWN,
     behind: formatDuration(s.secondsBehind),
