@@ -140,7 +140,8 @@ export async function stopReplicationAt(client: TabletClient, target: string, op
   if (relation.kind === 'past') {
     throw new ReplicationPositionError(
       `${describeTablet(client.ref)} has replicated past ${target} (it is at MariaDB/${formatGtidList(at)}, ahead in domain ${relation.domain}), ` +
-        'and replication cannot go back: its rows are no longer those the destination was cloned from',
+        'and replication cannot go back: its rows are no longer those the destination was cloned from ' +
+        '(if a stream moves the destination on, diff on the daemon that runs it: there the stream is run to the tablet)',
     );
   }
   if (relation.kind === 'equal') return;

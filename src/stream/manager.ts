@@ -308,10 +308,11 @@ export class StreamManager {
     }
   }
 
-  /** The end of a hold: the streams that ran before it start again from their rows. */
+  /** The end of a hold: the streams that ran before it start again from their rows (those gone from the topology meanwhile are gone). */
   release(keyspace: string, shard: string): Promise<void> {
     return this.#serial(async () => {
-      for (const o of this.#of(keyspace, shard)) {
+      for (const o of this.#streams.values()) {
+        if (o.stream.id.keyspace !== keyspace || o.stream.id.shard !== shard) continue;
         const hold = o.hold;
         o.hold = null;
         o.gate.until = null;

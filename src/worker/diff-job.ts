@@ -100,7 +100,7 @@ export class DiffJob implements JobPhases {
         throw new CheckpointError(`destination ${describeTablet(this.#destinations[missing].ref)} has no _vt.blp_checkpoint row for source ${s.keyspace}/${s.shard} (uid ${s.uid}), so the position it was cloned from is unknown`);
       }
       if (new Set(found).size > 1) throw new CheckpointError(`the destinations were cloned from different positions of ${s.keyspace}/${s.shard}: ${found.join(', ')}`);
-      this.#log.info({ tablet: sources[i].alias, position: found[0] }, 'destination was cloned from');
+      this.#log.info({ tablet: sources[i].alias, position: found[0] }, 'destination stands at (its checkpoint row)');
       return found[0]!;
     });
   }
