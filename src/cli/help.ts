@@ -50,6 +50,8 @@ destination's _vt.blp_checkpoint row (unless the row says DontStart); streams st
 again when the daemon starts. With several daemons on one topology each stream runs in the one holding its lock
 (the others show it as elsewhere and take it over when that daemon's lease expires). A stream stops in error on a
 destination table with triggers (they would fire on applied rows): drop them there and create them at cutover.
+A SplitDiff or VerticalSplitDiff holds its destination's streams, stops the source tablet at or past their
+position, runs them to exactly there (within --wait-timeout), compares, and starts them again.
 SIGINT/SIGTERM stops the streams, cancels a running job, waits for its cleanup, then closes the server.
 
   --stream-tablet-type TYPE    the source tablet streams read the binlog of (default replica; the primary

@@ -40,6 +40,8 @@ export function registerStreamRoutes(app: FastifyInstance, streams: StreamContro
         if (err instanceof Error && err.name === 'UnknownStreamError') throw new RequestError(404, err.message);
         // Another daemon runs the stream (holds its lock): the message names it.
         if (err instanceof Error && err.name === 'StreamOwnedElsewhereError') throw new RequestError(409, err.message);
+        // A job (a diff) holds the stream stopped until it ends: the message names the job.
+        if (err instanceof Error && err.name === 'StreamHeldError') throw new RequestError(409, err.message);
         throw err;
       }
     });
@@ -54,6 +56,8 @@ export interface StreamRow {
   sourceTablet: string;
   state: string;
   stateClass: string;
+  /** `held by SplitDiff job …` while a diff holds the stream stopped, else empty. */
+  held: string;
   /** The daemon holding the stream's lock: `pid P on H`, `(this daemon)` after it when it is this one. */
   owner: string;
   position: string;
@@ -71,6 +75,7 @@ export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {
     sourceTablet: s.sourceTablet ?? UNKNOWN,
     state: s.state,
     stateClass: `state-${s.state}`,
+    held: s.heldBy ? `held by ${s.heldBy}` : '',
     owner: describeStreamOwner(s),
     position: s.position ?? UNKNOWN,
     behind: formatDuration(s.secondsBehind),

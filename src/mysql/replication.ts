@@ -111,26 +111,37 @@ export interface StopAtOptions {
   pollMs?: number;
   /** Called about every 10 s while the replica runs on, with where it is. */
   onWaiting?: (at: string) => void;
+  /**
+   * A replica past `target` is no error: it stops at the first position at or past `target` in every domain
+   * (where it stands, or run on to it when it is past in one domain and behind in another). For a diff with
+   * streams running: the streams are then run to wherever the replica stopped.
+   */
+  orLater?: boolean;
 }
 
 /**
  * Leaves the replica stopped exactly at `target` (`MariaDB/<gtid list>`): stopped where it is when it is there
  * already, run on with START SLAVE UNTIL when it is behind. Replication cannot go back, so a replica past
- * `target` is an error that says so. MariaDB GTID positions only, so far.
+ * `target` is an error that says so, unless `orLater`. MariaDB GTID positions only, so far.
  */
 export async function stopReplicationAt(client: TabletClient, target: string, opts: StopAtOptions): Promise<void> {
   const position = parsePosition(target);
   if (position.flavor !== 'MariaDB') {
     throw new ReplicationPositionError(`cannot stop ${describeTablet(client.ref)} at ${target}: only MariaDB GTID positions are supported so far`);
   }
-  const want = parseGtidList(position.value);
+  let want = parseGtidList(position.value);
   await stopReplication(client);
   const at = await gtidSlavePos(client);
-  const relation = compareGtidLists(at, want);
+  let relation = compareGtidLists(at, want);
+  if (relation.kind === 'past' && opts.orLater) {
+    want = gtidMax(at, want);
+    relation = compareGtidLists(at, want);
+  }
   if (relation.kind === 'past') {
     throw new ReplicationPositionError(
       `${describeTablet(client.ref)} has replicated past ${target} (it is at MariaDB/${formatGtidList(at)}, ahead in domain ${relation.domain}), ` +
-        'and replication cannot go back: its rows are no longer those the destination was cloned from',
+        'and replication cannot go back: its rows are no longer those the destination was cloned from ' +
+        '(if a stream moves the destination on, diff on the daemon that runs it: there the stream is run to the tablet)',
     );
   }
   if (relation.kind === 'equal') return;
@@ -144,8 +155,15 @@ export async function stopReplicationAt(client: TabletClient, target: string, op
   }
   const reached = await gtidSlavePos(client);
   if (compareGtidLists(reached, want).kind !== 'equal') {
-    throw new ReplicationPositionError(`${describeTablet(client.ref)} stopped at MariaDB/${formatGtidList(reached)} instead of ${target}`);
+    throw new ReplicationPositionError(`${describeTablet(client.ref)} stopped at MariaDB/${formatGtidList(reached)} instead of MariaDB/${formatGtidList(want)}`);
   }
+}
+
+/** Per domain, the further of the two. */
+function gtidMax(a: GtidList, b: GtidList): GtidList {
+  const max: GtidList = new Map(a);
+  for (const [domain, g] of b) if ((max.get(domain)?.seq ?? -1n) < g.seq) max.set(domain, g);
+  return max;
 }
 
 async function waitForSqlThreadStop(client: TabletClient, opts: StopAtOptions): Promise<void> {

@@ -12,7 +12,8 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import { LockHeldError, streamLockName, type HeldLocks, type LockOwner } from '../topology/coordination.ts';
 import type { StreamSnapshot } from './status.ts';
-import { Stream, type StreamDeps } from './stream.ts';
+import { Stream, type OpenBinlog, type StreamDeps } from './stream.ts';
+import { relationTo, RunUntilError, StreamHeldError, untilGate } from './until.ts';
 
 export class UnknownStreamError extends Error {
   constructor(keyspace: string, shard: string) {
@@ -48,7 +49,14 @@ interface Owned {
   owner: LockOwner | null;
   /** The stop after a lost lease, awaited before the stream is taken again. */
   stopping: Promise<void>;
+  /** Set while a job (a diff) holds the stream: nobody else starts or stops it; whether to start it on release. */
+  hold: { by: string; wasRunning: boolean } | null;
+  /** While set, the stream's binlog ends at this position (runUntil). */
+  gate: { until: string | null };
 }
+
+/** How often runUntil looks at the stream's position (ms). */
+const UNTIL_POLL_MS = 20;
 
 export class StreamManager {
   readonly #deps: StreamManagerOptions;
@@ -105,11 +113,13 @@ export class StreamManager {
           wanted.add(key);
           const known = this.#streams.get(key);
           if (known && known.stream.id.source.keyspace === source.keyspace && known.stream.id.source.shard === source.shard) {
-            if (restart && known.held && known.stream.state !== 'running') known.stream.start();
+            if (restart && known.held && !known.hold && known.stream.state !== 'running') known.stream.start();
             continue;
           }
           if (known) await this.#drop(known);
-          const owned: Owned = { stream: new Stream({ keyspace, shard, source }, this.#deps), lock: streamLockName(keyspace, shard, source.uid), held: null, owner: null, stopping: Promise.resolve() };
+          const gate: Owned['gate'] = { until: null };
+          const deps = { ...this.#deps, openBinlog: gated(this.#deps.openBinlog, gate) };
+          const owned: Owned = { stream: new Stream({ keyspace, shard, source }, deps), lock: streamLockName(keyspace, shard, source.uid), held: null, owner: null, stopping: Promise.resolve(), hold: null, gate };
           this.#streams.set(key, owned);
           await this.#claim(owned);
         }
@@ -159,6 +169,7 @@ export class StreamManager {
       this.#log.debug({ stream: name, err: String(err) }, 'could not check the stream lock; trying again');
       return false;
     }
+    if (owned.hold) return true; // a job holds it stopped: it starts when the job releases it
     this.#log.info({ stream: name }, 'took the stream: starting it from its checkpoint');
     owned.stream.start();
     return true;
@@ -194,11 +205,12 @@ export class StreamManager {
     return found;
   }
 
-  /** Refuses a stop or start of streams another daemon runs, before anything changes. */
+  /** Refuses a stop or start of streams another daemon runs, or a job holds, before anything changes. */
   async #ownedHereOrFree(keyspace: string, shard: string): Promise<Owned[]> {
     await this.#refresh({});
     const found = this.#of(keyspace, shard);
     for (const o of found) {
+      if (o.hold) throw new StreamHeldError(o.stream.name, o.hold.by);
       if (o.held) continue;
       await this.#claim(o);
       if (!o.held && o.owner) throw new StreamOwnedElsewhereError(o.stream.name, o.owner);
@@ -243,7 +255,69 @@ export class StreamManager {
   /** For a cutover: starts the destination's streams again from their rows (the undo of pause). */
   resume(keyspace: string, shard: string): Promise<void> {
     return this.#serial(async () => {
-      for (const o of this.#of(keyspace, shard)) if (o.held && o.stream.state !== 'running') o.stream.start();
+      for (const o of this.#of(keyspace, shard)) if (o.held && !o.hold && o.stream.state !== 'running') o.stream.start();
+    });
+  }
+
+  /**
+   * For a diff: stops the destination's streams where they stand (their rows and flags stay as they are) and keeps
+   * them stopped until release: an operator's start or stop, a clone's restart and a cutover are refused meanwhile.
+   * Refused, before anything changes, when a stream runs in another daemon or stands in error (a diff of a stream
+   * that diverged would only say so again: its error names the row). Returns the streams as they stopped.
+   */
+  hold(keyspace: string, shard: string, by: string): Promise<StreamSnapshot[]> {
+    return this.#serial(async () => {
+      const found = await this.#ownedHereOrFree(keyspace, shard);
+      for (const o of found) {
+        if (o.stream.state === 'error') throw new RunUntilError(`stream ${o.stream.name} is in error (${o.stream.snapshot().lastError ?? 'no message'}): fix what it names and start it (shardworker stream start ${keyspace}/${shard}) before diffing`);
+        if (!o.held) throw new RunUntilError(`stream ${o.stream.name} has no owner yet (its lock could not be taken): try again`);
+      }
+      for (const o of found) {
+        o.hold = { by, wasRunning: o.stream.state === 'running' };
+        await o.stream.stop();
+      }
+      return found.map((o) => ownedSnapshot(o));
+    });
+  }
+
+  /**
+   * For a diff: runs a held stream from its checkpoint until it stands exactly at `position` (a source tablet's,
+   * at or past the stream's), then stops it there. Fails if the stream is past it, stops in error, or does not get
+   * there within `timeoutMs`; it is left stopped in every case.
+   */
+  async runUntil(keyspace: string, shard: string, sourceUid: number, position: string, opts: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+    const o = this.#of(keyspace, shard).find((x) => x.stream.id.source.uid === sourceUid);
+    if (!o?.hold) throw new RunUntilError(`stream of ${keyspace}/${shard} from source uid ${sourceUid} is not held: it cannot be run to a position`);
+    const name = o.stream.name;
+    o.gate.until = position;
+    await this.#serial(async () => o.stream.start());
+    const deadline = Date.now() + opts.timeoutMs;
+    try {
+      for (;;) {
+        opts.signal.throwIfAborted();
+        const snap = o.stream.snapshot();
+        if (snap.position !== null && relationTo(snap.position, position).kind === 'equal') break;
+        if (snap.state !== 'running') throw new RunUntilError(`stream ${name} stopped at ${snap.position ?? 'an unknown position'} before reaching ${position}${snap.lastError ? `: ${snap.lastError}` : ''}`);
+        if (Date.now() >= deadline) throw new RunUntilError(`stream ${name} did not reach ${position} within ${opts.timeoutMs / 1000}s (it stands at ${snap.position ?? 'an unknown position'}${snap.lastError ? `; last error: ${snap.lastError}` : ''})`);
+        await new Promise((resolve) => setTimeout(resolve, UNTIL_POLL_MS));
+      }
+      this.#log.info({ stream: name, position }, 'stream ran until the position');
+    } finally {
+      await o.stream.stop();
+      o.gate.until = null;
+    }
+  }
+
+  /** The end of a hold: the streams that ran before it start again from their rows (those gone from the topology meanwhile are gone). */
+  release(keyspace: string, shard: string): Promise<void> {
+    return this.#serial(async () => {
+      for (const o of this.#streams.values()) {
+        if (o.stream.id.keyspace !== keyspace || o.stream.id.shard !== shard) continue;
+        const hold = o.hold;
+        o.hold = null;
+        o.gate.until = null;
+        if (hold?.wasRunning && o.held && o.stream.state !== 'running') o.stream.start();
+      }
     });
   }
 
@@ -256,12 +330,21 @@ export class StreamManager {
   }
 }
 
+/** The stream's binlog, ending at the gate's position while one is set (see until.ts). */
+function gated(open: OpenBinlog, gate: { until: string | null }): OpenBinlog {
+  return async (request) => {
+    const until = gate.until;
+    const source = await open(request);
+    return until === null ? source : untilGate(source, request.position, until);
+  };
+}
+
 function sameOwner(a: LockOwner, b: LockOwner | null): boolean {
   return b !== null && a.host === b.host && a.pid === b.pid && a.since === b.since;
 }
 
 function ownedSnapshot(o: Owned, now = Date.now()): StreamSnapshot {
-  const snap = o.stream.snapshot(now);
+  const snap: StreamSnapshot = { ...o.stream.snapshot(now), ...(o.hold ? { heldBy: o.hold.by } : {}) };
   if (!o.owner) return snap;
   const owner = { host: o.owner.host, pid: o.owner.pid, since: o.owner.since, here: o.held !== null };
   // A stream another daemon holds does not run here (one stopping after a lost lease shows as it is).

@@ -28,6 +28,8 @@ export interface StreamSnapshot {
   /** Times the stream stopped in error since the daemon started. */
   errors: number;
   lastError: string | null;
+  /** The job holding the stream stopped (a diff: `SplitDiff <job id>`), absent when none. */
+  heldBy?: string;
   /** The daemon holding the stream's lock (it runs the stream); null while nobody does. */
   owner: StreamOwner | null;
 }

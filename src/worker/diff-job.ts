@@ -1,6 +1,7 @@
 // The diff job: SplitDiff or VerticalSplitDiff, by its CopyStrategy. The clone's phases and tablet handling, but
-// each source tablet is stopped at the position the destination was cloned from (from its _vt.blp_checkpoint), so
-// that both sides hold the same moment; then every table is diffed.
+// each source tablet is stopped at the position the destination stands at (its _vt.blp_checkpoint row), so that
+// both sides hold the same moment; then every table is diffed. With the destination's streams running (under
+// `serve`), they are held first and brought to where the source tablet stopped (diff-streams.ts).
 
 import type { Logger } from 'pino';
 import { CheckpointError, readCheckpointPositions } from '../clone/checkpoint.ts';
@@ -18,6 +19,8 @@ import type { JobOptions } from './options.ts';
 import { diffAndReport } from './table-diffs.ts';
 import { TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
 import type { UndoReport } from './undo.ts';
+import { DiffStreams } from './diff-streams.ts';
+import { relationTo } from '../stream/until.ts';
 
 export class DiffJob implements JobPhases {
   readonly workState = 'diffing the data';
@@ -27,6 +30,8 @@ export class DiffJob implements JobPhases {
   readonly #abort: AbortController;
   readonly #log: Logger;
   readonly #tablets: TabletSession;
+  readonly #deps: JobDeps;
+  #streams: DiffStreams | null = null;
   /** Chunks diffed at once; every pool gets this many connections. */
   readonly #parallel: number;
 
@@ -43,6 +48,7 @@ export class DiffJob implements JobPhases {
     this.#abort = abort;
     this.#log = log;
     this.#tablets = new TabletSession(deps, status, log, abort);
+    this.#deps = deps;
     this.#parallel = Math.min(options.parallelDiffsCount, options.sourceReaderCount);
   }
 
@@ -55,9 +61,31 @@ export class DiffJob implements JobPhases {
     const type = this.#options.sourceTabletType as TabletType;
     const picked = await this.#tablets.pick(targets, type);
     for (const [i, ref] of picked.destinations.entries()) this.#destinations.push(this.#tablets.openDestination(ref, targets.destinations[i], this.#parallel));
+    // The streams stop first: from here on the checkpoint rows stand still, and name the moment to compare at.
+    const { command } = this.#status.request;
+    const streams = new DiffStreams(this.#deps.streams, targets.destinations, `${command} job ${this.#status.id}`, this.#log);
+    this.#streams = streams;
+    await streams.hold();
     const positions = await this.#clonedFrom(picked.sources);
+    let ranOn = false;
     for (const [i, ref] of picked.sources.entries()) {
-      this.#sources.push(await this.#tablets.takeSource(ref, { previousType: type, connections: this.#parallel, stopAt: positions[i], signal: this.#abort.signal }));
+      const uid = targets.sources[i].uid;
+      // A running stream's source tablet has usually replicated past the stream: it stops where it is, and the
+      // stream is run on to there. Otherwise the tablet must stop exactly at the checkpoint.
+      const orLater = streams.runs(uid);
+      const taken = await this.#tablets.takeSource(ref, { previousType: type, connections: this.#parallel, stopAt: positions[i], orLater, signal: this.#abort.signal });
+      this.#sources.push(taken);
+      if (orLater && relationTo(taken.position, positions[i]).kind !== 'equal') {
+        await streams.catchUp(uid, taken.position, { signal: this.#abort.signal, timeoutMs: this.#options.waitTimeout });
+        ranOn = true;
+      }
+    }
+    if (ranOn) {
+      // What the diff relies on, checked on the destinations themselves: each row stands where its source stopped.
+      const now = await this.#clonedFrom(picked.sources);
+      for (const [i, s] of this.#sources.entries()) {
+        if (relationTo(now[i], s.position).kind !== 'equal') throw new Error(`the destination stands at ${now[i]} but source tablet ${s.ref.alias} stopped at ${s.position}: the diff would compare two moments`);
+      }
     }
   }
 
@@ -72,7 +100,7 @@ export class DiffJob implements JobPhases {
         throw new CheckpointError(`destination ${describeTablet(this.#destinations[missing].ref)} has no _vt.blp_checkpoint row for source ${s.keyspace}/${s.shard} (uid ${s.uid}), so the position it was cloned from is unknown`);
       }
       if (new Set(found).size > 1) throw new CheckpointError(`the destinations were cloned from different positions of ${s.keyspace}/${s.shard}: ${found.join(', ')}`);
-      this.#log.info({ tablet: sources[i].alias, position: found[0] }, 'destination was cloned from');
+      this.#log.info({ tablet: sources[i].alias, position: found[0] }, 'destination stands at (its checkpoint row)');
       return found[0]!;
     });
   }
@@ -128,6 +156,9 @@ export class DiffJob implements JobPhases {
   }
 
   async cleanup(): Promise<UndoReport> {
-    return this.#tablets.release();
+    const report = await this.#tablets.release();
+    if (!this.#streams) return report;
+    const streams = await this.#streams.release();
+    return { undone: [...report.undone, ...streams.undone], failed: [...report.failed, ...streams.failed] };
   }
 }

@@ -60,7 +60,7 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   { name: 'servedType', kind: 'string', default: '', choices: ['rdonly', 'replica', 'primary'], commands: MIGRATE, requiredFor: MIGRATE, help: 'the tablet type whose serving moves: rdonly, replica, then primary (the CLI takes it after keyspace/shard)' },
   { name: 'reverse', kind: 'boolean', default: false, commands: MIGRATE, help: 'move serving back from the destinations to the sources (for primary: the rollback, on the reverse streams)' },
   { name: 'maxLag', kind: 'duration', default: 10_000, min: 0, max: 3_600_000, commands: MIGRATE, help: 'primary: refused unless every stream is less than this far behind' },
-  { name: 'waitTimeout', kind: 'duration', default: 30_000, min: 100, max: 3_600_000, commands: MIGRATE, help: 'primary: how long the streams have to reach the stopped sources; past it the sources take writes again and nothing else changes' },
+  { name: 'waitTimeout', kind: 'duration', default: 30_000, min: 100, max: 3_600_000, commands: [...MIGRATE, 'SplitDiff', 'VerticalSplitDiff'], help: 'primary: how long the streams have to reach the stopped sources; past it the sources take writes again and nothing else changes. Diffs (under serve, streams running): how long a stream has to reach the position its source tablet stopped at' },
   { name: 'skipReverseReplication', kind: 'boolean', default: false, commands: MIGRATE, help: 'primary: record the reverse streams but leave them stopped (DontStart)' },
 ];
 

@@ -68,6 +68,8 @@ export interface TakeOptions {
   connections: number;
   /** Stop replication exactly here (the replica runs on to it if behind); by default, wherever it is. */
   stopAt?: string;
+  /** With stopAt: a replica past it stops where it is (see StopAtOptions.orLater); `position` says where. */
+  orLater?: boolean;
   signal: AbortSignal;
 }
 
@@ -165,7 +167,7 @@ export class TabletSession {
       await stopReplication(client);
     } else {
       log.info({ position: opts.stopAt }, 'bringing the source tablet to the position');
-      await stopReplicationAt(client, opts.stopAt, { signal: opts.signal, onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position') });
+      await stopReplicationAt(client, opts.stopAt, { signal: opts.signal, orLater: opts.orLater, onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position') });
     }
     const position = await currentPosition(client, flavor);
     // From here on, every new connection (a reconnect after a restart) checks the tablet is still at it.

@@ -50,7 +50,8 @@ function stream(shard: string, over: Partial<StreamSnapshot> = {}): StreamSnapsh
 }
 
 function streamsOf(list: StreamSnapshot[]): StreamControl {
-  return { snapshot: () => list, pause: async () => {}, resume: async () => {}, refresh: async () => {} };
+  const never = () => Promise.reject(new Error('a cutover does not hold streams'));
+  return { snapshot: () => list, pause: async () => {}, resume: async () => {}, refresh: async () => {}, hold: never, runUntil: never, release: never };
 }
 
 async function run(file: string, options: Record<string, unknown>, streams?: StreamControl) {

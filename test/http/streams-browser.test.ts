@@ -12,10 +12,13 @@ import { FakeStreams, streamSnapshot } from './fake-streams.ts';
 /** Streams catching up: seconds behind falls by 1 a second to 0, rows grow. */
 class CatchingUp extends FakeStreams {
   since = Date.now();
+  /** Set to show the stream held by a diff. */
+  heldBy: string | undefined;
   override snapshot() {
     const t = (Date.now() - this.since) / 1000;
     const behind = Math.max(0, Math.round(6 - t));
-    return [streamSnapshot({ secondsBehind: behind, rowsApplied: Math.round(1000 * t), state: 'running', lastError: null })];
+    const held = this.heldBy ? { state: 'stopped' as const, heldBy: this.heldBy } : { state: 'running' as const };
+    return [streamSnapshot({ secondsBehind: behind, rowsApplied: Math.round(1000 * t), lastError: null, ...held })];
   }
 }
 
@@ -38,5 +41,11 @@ test('/status shows the streams table, updated live until seconds behind is 0', 
   assert.match((await page.textContent(`${row} .s-state`)) ?? '', /running/);
   assert.match((await page.textContent(`${row} .s-position`)) ?? '', /MariaDB\/0-100-57/);
   assert.ok(Number((await page.textContent(`${row} .s-rows`))!.replace(/,/g, '')) > 0);
+  // A diff holds the stream: the row says so, and stops saying so when it lets go.
+  streams.heldBy = 'SplitDiff job 1234';
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'held by SplitDiff job 1234', `${row} .s-held`, { timeout: 10_000, polling: 200 });
+  assert.match((await page.textContent(`${row} .s-state .badge`)) ?? '', /stopped/);
+  streams.heldBy = undefined;
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === '', `${row} .s-held`, { timeout: 10_000, polling: 200 });
   assert.deepEqual(errors, []);
 });

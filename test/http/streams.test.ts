@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { buildApp } from '../../src/http/app.ts';
 import { streamLine } from '../../src/cli/stream-command.ts';
+import { StreamHeldError } from '../../src/stream/until.ts';
 import { FakeJobs, TOPOLOGY } from './fake-jobs.ts';
 import { FakeStreams, streamSnapshot } from './fake-streams.ts';
 import { parsePrometheusStrict } from './prom-text.ts';
@@ -45,6 +46,20 @@ describe('streams over HTTP', () => {
     const extra = await app.inject({ method: 'POST', url: '/api/streams/start', headers: JSON_TYPE, payload: { keyspace: 'commerce', shard: '-80', force: true } });
     assert.equal(extra.statusCode, 400);
     assert.match(extra.json().error, /force/);
+  });
+
+  test('a stream a diff holds: its start or stop is 409 naming the job, and /status says who holds it', async () => {
+    const streams = new FakeStreams();
+    streams.streams[0] = streamSnapshot({ state: 'stopped', heldBy: 'SplitDiff job 1234' });
+    streams.start = async () => {
+      throw new StreamHeldError('commerce/0 -> commerce/-80', 'SplitDiff job 1234');
+    };
+    const app = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, streams });
+    const start = await app.inject({ method: 'POST', url: '/api/streams/start', headers: JSON_TYPE, payload: { keyspace: 'commerce', shard: '-80' } });
+    assert.equal(start.statusCode, 409, start.body);
+    assert.match(start.json().error, /stream commerce\/0 -> commerce\/-80 is held by SplitDiff job 1234; it is started again when that job ends/);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/status' })).json().streams[0].heldBy, 'SplitDiff job 1234');
+    assert.match((await app.inject({ method: 'GET', url: '/status' })).body, /class="muted s-held">held by SplitDiff job 1234</);
   });
 
   test('with a token, stopping a stream needs it as for any other change', async () => {
