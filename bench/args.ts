@@ -1,6 +1,6 @@
 // The bench's flags: what to generate, how often to alternate the contenders, where to run and report.
 
-export type BenchMode = 'split' | 'flat';
+export type BenchMode = 'split' | 'flat' | 'stream';
 export type ContenderName = 'shardworker' | 'dump' | 'load';
 
 export interface BenchArgs {
@@ -24,8 +24,10 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
-  --mode split|flat        split (default): two sharded tables + a small one; flat: one big table, memory check
-  --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat)
+  --mode split|flat|stream split (default): two sharded tables + a small one; flat: one big table, memory check;
+                           stream: filtered replication catching up N row changes against MariaDB's own replica
+  --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat); for stream, row
+                           changes on the source (default 1,000,000)
   --rounds N               alternating rounds (default 5 for split, 1 for flat)
   --warmup N               untimed runs of every contender first (default 1 for split, 0 for flat)
   --only a,b,c             contenders: a = shardworker, b = mariadb-dump | mariadb, c = LOAD DATA + ADD INDEX
@@ -71,7 +73,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     switch (flag) {
       case '--mode': {
         const m = value();
-        if (m !== 'split' && m !== 'flat') throw new Error(`--mode: expected split or flat, got ${JSON.stringify(m)}`);
+        if (m !== 'split' && m !== 'flat' && m !== 'stream') throw new Error(`--mode: expected split, flat or stream, got ${JSON.stringify(m)}`);
         mode = m;
         break;
       }
@@ -104,7 +106,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   // The flat mode is about memory: shardworker alone unless asked for more.
   return {
     mode,
-    rows: rows ?? (mode === 'split' ? 2_000_000 : 20_000_000),
+    rows: rows ?? (mode === 'split' ? 2_000_000 : mode === 'stream' ? 1_000_000 : 20_000_000),
     rounds: rounds ?? (mode === 'split' ? 5 : 1),
     warmup: warmup ?? (mode === 'split' ? 1 : 0),
     contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),

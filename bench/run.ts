@@ -15,6 +15,7 @@ import { runShardworker } from './contenders/shardworker.ts';
 import { dataset, ensureDataset, totalRows } from './dataset.ts';
 import { summarize, summaryText, type RunRecord } from './report.ts';
 import { settle } from './settle.ts';
+import { runStreamBench, streamSummaryText } from './stream.ts';
 import { resetDestinations, verifyDestinations } from './verify.ts';
 
 const log = (m: string): void => {
@@ -36,6 +37,13 @@ async function main(): Promise<void> {
   log(`bringing up the bench sandbox in ${args.dir} (ports ${args.basePort}-${args.basePort + 3})`);
   const c = await benchClusterUp(args);
   try {
+    if (args.mode === 'stream') {
+      const result = await runStreamBench(c, args, log);
+      const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-stream.json'));
+      await fsp.writeFile(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, ...result }, null, 2) + '\n');
+      process.stdout.write(`\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`);
+      return;
+    }
     const d = dataset(args.mode, args.rows);
     const rows = totalRows(d);
     const prepStarted = Date.now();
