@@ -81,13 +81,74 @@ export interface PlannedStatement {
 }
 
 /**
- * Changes as few statements as their order allows, each statement's row count proving every change found exactly
+ * Changes as few statements as `batchOrder` allows, each statement's row count proving every change found exactly
  * its row: consecutive inserts into one table share a multi-row INSERT; consecutive deletes from a table with a
  * primary key share a DELETE by their keys, and consecutive updates that keep their key share a joined UPDATE
  * (`batchableUpdate`), both only over distinct keys, so that the count they must affect is one per key. Up to
  * `maxRows` rows or about `maxBytes` of text a statement; anything else is one statement, by key.
  */
 export function planStatements(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
+  return planInOrder(batchOrder(changes), maxRows, maxBytes);
+}
+
+/** Kinds in the order an epoch runs them: what frees a unique value comes before what may take it. */
+const PHASE: Record<RowChange['kind'], number> = { delete: 0, update: 1, insert: 2 };
+
+/** The keys (before and after) a change touches, as `table|key` texts. */
+function touchedKeys(change: RowChange): string[] {
+  const id = (row: readonly BinlogValue[]) => `${change.table.database}.${change.table.name}|${keyText(change.table, row)}`;
+  switch (change.kind) {
+    case 'insert': return [id(change.after)];
+    case 'delete': return [id(change.before)];
+    case 'update': {
+      const before = id(change.before);
+      const after = id(change.after);
+      return before === after ? [before] : [before, after];
+    }
+  }
+}
+
+/**
+ * The group's changes in an order that batches well and lands the same rows: cut into epochs, each the longest run
+ * of changes that touch distinct keys (a key touched again starts the next epoch, so every key's changes keep
+ * their order); inside an epoch, deletes, then updates, then inserts, each kind by table in order of first
+ * appearance, source order kept within. Changes to distinct primary keys commute, but for unique secondary keys:
+ * deletes first and inserts last keep any order the source could commit; what else collides fails the batch and
+ * the applier's careful pass (source order, one change at a time) applies it exactly or names it. A change to a
+ * table without a primary key is an epoch of its own (identical rows cannot be told apart).
+ */
+export function batchOrder(changes: readonly RowChange[]): RowChange[] {
+  const out: RowChange[] = [];
+  let epoch: RowChange[] = [];
+  let keys = new Set<string>();
+  const tables = new Map<TableShape, number>();
+  const close = () => {
+    if (epoch.length === 0) return;
+    for (const c of epoch) if (!tables.has(c.table)) tables.set(c.table, tables.size);
+    const rank = (c: RowChange) => PHASE[c.kind] * 1_000_000 + tables.get(c.table)!;
+    // Array.prototype.sort is stable: source order stays within a (kind, table).
+    out.push(...epoch.sort((a, b) => rank(a) - rank(b)));
+    epoch = [];
+    keys = new Set();
+    tables.clear();
+  };
+  for (const change of changes) {
+    if (!change.table.hasPrimaryKey) {
+      close();
+      out.push(change);
+      continue;
+    }
+    const touched = touchedKeys(change);
+    if (touched.some((k) => keys.has(k))) close();
+    for (const k of touched) keys.add(k);
+    epoch.push(change);
+  }
+  close();
+  return out;
+}
+
+/** `planStatements` without the reordering: changes batched as they come. */
+export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
   const out: PlannedStatement[] = [];
   let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string>; bytes: number } | null = null;
   const flush = () => {
