@@ -94,16 +94,22 @@ export function planStatements(changes: readonly RowChange[], maxRows = 500, max
 /** Kinds in the order an epoch runs them: what frees a unique value comes before what may take it. */
 const PHASE: Record<RowChange['kind'], number> = { delete: 0, update: 1, insert: 2 };
 
-/** The keys (before and after) a change touches, as `table|key` texts. */
-function touchedKeys(change: RowChange): string[] {
-  const id = (row: readonly BinlogValue[]) => `${change.table.database}.${change.table.name}|${keyText(change.table, row)}`;
+/** Adds the keys (before and after) a change touches to its table's set; whether one was in it already. */
+function touch(keys: Map<TableShape, Set<string | number | bigint>>, change: RowChange): boolean {
+  let set = keys.get(change.table);
+  if (!set) keys.set(change.table, (set = new Set()));
+  const add = (row: readonly BinlogValue[]) => {
+    const key = keyOf(change.table, row);
+    const seen = set.has(key);
+    set.add(key);
+    return seen;
+  };
   switch (change.kind) {
-    case 'insert': return [id(change.after)];
-    case 'delete': return [id(change.before)];
+    case 'insert': return add(change.after);
+    case 'delete': return add(change.before);
     case 'update': {
-      const before = id(change.before);
-      const after = id(change.after);
-      return before === after ? [before] : [before, after];
+      const before = add(change.before);
+      return keyOf(change.table, change.before) === keyOf(change.table, change.after) ? before : add(change.after) || before;
     }
   }
 }
@@ -120,7 +126,7 @@ function touchedKeys(change: RowChange): string[] {
 export function batchOrder(changes: readonly RowChange[]): RowChange[] {
   const out: RowChange[] = [];
   let epoch: RowChange[] = [];
-  let keys = new Set<string>();
+  const keys = new Map<TableShape, Set<string | number | bigint>>();
   const tables = new Map<TableShape, number>();
   const close = () => {
     if (epoch.length === 0) return;
@@ -129,7 +135,7 @@ export function batchOrder(changes: readonly RowChange[]): RowChange[] {
     // Array.prototype.sort is stable: source order stays within a (kind, table).
     out.push(...epoch.sort((a, b) => rank(a) - rank(b)));
     epoch = [];
-    keys = new Set();
+    keys.clear();
     tables.clear();
   };
   for (const change of changes) {
@@ -138,9 +144,11 @@ export function batchOrder(changes: readonly RowChange[]): RowChange[] {
       out.push(change);
       continue;
     }
-    const touched = touchedKeys(change);
-    if (touched.some((k) => keys.has(k))) close();
-    for (const k of touched) keys.add(k);
+    if (touch(keys, change)) {
+      // A key seen in this epoch: the epoch ends before the change, which opens the next one.
+      close();
+      touch(keys, change);
+    }
     epoch.push(change);
   }
   close();
@@ -150,7 +158,7 @@ export function batchOrder(changes: readonly RowChange[]): RowChange[] {
 /** `planStatements` without the reordering: changes batched as they come. */
 export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
   const out: PlannedStatement[] = [];
-  let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string>; bytes: number } | null = null;
+  let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string | number | bigint>; bytes: number } | null = null;
   const flush = () => {
     if (!pending) return;
     const { kind, table, rows, afters } = pending;
@@ -166,7 +174,7 @@ export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxByt
       continue;
     }
     const image = change.kind === 'insert' ? change.after : change.before;
-    const key = change.kind === 'insert' ? '' : keyText(change.table, image);
+    const key = change.kind === 'insert' ? '' : keyOf(change.table, image);
     if (pending && (pending.kind !== change.kind || pending.table !== change.table || pending.rows.length >= maxRows || pending.bytes >= maxBytes || pending.keys.has(key))) flush();
     pending ??= { kind: change.kind, table: change.table, rows: [], afters: [], keys: new Set(), bytes: 0 };
     pending.rows.push(image);
@@ -186,7 +194,7 @@ export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxByt
 export function batchableUpdate(table: TableShape, before: readonly BinlogValue[], after: readonly BinlogValue[]): boolean {
   if (!table.hasPrimaryKey || table.keyIndexes.length >= writtenIndexes(table).length) return false;
   for (const i of table.keyIndexes) if (table.columns[i].charset !== null || table.columns[i].generated) return false;
-  return keyText(table, before) === keyText(table, after);
+  return keyOf(table, before) === keyOf(table, after);
 }
 
 /**
@@ -216,6 +224,18 @@ export function deleteManySql(table: TableShape, befores: readonly (readonly Bin
     ? `${quoteId(table.columns[table.keyIndexes[0]].name)} IN (${befores.map((b) => keyLiteral(table, table.keyIndexes[0], b[table.keyIndexes[0]])).join(',')})`
     : befores.map((b) => `(${one(b)})`).join(' OR ');
   return `DELETE FROM ${quoteTable(table.database, table.name)} WHERE ${where}`;
+}
+
+/**
+ * A key's identity within one table, cheap to make and to compare in a Set: a one-column number key is its value,
+ * anything else its text.
+ */
+function keyOf(table: TableShape, row: readonly BinlogValue[]): string | number | bigint {
+  if (table.keyIndexes.length === 1) {
+    const v = row[table.keyIndexes[0]];
+    if (typeof v === 'bigint' || typeof v === 'number') return v;
+  }
+  return keyText(table, row);
 }
 
 /** A key's identity within one statement plan (distinct keys are what make a shared DELETE's count exact). */
