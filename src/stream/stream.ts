@@ -305,7 +305,7 @@ export class Stream {
     const drain = async () => {
       const pending = applying;
       applying = null;
-      if (pending) await pending;
+      if (pending !== null) await pending;
     };
 
     const flush = async () => {
