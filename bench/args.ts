@@ -1,6 +1,6 @@
 // The bench's flags: what to generate, how often to alternate the contenders, where to run and report.
 
-export type BenchMode = 'split' | 'flat' | 'shapes';
+export type BenchMode = 'split' | 'flat' | 'shapes' | 'stream';
 export type ContenderName = 'shardworker' | 'dump' | 'load';
 
 export interface BenchArgs {
@@ -27,13 +27,15 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
-  --mode split|flat|shapes split (default): two sharded tables + a small one; flat: one big table, memory check;
+  --mode MODE              split (default): two sharded tables + a small one; flat: one big table, memory check;
                            shapes: the split set, a UUID key, a composite key, three secondary indexes (each
                            beside LOAD DATA + ADD INDEX), 2,000 tables of 500 rows (beside the dump pipe), and
-                           SplitDiff of the split set beside a scan of both sides
-  --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat, 500,000 a shape)
-  --rounds N               alternating rounds (default 5 for split, 1 for flat and shapes)
-  --warmup N               untimed runs of every contender first (default 1 for split, 0 for flat and shapes)
+                           SplitDiff of the split set beside a scan of both sides;
+                           stream: filtered replication catching up N row changes against MariaDB's own replica
+  --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat, 500,000 a shape); for
+                           stream, row changes on the source (default 1,000,000)
+  --rounds N               alternating rounds (default 5 for split, 1 for the others)
+  --warmup N               untimed runs of every contender first (default 1 for split, 0 for the others)
   --only a,b,c             contenders: a = shardworker, b = mariadb-dump | mariadb, c = LOAD DATA + ADD INDEX
   --sw "FLAGS"             extra SplitClone flags, e.g. --sw "--write-method insert" (repeatable;
                            --sw "--strategy=-populate_blp_checkpoint -delay_secondary_indexes" stays one flag)
@@ -77,7 +79,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     switch (flag) {
       case '--mode': {
         const m = value();
-        if (m !== 'split' && m !== 'flat' && m !== 'shapes') throw new Error(`--mode: expected split, flat or shapes, got ${JSON.stringify(m)}`);
+        if (m !== 'split' && m !== 'flat' && m !== 'shapes' && m !== 'stream') throw new Error(`--mode: expected split, flat, shapes or stream, got ${JSON.stringify(m)}`);
         mode = m;
         break;
       }
@@ -110,7 +112,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   // The flat mode is about memory: shardworker alone unless asked for more.
   return {
     mode,
-    rows: rows ?? (mode === 'split' ? 2_000_000 : mode === 'shapes' ? 500_000 : 20_000_000),
+    rows: rows ?? (mode === 'split' ? 2_000_000 : mode === 'shapes' ? 500_000 : mode === 'stream' ? 1_000_000 : 20_000_000),
     rounds: rounds ?? (mode === 'split' ? 5 : 1),
     warmup: warmup ?? (mode === 'split' ? 1 : 0),
     contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),

@@ -13,6 +13,7 @@ import { prepareLoadFiles, type LoadFiles } from './contenders/load.ts';
 import { dataset, ensureDataset, totalRows } from './dataset.ts';
 import { summarize, summaryText, type RunRecord } from './report.ts';
 import { runShapes, shapesText } from './shapes.ts';
+import { runStreamBench, streamSummaryText } from './stream.ts';
 import { resetDestinations } from './verify.ts';
 
 const log = (m: string): void => {
@@ -34,6 +35,13 @@ async function main(): Promise<void> {
   log(`bringing up the bench sandbox in ${args.dir} (ports ${args.basePort}-${args.basePort + 3})`);
   const c = await benchClusterUp(args);
   try {
+    if (args.mode === 'stream') {
+      const result = await runStreamBench(c, args, log);
+      const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-stream.json'));
+      await fsp.writeFile(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, ...result }, null, 2) + '\n');
+      process.stdout.write(`\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`);
+      return;
+    }
     if (args.mode === 'shapes') {
       await shapesMode(args, c, benchStarted);
       return;

@@ -81,15 +81,84 @@ export interface PlannedStatement {
 }
 
 /**
- * Changes as few statements as their order allows, each statement's row count proving every change found exactly
+ * Changes as few statements as `batchOrder` allows, each statement's row count proving every change found exactly
  * its row: consecutive inserts into one table share a multi-row INSERT; consecutive deletes from a table with a
  * primary key share a DELETE by their keys, and consecutive updates that keep their key share a joined UPDATE
  * (`batchableUpdate`), both only over distinct keys, so that the count they must affect is one per key. Up to
  * `maxRows` rows or about `maxBytes` of text a statement; anything else is one statement, by key.
  */
 export function planStatements(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
+  return planInOrder(batchOrder(changes), maxRows, maxBytes);
+}
+
+/** Kinds in the order an epoch runs them: what frees a unique value comes before what may take it. */
+const PHASE: Record<RowChange['kind'], number> = { delete: 0, update: 1, insert: 2 };
+
+/** Adds the keys (before and after) a change touches to its table's set; whether one was in it already. */
+function touch(keys: Map<TableShape, Set<string | number | bigint>>, change: RowChange): boolean {
+  let set = keys.get(change.table);
+  if (!set) keys.set(change.table, (set = new Set()));
+  const add = (row: readonly BinlogValue[]) => {
+    const key = keyOf(change.table, row);
+    const seen = set.has(key);
+    set.add(key);
+    return seen;
+  };
+  switch (change.kind) {
+    case 'insert': return add(change.after);
+    case 'delete': return add(change.before);
+    case 'update': {
+      const before = add(change.before);
+      return keyOf(change.table, change.before) === keyOf(change.table, change.after) ? before : add(change.after) || before;
+    }
+  }
+}
+
+/**
+ * The group's changes in an order that batches well and lands the same rows: cut into epochs, each the longest run
+ * of changes that touch distinct keys (a key touched again starts the next epoch, so every key's changes keep
+ * their order); inside an epoch, deletes, then updates, then inserts, each kind by table in order of first
+ * appearance, source order kept within. Changes to distinct primary keys commute, but for unique secondary keys:
+ * deletes first and inserts last keep any order the source could commit; what else collides fails the batch and
+ * the applier's careful pass (source order, one change at a time) applies it exactly or names it. A change to a
+ * table without a primary key is an epoch of its own (identical rows cannot be told apart).
+ */
+export function batchOrder(changes: readonly RowChange[]): RowChange[] {
+  const out: RowChange[] = [];
+  let epoch: RowChange[] = [];
+  const keys = new Map<TableShape, Set<string | number | bigint>>();
+  const tables = new Map<TableShape, number>();
+  const close = () => {
+    if (epoch.length === 0) return;
+    for (const c of epoch) if (!tables.has(c.table)) tables.set(c.table, tables.size);
+    const rank = (c: RowChange) => PHASE[c.kind] * 1_000_000 + tables.get(c.table)!;
+    // Array.prototype.sort is stable: source order stays within a (kind, table).
+    out.push(...epoch.sort((a, b) => rank(a) - rank(b)));
+    epoch = [];
+    keys.clear();
+    tables.clear();
+  };
+  for (const change of changes) {
+    if (!change.table.hasPrimaryKey) {
+      close();
+      out.push(change);
+      continue;
+    }
+    if (touch(keys, change)) {
+      // A key seen in this epoch: the epoch ends before the change, which opens the next one.
+      close();
+      touch(keys, change);
+    }
+    epoch.push(change);
+  }
+  close();
+  return out;
+}
+
+/** `planStatements` without the reordering: changes batched as they come. */
+export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
   const out: PlannedStatement[] = [];
-  let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string>; bytes: number } | null = null;
+  let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string | number | bigint>; bytes: number } | null = null;
   const flush = () => {
     if (!pending) return;
     const { kind, table, rows, afters } = pending;
@@ -105,7 +174,7 @@ export function planStatements(changes: readonly RowChange[], maxRows = 500, max
       continue;
     }
     const image = change.kind === 'insert' ? change.after : change.before;
-    const key = change.kind === 'insert' ? '' : keyText(change.table, image);
+    const key = change.kind === 'insert' ? '' : keyOf(change.table, image);
     if (pending && (pending.kind !== change.kind || pending.table !== change.table || pending.rows.length >= maxRows || pending.bytes >= maxBytes || pending.keys.has(key))) flush();
     pending ??= { kind: change.kind, table: change.table, rows: [], afters: [], keys: new Set(), bytes: 0 };
     pending.rows.push(image);
@@ -125,7 +194,7 @@ export function planStatements(changes: readonly RowChange[], maxRows = 500, max
 export function batchableUpdate(table: TableShape, before: readonly BinlogValue[], after: readonly BinlogValue[]): boolean {
   if (!table.hasPrimaryKey || table.keyIndexes.length >= writtenIndexes(table).length) return false;
   for (const i of table.keyIndexes) if (table.columns[i].charset !== null || table.columns[i].generated) return false;
-  return keyText(table, before) === keyText(table, after);
+  return keyOf(table, before) === keyOf(table, after);
 }
 
 /**
@@ -155,6 +224,18 @@ export function deleteManySql(table: TableShape, befores: readonly (readonly Bin
     ? `${quoteId(table.columns[table.keyIndexes[0]].name)} IN (${befores.map((b) => keyLiteral(table, table.keyIndexes[0], b[table.keyIndexes[0]])).join(',')})`
     : befores.map((b) => `(${one(b)})`).join(' OR ');
   return `DELETE FROM ${quoteTable(table.database, table.name)} WHERE ${where}`;
+}
+
+/**
+ * A key's identity within one table, cheap to make and to compare in a Set: a one-column number key is its value,
+ * anything else its text.
+ */
+function keyOf(table: TableShape, row: readonly BinlogValue[]): string | number | bigint {
+  if (table.keyIndexes.length === 1) {
+    const v = row[table.keyIndexes[0]];
+    if (typeof v === 'bigint' || typeof v === 'number') return v;
+  }
+  return keyText(table, row);
 }
 
 /** A key's identity within one statement plan (distinct keys are what make a shared DELETE's count exact). */

@@ -336,30 +336,73 @@ export class Stream {
   async #play(pump: EventPump, applier: Applier, scope: StreamScope, checkpoint: StreamCheckpoint, signal: AbortSignal): Promise<void> {
     const groupRows = this.#deps.groupRows ?? 5000;
     const groupMs = this.#deps.groupMs ?? 500;
-    const onDdl = this.#deps.onDdl ?? 'stop';
-    /** The source transaction being read; its changes are only kept once its commit arrives. */
-    let open: SourceTransaction | null = null;
     /** Whole source transactions read and not yet applied: they commit together, with the last one's position. */
     let group: SourceTransaction[] = [];
     let rowsInGroup = 0;
     let groupSince = 0;
+    /**
+     * The group being applied while the next one is read and decoded (the destination and this process work at
+     * the same time). One at a time, in order: a group starts only once the one before committed, so the applier
+     * always applies onto the position it knows. Its failure ends the session at the next flush or drain.
+     */
+    let applying: Promise<void> | null = null;
+    const drain = async () => {
+      const pending = applying;
+      applying = null;
+      if (pending !== null) await pending;
+    };
 
     const flush = async () => {
       if (group.length === 0) return;
-      await this.#throttle(checkpoint.maxTps, group.length, signal);
-      await applier.apply(group);
-      // Committed: only now do the counters and the position move (a failure above leaves them where the row is).
-      const last = group[group.length - 1];
-      this.#position = last.position;
-      this.#lastTimestamp = last.timestamp;
-      for (const t of group) if (t.changes.length) this.#transactions++;
-      this.#rows += rowsInGroup;
-      this.#rate.record(Date.now(), this.#rows);
-      this.#outage.since = null; // progress ends an outage: the next failure starts a new retry window
+      const applied = group;
+      const rows = rowsInGroup;
       group = [];
       rowsInGroup = 0;
+      await drain();
+      await this.#throttle(checkpoint.maxTps, applied.length, signal);
+      applying = applier.apply(applied).then(() => {
+        // Committed: only now do the counters and the position move (a failure leaves them where the row is).
+        const last = applied[applied.length - 1];
+        this.#position = last.position;
+        this.#lastTimestamp = last.timestamp;
+        for (const t of applied) if (t.changes.length) this.#transactions++;
+        this.#rows += rows;
+        this.#rate.record(Date.now(), this.#rows);
+        this.#outage.since = null; // progress ends an outage: the next failure starts a new retry window
+      });
+      // Awaited by the next flush or drain; until then a rejection is not unhandled.
+      applying.catch(() => {});
     };
 
+    try {
+      await this.#playEvents(pump, applier, scope, signal, {
+        flush,
+        drain,
+        push: (txn) => {
+          if (group.length === 0) groupSince = Date.now();
+          group.push(txn);
+          rowsInGroup += txn.changes.length;
+        },
+        due: () => rowsInGroup >= groupRows || Date.now() - groupSince >= groupMs,
+        idle: () => group.length === 0 && applying === null,
+      });
+    } finally {
+      // The session's connections close after this: nothing of it may still be writing.
+      await drain().catch(() => {});
+    }
+  }
+
+  async #playEvents(pump: EventPump, applier: Applier, scope: StreamScope, signal: AbortSignal, groups: {
+    flush: () => Promise<void>;
+    drain: () => Promise<void>;
+    push: (txn: SourceTransaction) => void;
+    due: () => boolean;
+    idle: () => boolean;
+  }): Promise<void> {
+    const onDdl = this.#deps.onDdl ?? 'stop';
+    const { flush, drain } = groups;
+    /** The source transaction being read; its changes are only kept once its commit arrives. */
+    let open: SourceTransaction | null = null;
     for (;;) {
       if (signal.aborted) return;
       const event: BinlogEvent | null = await pump.next().catch((err: unknown) => {
@@ -387,21 +430,25 @@ export class Stream {
           open = null;
           txn.position = event.position;
           txn.timestamp = event.timestamp;
-          if (group.length === 0) groupSince = Date.now();
-          group.push(txn);
-          rowsInGroup += txn.changes.length;
+          groups.push(txn);
           // The group is big or old enough, or the source has sent nothing more for a moment (caught up, as far
           // as the stream can tell): commit it. The short wait keeps a reader that is merely slower than the
           // applier from turning every source transaction into a commit of its own.
-          if (rowsInGroup >= groupRows || Date.now() - groupSince >= groupMs || !(await pump.waitForMore(CAUGHT_UP_WAIT_MS))) await flush();
+          if (groups.due()) await flush();
+          else if (!(await pump.waitForMore(CAUGHT_UP_WAIT_MS))) {
+            // Caught up with what the source sent: it lands before the stream says so.
+            await flush();
+            await drain();
+          }
           break;
         }
         case 'ddl': {
           // Everything before the DDL lands first; the DDL is the stream's next position, on its own.
           await flush();
+          await drain();
           open = null;
           if (!ddlTouches(scope, event)) {
-            group.push({ gtid: event.gtid, position: event.position, timestamp: event.timestamp, changes: [] });
+            groups.push({ gtid: event.gtid, position: event.position, timestamp: event.timestamp, changes: [] });
             if (pump.empty) await flush();
             break;
           }
@@ -416,13 +463,15 @@ export class Stream {
         }
         case 'idle':
           await flush();
+          await drain();
           if (open === null && event.position !== this.#position) {
-            group.push({ gtid: '', position: event.position, timestamp: this.#lastTimestamp ?? event.timestamp, changes: [] });
+            groups.push({ gtid: '', position: event.position, timestamp: this.#lastTimestamp ?? event.timestamp, changes: [] });
             await flush();
+            await drain();
           }
           break;
       }
-      if (pump.empty && group.length === 0 && open === null) this.#caughtUp = true;
+      if (pump.empty && open === null && groups.idle()) this.#caughtUp = true;
     }
   }
 

@@ -4,7 +4,7 @@
 // target ever reaches it. Once that transaction's commit is through, the source goes quiet; the stream commits what
 // it holds (it is caught up, as far as it can tell) and the manager, which waits for the position, stops it.
 
-import type { BinlogEvent, BinlogSource } from '../mysql/binlog/events.ts';
+import type { BinlogEvent, BinlogSource } from '../mysql/wire/binlog/events.ts';
 import { compareGtidLists, parseGtidList, parsePosition, type Relation } from '../mysql/gtid.ts';
 import { StreamStopError } from './applier.ts';
 

@@ -7,7 +7,7 @@ import { parseShardName } from '../../src/keyrange/keyrange.ts';
 import type { BinlogValue } from '../../src/mysql/wire/binlog/events.ts';
 import type { TableShape } from '../../src/stream/changes.ts';
 import { keyspaceIdOf, routeRows, streamsTable, type RowsEvent, type StreamScope } from '../../src/stream/filter.ts';
-import { deleteSql, describeKey, insertSql, planStatements, updateSql } from '../../src/stream/statements.ts';
+import { batchOrder, deleteSql, describeKey, insertSql, planInOrder, planStatements, updateSql } from '../../src/stream/statements.ts';
 import { ddlTouches } from '../../src/stream/stream.ts';
 
 const shape: TableShape = {
@@ -81,7 +81,7 @@ describe('statements', () => {
 
   test('consecutive inserts into one table share an INSERT; anything between ends it', () => {
     const other: TableShape = { ...shape, name: 'o' };
-    const planned = planStatements([
+    const planned = planInOrder([
       { kind: 'insert', table: shape, after: row(1n, 1n) },
       { kind: 'insert', table: shape, after: row(2n, 1n) },
       { kind: 'insert', table: other, after: row(3n, 1n) },
@@ -97,7 +97,7 @@ describe('statements', () => {
 
   test('consecutive deletes by primary key share a DELETE; a repeated key or a table without one does not', () => {
     const single: TableShape = { ...shape, keyIndexes: [0] };
-    const planned = planStatements([
+    const planned = planInOrder([
       { kind: 'delete', table: single, before: row(1n, 1n) },
       { kind: 'delete', table: single, before: row(2n, 1n) },
       { kind: 'delete', table: single, before: row(1n, 1n) },
@@ -115,7 +115,7 @@ describe('statements', () => {
 
   test('updates that keep their number key share a joined UPDATE; a key change or a string key goes alone', () => {
     const num: TableShape = { ...shape, keyIndexes: [0] };
-    const planned = planStatements([
+    const planned = planInOrder([
       { kind: 'update', table: num, before: row(1n, 1n, 'a'), after: row(1n, 2n, 'b') },
       { kind: 'update', table: num, before: row(2n, 1n, 'a'), after: row(2n, 3n, null) },
       { kind: 'update', table: num, before: row(3n, 1n), after: row(4n, 1n) },
@@ -126,6 +126,26 @@ describe('statements', () => {
       { sql: "UPDATE `dst`.`t``x` SET `id`=4,`keyspace_id`=1,`name`=X'61' WHERE `id` = 3", expectedRows: 1 },
       { sql: "UPDATE `dst`.`t``x` SET `id`=5,`keyspace_id`=2,`name`=X'61' WHERE `id` = 5 AND `name` = _utf8mb4 X'61'", expectedRows: 1 },
     ]);
+  });
+
+  test('a group is reordered into epochs of distinct keys: deletes, updates, inserts, by table; a repeated key or a table without a primary key cuts it', () => {
+    const num: TableShape = { ...shape, keyIndexes: [0] };
+    const other: TableShape = { ...num, name: 'o' };
+    const noPk: TableShape = { ...num, name: 'n', hasPrimaryKey: false };
+    const ins = (t: TableShape, id: bigint) => ({ kind: 'insert' as const, table: t, after: row(id, 1n) });
+    const upd = (t: TableShape, id: bigint, to = id) => ({ kind: 'update' as const, table: t, before: row(id, 1n), after: row(to, 2n) });
+    const del = (t: TableShape, id: bigint) => ({ kind: 'delete' as const, table: t, before: row(id, 1n) });
+    const show = (cs: ReturnType<typeof batchOrder>) => cs.map((c) => `${c.kind[0]}${c.table === num ? 't' : c.table.name}${String((c.kind === 'insert' ? c.after : c.before)[0])}`);
+    // Epoch 1: i t1, u o2, i o3, d t4, u t5, i t6 (all keys distinct) → deletes, updates, inserts, each by table
+    // in order of first appearance (t, then o).
+    // Then u t1 touches t1 again: epoch 2, until the table without a primary key, which stands alone.
+    assert.deepEqual(show(batchOrder([ins(num, 1n), upd(other, 2n), ins(other, 3n), del(num, 4n), upd(num, 5n), ins(num, 6n),
+      upd(num, 1n), del(other, 3n), ins(noPk, 7n), ins(num, 8n), del(num, 8n)])),
+      ['dt4', 'ut5', 'uo2', 'it1', 'it6', 'io3', 'do3', 'ut1', 'in7', 'it8', 'dt8']);
+    // An update that changes its key touches both keys: an insert of its new key waits for the next epoch.
+    assert.deepEqual(show(batchOrder([upd(num, 1n, 2n), ins(num, 2n), del(num, 3n)])), ['ut1', 'dt3', 'it2']);
+    // Batched after reordering: one statement per kind and table.
+    assert.equal(planStatements([ins(num, 1n), del(num, 4n), ins(num, 2n), del(num, 5n)]).length, 2);
   });
 
   test('a DDL stops a stream when it names a streamed table, as a word', () => {

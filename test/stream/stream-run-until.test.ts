@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import pino from 'pino';
-import type { BinlogEvent } from '../../src/mysql/binlog/events.ts';
+import type { BinlogEvent } from '../../src/mysql/wire/binlog/events.ts';
 import { StreamStopError } from '../../src/stream/applier.ts';
 import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
 import { StreamManager } from '../../src/stream/manager.ts';

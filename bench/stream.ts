@@ -1,0 +1,197 @@
+// `npm run bench -- --mode stream`: the catch-up rate of filtered replication against MariaDB's own replica
+// applying the same binlog. With the streams stopped (and the rdonly's replication stopped), the source primary
+// takes N row changes; then, one after the other on a quiet box: the rdonly's replication starts and is timed
+// until it reaches the source's position; the streams (one per destination, in this process, as `serve` runs
+// them) start and are timed until each stands at that position. Both results are verified row for row.
+
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { CREATE_BLP_CHECKPOINT, populateBlpCheckpoint } from '../src/clone/checkpoint.ts';
+import { quoteId } from '../src/mysql/sql.ts';
+import { withConnection, type Endpoint } from '../src/sandbox/index.ts';
+import { openSourceBinlog } from '../src/stream/binlog-reader.ts';
+import { Stream } from '../src/stream/stream.ts';
+import { openTopology } from '../src/topology/server.ts';
+import type { Topology } from '../src/topology/types.ts';
+import type { BenchArgs } from './args.ts';
+import { KEYSPACE, writeFreshTopology, type BenchCluster } from './cluster.ts';
+import { serverSeconds } from './cpu.ts';
+import { checksum, dataset, shardWhere, type BenchTable } from './dataset.ts';
+import { settle } from './settle.ts';
+import { runStreamLoad } from './stream-load.ts';
+
+const DB = 'bench_stream';
+/** Rows each table holds before the load (the load updates and deletes among them). */
+const SEED_ROWS = 50_000;
+const SESSION = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function gtidPos(at: Endpoint, variable: 'gtid_binlog_pos' | 'gtid_slave_pos'): Promise<string> {
+  return withConnection(at, async (conn) => {
+    const [rows] = await conn.query(`SELECT @@GLOBAL.${variable} AS p`);
+    return String((rows as { p: string }[])[0].p);
+  });
+}
+
+/** Waits until the rdonly has applied `pos` (its SQL thread), failing on a replication error. */
+async function replicaReaches(rdonly: Endpoint, pos: string): Promise<void> {
+  await withConnection(rdonly, async (conn) => {
+    for (;;) {
+      const [rows] = await conn.query('SELECT MASTER_GTID_WAIT(?, 5) AS r', [pos]);
+      if (Number((rows as { r: number }[])[0].r) === 0) return;
+      const [status] = await conn.query('SHOW SLAVE STATUS');
+      const s = (status as Record<string, unknown>[])[0];
+      if (s?.Last_SQL_Error || s?.Last_IO_Error) throw new Error(`the rdonly's replication failed: ${String(s.Last_SQL_Error || s.Last_IO_Error)}`);
+    }
+  });
+}
+
+interface CpuParts { primary: number; rdonly: number; destinations: number; self: number }
+
+function cpuNow(c: BenchCluster): CpuParts {
+  const u = process.cpuUsage();
+  return {
+    primary: serverSeconds(path.join(c.dir, 'src-primary')),
+    rdonly: serverSeconds(path.join(c.dir, 'src-rdonly')),
+    destinations: c.dests.reduce((s, _d, i) => s + serverSeconds(path.join(c.dir, `dst-${i + 1}`)), 0),
+    self: (u.user + u.system) / 1e6,
+  };
+}
+
+function cpuDelta(a: CpuParts, b: CpuParts): CpuParts {
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { primary: r(b.primary - a.primary), rdonly: r(b.rdonly - a.rdonly), destinations: r(b.destinations - a.destinations), self: r(b.self - a.self) };
+}
+
+/** The 1-minute load average: the box is shared, so every figure is printed with it. */
+async function loadAverage(): Promise<string> {
+  return (await fsp.readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+}
+
+/** Source tables, destinations and checkpoints at one position, the rdonly caught up and stopped there. */
+async function prepare(c: BenchCluster, tables: BenchTable[], log: (m: string) => void): Promise<string> {
+  const create = (db: string) => [`DROP DATABASE IF EXISTS ${quoteId(db)}`, `CREATE DATABASE ${quoteId(db)} CHARACTER SET utf8mb4`, `USE ${quoteId(db)}`,
+    ...tables.flatMap((t) => [t.createBase, ...(t.addIndex ? [t.addIndex] : [])])].join('; ');
+  const seed = tables.map((t) => t.insert(1, SEED_ROWS)).join('; ');
+  log(`seeding ${SEED_ROWS.toLocaleString('en-US')} rows per table on the source and the destinations`);
+  // The rdonly replicates the seed from the primary; each destination gets its shard's part, without a binlog.
+  await withConnection(c.rdonly, (conn) => conn.query('START SLAVE'));
+  await withConnection(c.primary, (conn) => conn.query(`${SESSION}; ${create(DB)}; ${seed}`));
+  await Promise.all(c.dests.map((d) => withConnection(d.endpoint, (conn) => conn.query(
+    `SET SESSION sql_log_bin = 0; ${SESSION}; ${create(DB)}; ${seed}; ${tables.map((t) => `DELETE FROM ${quoteId(t.name)} WHERE NOT (${shardWhere(d.shard)})`).join('; ')}`))));
+  const pos = await gtidPos(c.primary, 'gtid_binlog_pos');
+  await replicaReaches(c.rdonly, pos);
+  await withConnection(c.rdonly, (conn) => conn.query('STOP SLAVE'));
+  // The streams: one checkpoint row per destination at the source's position, and sourceShards in the topology.
+  const position = `MariaDB/${pos}`;
+  await Promise.all(c.dests.map((d) => withConnection(d.endpoint, (conn) => conn.query(
+    ['SET SESSION sql_log_bin = 0', 'DROP DATABASE IF EXISTS `_vt`', ...CREATE_BLP_CHECKPOINT, populateBlpCheckpoint({ uid: 0, position, timeUpdated: Date.now() / 1000, flags: '' })].join('; ')))));
+  await writeFreshTopology(c, DB);
+  const topo = JSON.parse(await fsp.readFile(c.topologyFile, 'utf8')) as Topology;
+  for (const d of c.dests) topo.keyspaces[KEYSPACE].shards[d.shard].sourceShards = [{ uid: 0, keyspace: KEYSPACE, shard: '0', keyRange: '-', tables: [] }];
+  await fsp.writeFile(c.topologyFile, JSON.stringify(topo, null, 2));
+  return position;
+}
+
+/** Every destination holds exactly its range of the primary's rows; the rdonly holds all of them. */
+async function verify(c: BenchCluster, tables: BenchTable[]): Promise<void> {
+  for (const t of tables) {
+    const whole = await withConnection(c.primary, (conn) => checksum(conn, DB, t));
+    const replica = await withConnection(c.rdonly, (conn) => checksum(conn, DB, t));
+    if (replica.rows !== whole.rows || replica.sum !== whole.sum) throw new Error(`the rdonly's ${t.name} differs from the primary's: ${replica.rows} rows (${replica.sum}) against ${whole.rows} (${whole.sum})`);
+    for (const d of c.dests) {
+      const want = await withConnection(c.primary, (conn) => checksum(conn, DB, t, shardWhere(d.shard)));
+      const got = await withConnection(d.endpoint, (conn) => checksum(conn, DB, t));
+      if (got.rows !== want.rows || got.sum !== want.sum) throw new Error(`shard ${d.shard} ${DB}.${t.name}: ${got.rows} rows (checksum ${got.sum}), the source's range has ${want.rows} (checksum ${want.sum})`);
+    }
+  }
+}
+
+export interface StreamBenchResult {
+  rowChanges: number;
+  transactions: number;
+  loadSeconds: number;
+  replica: { seconds: number; rowsPerSecond: number; cpu: CpuParts; loadAverage: string };
+  streams: { seconds: number; rowsPerSecond: number; rowsApplied: number; cpu: CpuParts; peakRssMb: number; loadAverage: string };
+  ratio: number;
+}
+
+export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: string) => void): Promise<StreamBenchResult> {
+  const tables = dataset('split', 2 * SEED_ROWS).tables.filter((t) => t.name !== 'region');
+  const position = await prepare(c, tables, log);
+
+  log(`the load: ${args.rows.toLocaleString('en-US')} row changes on the source primary (streams and the rdonly's replication stopped)`);
+  const load = await withConnection(c.primary, async (conn) => {
+    await conn.query(`${SESSION}; USE ${quoteId(DB)}`);
+    return runStreamLoad(conn, tables, SEED_ROWS, args.rows, log);
+  });
+  const target = await gtidPos(c.primary, 'gtid_binlog_pos');
+  log(`  ${load.rowChanges.toLocaleString('en-US')} row changes in ${load.transactions.toLocaleString('en-US')} transactions, ${load.seconds.toFixed(1)} s; source at ${target}`);
+
+  // MariaDB's own replica, default settings: START SLAVE, timed until its SQL thread has applied the target.
+  await settle(c);
+  let cpu = cpuNow(c);
+  const replicaLoad = await loadAverage();
+  log(`MariaDB's replica (the rdonly) catching up (load average ${replicaLoad})`);
+  let started = Date.now();
+  await withConnection(c.rdonly, (conn) => conn.query('START SLAVE'));
+  await replicaReaches(c.rdonly, target);
+  const replicaSeconds = (Date.now() - started) / 1000;
+  const replicaCpu = cpuDelta(cpu, cpuNow(c));
+  log(`  ${replicaSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / replicaSeconds).toLocaleString('en-US')} rows/s; CPU-s primary ${replicaCpu.primary} + rdonly ${replicaCpu.rdonly}`);
+
+  // The streams, as the daemon runs them (one per destination primary), timed until each is at the target.
+  await settle(c);
+  const topo = await openTopology(`file:${c.topologyFile}`);
+  const deps = { topo, credentials: {}, openBinlog: openSourceBinlog, log: pino({ level: 'warn' }), retryDuration: 60_000 };
+  const streams = c.dests.map((d) => new Stream({ keyspace: KEYSPACE, shard: d.shard, source: { uid: 0, keyspace: KEYSPACE, shard: '0', keyRange: '-', tables: [] } }, deps));
+  const streamsLoad = await loadAverage();
+  log(`the streams catching up from ${position} (load average ${streamsLoad})`);
+  let peakRss = process.memoryUsage().rss;
+  cpu = cpuNow(c);
+  started = Date.now();
+  const wanted = `MariaDB/${target}`;
+  let streamSeconds = 0;
+  let streamCpu = cpu;
+  for (const s of streams) s.start();
+  try {
+    for (let polls = 0; ; polls++) {
+      // process.memoryUsage() walks the heap: only the RSS, and only every 100 ms.
+      if (polls % 5 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      const failed = streams.find((s) => s.state !== 'running');
+      if (failed) throw new Error(`stream ${failed.name} is ${failed.state}: ${failed.snapshot().lastError}`);
+      if (streams.every((s) => s.snapshot().position === wanted)) break;
+      await sleep(20);
+    }
+  } finally {
+    streamSeconds = (Date.now() - started) / 1000;
+    streamCpu = cpuDelta(cpu, cpuNow(c));
+    await Promise.all(streams.map((s) => s.stop()));
+  }
+  const rowsApplied = streams.reduce((s, x) => s + x.snapshot().rowsApplied, 0);
+  log(`  ${streamSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / streamSeconds).toLocaleString('en-US')} source rows/s (${rowsApplied.toLocaleString('en-US')} rows applied on the destinations); CPU-s primary ${streamCpu.primary} + destinations ${streamCpu.destinations} + streams ${streamCpu.self}; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`);
+
+  log('verifying: every destination against its range of the source, the rdonly against the source');
+  await verify(c, tables);
+  log('  verified');
+  return {
+    rowChanges: load.rowChanges,
+    transactions: load.transactions,
+    loadSeconds: load.seconds,
+    replica: { seconds: replicaSeconds, rowsPerSecond: load.rowChanges / replicaSeconds, cpu: replicaCpu, loadAverage: replicaLoad },
+    streams: { seconds: streamSeconds, rowsPerSecond: load.rowChanges / streamSeconds, rowsApplied, cpu: streamCpu, peakRssMb: Math.round(peakRss / 2 ** 20), loadAverage: streamsLoad },
+    ratio: replicaSeconds / streamSeconds,
+  };
+}
+
+export function streamSummaryText(r: StreamBenchResult): string {
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  return [
+    `  source load: ${n(r.rowChanges)} row changes in ${n(r.transactions)} transactions (1–10 rows each), written in ${r.loadSeconds.toFixed(1)} s`,
+    `  MariaDB's replica: ${r.replica.seconds.toFixed(2)} s, ${n(r.replica.rowsPerSecond)} rows/s (load average ${r.replica.loadAverage})`,
+    `  streams (2 destinations): ${r.streams.seconds.toFixed(2)} s, ${n(r.streams.rowsPerSecond)} rows/s, peak RSS ${r.streams.peakRssMb} MB (load average ${r.streams.loadAverage})`,
+    `  streams / replica: ${r.ratio.toFixed(2)}×`,
+  ].join('\n');
+}
