@@ -111,7 +111,7 @@ export class MigrateJob implements JobPhases {
     this.#status.destinations = names(this.#to);
     const steps = this.#type === 'primary' ? [...PRIMARY_STEPS] : [`move ${this.#type} serving in the topology`];
     this.#cutover = {
-      servedType: this.#type, reverse, from: names(this.#from), to: names(this.#to),
+      servedType: this.#type, reverse, from: names(this.#from), to: names(this.#to), tables: [...pair.tables],
       steps: steps.map((name): CutoverStep => ({ name, state: 'waiting', detail: null, ms: null })),
       writePauseMs: null, positions: { from: {}, to: {} },
     };
@@ -168,7 +168,10 @@ export class MigrateJob implements JobPhases {
     for (const p of [...this.#fromPrimaries, ...this.#toPrimaries]) {
       if (p.flavor !== 'MariaDB') throw new CutoverRefusedError(`${this.#name} refused: ${describeTablet(p.ref)} is MySQL; cutover waits on MariaDB GTID positions only so far`);
     }
-    if (this.#pair?.kind === 'vertical') this.#moved = await this.#movedTables(this.#fromPrimaries[0], this.#pair.tables);
+    if (this.#pair?.kind === 'vertical') {
+      this.#moved = await this.#movedTables(this.#fromPrimaries[0], this.#pair.tables);
+      this.#cutover.tables = [...this.#moved];
+    }
   }
 
   /** The base tables of the giving-up primary's database that the split's table list (names, /regexps/) names. */

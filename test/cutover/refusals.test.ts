@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import pino from 'pino';
 import { parseJobArgs } from '../../src/cli/args.ts';
+import { targetsFor } from '../../src/http/view-models.ts';
 import type { StreamControl } from '../../src/cutover/stream-control.ts';
 import type { StreamSnapshot } from '../../src/stream/status.ts';
 import { openTopology } from '../../src/topology/server.ts';
@@ -168,6 +169,14 @@ describe('MigrateServedTypes of a vertical split (named by its destination)', ()
     assert.equal((await runOn(flipped, 'ks', { servedType: 'rdonly' })).snap.error, 'ks/0 is the source of a vertical split: MigrateServedTypes names a vertical split by its destination (other/0)');
     assert.equal((await runOn(flipped, 'other', { servedType: 'primary', reverse: true }, streamsOf([]))).snap.error, 'MigrateServedTypes --reverse other/0 primary refused: the reverse stream other/0 -> ks/0 does not run in this daemon');
     assert.equal((await runOn(flipped, 'other', { servedType: 'primary' }, streamsOf([]))).snap.error, 'MigrateServedTypes other/0 primary refused: the primary has moved already (ks/0 follows the destinations); --reverse primary moves it back');
+  });
+
+  test('the index form offers a vertical split by its destination, before and after the flip', () => {
+    for (const flipped of [false, true]) {
+      const topo = JSON.parse(readFileSync(verticalTopology(flipped ? ALL : [], flipped), 'utf8')) as Topology;
+      assert.deepEqual(targetsFor('MigrateServedTypes', topo), ['other/0'], `flipped: ${flipped}`);
+    }
+    assert.deepEqual(targetsFor('MigrateServedTypes', JSON.parse(readFileSync(topology({ source: ALL, dests: [] }), 'utf8')) as Topology), ['ks/-80', 'ks/0', 'ks/80-']);
   });
 
   test('a destination keyspace with nothing on record is refused, naming what to run', async () => {
