@@ -70,14 +70,16 @@ restarts their replication and restores the type they had. Prints what it did; e
 ${GLOBAL}
 `;
 
-const MIGRATE_ABOUT = `    The cutover of a split (name its source shard): rdonly and replica move in one topology change each.
-    primary needs rdonly and replica moved and every stream running and under --max-lag behind, and the
-    streams of \`shardworker serve\` (post it to the daemon: POST /api/jobs or the index page). Then: the source
-    primaries go read_only (open write transactions are ended: never acknowledged), the streams drain to their
-    positions (else the sources take writes again and nothing else changed), reverse streams are recorded on
-    the sources, the topology flips, the destinations take writes, the reverse streams start. The status shows
-    each step, the write pause and the positions. --reverse moves back (primary first). Application users
-    must not hold SUPER or READ_ONLY ADMIN, which read_only does not stop.`;
+const MIGRATE_ABOUT = `    The cutover of a split: name a horizontal split's source shard, a vertical split's destination shard.
+    rdonly and replica move in one topology change each. primary needs rdonly and replica moved and every
+    stream running and under --max-lag behind, and the streams of \`shardworker serve\` (post it to the daemon:
+    POST /api/jobs or the index page). Then: writes stop where the primary leaves (a split: the source
+    primaries go read_only, open write transactions are ended, never acknowledged; a vertical split: the moved
+    tables refuse application writes, the source's other tables write on), the streams drain to their
+    positions (else writes are allowed again and nothing else changed), reverse streams are recorded, the
+    topology flips, the destinations take writes, the reverse streams start. The status shows each step, the
+    write pause and the positions. --reverse moves back (primary first). Application users must not hold
+    SUPER or READ_ONLY ADMIN, which read_only does not stop.`;
 
 export function runHelp(command?: CommandName): string {
   const commands = command ? [command] : [...COMMANDS];

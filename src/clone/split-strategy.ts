@@ -8,7 +8,7 @@ import { makeKeyspaceIdRouter, makeUint64HalvesRouter } from '../keyrange/row-ro
 import { integerWidth, isUnsigned, LENGTH_CODED } from '../mysql/wire/binary-row.ts';
 import type { SchemaDefinition, TableDefinition } from '../mysql/schema.ts';
 import { TopologyError } from '../topology/errors.ts';
-import { findSplitShards, isServing, keyspaceOf, shardOf } from '../topology/shards.ts';
+import { findSplitShards, isServing, keyspaceOf, shardOf, sourceShardsOf, splitOnRecord } from '../topology/shards.ts';
 import type { ShardingColumnType, SourceShard, Topology } from '../topology/types.ts';
 import type { RowRouter } from '../pipeline/contracts.ts';
 import type { CloneTargets, CopyStrategy, ShardTarget } from './strategy.ts';
@@ -69,8 +69,7 @@ export class SplitStrategy implements CopyStrategy {
    * and the sources overlapping it (keeping the uids they have in the whole split).
    */
   resolveTargets(topo: Topology): CloneTargets {
-    const named = this.#named === 'source' ? this.#shard : this.#servingShardOver(topo);
-    const { sources, destinations } = findSplitShards(topo, this.#keyspace, named);
+    const { sources, destinations } = this.#split(topo);
     const ks = topo.keyspaces[this.#keyspace];
     if (!ks.shardingColumnName || !ks.shardingColumnType) throw new ShardingColumnError(`keyspace ${this.#keyspace} has no sharding column configured (shardingColumnName and shardingColumnType)`);
     this.#column = ks.shardingColumnName;
@@ -84,6 +83,23 @@ export class SplitStrategy implements CopyStrategy {
     // or one run with -skip_set_source_shards, left none, and then every table is compared.
     this.#copied = [...new Set((ks.shards[this.#shard].sourceShards ?? []).flatMap((s) => s.tables))];
     return { sources: all.sources.filter((s) => intersects(s.keyRange, dest.keyRange)), destinations: [dest] };
+  }
+
+  /**
+   * The whole split. Once a clone has recorded it, through sourceShards (the record holds while a cutover moves
+   * rdonly and replica, when servedTypes no longer tell the destinations from the sources); before, by servedTypes
+   * and key ranges.
+   */
+  #split(topo: Topology): { sources: string[]; destinations: string[] } {
+    if (this.#named === 'source') return splitOnRecord(topo, this.#keyspace, this.#shard) ?? findSplitShards(topo, this.#keyspace, this.#shard);
+    const listed = sourceShardsOf(topo, this.#keyspace, this.#shard);
+    const onRecord = listed.length ? splitOnRecord(topo, this.#keyspace, listed[0]) : null;
+    if (onRecord) {
+      const serving = onRecord.destinations.filter((d) => shardOf(topo, this.#keyspace, d).servedTypes.includes('primary'));
+      if (serving.length) throw new TopologyError(`shard ${this.#keyspace}/${serving[0]} serves primary, so it is no split destination to diff`);
+      return onRecord;
+    }
+    return findSplitShards(topo, this.#keyspace, this.#servingShardOver(topo));
   }
 
   /** A serving shard overlapping the named destination, from which findSplitShards finds the whole split. */

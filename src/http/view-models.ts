@@ -17,7 +17,7 @@ const COMMAND_HELP: Record<CommandName, string> = {
   VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
   SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range, in the tables its clone copied.',
   VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace (those on record in its sourceShards) are identical to the source.',
-  MigrateServedTypes: 'Cutover: moves serving of rdonly, replica, then primary from a split source shard to its destinations (or back, reverse). Primary stops the source writes, drains the streams, flips the topology and starts the reverse streams; it needs the streams of `shardworker serve`.',
+  MigrateServedTypes: 'Cutover: moves serving of rdonly, replica, then primary from a split source shard to its destinations, or a vertical split\'s moved tables to its destination keyspace (or back, reverse). Primary stops the source writes (a vertical split: to the moved tables only), drains the streams, flips the topology and starts the reverse streams; it needs the streams of `shardworker serve`.',
 };
 
 const TARGET_LABEL: Record<CommandName, string> = {
@@ -25,7 +25,7 @@ const TARGET_LABEL: Record<CommandName, string> = {
   VerticalSplitClone: 'destination shard (keyspace servedFrom another)',
   SplitDiff: 'destination shard (not serving)',
   VerticalSplitDiff: 'destination shard (keyspace servedFrom another)',
-  MigrateServedTypes: 'source shard of the split',
+  MigrateServedTypes: 'source shard of the split (vertical: the destination shard)',
 };
 
 /**
@@ -39,8 +39,9 @@ export function targetsFor(command: CommandName, topology: Topology): string[] {
       const serving = (shard?.servedTypes ?? []).length > 0;
       const vertical = ks.servedFrom !== undefined;
       const fits =
-        // The shards of a split, forward or back (the one to name is the split's source).
-        command === 'MigrateServedTypes' ? !vertical && ((shard?.sourceShards ?? []).length > 0 || Object.values(ks.shards ?? {}).some((o) => (o?.sourceShards ?? []).some((s) => s.shard === shardName)))
+        // The shards of a split, forward or back: a horizontal split's (the one to name is its source), a vertical
+        // split's destination (fed by its source keyspace, or, after the primary moved, feeding it).
+        command === 'MigrateServedTypes' ? (vertical ? feeds(topology, ks.servedFrom?.keyspace ?? '', ksName, shardName) : feeds(topology, ksName, ksName, shardName))
         : command === 'SplitClone' ? serving && !vertical
         : command === 'SplitDiff' ? !serving && !vertical
         : vertical;
@@ -48,6 +49,16 @@ export function targetsFor(command: CommandName, topology: Topology): string[] {
     }
   }
   return out.sort();
+}
+
+/**
+ * Whether `keyspace/shard` and a shard of `other` list each other in sourceShards (either way round); for a keyspace
+ * with itself, whether the shard is part of a split recorded there.
+ */
+function feeds(topology: Topology, other: string, keyspace: string, shard: string): boolean {
+  const own = topology.keyspaces?.[keyspace]?.shards?.[shard]?.sourceShards ?? [];
+  if (own.some((s) => s.keyspace === other)) return true;
+  return Object.values(topology.keyspaces?.[other]?.shards ?? {}).some((o) => (o?.sourceShards ?? []).some((s) => s.keyspace === keyspace && s.shard === shard));
 }
 
 export interface OptionField {

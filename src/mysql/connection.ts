@@ -16,6 +16,8 @@ export const SESSION_SETUP = [
   'SET SESSION foreign_key_checks = 0',
   // Sorting on long strings compares all their bytes, not the first 1024: the diff merge-joins on that order.
   'SET SESSION max_sort_length = 8388608',
+  // Marks the session as shardworker's: the triggers of a vertical cutover (write-control.ts) refuse every other.
+  'SET @shardworker = 1',
 ].join('; ');
 
 /** A tablet as errors and logs name it: alias and address, never credentials. */

@@ -2,6 +2,7 @@
 // stored routines and events (not copied: the job names them so that nobody is surprised they stayed behind).
 
 import type { TabletClient } from './tablet-client.ts';
+import { DENY_TRIGGER_PREFIX } from './write-control.ts';
 
 export interface TriggerDefinition {
   name: string;
@@ -57,7 +58,8 @@ export async function readSchemaObjects(client: TabletClient, dbName: string): P
     'SELECT ROUTINE_TYPE AS kind, ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME', [dbName]);
   const events = await client.query<{ name: string }[]>('reading events', 'SELECT EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME', [dbName]);
   return {
-    triggers: triggers.map((t) => ({
+    // A vertical cutover's deny triggers belong to the tablet they guard, never to a copy of its tables.
+    triggers: triggers.filter((t) => !text(t.name).startsWith(DENY_TRIGGER_PREFIX)).map((t) => ({
       name: text(t.name),
       table: text(t.tableName),
       timing: text(t.timing),

@@ -7,9 +7,11 @@
 // connections (as Vitess's query service does at its grace period's end), and a writer that holds up the
 // read_only switch for longer than `graceMs` is killed too, so the pause stays short whatever the clients do.
 
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from './connection.ts';
 import type { Flavor } from './replication.ts';
+import { quoteString, quoteTable } from './sql.ts';
 import type { Channel, TabletClient } from './tablet-client.ts';
 
 export async function setReadOnly(client: TabletClient, on: boolean): Promise<void> {
@@ -101,4 +103,66 @@ async function stopWritesOn(pool: Pool, ref: TabletRef, channel: Channel, opts: 
     conn.release();
   }
   return { killed };
+}
+
+// Table-level write stops, for a vertical cutover: the server keeps serving the tables that stay, so read_only (which
+// stops the whole server) cannot be left on. Instead each moved table gets three triggers that refuse every
+// application write (SQLSTATE 45000), as Vitess's tablets refused a vertical split's "denied tables". shardworker's
+// own sessions pass them (connection.ts SESSION_SETUP sets @shardworker): the streams write through them. They are
+// created with sql_log_bin = 0: no replica and no stream ever sees them, and the binlog positions stay the data's.
+// Creating a trigger takes the table's metadata lock, which waits for every open transaction that touched the table:
+// once the triggers exist, no write to the table is in flight and none can commit, so the binlog position read
+// after them is final for those tables.
+
+/** Every trigger shardworker creates to refuse writes starts with this (a clone never copies them). */
+export const DENY_TRIGGER_PREFIX = '_sw_deny_';
+const DENY_EVENTS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+/** SIGNAL's MESSAGE_TEXT is at most 128 characters. */
+const MAX_SIGNAL_MESSAGE = 128;
+
+/** The name of a table's deny trigger for one event: readable when it fits in 64 characters, else hashed. */
+export function denyTriggerName(table: string, event: (typeof DENY_EVENTS)[number]): string {
+  const name = `${DENY_TRIGGER_PREFIX}${event[0].toLowerCase()}_${table}`;
+  return name.length <= 64 ? name : `${DENY_TRIGGER_PREFIX}${event[0].toLowerCase()}_${createHash('sha1').update(table).digest('hex').slice(0, 40)}`;
+}
+
+/** The statements that make `table` refuse application writes with `message`. */
+export function denyWritesSql(db: string, table: string, message: string): string[] {
+  const text = quoteString([...message].slice(0, MAX_SIGNAL_MESSAGE).join(''));
+  return DENY_EVENTS.map((event) => `CREATE OR REPLACE TRIGGER ${quoteTable(db, denyTriggerName(table, event))} BEFORE ${event} ON ${quoteTable(db, table)} FOR EACH ROW BEGIN IF @shardworker IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ${text}; END IF; END`);
+}
+
+/** The statements that let `table` take application writes again. */
+export function allowWritesSql(db: string, table: string): string[] {
+  return DENY_EVENTS.map((event) => `DROP TRIGGER IF EXISTS ${quoteTable(db, denyTriggerName(table, event))}`);
+}
+
+/**
+ * Makes `tables` of the tablet's database refuse application writes; fails after `timeoutMs` if an open transaction
+ * on one of them holds it up (nothing is left half done that `allowTableWrites` does not undo).
+ */
+export function denyTableWrites(client: TabletClient, tables: readonly string[], message: string, timeoutMs: number): Promise<void> {
+  const db = client.ref.tablet.dbName;
+  const statements = [`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(timeoutMs / 1000))}`, ...tables.flatMap((t) => denyWritesSql(db, t, message))];
+  return onOwnSession(client, 'refusing writes to the moved tables', statements);
+}
+
+export function allowTableWrites(client: TabletClient, tables: readonly string[]): Promise<void> {
+  const db = client.ref.tablet.dbName;
+  return onOwnSession(client, 'allowing writes to the moved tables', tables.flatMap((t) => allowWritesSql(db, t)));
+}
+
+/** Runs unlogged DDL on a connection of its own that is then closed, so the session settings go with it. */
+function onOwnSession(client: TabletClient, doing: string, statements: string[]): Promise<void> {
+  // Both are idempotent (CREATE OR REPLACE, DROP IF EXISTS): a repeat after an unknown outcome is harmless.
+  return client.attempt(doing, async (channel) => {
+    const conn = await acquireConnection(channel.pool, channel.ref, doing);
+    try {
+      await conn.query(['SET SESSION sql_log_bin = 0', ...statements].join('; '));
+    } catch (err) {
+      throw new TabletError(channel.ref, doing, err);
+    } finally {
+      conn.destroy();
+    }
+  });
 }

@@ -9,6 +9,7 @@ import type { BinlogTable } from '../mysql/wire/binlog/events.ts';
 import { describeTablet } from '../mysql/connection.ts';
 import { classifyError, type FailureKind } from '../mysql/retry.ts';
 import type { TabletClient, Transaction } from '../mysql/tablet-client.ts';
+import { DENY_TRIGGER_PREFIX } from '../mysql/write-control.ts';
 import type { ColumnShape, RowChange, TableShape } from './changes.ts';
 import { lockPositionSql, positionOf, updatePositionSql } from './checkpoint-row.ts';
 import { changeSql, describeKey, planStatements, type PlannedStatement } from './statements.ts';
@@ -136,7 +137,8 @@ export class Applier {
     const triggers = await this.#client.query<TriggerDbRow[]>('listing the triggers of the streamed tables',
       `SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS \`table\`, ACTION_TIMING AS timing, EVENT_MANIPULATION AS event
         FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME`, [this.#ref.tablet.dbName]);
-    const streamed = triggers.filter((t) => tables === null || tables.has(String(t.table)));
+    // A vertical cutover's deny triggers (write-control.ts) let the stream's session through: they are no reason to stop.
+    const streamed = triggers.filter((t) => (tables === null || tables.has(String(t.table))) && !String(t.name).startsWith(DENY_TRIGGER_PREFIX));
     if (streamed.length === 0) return;
     const found = streamed[0];
     const all = streamed.map((t) => `${t.name} on ${t.table}`);

@@ -97,3 +97,43 @@ export function setTabletType(topo: Topology, alias: string, type: TabletType, w
 export function setSourceShards(topo: Topology, keyspace: string, shard: string, sourceShards: readonly SourceShard[]): void {
   shardOf(topo, keyspace, shard).sourceShards = sourceShards.map((s) => ({ ...s, tables: [...s.tables] }));
 }
+
+/** Shard names in key order (by range start, then name). */
+export function byRangeStart(a: string, b: string): number {
+  return Buffer.compare(parseShardName(a).start, parseShardName(b).start) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** The shards of `keyspace` that list any of `shards` (of the same keyspace) in their sourceShards, in key order. */
+export function shardsFedBy(topo: Topology, keyspace: string, shards: readonly string[]): string[] {
+  const ks = keyspaceOf(topo, keyspace);
+  return Object.keys(ks.shards)
+    .filter((name) => (ks.shards[name].sourceShards ?? []).some((s) => s.keyspace === keyspace && shards.includes(s.shard)))
+    .sort(byRangeStart);
+}
+
+/** The shards of `keyspace` a shard's sourceShards name (same keyspace only), in key order. */
+export function sourceShardsOf(topo: Topology, keyspace: string, shard: string): string[] {
+  return [...new Set((shardOf(topo, keyspace, shard).sourceShards ?? []).filter((s) => s.keyspace === keyspace).map((s) => s.shard))].sort(byRangeStart);
+}
+
+/**
+ * A horizontal split as its clone recorded it, found from a source shard: the shards whose sourceShards list it, and
+ * every source they list. This holds however much serving has moved (servedTypes no longer tells sources from
+ * destinations once rdonly has moved), until the primary's flip turns sourceShards round. Null when nothing lists
+ * the shard; an error when the record does not cover one range exactly.
+ */
+export function splitOnRecord(topo: Topology, keyspace: string, source: string): SplitShards | null {
+  let sources = [source];
+  let destinations = shardsFedBy(topo, keyspace, sources);
+  if (destinations.length === 0) return null;
+  for (;;) {
+    // Both only grow (a merge lists two sources), so this ends.
+    const grown = [...new Set([...sources, ...destinations.flatMap((d) => sourceShardsOf(topo, keyspace, d))])].sort(byRangeStart);
+    destinations = shardsFedBy(topo, keyspace, grown);
+    if (grown.length === sources.length) break;
+    sources = grown;
+  }
+  const problem = checkExactCover(sources.map(parseShardName), destinations.map(parseShardName));
+  if (problem) throw new TopologyError(`keyspace ${keyspace}: shards ${destinations.join(', ')} list ${sources.join(', ')} in their sourceShards but do not cover the same range: ${problem}`);
+  return { sources, destinations };
+}

@@ -175,7 +175,7 @@ function shardsOf(request: JobRequest, strategy: CopyStrategy | null): JobShards
   if (strategy) return strategyShards(strategy);
   return (topo) => {
     const pair = findSplitPair(topo, request.keyspace, request.shard);
-    return [...pair.sources, ...pair.destinations].map((shard) => ({ keyspace: pair.keyspace, shard }));
+    return [...pair.sources, ...pair.destinations];
   };
 }
 

@@ -10,16 +10,20 @@
 //   5. the receiving primaries take writes (the write pause, from 1, ends here);
 //   6. the reverse streams start (unless --skip-reverse-replication).
 // --reverse primary runs the same steps the other way, on the reverse streams.
+// A vertical split stops writes to the moved tables alone (deny triggers, write-control.ts), not to the whole source
+// server with read_only: the source shard goes on serving its other tables, without a pause, and the triggers stay
+// after the flip, so a write sent by a stale route to the moved tables' old home is refused rather than lost.
 
 import type { Logger } from 'pino';
 import { BLP_FLAG_DONT_START, CREATE_BLP_CHECKPOINT, populateBlpCheckpoint } from '../clone/checkpoint.ts';
-import { type SplitPair, CutoverRefusedError, findSplitPair, flipPrimary, followEntries, moveServedType, type ServedType } from '../cutover/plan.ts';
+import { type ShardRef, type SplitPair, CutoverRefusedError, destinationsServe, findSplitPair, flipPrimary, movePairServedType, reverseEntries, shardName, type ServedType } from '../cutover/plan.ts';
 import type { StreamControl } from '../cutover/stream-control.ts';
 import { describeTablet, type TabletRef } from '../mysql/connection.ts';
 import { TabletLink, type TabletClient } from '../mysql/tablet-client.ts';
 import { compareGtidLists, parseGtidList, parsePosition } from '../mysql/gtid.ts';
 import { serverFlavor, type Flavor } from '../mysql/replication.ts';
-import { binlogPosition, setReadOnly, stopWrites } from '../mysql/write-control.ts';
+import { parseTableMatchers } from '../clone/table-filter.ts';
+import { allowTableWrites, binlogPosition, denyTableWrites, setReadOnly, stopWrites } from '../mysql/write-control.ts';
 import { readStreamCheckpoints, type StreamCheckpoint } from '../stream/checkpoint-row.ts';
 import type { StreamSnapshot } from '../stream/status.ts';
 import { shardOf, tabletsOf } from '../topology/shards.ts';
@@ -37,7 +41,7 @@ const WRITE_STOP_GRACE_MS = 200;
 const DRAIN_POLL_MS = 5;
 
 interface Primary {
-  shard: string;
+  shard: ShardRef;
   ref: TabletRef;
   client: TabletClient;
   flavor: Flavor;
@@ -69,8 +73,10 @@ export class MigrateJob implements JobPhases {
   readonly #clients: TabletClient[] = [];
   #pair: SplitPair | null = null;
   /** Shards serving moves away from, and to. */
-  #from: string[] = [];
-  #to: string[] = [];
+  #from: ShardRef[] = [];
+  #to: ShardRef[] = [];
+  /** A vertical split's moved tables, as the shard giving up the primary has them (read in findTargets). */
+  #moved: string[] = [];
   #cutover!: CutoverStatus;
   /** The streams that must drain: those feeding `to` from `from`. */
   #streams: StreamSnapshot[] = [];
@@ -100,12 +106,12 @@ export class MigrateJob implements JobPhases {
     const reverse = this.#options.reverse;
     this.#from = reverse ? pair.destinations : pair.sources;
     this.#to = reverse ? pair.sources : pair.destinations;
-    const names = (list: string[]) => list.map((s) => `${this.#keyspace}/${s}`);
+    const names = (list: ShardRef[]) => list.map(shardName);
     this.#status.sources = names(this.#from);
     this.#status.destinations = names(this.#to);
     const steps = this.#type === 'primary' ? [...PRIMARY_STEPS] : [`move ${this.#type} serving in the topology`];
     this.#cutover = {
-      servedType: this.#type, reverse, from: names(this.#from), to: names(this.#to),
+      servedType: this.#type, reverse, from: names(this.#from), to: names(this.#to), tables: [...pair.tables],
       steps: steps.map((name): CutoverStep => ({ name, state: 'waiting', detail: null, ms: null })),
       writePauseMs: null, positions: { from: {}, to: {} },
     };
@@ -117,21 +123,23 @@ export class MigrateJob implements JobPhases {
   /** The order of a reshard: rdonly and replica before primary, primary back before replica and rdonly. */
   #refuseOutOfOrder(topo: Topology, pair: SplitPair): void {
     const reverse = this.#options.reverse;
-    const serves = (shard: string, type: ServedType) => shardOf(topo, this.#keyspace, shard).servedTypes.includes(type);
+    const list = (refs: ShardRef[]) => refs.map(shardName).join(', ');
     if (this.#type === 'primary') {
-      if (!reverse && pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: the primary has moved already (${this.#keyspace}/${this.#shard} follows the destinations); --reverse primary moves it back`);
+      if (!reverse && pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: the primary has moved already (${list(pair.sources)} follows the destinations); --reverse primary moves it back`);
       if (reverse && !pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: there are no reverse streams (no source shard lists the destinations in sourceShards), so the primary was never migrated`);
       if (!reverse) {
         for (const type of ['rdonly', 'replica'] as const) {
-          const missing = this.#to.filter((d) => !serves(d, type));
-          if (missing.length) throw new CutoverRefusedError(`${this.#name} refused: ${type} is not migrated yet (${missing.map((d) => `${this.#keyspace}/${d}`).join(', ')} do not serve ${type}); migrate rdonly and replica first`);
+          const serving = destinationsServe(topo, pair, type);
+          const missing = pair.destinations.filter((d) => !serving.includes(d));
+          if (missing.length) throw new CutoverRefusedError(`${this.#name} refused: ${type} is not migrated yet (${list(missing)} do not serve ${type}); migrate rdonly and replica first`);
         }
       }
       return;
     }
     if (reverse && pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: the primary is still on the destinations; move it back first (MigrateServedTypes --reverse ${this.#keyspace}/${this.#shard} primary)`);
-    const already = this.#to.filter((d) => serves(d, this.#type));
-    if (already.length) throw new CutoverRefusedError(`${this.#name} refused: ${already.map((d) => `${this.#keyspace}/${d}`).join(', ')} serve ${this.#type} already`);
+    const serving = destinationsServe(topo, pair, this.#type);
+    if (!reverse && serving.length) throw new CutoverRefusedError(`${this.#name} refused: ${list(serving)} serve ${this.#type} already`);
+    if (reverse && pair.kind === 'vertical' && serving.length === 0) throw new CutoverRefusedError(`${this.#name} refused: ${list(pair.destinations)} does not serve ${this.#type}: it is served from ${list(pair.sources)} already`);
   }
 
   async findTargets(): Promise<void> {
@@ -139,12 +147,12 @@ export class MigrateJob implements JobPhases {
     const streams = this.#streamControl();
     const topo = await this.#deps.topo.read();
     // The streams that must drain: every sourceShards entry of `to` naming a shard of `from`.
-    const wanted = this.#to.flatMap((t) => shardOf(topo, this.#keyspace, t).sourceShards.filter((s) => s.keyspace === this.#keyspace && this.#from.includes(s.shard)).map((s) => ({ shard: t, source: s })));
+    const wanted = this.#to.flatMap((t) => shardOf(topo, t.keyspace, t.shard).sourceShards.filter((s) => this.#from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard)).map((s) => ({ to: t, source: s })));
     const all = streams.snapshot();
     const kind = this.#options.reverse ? 'reverse stream' : 'stream';
-    this.#streams = wanted.map(({ shard, source }) => {
-      const found = all.find((s) => s.keyspace === this.#keyspace && s.shard === shard && s.sourceUid === source.uid && s.source === `${source.keyspace}/${source.shard}`);
-      if (!found) throw new CutoverRefusedError(`${this.#name} refused: the ${kind} ${source.keyspace}/${source.shard} -> ${this.#keyspace}/${shard} does not run in this daemon`);
+    this.#streams = wanted.map(({ to, source }) => {
+      const found = all.find((s) => s.keyspace === to.keyspace && s.shard === to.shard && s.sourceUid === source.uid && s.source === shardName(source));
+      if (!found) throw new CutoverRefusedError(`${this.#name} refused: the ${kind} ${shardName(source)} -> ${shardName(to)} does not run in this daemon`);
       return found;
     });
     if (this.#streams.length === 0) throw new CutoverRefusedError(`${this.#name} refused: no ${kind}s feed ${this.#cutover.to.join(', ')}`);
@@ -160,6 +168,20 @@ export class MigrateJob implements JobPhases {
     for (const p of [...this.#fromPrimaries, ...this.#toPrimaries]) {
       if (p.flavor !== 'MariaDB') throw new CutoverRefusedError(`${this.#name} refused: ${describeTablet(p.ref)} is MySQL; cutover waits on MariaDB GTID positions only so far`);
     }
+    if (this.#pair?.kind === 'vertical') {
+      this.#moved = await this.#movedTables(this.#fromPrimaries[0], this.#pair.tables);
+      this.#cutover.tables = [...this.#moved];
+    }
+  }
+
+  /** The base tables of the giving-up primary's database that the split's table list (names, /regexps/) names. */
+  async #movedTables(p: Primary, patterns: string[]): Promise<string[]> {
+    const rows = await p.client.query<{ name: string }[]>('listing the moved tables',
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [p.ref.tablet.dbName]);
+    const matchers = parseTableMatchers(patterns);
+    const moved = rows.map((r) => String(r.name)).filter((t) => matchers.some((m) => m.test(t)));
+    if (moved.length === 0) throw new CutoverRefusedError(`${this.#name} refused: no table of ${describeTablet(p.ref)} matches the split's tables (${patterns.join(', ')})`);
+    return moved;
   }
 
   #streamControl(): StreamControl {
@@ -168,9 +190,9 @@ export class MigrateJob implements JobPhases {
     return streams;
   }
 
-  async #primary(topo: Topology, shard: string): Promise<Primary> {
-    const found = tabletsOf(topo, this.#keyspace, shard, 'primary');
-    if (found.length === 0) throw new CutoverRefusedError(`${this.#name} refused: ${this.#keyspace}/${shard} has no primary tablet`);
+  async #primary(topo: Topology, shard: ShardRef): Promise<Primary> {
+    const found = tabletsOf(topo, shard.keyspace, shard.shard, 'primary');
+    if (found.length === 0) throw new CutoverRefusedError(`${this.#name} refused: ${shardName(shard)} has no primary tablet`);
     const [alias, tablet] = found[0];
     const ref = { alias, tablet };
     // The control connection plus the watchdog that ends writers holding up read_only.
@@ -186,10 +208,9 @@ export class MigrateJob implements JobPhases {
 
   async work(): Promise<void> {
     if (this.#type !== 'primary') {
-      const from = this.#from;
-      const to = this.#to;
+      const pair = this.#pair!;
       await this.#step(0, async () => {
-        await this.#deps.topo.update((topo) => moveServedType(topo, this.#keyspace, from, to, this.#type));
+        await this.#deps.topo.update((topo) => movePairServedType(topo, pair, this.#type, this.#options.reverse));
         return `${this.#cutover.to.join(', ')} serve ${this.#type}; ${this.#cutover.from.join(', ')} no longer do`;
       });
       return;
@@ -204,6 +225,7 @@ export class MigrateJob implements JobPhases {
       // 1. Writes stop where the primary leaves (and stay stopped where it arrives until 5), positions read.
       await this.#step(0, async () => {
         pauseStart = performance.now();
+        if (this.#moved.length) return this.#stopTableWrites();
         // Side by side on every primary: each round trip here is part of the pause. (The receiving primaries are
         // left as they are: nothing routes writes to them before the flip, and step 5 makes them writable.)
         for (const p of this.#fromPrimaries) this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.client, false));
@@ -221,10 +243,9 @@ export class MigrateJob implements JobPhases {
       await this.#step(2, () => this.#recordReverse(streams));
       // 4. The flip: one atomic topology write. Once it is written nothing is undone; a failure after it says what is
       // left to do.
-      const from = this.#from;
-      const to = this.#to;
+      const pair = this.#pair!;
       await this.#step(3, async () => {
-        await this.#deps.topo.update((topo) => flipPrimary(topo, this.#keyspace, from, to));
+        await this.#deps.topo.update((topo) => flipPrimary(topo, pair, this.#options.reverse));
         return `${this.#cutover.to.join(', ')} serve primary; ${this.#cutover.from.join(', ')} follow them`;
       });
       this.#undo = new UndoStack();
@@ -237,6 +258,8 @@ export class MigrateJob implements JobPhases {
     }
     // 5. The new primaries take writes: the pause ends.
     await this.#step(4, async () => {
+      // A vertical split's receiving side may have refused writes to the moved tables (it gave them up before).
+      if (this.#moved.length) await Promise.all(this.#toPrimaries.map((p) => allowTableWrites(p.client, this.#moved)));
       await Promise.all(this.#toPrimaries.map((p) => setReadOnly(p.client, false)));
       this.#cutover.writePauseMs = Math.round(performance.now() - pauseStart);
       return `read_only=0 on ${this.#toPrimaries.map((p) => p.ref.alias).join(', ')}; write pause ${this.#cutover.writePauseMs} ms`;
@@ -246,15 +269,30 @@ export class MigrateJob implements JobPhases {
     await this.#step(5, async () => {
       await streams.refresh();
       if (this.#options.skipReverseReplication) return 'recorded, not started (--skip-reverse-replication): shardworker stream start starts them';
-      const mine = streams.snapshot().filter((s) => s.keyspace === this.#keyspace && this.#from.includes(s.shard));
+      const mine = streams.snapshot().filter((s) => this.#from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard));
       return mine.map((s) => `${streamName(s)} ${s.state}`).join(', ');
     }, 'the topology has flipped and writes are allowed; start the reverse streams with shardworker stream start');
+  }
+
+  /**
+   * Step 1 of a vertical split: the moved tables refuse application writes where the primary leaves (the rest of
+   * that server writes on); their open transactions end first, so the position read after is final for them.
+   */
+  async #stopTableWrites(): Promise<string> {
+    const to = this.#cutover.to.join(', ');
+    const message = `shardworker: table moved to ${to} (MigrateServedTypes); write it there`;
+    await Promise.all(this.#fromPrimaries.map(async (p) => {
+      this.#undo.push(`allow writes to ${this.#moved.join(', ')} on ${p.ref.alias} again`, () => allowTableWrites(p.client, this.#moved));
+      await denyTableWrites(p.client, this.#moved, message, this.#options.waitTimeout);
+      this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.client, p.flavor);
+    }));
+    return `writes to ${this.#moved.join(', ')} refused on ${this.#fromPrimaries.map((p) => p.ref.alias).join(', ')} (other tables write on); at ${this.#fromPrimaries.map((p) => `${p.ref.alias} ${this.#cutover.positions.from[p.ref.alias]}`).join(', ')}`;
   }
 
   /** Step 2: waits until every stream stands at its source's stopped position, or fails naming the one behind. */
   async #drain(streams: StreamControl): Promise<string> {
     const targetOf = (s: StreamSnapshot) => {
-      const primary = this.#fromPrimaries.find((p) => `${this.#keyspace}/${p.shard}` === s.source)!;
+      const primary = this.#fromPrimaries.find((p) => shardName(p.shard) === s.source)!;
       return this.#cutover.positions.from[primary.ref.alias];
     };
     const deadline = Date.now() + this.#options.waitTimeout;
@@ -275,22 +313,21 @@ export class MigrateJob implements JobPhases {
 
   /** Step 3: the streams stop, and each giving-up primary gets a row per receiving shard at its position. */
   async #recordReverse(streams: StreamControl): Promise<string> {
-    for (const shard of this.#to) this.#undo.push(`restart the streams of ${this.#keyspace}/${shard}`, () => streams.resume(this.#keyspace, shard));
-    await Promise.all(this.#to.map((shard) => streams.pause(this.#keyspace, shard)));
+    for (const shard of this.#to) this.#undo.push(`restart the streams of ${shardName(shard)}`, () => streams.resume(shard.keyspace, shard.shard));
+    await Promise.all(this.#to.map((shard) => streams.pause(shard.keyspace, shard.shard)));
     await Promise.all(this.#toPrimaries.map(async (p) => (this.#cutover.positions.to[p.ref.alias] = await binlogPosition(p.client, p.flavor))));
     const topo = await this.#deps.topo.read();
-    const tables = [...new Set(this.#to.flatMap((t) => shardOf(topo, this.#keyspace, t).sourceShards.flatMap((s) => s.tables)))];
     const flags = this.#options.skipReverseReplication ? BLP_FLAG_DONT_START : '';
     const recorded: string[] = [];
     await Promise.all(this.#fromPrimaries.map(async (p) => {
       const rows: string[] = [];
-      for (const entry of followEntries(this.#keyspace, this.#to, p.shard, tables)) {
-        const feeder = this.#toPrimaries.find((t) => t.shard === entry.shard)!;
+      for (const entry of reverseEntries(topo, this.#pair!, this.#options.reverse, p.shard)) {
+        const feeder = this.#toPrimaries.find((t) => t.shard.keyspace === entry.keyspace && t.shard.shard === entry.shard)!;
         const position = this.#cutover.positions.to[feeder.ref.alias];
         const old = p.rowsBefore.find((r) => r.uid === entry.uid);
         this.#undo.push(`${old ? 'restore' : 'remove'} the stream row uid ${entry.uid} on ${p.ref.alias}`, () => restoreRow(p, entry.uid, old));
         rows.push(populateBlpCheckpoint({ uid: entry.uid, position, timeUpdated: Date.now() / 1000, flags }));
-        recorded.push(`${this.#keyspace}/${entry.shard} -> ${this.#keyspace}/${p.shard} (uid ${entry.uid}) at ${position}`);
+        recorded.push(`${shardName(entry)} -> ${shardName(p.shard)} (uid ${entry.uid}) at ${position}`);
       }
       // One transaction: the shard follows all its new sources or none.
       await p.client.query('recording the reverse streams', ['BEGIN', ...rows, 'COMMIT'].join('; '));

@@ -157,6 +157,8 @@ export interface CutoverStatus {
   /** Shards serving moves from, and to (`keyspace/shard`). */
   from: string[];
   to: string[];
+  /** A vertical split's moved tables (the only ones whose writes stop); empty for a horizontal split (every table). */
+  tables: string[];
   steps: CutoverStep[];
   /** From writes stopped (step 1) to writes allowed (step 5); null until both happened. */
   writePauseMs: number | null;

@@ -74,6 +74,20 @@ describe('SplitStrategy named by a destination (SplitDiff)', () => {
     assert.equal(route([Buffer.from('1')]), -1);
   });
 
+  it('mid-cutover (rdonly and replica moved), SplitClone and SplitDiff find the split through sourceShards', () => {
+    const topo = keyspaceTopology(['-80*', '80-*', '-40', '40-c0', 'c0-']);
+    const entry = (shard: string, uid: number) => ({ uid, keyspace: 'ks', shard, keyRange: shard, tables: ['t'] });
+    for (const d of ['-40', '40-c0', 'c0-']) topo.keyspaces.ks.shards[d] = { servedTypes: ['replica', 'rdonly'], sourceShards: d === '-40' ? [entry('-80', 0)] : d === 'c0-' ? [entry('80-', 1)] : [entry('-80', 0), entry('80-', 1)] };
+    for (const s of ['-80', '80-']) topo.keyspaces.ks.shards[s].servedTypes = ['primary'];
+    const clone = new SplitStrategy('ks', '80-', []).resolveTargets(topo);
+    assert.deepEqual([clone.sources.map((s) => [s.shard, s.uid]), clone.destinations.map((d) => d.shard)], [[['-80', 0], ['80-', 1]], ['-40', '40-c0', 'c0-']]);
+    const diff = new SplitStrategy('ks', 'c0-', [], 'destination').resolveTargets(topo);
+    assert.deepEqual([diff.sources.map((s) => [s.shard, s.uid]), diff.destinations.map((d) => d.shard)], [[['80-', 1]], ['c0-']]);
+    // Without the record (a clone with -skip_set_source_shards), the destinations now serve: refused by name.
+    for (const d of ['-40', '40-c0', 'c0-']) topo.keyspaces.ks.shards[d].sourceShards = [];
+    assert.throws(() => new SplitStrategy('ks', 'c0-', [], 'destination').resolveTargets(topo), /ks\/c0- is serving/);
+  });
+
   it('refuses a serving shard, and a shard no serving shard overlaps', () => {
     assert.throws(() => new SplitStrategy('commerce', '0', [], 'destination').resolveTargets(exampleTopology()), /commerce\/0 is serving/);
     assert.throws(() => new SplitStrategy('ks', '-80', [], 'destination').resolveTargets(keyspaceTopology(['80-*', '-80'])), /no serving shard overlaps it/);

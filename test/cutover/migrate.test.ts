@@ -5,75 +5,33 @@
 process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import { contains, parseShardName } from '../../src/keyrange/keyrange.ts';
 import { uint64KeyspaceId } from '../../src/keyrange/keyspace-id.ts';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
-import { openTopology } from '../../src/topology/server.ts';
-import { JobController } from '../../src/worker/controller.ts';
-import { reached } from '../../src/worker/migrate-job.ts';
-import type { JobRequest, StatusSnapshot } from '../../src/worker/status.ts';
+import type { JobController } from '../../src/worker/controller.ts';
+import type { StatusSnapshot } from '../../src/worker/status.ts';
 import { readTopologyFile, resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { sleep, until } from '../helpers/faults.ts';
 import { connect } from '../../src/sandbox/index.ts';
 import { createAppUser, RoutedLoad } from '../helpers/routed-load.ts';
 import { readRows } from '../helpers/rows.ts';
+import { migrateOn, positionOf, readOnly, runOn, streamsCaughtUp, testDaemon, type TestDaemon } from '../helpers/cutover.ts';
 
 const SHARDS = ['-55', '55-aa', 'aa-'];
 const KSID_COLUMN = 1;
 
 let c: TestCluster;
 
-async function positionOf(port: number): Promise<string> {
-  return `MariaDB/${String((await sql({ port }, 'SELECT @@gtid_binlog_pos AS p'))[0].p)}`;
-}
-
-async function readOnly(port: number): Promise<boolean> {
-  return Number((await sql({ port }, 'SELECT @@GLOBAL.read_only AS r'))[0].r) === 1;
-}
-
 function layout(db: string) {
   return { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: SHARDS.map((shard, instance) => ({ shard, instance, dbName: db })) };
 }
 
-/** A daemon in this process: the streams and the job controller wired as `serve` wires them. */
-async function daemon(topoFile: string): Promise<{ streams: StreamManager; jobs: JobController; close: () => Promise<void> }> {
-  const topo = await openTopology(`file:${topoFile}`);
-  const log = pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'daemon.log'), sync: true }));
-  const streams = new StreamManager({ topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0, log });
-  await streams.open();
-  const jobs = new JobController({ topo, credentials: {}, retryDuration: 60_000, streams }, { level: 'info', destination: pino.destination({ dest: path.join(path.dirname(topoFile), 'jobs.log'), sync: true }) });
-  return { streams, jobs, close: () => streams.close() };
-}
-
-async function migrate(jobs: JobController, servedType: string, options: Record<string, unknown> = {}): Promise<StatusSnapshot> {
-  const request: JobRequest = { command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options: { servedType, ...options } };
-  await jobs.start(request);
-  await jobs.settled();
-  const snap = jobs.snapshot();
-  jobs.reset();
-  return snap;
+function migrate(jobs: JobController, servedType: string, options: Record<string, unknown> = {}): Promise<StatusSnapshot> {
+  return migrateOn(jobs, 'ks', '0', servedType, options);
 }
 
 function served(topo: Awaited<ReturnType<typeof readTopologyFile>>): Record<string, string[]> {
   return Object.fromEntries(Object.entries(topo.keyspaces.ks.shards).map(([name, s]) => [name, s.servedTypes]));
-}
-
-/** Waits until every stream the manager runs stands at (or past) its source primary's position now. */
-async function streamsCaughtUp(streams: StreamManager, topoFile: string): Promise<void> {
-  const topo = await readTopologyFile(topoFile);
-  const portOf = (shard: string) => Object.values(topo.tablets).find((t) => t.shard === shard && t.type === 'primary')!.port;
-  const targets = new Map<string, string>();
-  for (const s of streams.snapshot()) targets.set(s.source, await positionOf(portOf(s.source.split('/')[1])));
-  await until(`streams at their sources' positions: ${JSON.stringify(streams.snapshot().map((s) => [s.source, s.shard, s.state, s.position, s.lastError]))}`, () => {
-    const snaps = streams.snapshot();
-    const failed = snaps.find((s) => s.state === 'error');
-    if (failed) throw new Error(`stream in error: ${failed.lastError}`);
-    return snaps.length > 0 && snaps.every((s) => reached(s.position, targets.get(s.source)!));
-  }, 120_000);
 }
 
 /** Every acknowledged write is on `side` (the union of its tables), and nothing else is; byte for byte. */
@@ -104,7 +62,7 @@ async function assertDestinationsEqualSource(db: string): Promise<void> {
 }
 
 /** A SplitClone 1→3 done under a routed load (still running), its streams caught up in a daemon of this process. */
-async function cloned(db: string, seed: number): Promise<{ topoFile: string; load: RoutedLoad; d: Awaited<ReturnType<typeof daemon>> }> {
+async function cloned(db: string, seed: number): Promise<{ topoFile: string; load: RoutedLoad; d: TestDaemon }> {
   await resetDestinations(c, db);
   // A cutover leaves the side that gave up the primary read-only: the shared instances start writable.
   for (const at of [c.primary, ...c.dests]) await sql(at, 'SET GLOBAL read_only = 0');
@@ -115,7 +73,7 @@ async function cloned(db: string, seed: number): Promise<{ topoFile: string; loa
   load.start(200);
   const clone = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
   assert.equal(clone.state, 'done', clone.error ?? '');
-  const d = await daemon(topoFile);
+  const d = await testDaemon(topoFile);
   await until('streams caught up', () => d.streams.snapshot().length === 3 && d.streams.snapshot().every((s) => s.secondsBehind === 0), 60_000);
   return { topoFile, load, d };
 }
@@ -220,7 +178,19 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
     let unlock: (() => Promise<void>) | null = null;
     const extra: RoutedLoad[] = [];
     try {
-      for (const type of ['rdonly', 'replica']) assert.equal((await migrate(d.jobs, type)).state, 'done');
+      assert.equal((await migrate(d.jobs, 'rdonly')).state, 'done');
+      // Mid-cutover (the destinations serve rdonly, so servedTypes no longer tell them from the source), a SplitDiff of
+      // a destination still finds its split, through sourceShards, and proves it equal. (The load pauses: the diff
+      // stops the rdonly at the destination's checkpoint, which a replica ahead of a running stream is already past.)
+      await load.stop();
+      await streamsCaughtUp(d.streams, topoFile);
+      const diff = await runOn(d.jobs, { command: 'SplitDiff', keyspace: 'ks', shard: '55-aa', options: {} });
+      load.start(200);
+      assert.equal(diff.state, 'done', diff.error ?? '');
+      const acct = diff.tables.find((t) => t.name === 'acct')!.diff!;
+      assert.ok(acct.processed > 0 && acct.matching === acct.processed, acct.summary);
+      console.log(`# SplitDiff ks/55-aa after rdonly moved: ${acct.summary}`);
+      assert.equal((await migrate(d.jobs, 'replica')).state, 'done');
       const topoBefore = await readTopologyFile(topoFile);
       const rowsBefore = await sql(c.primary, 'SELECT source_shard_uid AS uid, HEX(pos) AS pos, flags FROM _vt.blp_checkpoint ORDER BY 1').catch(() => []);
 

@@ -4,12 +4,13 @@
 // refusal comes before any tablet is touched.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import pino from 'pino';
 import { parseJobArgs } from '../../src/cli/args.ts';
+import { targetsFor } from '../../src/http/view-models.ts';
 import type { StreamControl } from '../../src/cutover/stream-control.ts';
 import type { StreamSnapshot } from '../../src/stream/status.ts';
 import { openTopology } from '../../src/topology/server.ts';
@@ -117,17 +118,74 @@ describe('MigrateServedTypes refusals', () => {
     assert.deepEqual(back.after.keyspaces.ks.shards['0'].servedTypes, ALL);
     assert.deepEqual(back.after.keyspaces.ks.shards['-80'].servedTypes, []);
   });
+});
 
-  test('a vertical split is refused by name', async () => {
-    const file = topology({ source: ALL, dests: [] });
-    const topo = JSON.parse((await import('node:fs')).readFileSync(file, 'utf8')) as Topology;
-    topo.keyspaces.other = { servedFrom: { keyspace: 'ks' }, shards: { '0': { servedTypes: [], sourceShards: [{ uid: 0, keyspace: 'ks', shard: '0', keyRange: '-', tables: ['t'] }] } } };
+/** Keyspace `other` servedFrom `ks`, its shard 0 fed by ks/0 with table t (or, `flipped`, ks/0 following it). */
+function verticalTopology(dstServes: string[], flipped = false): string {
+  const file = topology({ source: ALL, dests: [] });
+  const topo = JSON.parse(readFileSync(file, 'utf8')) as Topology;
+  const entry = (keyspace: string) => [{ uid: 0, keyspace, shard: '0', keyRange: '-', tables: ['t'] }];
+  topo.keyspaces.ks.shards['-80'].sourceShards = [];
+  topo.keyspaces.ks.shards['80-'].sourceShards = [];
+  topo.keyspaces.ks.shards['0'].sourceShards = flipped ? entry('other') : [];
+  topo.keyspaces.other = { servedFrom: { keyspace: 'ks' }, shards: { '0': { servedTypes: dstServes as never, sourceShards: flipped ? [] : entry('ks') } } };
+  topo.tablets['zone1-900'] = { keyspace: 'other', shard: '0', type: 'primary', host: '127.0.0.1', port: 9, dbName: 'other', user: 'root' };
+  writeFileSync(file, JSON.stringify(topo));
+  return file;
+}
+
+async function runOn(file: string, keyspace: string, options: Record<string, unknown>, streams?: StreamControl) {
+  const topo = await openTopology(`file:${file}`);
+  const jobs = new JobController({ topo, credentials: {}, streams }, { level: 'silent', destination: pino.destination({ dest: file + '.log', sync: true }) });
+  await jobs.start({ command: 'MigrateServedTypes', keyspace, shard: '0', options });
+  await jobs.settled();
+  return { snap: jobs.snapshot(), after: await topo.read() };
+}
+
+describe('MigrateServedTypes of a vertical split (named by its destination)', () => {
+  test('rdonly and replica move the destination alone, both ways; the source serves on', async () => {
+    const file = verticalTopology([]);
+    const rdonly = await runOn(file, 'other', { servedType: 'rdonly' });
+    assert.equal(rdonly.snap.state, 'done', rdonly.snap.error ?? '');
+    assert.deepEqual(rdonly.snap.sources, ['ks/0']);
+    assert.deepEqual(rdonly.snap.destinations, ['other/0']);
+    assert.deepEqual([rdonly.after.keyspaces.ks.shards['0'].servedTypes, rdonly.after.keyspaces.other.shards['0'].servedTypes], [ALL, ['rdonly']]);
+    assert.equal((await runOn(file, 'other', { servedType: 'rdonly' })).snap.error, 'MigrateServedTypes other/0 rdonly refused: other/0 serve rdonly already');
+    assert.equal((await runOn(file, 'other', { servedType: 'replica', reverse: true })).snap.error, 'MigrateServedTypes --reverse other/0 replica refused: other/0 does not serve replica: it is served from ks/0 already');
+    const back = await runOn(file, 'other', { servedType: 'rdonly', reverse: true });
+    assert.equal(back.snap.state, 'done', back.snap.error ?? '');
+    assert.deepEqual([back.after.keyspaces.ks.shards['0'].servedTypes, back.after.keyspaces.other.shards['0'].servedTypes], [ALL, []]);
+    assert.deepEqual(back.after.keyspaces.other.shards['0'].sourceShards.map((s) => s.shard), ['0']);
+  });
+
+  test('named by its source, primary before replica, --reverse without reverse streams', async () => {
+    const file = verticalTopology([]);
+    const bySource = await runOn(file, 'ks', { servedType: 'rdonly' });
+    assert.equal(bySource.snap.error, 'ks/0 is the source of a vertical split: MigrateServedTypes names a vertical split by its destination (other/0)');
+    const early = await runOn(verticalTopology(['rdonly']), 'other', { servedType: 'primary' }, streamsOf([]));
+    assert.equal(early.snap.error, 'MigrateServedTypes other/0 primary refused: replica is not migrated yet (other/0 do not serve replica); migrate rdonly and replica first');
+    const noReverse = await runOn(verticalTopology(['replica', 'rdonly']), 'other', { servedType: 'primary', reverse: true }, streamsOf([]));
+    assert.equal(noReverse.snap.error, 'MigrateServedTypes --reverse other/0 primary refused: there are no reverse streams (no source shard lists the destinations in sourceShards), so the primary was never migrated');
+    const flipped = verticalTopology(ALL, true);
+    assert.equal((await runOn(flipped, 'ks', { servedType: 'rdonly' })).snap.error, 'ks/0 is the source of a vertical split: MigrateServedTypes names a vertical split by its destination (other/0)');
+    assert.equal((await runOn(flipped, 'other', { servedType: 'primary', reverse: true }, streamsOf([]))).snap.error, 'MigrateServedTypes --reverse other/0 primary refused: the reverse stream other/0 -> ks/0 does not run in this daemon');
+    assert.equal((await runOn(flipped, 'other', { servedType: 'primary' }, streamsOf([]))).snap.error, 'MigrateServedTypes other/0 primary refused: the primary has moved already (ks/0 follows the destinations); --reverse primary moves it back');
+  });
+
+  test('the index form offers a vertical split by its destination, before and after the flip', () => {
+    for (const flipped of [false, true]) {
+      const topo = JSON.parse(readFileSync(verticalTopology(flipped ? ALL : [], flipped), 'utf8')) as Topology;
+      assert.deepEqual(targetsFor('MigrateServedTypes', topo), ['other/0'], `flipped: ${flipped}`);
+    }
+    assert.deepEqual(targetsFor('MigrateServedTypes', JSON.parse(readFileSync(topology({ source: ALL, dests: [] }), 'utf8')) as Topology), ['ks/-80', 'ks/0', 'ks/80-']);
+  });
+
+  test('a destination keyspace with nothing on record is refused, naming what to run', async () => {
+    const file = verticalTopology([]);
+    const topo = JSON.parse(readFileSync(file, 'utf8')) as Topology;
+    topo.keyspaces.other.shards['0'].sourceShards = [];
     writeFileSync(file, JSON.stringify(topo));
-    const topoServer = await openTopology(`file:${file}`);
-    const jobs = new JobController({ topo: topoServer, credentials: {} }, { level: 'silent', destination: pino.destination({ dest: file + '.log', sync: true }) });
-    await jobs.start({ command: 'MigrateServedTypes', keyspace: 'other', shard: '0', options: { servedType: 'rdonly' } });
-    await jobs.settled();
-    assert.equal(jobs.snapshot().error, 'other/0 is part of a vertical split: MigrateServedTypes supports horizontal splits only so far');
+    assert.equal((await runOn(file, 'other', { servedType: 'rdonly' })).snap.error, 'other/0 is not the destination of a vertical split: it lists no shard of ks (which other is servedFrom) in sourceShards, and none lists it (run VerticalSplitClone first, without -skip_set_source_shards)');
   });
 });
 
