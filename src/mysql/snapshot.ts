@@ -16,6 +16,7 @@ import { acquireConnection, TabletError, type PoolConnection } from './connectio
 import { compareGtidLists, parseGtidList } from './gtid.ts';
 import { quoteString } from './sql.ts';
 import type { ConnectionGuard, TabletClient } from './tablet-client.ts';
+import { discardConnection } from './wire/discard.ts';
 
 /** How commits are held back while the readers open their transactions. */
 export type SnapshotLock = 'backup-stage' | 'read-lock';
@@ -114,7 +115,7 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
       heldOpen = false;
       // At once, whatever happened: commits on the tablet wait until this runs.
       // A release that fails (the lock was never taken, say) is made by closing the connection: the server lets go.
-      if (locked && !(await run(held, 'letting commits go on', LOCK_SQL[lock].release).then(() => true, () => false))) held.destroy();
+      if (locked && !(await run(held, 'letting commits go on', LOCK_SQL[lock].release).then(() => true, () => false))) discardConnection(held);
       else held.release();
     }
     const blockedMs = performance.now() - started;
@@ -139,7 +140,7 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
     return { position: `MariaDB/${gtidUnderLock}`, openedAt, blockedMs, lock };
   } finally {
     // The readers go back to their pool in their transactions; after a failure, ended with their connections.
-    for (const c of conns) opened ? c.release() : c.destroy();
+    for (const c of conns) opened ? c.release() : discardConnection(c);
     if (heldOpen) held.release();
   }
 }

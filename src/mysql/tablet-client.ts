@@ -17,6 +17,7 @@ import { loadDataOn } from './wire/infile.ts';
 import { scanRows, type RowSink, type ScanOptions } from './wire/raw-rows.ts';
 import { scanBatches, type BatchScanOptions, type RowBatch } from './row-batches.ts';
 import type { Row } from './sql.ts';
+import { discardConnection } from './wire/discard.ts';
 
 /**
  * How a repeat of a statement is made safe after an attempt whose outcome is unknown (the connection died under it):
@@ -328,7 +329,7 @@ export class Channel {
       throw err;
     } finally {
       if (reusable) conn.release();
-      else conn.destroy();
+      else discardConnection(conn);
     }
   }
 

@@ -13,6 +13,7 @@ import { acquireConnection, TabletError, type Pool, type TabletRef } from './con
 import type { Flavor } from './replication.ts';
 import { quoteString, quoteTable } from './sql.ts';
 import type { Channel, TabletClient } from './tablet-client.ts';
+import { discardConnection } from './wire/discard.ts';
 
 export async function setReadOnly(client: TabletClient, on: boolean): Promise<void> {
   await client.query(on ? 'stopping writes (read_only=1)' : 'allowing writes (read_only=0)', `SET GLOBAL read_only = ${on ? 1 : 0}`);
@@ -162,7 +163,7 @@ function onOwnSession(client: TabletClient, doing: string, statements: string[])
     } catch (err) {
       throw new TabletError(channel.ref, doing, err);
     } finally {
-      conn.destroy();
+      discardConnection(conn);
     }
   });
 }

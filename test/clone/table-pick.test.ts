@@ -75,7 +75,10 @@ describe('SplitStrategy tables', () => {
 
   it('SplitDiff compares what the clone recorded, narrowed by --tables and --exclude-tables', () => {
     const topo = exampleTopology();
-    topo.keyspaces.commerce.shards['80-'].sourceShards = [{ uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: ['corder', 'customer', 'customer_v'] }];
+    // As a clone records it: every destination of the split lists the source (a lone 80- would leave a gap).
+    for (const d of ['-80', '80-']) {
+      topo.keyspaces.commerce.shards[d].sourceShards = [{ uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: ['corder', 'customer', 'customer_v'] }];
+    }
     const diff = (exclude: string[], tables: string[] = []) => {
       const s = new SplitStrategy('commerce', '80-', exclude, 'destination', tables);
       s.resolveTargets(topo);

@@ -105,7 +105,12 @@ describe('shardworker serve', () => {
     await page.goto(d.url + '/');
     await page.selectOption('#form-SplitClone select[name="target"]', 'ks/0');
     await page.click('#form-SplitClone details.options summary');
-    for (const [name, value] of Object.entries(SLOW)) await page.fill(`#form-SplitClone input[name="opt.${name}"]`, String(value));
+    for (const [name, value] of Object.entries(SLOW)) {
+      // Options with a fixed set of values are selects; the rest are inputs.
+      const field = page.locator(`#form-SplitClone [name="opt.${name}"]`);
+      if ((await field.evaluate((el) => el.tagName)) === 'SELECT') await field.selectOption(String(value));
+      else await field.fill(String(value));
+    }
     await Promise.all([page.waitForURL(d.url + '/status'), page.click('#form-SplitClone button[type="submit"]')]);
     await page.waitForSelector('#table-rows tr[data-table="customer"]');
     const width = () => page.$eval('#table-rows tr[data-table="customer"] .fill', (el) => parseFloat((el as HTMLElement).style.width) || 0);

@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import mysql, { type Connection as CoreConnection } from 'mysql2';
 import { acquireConnection, TabletError, type Pool, type PoolConnection, type TabletRef } from '../connection.ts';
 import { codedLength, lastWarnings, MAX_PAYLOAD, maxAllowedPacket, moreLengthBytes, PACKET_HEADER, setPacketHeader } from './packets.ts';
+import { discardConnection } from './discard.ts';
 
 /** MARIADB_CLIENT_STMT_BULK_OPERATIONS, as a bit of the extended (upper 32) capability flags. */
 const BULK_OPERATIONS = 0x4;
@@ -389,7 +390,7 @@ class BulkLane {
     // and their retries take a new connection.
     const conn = this.#conn;
     this.#conn = null;
-    conn.destroy();
+    discardConnection(conn);
     this.#abandon(connectionLost('the bulk connection was closed after a failure on it'));
   }
 }

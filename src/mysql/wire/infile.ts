@@ -9,6 +9,7 @@ import { Readable, type Duplex } from 'node:stream';
 import type { Connection as CoreConnection, ResultSetHeader } from 'mysql2';
 import { TabletError, type Pool, type PoolConnection, type TabletRef } from '../connection.ts';
 import { lastWarnings, MAX_PAYLOAD, maxAllowedPacket, PACKET_HEADER, setPacketHeader } from './packets.ts';
+import { discardConnection } from './discard.ts';
 
 /** Bytes handed to mysql2 at once when a batch does not go as one packet: each piece becomes one protocol packet. */
 const PIECE = 256 * 1024;
@@ -126,6 +127,6 @@ export async function loadDataOn(pool: Pool, ref: TabletRef, doing: string, sql:
   } finally {
     // A failed load may leave the connection mid-protocol: never hand it to the next batch.
     if (healthy) conn.release();
-    else conn.destroy();
+    else discardConnection(conn);
   }
 }

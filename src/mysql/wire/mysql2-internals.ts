@@ -59,10 +59,10 @@ export const MYSQL2_INTERNALS: readonly Mysql2Internal[] = [
     present: (p) => fn(p.connection.packetParser, 'execute'),
   },
   {
-    name: 'Connection.stream (the socket, with pause and resume)',
+    name: 'Connection.stream (the socket, with pause, resume and destroy)',
     where: 'lib/base/connection.js',
-    usedBy: 'mysql/wire/row-framer.ts, mysql/wire/direct-reads.ts, mysql/wire/binlog/dump-connection.ts',
-    present: (p) => fn(p.connection.stream, 'pause') && fn(p.connection.stream, 'resume'),
+    usedBy: 'mysql/wire/row-framer.ts, mysql/wire/direct-reads.ts, mysql/wire/discard.ts, mysql/wire/binlog/dump-connection.ts',
+    present: (p) => fn(p.connection.stream, 'pause') && fn(p.connection.stream, 'resume') && fn(p.connection.stream, 'destroy'),
   },
   {
     name: 'Connection.addCommand, write and sequenceId',

@@ -10,6 +10,7 @@ import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './b
 import { codedLength, moreLengthBytes } from './packets.ts';
 import { RowFramer, type FramedConnection } from './row-framer.ts';
 import type { Row } from '../sql.ts';
+import { discardConnection } from './discard.ts';
 
 /**
  * One row, as offsets into the packet that carried it. Valid only during the call it is passed to: the next row
@@ -309,6 +310,6 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
     if (opts.arena) (row as RawRow | null)?.release(opts.arena);
     core.removeListener('error', connectionError);
     if (finished) conn.release();
-    else conn.destroy();
+    else discardConnection(conn);
   }
 }
