@@ -304,22 +304,26 @@ function expectedOnPage(v: StatusView): unknown {
   };
 }
 
-/** A diff with every card of the page filled in: streams, throttle, cutover, waits, retries, snapshot, locks. */
+/**
+ * A diff with every card of the page filled in: streams, throttle, cutover, waits, retries, snapshot, locks. Every
+ * text differs between running and ended, so that a piece the script leaves alone shows stale.
+ */
 function everything(ended: boolean, replicas: boolean): StatusSnapshot {
   const s = diffSnapshot(ended);
   return {
     ...s,
+    sources: ended ? [...s.sources, 'zone1-102'] : s.sources,
     waits: ended ? [] : ['zone1-200: thread 42 has waited 7 s: Waiting for table metadata lock'],
     retries: { total: ended ? 3 : 1, byTablet: ended ? { 'zone1-200': 2, 'zone1-101': 1 } : { 'zone1-200': 1 } },
-    locks: { names: ['shard commerce/-80'], holder: { host: 'db-worker-1', pid: 4242, jobId: 'j1', since: s.startedAt ?? '' } },
+    locks: { names: ended ? ['shard commerce/-80', 'shard commerce/0'] : ['shard commerce/-80'], holder: { host: 'db-worker-1', pid: 4242, jobId: 'j1', since: s.startedAt ?? '' } },
     snapshot: { openedAt: s.startedAt ?? '', closedAt: ended ? s.endedAt : null, ageSeconds: ended ? 10 : 5.5, position: 'MariaDB/0-100-42', tablets: [{ tablet: 'zone1-101', position: 'MariaDB/0-100-42', openedAt: s.startedAt ?? '', commitsHeldMs: 4.1 }] },
     control: {
-      paused: false, pausedSince: null, pausedSecondsTotal: 1.25, throttled: !ended, throttleReason: ended ? null : 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
-      throttledSince: ended ? null : '2026-11-23T19:00:03.000Z', throttledSecondsTotal: 4.5, lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
-      maxTps: ended ? 20 : 0, maxReplicationLagSeconds: 2, replicas: replicas ? [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: ended ? null : 3.2, error: ended ? 'no answer' : null }] : [], holding: null,
+      paused: false, pausedSince: null, pausedSecondsTotal: ended ? 2.5 : 1.25, throttled: !ended, throttleReason: ended ? null : 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      throttledSince: ended ? null : '2026-11-23T19:00:03.000Z', throttledSecondsTotal: ended ? 6 : 4.5, lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      maxTps: ended ? 20 : 0, maxReplicationLagSeconds: ended ? 3 : 2, replicas: replicas ? [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: ended ? null : 3.2, error: ended ? 'no answer' : null }] : [], holding: null,
     },
     cutover: {
-      servedType: 'primary', reverse: false, from: ['commerce/0'], to: ['commerce/-80', 'commerce/80-'], tables: [],
+      servedType: 'primary', reverse: false, from: ['commerce/0'], to: ['commerce/-80', 'commerce/80-'], tables: ended ? ['corder'] : [],
       steps: ['stop writes', 'flip the topology'].map((name, i) => ({ name, state: ended || i === 0 ? 'done' : 'running', detail: ended || i === 0 ? `detail ${i + 1}` : null, ms: ended || i === 0 ? 10 * (i + 1) : null })),
       writePauseMs: ended ? 312 : null,
       positions: { from: { 'zone1-100': 'MariaDB/0-100-42' }, to: ended ? { 'zone1-200': 'MariaDB/0-200-7' } : {} },
