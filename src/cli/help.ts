@@ -43,7 +43,7 @@ ${GLOBAL}
 export const SERVE_HELP = `Usage: shardworker serve --topo file:topo.json [--host H] [--port P] [--db-credentials-file F]
          [--stream-tablet-type replica|rdonly|primary] [--on-ddl stop|exec]
 
-Serves the status pages (/, /status), the JSON API (/api/status, POST /api/jobs, /api/cancel, /api/reset,
+Serves the status pages (/, /status), the JSON API (/api/status, /api/status/view, POST /api/jobs, /api/cancel, /api/reset,
 /api/pause, /api/resume, /api/tune, /api/streams/stop, /api/streams/start), /metrics and /healthz. One job runs at a time. Beside it, one stream per
 destination shard and source shard in the topology's sourceShards carries the source's writes over from the
 destination's _vt.blp_checkpoint row (unless the row says DontStart); streams start when a clone ends and

@@ -6,7 +6,7 @@ import { isReadOnlyMethod } from './guards.ts';
 export type Access =
   /** Anyone: liveness, and the login page itself. */
   | 'open'
-  /** Pages, /api/status and /metrics: open with --public-status, otherwise a session cookie or the token. */
+  /** Pages, /api/status (and /api/status/view) and /metrics: open with --public-status, otherwise a session cookie or the token. */
   | 'read'
   /** POST /api/*: the token as `Authorization: Bearer`. */
   | 'api-write'

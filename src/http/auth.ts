@@ -2,7 +2,7 @@
 // - the API takes the token as `Authorization: Bearer <token>`;
 // - people log in once with the token (GET/POST /login) and get a session cookie; every form carries the session's
 //   CSRF token, checked when the form is posted;
-// - read-only pages, /api/status and /metrics need the cookie or the token unless --public-status;
+// - read-only pages, /api/status, /api/status/view and /metrics need the cookie or the token unless --public-status;
 // - /healthz is always open.
 // Without a token the app has none of this (the CLI then listens on loopback only).
 

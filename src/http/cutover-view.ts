@@ -1,5 +1,5 @@
 // The status page's cutover card (MigrateServedTypes): its steps as they happen, then the write pause and the
-// positions. Pure; views/partials/status-script.eta draws the same from /api/status while the job runs.
+// positions. Pure; part of view-models.ts's StatusView, which the page's script places while the job runs.
 
 import type { CutoverStatus } from '../worker/status.ts';
 
@@ -7,7 +7,8 @@ export interface CutoverView {
   title: string;
   steps: Array<{ name: string; state: string; stateClass: string; took: string; detail: string }>;
   writePause: string;
-  positions: Array<{ side: string; alias: string; position: string }>;
+  /** `writes stopped at zone1-100: ` and the position that follows it. */
+  positions: Array<{ label: string; position: string }>;
 }
 
 export function cutoverView(c: CutoverStatus): CutoverView {
@@ -19,8 +20,8 @@ export function cutoverView(c: CutoverStatus): CutoverView {
     })),
     writePause: c.writePauseMs === null ? (c.servedType === 'primary' ? '—' : 'none (reads only)') : `${c.writePauseMs} ms`,
     positions: [
-      ...Object.entries(c.positions.from).map(([alias, position]) => ({ side: 'writes stopped at', alias, position })),
-      ...Object.entries(c.positions.to).map(([alias, position]) => ({ side: 'reverse streams from', alias, position })),
+      ...Object.entries(c.positions.from).map(([alias, position]) => ({ label: `writes stopped at ${alias}: `, position })),
+      ...Object.entries(c.positions.to).map(([alias, position]) => ({ label: `reverse streams from ${alias}: `, position })),
     ],
   };
 }

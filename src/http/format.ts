@@ -1,6 +1,5 @@
-// Pure formatting for the pages: durations, percents, row counts, rates.
-// The status page's inline script repeats these few lines in the browser (views/partials/status-script.eta);
-// test/http/browser.test.ts checks both give the same text.
+// Pure formatting for the pages: durations, percents, row counts, rates. The only formatting of the status page:
+// its script places the texts GET /api/status/view sends (view-models.ts) and formats nothing itself.
 
 /** Shown where a figure is unknown (an ETA before 1% is copied, a rate of a view). */
 export const UNKNOWN = '—';

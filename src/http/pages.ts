@@ -1,5 +1,6 @@
-// The HTML routes: the index with its forms, the status page, and the plain forms that cancel and reset.
-// Templates live in views/; the data they print comes from view-models.ts.
+// The HTML routes: the index with its forms, the status page (and GET /api/status/view, the view it renders from,
+// which its script polls), and the plain forms that cancel and reset. Templates live in views/; the data they print
+// comes from view-models.ts.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { JobConflictError } from '../worker/job-control.ts';
@@ -7,9 +8,21 @@ import { OptionError } from '../worker/options.ts';
 import type { Topology } from '../topology/types.ts';
 import { routeSchemas, SchemaError } from './schemas.ts';
 import { UnknownTargetError, optionValuesOf, requestFromForm, startJob } from './start-job.ts';
-import { indexView, statusView, type Submission } from './view-models.ts';
+import { EMPTY_ROW, indexView, statusView, type StatusView, type Submission } from './view-models.ts';
 import type { RouteDeps } from './app.ts';
-import { streamRows } from './streams.ts';
+import type { WatchedStatus } from './status-cache.ts';
+import { EMPTY_STREAM_ROW } from './stream-view.ts';
+
+/** The status page's view of a snapshot, and the JSON of it: made once per snapshot for the page and the route. */
+interface MadeView {
+  view: StatusView;
+  json: string;
+}
+
+function makeView(s: WatchedStatus): MadeView {
+  const view = statusView(s);
+  return { view, json: JSON.stringify(view) };
+}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -61,9 +74,17 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
   app.get('/status', { schema: routeSchemas.status }, async (request, reply) => {
     const auth = deps.pageAuth(request);
     deps.snapshot(); // seen by the metrics
-    const html = await deps.made(`page:status|${auth.enabled}|${auth.loggedIn}|${auth.csrf ?? ''}`, (s) =>
-      app.view('status.eta', { ...statusView(s), streams: streamRows(s.streams), auth }));
+    const { view } = deps.made('view', makeView);
+    const html = await deps.made(`page:status|${auth.enabled}|${auth.loggedIn}|${auth.csrf ?? ''}`, () =>
+      app.view('status.eta', { ...view, emptyRow: EMPTY_ROW, emptyStreamRow: EMPTY_STREAM_ROW, auth }));
     return reply.type('text/html; charset=utf-8').send(html);
+  });
+
+  // What the status page's script polls: the same view, as JSON, made once per snapshot whoever asks. A GET, so
+  // access.ts makes it a read like /api/status (a session or the token unless --public-status; 401 without).
+  app.get('/api/status/view', { schema: routeSchemas.apiStatusView }, async (_request, reply) => {
+    deps.snapshot(); // seen by the metrics
+    return reply.type('application/json; charset=utf-8').send(deps.made('view', makeView).json);
   });
 
   app.post('/cancel', { schema: routeSchemas.postCancelForm }, async (_request, reply) => {

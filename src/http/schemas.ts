@@ -133,6 +133,13 @@ const statusSnapshot = {
   },
 } as const;
 
+/** docs/http-api.md "GET /api/status/view": view-models.ts StatusView, sent as made (no serializer runs on it). */
+const statusView = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['job', 'startedAtIso', 'elapsed', 'tables', 'totals', 'streams', 'cutover', 'control', 'live'],
+} as const;
+
 export const routeSchemas = {
   index: { summary: 'index: the current job and a form per command', response: { 200: html } },
   postJobForm: {
@@ -144,6 +151,7 @@ export const routeSchemas = {
   postCancelForm: { summary: 'cancel the running job, then 303 to /status', response: { 303: redirect } },
   postResetForm: { summary: 'clear an ended job, then 303 to /status', response: { 303: redirect } },
   apiStatus: { summary: 'the status snapshot', response: { 200: statusSnapshot } },
+  apiStatusView: { summary: 'what /status shows, formatted (view-models.ts StatusView): the page\'s script places it as is', response: { 200: statusView } },
   apiPause: {
     summary: 'hold the running copy or diff (it keeps its tablets and snapshot)',
     response: { 200: { type: 'object', properties: { paused: { type: 'boolean' }, changed: { type: 'boolean' } } }, 409: errorReply },

@@ -1,11 +1,10 @@
 // The streams on the HTTP side (DESIGN.md "Filtered replication", Watching and control): `POST /api/streams/stop`
-// and `/start`, the rows of the streams table on /status, and the per-stream metrics. Renders and forwards only:
-// the stream manager does the work.
+// and `/start`, and the per-stream metrics; the streams table on /status is stream-view.ts's. Forwards only: the
+// stream manager does the work.
 
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import type { StreamSnapshot } from '../stream/status.ts';
-import { formatCount, formatDuration, formatRate } from './format.ts';
 import { RequestError } from './request-error.ts';
 
 /** What the app needs of the daemon's streams. */
@@ -14,8 +13,6 @@ export interface StreamControl {
   stop(keyspace: string, shard: string): Promise<StreamSnapshot[]>;
   start(keyspace: string, shard: string): Promise<StreamSnapshot[]>;
 }
-
-const UNKNOWN = '\u2014';
 
 const targetBody = {
   type: 'object',
@@ -47,49 +44,6 @@ export function registerStreamRoutes(app: FastifyInstance, streams: StreamContro
     });
   route('stop');
   route('start');
-}
-
-/** One line of the streams table; views/partials/status-script.eta draws the same from /api/status. */
-export interface StreamRow {
-  destination: string;
-  source: string;
-  sourceTablet: string;
-  state: string;
-  stateClass: string;
-  /** `held by SplitDiff job …` while a diff holds the stream stopped, else empty. */
-  held: string;
-  /** The daemon holding the stream's lock: `pid P on H`, `(this daemon)` after it when it is this one. */
-  owner: string;
-  position: string;
-  behind: string;
-  transactions: string;
-  rows: string;
-  rate: string;
-  lastError: string;
-}
-
-export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {
-  return streams.map((s) => ({
-    destination: `${s.keyspace}/${s.shard}`,
-    source: s.source,
-    sourceTablet: s.sourceTablet ?? UNKNOWN,
-    state: s.state,
-    stateClass: `state-${s.state}`,
-    held: s.heldBy ? `held by ${s.heldBy}` : '',
-    owner: describeStreamOwner(s),
-    position: s.position ?? UNKNOWN,
-    behind: formatDuration(s.secondsBehind),
-    transactions: formatCount(s.transactionsApplied),
-    rows: formatCount(s.rowsApplied),
-    rate: formatRate(s.rowsPerSecond),
-    lastError: s.lastError ?? '',
-  }));
-}
-
-/** views/partials/status-script.eta says the same from /api/status. */
-export function describeStreamOwner(s: StreamSnapshot): string {
-  if (!s.owner) return UNKNOWN;
-  return `pid ${s.owner.pid} on ${s.owner.host}${s.owner.here ? ' (this daemon)' : ''}`;
 }
 
 /** Per-stream gauges, read from the streams' snapshots when scraped. */

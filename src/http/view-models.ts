@@ -1,12 +1,15 @@
 // What the pages show, computed from a status snapshot and the topology: plain data the templates print as is.
-// Pure: no Fastify, no I/O.
+// The status page's view (StatusView) is also what GET /api/status/view sends its script, which only places it: every
+// text on that page is formatted here, once. Pure: no Fastify, no I/O.
 
 import { isRequired, optionsFor, type OptionDef } from '../worker/options.ts';
 import {
   COMMANDS, ENDED_STATES, type CommandName, type DiffExampleStatus, type StatusSnapshot, type TableDiffStatus, type TableStatus,
 } from '../worker/status.ts';
+import type { StreamSnapshot } from '../stream/status.ts';
 import type { Topology } from '../topology/types.ts';
 import { cutoverView, type CutoverView } from './cutover-view.ts';
+import { streamRows, type StreamRow } from './stream-view.ts';
 import { UNKNOWN, formatCount, formatDuration, formatPercent, formatRate, formatSize, formatTime, progressFraction } from './format.ts';
 
 /** Prefix of the option fields' names in the index forms: `opt.chunkCount`. */
@@ -213,8 +216,10 @@ export interface TableRow {
   /** Bar width in percent, 0..100. */
   width: number;
   percent: string;
-  copied: string;
-  estimated: string;
+  /** The bar's accessible name: `progress of customer`. */
+  progressLabel: string;
+  /** `copied / estimated` (`read / estimated` for a diff): `420,000 / 1,000,000`. */
+  rows: string;
   chunks: string;
   rate: string;
   eta: string;
@@ -255,6 +260,8 @@ export interface DiffView {
   /** `diff-ok` (green) or `diff-bad` (red). */
   cls: string;
   finished: boolean;
+  /** `diffing… ` before the summary while the diff runs, else ''. */
+  running: string;
   summary: string;
   /** `checked 1,000`, `matching 998`, …, `by primary key`. */
   counts: Array<{ cls: string; text: string }>;
@@ -280,8 +287,11 @@ export function diffView(d: TableDiffStatus): DiffView {
     const rest = d[kind] - examples.length;
     return { kind, title: `${label}: ${formatCount(d[kind])}`, examples, more: rest > 0 ? `… and ${formatCount(rest)} more` : '' };
   });
-  return { clean, cls: clean ? 'diff-ok' : 'diff-bad', finished: d.finished, summary: d.summary, counts, kinds };
+  return { clean, cls: clean ? 'diff-ok' : 'diff-bad', finished: d.finished, running: d.finished ? '' : 'diffing… ', summary: d.summary, counts, kinds };
 }
+
+const progressLabel = (name: string) => `progress of ${name}`;
+const rowsText = (copied: number, estimated: number) => `${formatCount(copied)} / ${formatCount(estimated)}`;
 
 function tableRow(t: TableStatus): TableRow {
   const view = t.kind === 'view';
@@ -293,8 +303,8 @@ function tableRow(t: TableStatus): TableRow {
     stateClass: stateClass(t.state),
     width: Math.round(fraction * 1000) / 10,
     percent: formatPercent(fraction),
-    copied: view ? UNKNOWN : formatCount(t.rowsCopied),
-    estimated: view ? UNKNOWN : formatCount(t.rowsEstimated),
+    progressLabel: progressLabel(t.name),
+    rows: view ? `${UNKNOWN} / ${UNKNOWN}` : rowsText(t.rowsCopied, t.rowsEstimated),
     chunks: view ? UNKNOWN : `${formatCount(t.chunksDone)}/${formatCount(t.chunksTotal)}`,
     rate: view ? UNKNOWN : formatRate(t.rowsPerSecond),
     eta: view ? UNKNOWN : formatDuration(t.etaSeconds),
@@ -308,15 +318,17 @@ export interface StatusView {
   job: JobSummary;
   startedAt: string;
   endedAt: string;
-  /** The raw timestamps, for the page's script. */
+  /** The raw start time: the page's script reloads the page when another job started. */
   startedAtIso: string;
   endedAtIso: string;
+  /** Up to the end, or to when the view was made while the job runs. */
   elapsed: string;
   /** The rows column's heading: a diff job reads its rows, a clone copies them. */
-  rowsLabel: string;
+  rowsHeading: string;
   options: Array<{ name: string; value: string }>;
-  sources: string[];
-  destinations: string[];
+  /** The tablets, comma-separated, or `—`. */
+  sources: string;
+  destinations: string;
   /** Transient failures retried: `none`, or the count and where. */
   retries: string;
   /** The shard locks the job holds and the daemon holding them, or `—`. */
@@ -327,13 +339,15 @@ export interface StatusView {
   snapshot: string;
   tables: TableRow[];
   totals: TableRow;
-  /** The row the page's script clones for each table. */
-  emptyRow: TableRow;
-  log: string[];
+  /** The recent log lines, one per line. */
+  log: string;
+  streams: StreamRow[];
   /** A MigrateServedTypes job's steps, pause and positions. */
   cutover: CutoverView | null;
   /** A copy's or diff's pause, throttle and tuning (the Controls card). */
   control: ControlView | null;
+  /** Whether the page keeps polling: the job has not ended, or streams run on after it. */
+  live: boolean;
 }
 
 export interface ControlView {
@@ -347,11 +361,13 @@ export interface ControlView {
   maxTps: string;
   maxReplicationLag: string;
   replicas: string[];
+  /** `none in the topology` when there are no replicas, else ''. */
+  noReplicas: string;
   paused: boolean;
   running: boolean;
 }
 
-/** The Controls card (status-script.eta's renderControl draws the same from the JSON). */
+/** The Controls card. */
 export function controlView(s: StatusSnapshot): ControlView | null {
   const c = s.control;
   if (!c) return null;
@@ -367,13 +383,15 @@ export function controlView(s: StatusSnapshot): ControlView | null {
     maxTps: c.maxTps > 0 ? `${c.maxTps} per destination` : 'unlimited',
     maxReplicationLag: c.maxReplicationLagSeconds > 0 ? `${c.maxReplicationLagSeconds} s` : 'none',
     replicas: c.replicas.map((r) => `${r.tablet} (${r.shard}): ${r.lagSeconds === null ? `unknown${r.error ? ` — ${r.error}` : ''}` : `${r.lagSeconds.toFixed(1)} s behind`}`),
+    noReplicas: c.replicas.length === 0 ? 'none in the topology' : '',
     paused: c.paused,
     running: !ENDED_STATES.has(s.state) && s.state !== 'not started',
   };
 }
 
-const EMPTY_ROW: TableRow = {
-  name: '', kind: '', state: '', stateClass: '', width: 0, percent: '', copied: '', estimated: '', chunks: '', rate: '', eta: '', note: '', diff: null,
+/** The rows the page's `<template>` holds, for its script to fill in for each table. */
+export const EMPTY_ROW: TableRow = {
+  name: '', kind: '', state: '', stateClass: '', width: 0, percent: '', progressLabel: '', rows: '', chunks: '', rate: '', eta: '', note: '', diff: null,
 };
 
 /** Whether a job reads rows to compare them rather than copying them. */
@@ -396,7 +414,7 @@ export function retriesText(s: StatusSnapshot): string {
 
 /**
  * `held 1m 5s: zone1-100 at MariaDB/0-1-42 (commits held 4.1 ms)`, `let go after 2m` once the job ended, or `—`
- * (no consistent snapshot). The page's script writes the same (status-script.eta).
+ * (no consistent snapshot).
  */
 export function snapshotText(s: StatusSnapshot): string {
   const snap = s.snapshot;
@@ -405,24 +423,30 @@ export function snapshotText(s: StatusSnapshot): string {
   return `${snap.closedAt ? 'let go after' : 'held'} ${formatDuration(snap.ageSeconds)}: ${tablets}`;
 }
 
-/** The status page, from one snapshot; `now` (ms) measures the elapsed time of a running job. */
-export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusView {
+const listText = (items: readonly string[]) => (items.length ? items.join(', ') : UNKNOWN);
+
+/**
+ * The status page, from one snapshot of the job and the streams; `now` (ms) measures the elapsed time of a running
+ * job. Both the page's first render (status.eta) and GET /api/status/view (for its script) are this.
+ */
+export function statusView(s: StatusSnapshot & { streams: readonly StreamSnapshot[] }, now: number = Date.now()): StatusView {
   const allDone = s.state === 'done';
+  const job = summary(s);
   const started = s.startedAt ? Date.parse(s.startedAt) : NaN;
   const ended = s.endedAt ? Date.parse(s.endedAt) : now;
   const totalsFraction = progressFraction(s.totals.rowsCopied, s.totals.rowsEstimated, allDone);
   return {
     title: s.job ? `${s.job.command} ${s.job.keyspace}/${s.job.shard} — shardworker` : 'status — shardworker',
-    job: summary(s),
+    job,
     startedAt: formatTime(s.startedAt),
     endedAt: formatTime(s.endedAt),
     startedAtIso: s.startedAt ?? '',
     endedAtIso: s.endedAt ?? '',
     elapsed: Number.isNaN(started) ? UNKNOWN : formatDuration((ended - started) / 1000),
-    rowsLabel: isDiffCommand(s.job?.command) ? 'rows read' : 'rows copied',
+    rowsHeading: `${isDiffCommand(s.job?.command) ? 'rows read' : 'rows copied'} / estimated`,
     options: Object.entries(s.job?.options ?? {}).map(([name, value]) => ({ name, value: optionText(value) })),
-    sources: s.sources,
-    destinations: s.destinations,
+    sources: listText(s.sources),
+    destinations: listText(s.destinations),
     retries: retriesText(s),
     waits: s.waits ?? [],
     snapshot: snapshotText(s),
@@ -437,15 +461,16 @@ export function statusView(s: StatusSnapshot, now: number = Date.now()): StatusV
       stateClass: stateClass(s.state),
       width: Math.round(totalsFraction * 1000) / 10,
       percent: formatPercent(totalsFraction),
-      copied: formatCount(s.totals.rowsCopied),
-      estimated: formatCount(s.totals.rowsEstimated),
+      progressLabel: progressLabel('total'),
+      rows: rowsText(s.totals.rowsCopied, s.totals.rowsEstimated),
       chunks: `${formatCount(s.tables.reduce((n, t) => n + t.chunksDone, 0))}/${formatCount(s.tables.reduce((n, t) => n + t.chunksTotal, 0))}`,
       rate: formatRate(s.totals.rowsPerSecond),
       eta: formatDuration(s.totals.etaSeconds),
       note: '',
       diff: null,
     },
-    emptyRow: EMPTY_ROW,
-    log: s.log,
+    log: s.log.join('\n'),
+    streams: streamRows(s.streams),
+    live: !job.ended || s.streams.length > 0,
   };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../src/http/app.ts';
-import { optionDefaultText } from '../../src/http/view-models.ts';
+import { optionDefaultText, statusView, type StatusView } from '../../src/http/view-models.ts';
 import { OPTION_DEFS, optionsFor } from '../../src/worker/options.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
@@ -73,6 +73,50 @@ describe('GET /api/status', () => {
     const { app } = await appWith();
     const res = await app.inject({ method: 'GET', url: '/api/status' });
     assert.deepEqual(res.json(), { ...idleSnapshot(), streams: [] });
+  });
+});
+
+describe('GET /api/status/view', () => {
+  test('is the view /status renders from, as JSON: formatted texts, widths, classes, diff lines', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = endedSnapshot('error', 'it <b>failed</b>'); // ended: the elapsed time does not move
+    const res = await app.inject({ method: 'GET', url: '/api/status/view' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    const view = res.json() as StatusView;
+    assert.deepEqual(view, JSON.parse(JSON.stringify(statusView({ ...jobs.current, streams: [] }))));
+    assert.deepEqual(view.job, {
+      state: 'error', stateClass: 'state-error', running: false, ended: true, command: 'SplitClone', target: 'commerce/0', percent: '20.8%',
+      progressVerb: 'copied', eta: '2h 03m', error: 'it <b>failed</b>',
+    });
+    assert.deepEqual([view.startedAtIso, view.endedAt, view.elapsed, view.sources, view.destinations, view.rowsHeading, view.retries, view.live],
+      ['2026-11-23T19:00:00.000Z', '2026-11-23 19:02:05 UTC', '2m 05s', 'zone1-101', 'zone1-200, zone1-300', 'rows copied / estimated', 'none', false]);
+    const customer = view.tables[0];
+    assert.deepEqual([customer.width, customer.percent, customer.rows, customer.rate, customer.eta, customer.chunks, customer.stateClass, customer.progressLabel],
+      [42, '42.0%', '420,000 / 1,000,000', '52,000 rows/s', '1m 05s', '4/10', 'state-copying', 'progress of customer']);
+    assert.equal(view.tables[2].rows, '— / —', 'a view has no rows');
+    assert.equal(view.totals.rows, '420,010 / 2,010,010');
+    assert.equal(view.log, '2026-11-23T19:00:00.000Z job SplitClone commerce/0 started\ncopying customer <chunk 5/10>');
+    assert.deepEqual([view.streams, view.cutover, view.control], [[], null, null]);
+    assert.ok(!('emptyRow' in view), 'only what the page shows');
+
+    // The page prints the same strings (escaped).
+    const html = (await app.inject({ method: 'GET', url: '/status' })).body;
+    assert.match(html, /id="elapsed">2m 05s</);
+    assert.match(html, /id="error">it &lt;b&gt;failed&lt;\/b&gt;</);
+    assert.match(html, /data-live="false"/);
+  });
+
+  test('a diff\'s lines: running text, counts, examples; live while it runs', async () => {
+    const { app, jobs } = await appWith();
+    jobs.current = diffSnapshot();
+    const view = (await app.inject({ method: 'GET', url: '/api/status/view' })).json() as StatusView;
+    const corder = view.tables.find((t) => t.name === 'corder');
+    assert.equal(corder?.diff?.running, 'diffing… ');
+    assert.equal(corder?.diff?.cls, 'diff-bad');
+    assert.deepEqual(corder?.diff?.kinds.map((k) => k.title), ['mismatched: 1', 'extra on source: 7']);
+    assert.equal(view.rowsHeading, 'rows read / estimated');
+    assert.equal(view.live, true);
   });
 });
 
@@ -645,7 +689,7 @@ describe('other routes', () => {
   test('every route of the contract is there', async () => {
     const { app } = await appWith();
     await app.ready();
-    for (const [method, url] of [['GET', '/'], ['POST', '/jobs'], ['GET', '/status'], ['POST', '/cancel'], ['POST', '/reset'], ['GET', '/api/status'],
+    for (const [method, url] of [['GET', '/'], ['POST', '/jobs'], ['GET', '/status'], ['POST', '/cancel'], ['POST', '/reset'], ['GET', '/api/status'], ['GET', '/api/status/view'],
       ['POST', '/api/jobs'], ['POST', '/api/cancel'], ['POST', '/api/reset'], ['GET', '/metrics'], ['GET', '/healthz']] as const) {
       assert.ok(app.hasRoute({ method, url }), `${method} ${url}`);
     }

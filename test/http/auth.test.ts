@@ -290,6 +290,7 @@ const READ_ROUTES: Array<{ url: string; page: boolean }> = [
   { url: '/', page: true },
   { url: '/status', page: true },
   { url: '/api/status', page: false },
+  { url: '/api/status/view', page: false },
   { url: '/metrics', page: false },
 ];
 
@@ -377,7 +378,7 @@ describe('access policy, sessions, secrets', () => {
   test('accessOf: open, read, api-write, form-write; anything new is guarded', () => {
     const cases: Array<[string, string, string]> = [
       ['GET', '/healthz', 'open'], ['GET', '/login', 'open'], ['POST', '/login', 'open'], ['HEAD', '/healthz', 'open'],
-      ['GET', '/', 'read'], ['GET', '/status', 'read'], ['GET', '/api/status', 'read'], ['GET', '/metrics', 'read'], ['GET', '/anything-new', 'read'],
+      ['GET', '/', 'read'], ['GET', '/status', 'read'], ['GET', '/api/status', 'read'], ['GET', '/api/status/view', 'read'], ['GET', '/metrics', 'read'], ['GET', '/anything-new', 'read'],
       ['POST', '/api/jobs', 'api-write'], ['POST', '/api/cancel', 'api-write'], ['DELETE', '/api/jobs', 'api-write'], ['POST', '/api/new', 'api-write'],
       ['POST', '/jobs', 'form-write'], ['POST', '/cancel', 'form-write'], ['POST', '/reset', 'form-write'], ['POST', '/logout', 'form-write'],
       ['PUT', '/status', 'form-write'], ['OPTIONS', '/', 'form-write'], ['POST', '/healthz', 'form-write'],

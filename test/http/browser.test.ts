@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { buildApp } from '../../src/http/app.ts';
-import { formatCount, formatDuration, formatPercent, formatRate, formatTime } from '../../src/http/format.ts';
-import { diffView } from '../../src/http/view-models.ts';
+import type { StatusView } from '../../src/http/view-models.ts';
+import type { StatusSnapshot } from '../../src/worker/status.ts';
 import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts';
 import { FakeJobs, TOPOLOGY, diffSnapshot, splitCloneSimulation, splitDiffSimulation } from './fake-jobs.ts';
+import { FakeStreams } from './fake-streams.ts';
 
 /** The app on a free loopback port with `jobs`, a browser page on it, and a screenshot dir; all closed after `t`. */
 async function serveInBrowser(t: TestContext, jobs: FakeJobs, shotPrefix: string) {
@@ -94,28 +95,8 @@ test('start a SplitClone from the index and watch /status reach done', { skip: m
   assert.equal(await page.innerText('#tables'), polled);
   assert.equal(await page.innerText('dl.facts'), polledFacts);
 
-  // The page's formatting agrees with src/http/format.ts.
-  const durations = [0, 0.5, 45, 59.6, 65, 3599, 3600, 7380, 86400, 93600, -3, null, NaN];
-  const counts = [0, 999, 1000, 1234567, -1234, 1234.6, null];
-  const percents = [0, 0.0001, 0.42, 0.58, 0.9999, 1, 1.5, NaN];
-  const rates = [0, 0.25, 3.5, 10, 52000.4, null];
-  const inPage = await page.evaluate(({ durations, counts, percents, rates }) => {
-    const f = (window as unknown as { shardworkerFormat: Record<string, (x: unknown) => string> }).shardworkerFormat;
-    return {
-      durations: durations.map((x) => f.duration(x)),
-      counts: counts.map((x) => f.count(x)),
-      percents: percents.map((x) => f.percent(x)),
-      rates: rates.map((x) => f.rate(x)),
-      time: f.time('2026-11-23T19:00:00.000Z'),
-    };
-  }, { durations, counts, percents, rates });
-  assert.deepEqual(inPage, {
-    durations: durations.map(formatDuration),
-    counts: counts.map(formatCount),
-    percents: percents.map(formatPercent),
-    rates: rates.map(formatRate),
-    time: formatTime('2026-11-23T19:00:00.000Z'),
-  });
+  // What the script drew last is what GET /api/status/view says.
+  assert.deepEqual(await shownOnPage(page), expectedOnPage(await viewOf(page)));
 
   // On a phone: the page fits the width and the table scrolls inside its box.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -218,12 +199,6 @@ test('a SplitDiff on /status: diffing, then error with the red summary and its e
   assert.equal(await page.innerText('#tables'), polledText);
   assert.equal(await page.innerText('dl.facts'), polledFacts);
 
-  // The page's diffView agrees with the server's, for diffs clean and not, finished and not.
-  const diffs = [...diffSnapshot(false).tables, ...diffSnapshot(true).tables].flatMap((tb) => (tb.diff ? [tb.diff] : []));
-  diffs.push({ ...diffs[0], comparedBy: 'full row', examples: { mismatched: [{ key: 'k=1', columns: [], destination: 'zone1-300' }], extraOnSource: [], extraOnDestination: [] }, mismatched: 1 });
-  const inPage = await page.evaluate((ds) => ds.map((d) => (window as unknown as { shardworkerDiffView: (d: unknown) => unknown }).shardworkerDiffView(d)), diffs);
-  assert.deepEqual(inPage, diffs.map(diffView));
-
   // On a phone: the page fits the width; the diff lines stay in view while the table scrolls sideways.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const phonePage = await phone.newPage();
@@ -243,4 +218,141 @@ test('a SplitDiff on /status: diffing, then error with the red summary and its e
 
   assert.deepEqual(pageErrors, []);
   t.diagnostic(process.env.KEEP_SCREENSHOTS ? `screenshots in ${shots}` : 'set KEEP_SCREENSHOTS=1 to keep the screenshots');
+});
+
+/** GET /api/status/view, as the page's script gets it (its session, its origin). */
+function viewOf(page: Page): Promise<StatusView> {
+  return page.evaluate(() => fetch('/api/status/view', { cache: 'no-store' }).then((r) => r.json())) as Promise<StatusView>;
+}
+
+/**
+ * What /status shows, read back from the DOM: every text the view carries, with the classes, widths and hidden
+ * flags the script sets. Plain JavaScript in a string, as domOf.
+ */
+function shownOnPage(page: Page): Promise<unknown> {
+  return page.evaluate(`(function () {
+    var q = function (root, sel) { return root.querySelector(sel); };
+    var t = function (root, sel) { var e = q(root, sel); return e ? e.textContent : null; };
+    var all = function (root, sel) { return Array.from(root.querySelectorAll(sel)); };
+    var texts = function (root, sel) { return all(root, sel).map(function (e) { return e.textContent; }); };
+    var row = function (tr) {
+      return {
+        cls: tr.className, name: t(tr, '.t-name'), note: t(tr, '.note'), state: t(tr, '.c-state .badge'), width: q(tr, '.fill').style.width,
+        label: q(tr, '.bar').getAttribute('aria-label'), percent: t(tr, '.c-percent'), rows: t(tr, '.c-rows'), chunks: t(tr, '.c-chunks'),
+        rate: t(tr, '.c-rate'), eta: t(tr, '.c-eta'), kind: t(tr, '.c-kind'),
+      };
+    };
+    var diff = function (tr) {
+      if (tr.hidden) return null;
+      return {
+        cls: q(tr, '.diff').className, summary: t(tr, '.diff-summary'), counts: texts(tr, '.diff-counts span'),
+        kinds: all(tr, 'details').map(function (d) { return { kind: d.dataset.kind, title: t(d, 'summary'), items: texts(d, 'li') }; }),
+      };
+    };
+    var body = document.getElementById('table-rows');
+    var tables = [];
+    for (var i = 0; i < body.rows.length; i += 2) tables.push({ row: row(body.rows[i]), diff: diff(body.rows[i + 1]) });
+    var control = document.getElementById('control-card');
+    var cutover = document.getElementById('cutover-card');
+    return {
+      state: t(document, '#state'), stateClass: q(document, '#state').className,
+      facts: ['ended-at', 'elapsed', 'sources', 'destinations', 'retries', 'locks', 'snapshot'].map(function (id) { return t(document, '#' + id); }),
+      waits: texts(document, '#waits .wait'), error: q(document, '#error').hidden ? null : t(document, '#error'),
+      cancel: !q(document, '#cancel-form').hidden, reset: !q(document, '#reset-form').hidden,
+      rowsHeading: t(document, '#rows-heading'), tables: tables, totals: row(q(document, '#totals tr')),
+      streams: all(document, '#stream-rows tr').map(function (tr) {
+        return [tr.dataset.stream, tr.className].concat(['.s-destination', '.s-source code', '.s-tablet', '.s-state .badge', '.s-held', '.s-owner', '.s-position', '.s-behind', '.s-transactions', '.s-rows', '.s-rate', '.s-error'].map(function (s) { return t(tr, s); }));
+      }),
+      control: control.hidden ? null : {
+        texts: ['control-writes', 'control-why', 'control-throttled', 'control-paused', 'control-max-tps', 'control-max-lag'].map(function (id) { return t(document, '#' + id); }),
+        replicas: texts(document, '#control-replicas > *'), actions: !q(document, '#control-actions').hidden, paused: q(document, '#pause-form').hidden,
+      },
+      cutover: cutover.hidden ? null : {
+        title: t(document, '#cutover-title'), steps: all(document, '#cutover-steps li').map(function (li) { return [li.className, li.textContent]; }),
+        writePause: t(document, '#write-pause'), positions: texts(document, '#cutover-positions div'),
+      },
+      log: t(document, '#log'),
+    };
+  })()`);
+}
+
+/** What shownOnPage should read for `v`: its strings as they are, put together only as the markup puts them. */
+function expectedOnPage(v: StatusView): unknown {
+  const row = (r: StatusView['totals']) => ({
+    cls: r.stateClass, name: r.name, note: r.note, state: r.state, width: `${r.width}%`, label: r.progressLabel, percent: r.percent, rows: r.rows,
+    chunks: r.chunks, rate: r.rate, eta: r.eta, kind: r.kind,
+  });
+  const diff = (d: StatusView['totals']['diff']) => d && {
+    cls: `diff ${d.cls}`, summary: d.running + d.summary, counts: d.counts.map((c) => c.text),
+    kinds: d.kinds.map((k) => ({ kind: k.kind, title: k.title, items: [...k.examples.map((e) => e.key + e.rest), ...(k.more ? [k.more] : [])] })),
+  };
+  return {
+    state: v.job.state, stateClass: `badge ${v.job.stateClass}`,
+    facts: [v.endedAt, v.elapsed, v.sources, v.destinations, v.retries, v.locks, v.snapshot],
+    waits: v.waits, error: v.job.error, cancel: v.job.running, reset: v.job.ended,
+    rowsHeading: v.rowsHeading, tables: v.tables.map((r) => ({ row: row(r), diff: diff(r.diff) })), totals: row(v.totals),
+    streams: v.streams.map((s) => [s.key, s.stateClass, s.destination, s.source, s.sourceTablet, s.state, s.held, s.owner, s.position, s.behind, s.transactions, s.rows, s.rate, s.lastError]),
+    control: v.control && {
+      texts: [v.control.writes, v.control.why, v.control.throttledTotal, v.control.pausedTotal, v.control.maxTps, v.control.maxReplicationLag],
+      replicas: [...v.control.replicas, ...(v.control.noReplicas ? [v.control.noReplicas] : [])], actions: v.control.running, paused: v.control.paused,
+    },
+    cutover: v.cutover && {
+      title: v.cutover.title, steps: v.cutover.steps.map((st) => [st.stateClass, `${st.state} ${st.name} ${st.took}${st.detail}`]),
+      writePause: v.cutover.writePause, positions: v.cutover.positions.map((p) => p.label + p.position),
+    },
+    log: v.log,
+  };
+}
+
+/**
+ * A diff with every card of the page filled in: streams, throttle, cutover, waits, retries, snapshot, locks. Every
+ * text differs between running and ended, so that a piece the script leaves alone shows stale.
+ */
+function everything(ended: boolean, replicas: boolean): StatusSnapshot {
+  const s = diffSnapshot(ended);
+  return {
+    ...s,
+    sources: ended ? [...s.sources, 'zone1-102'] : s.sources,
+    waits: ended ? [] : ['zone1-200: thread 42 has waited 7 s: Waiting for table metadata lock'],
+    retries: { total: ended ? 3 : 1, byTablet: ended ? { 'zone1-200': 2, 'zone1-101': 1 } : { 'zone1-200': 1 } },
+    locks: { names: ended ? ['shard commerce/-80', 'shard commerce/0'] : ['shard commerce/-80'], holder: { host: 'db-worker-1', pid: 4242, jobId: 'j1', since: s.startedAt ?? '' } },
+    snapshot: { openedAt: s.startedAt ?? '', closedAt: ended ? s.endedAt : null, ageSeconds: ended ? 10 : 5.5, position: 'MariaDB/0-100-42', tablets: [{ tablet: 'zone1-101', position: 'MariaDB/0-100-42', openedAt: s.startedAt ?? '', commitsHeldMs: 4.1 }] },
+    control: {
+      paused: false, pausedSince: null, pausedSecondsTotal: ended ? 2.5 : 1.25, throttled: !ended, throttleReason: ended ? null : 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      throttledSince: ended ? null : '2026-11-23T19:00:03.000Z', throttledSecondsTotal: ended ? 6 : 4.5, lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      maxTps: ended ? 20 : 0, maxReplicationLagSeconds: ended ? 3 : 2, replicas: replicas ? [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: ended ? null : 3.2, error: ended ? 'no answer' : null }] : [], holding: null,
+    },
+    cutover: {
+      servedType: 'primary', reverse: false, from: ['commerce/0'], to: ['commerce/-80', 'commerce/80-'], tables: ended ? ['corder'] : [],
+      steps: ['stop writes', 'flip the topology'].map((name, i) => ({ name, state: ended || i === 0 ? 'done' : 'running', detail: ended || i === 0 ? `detail ${i + 1}` : null, ms: ended || i === 0 ? 10 * (i + 1) : null })),
+      writePauseMs: ended ? 312 : null,
+      positions: { from: { 'zone1-100': 'MariaDB/0-100-42' }, to: ended ? { 'zone1-200': 'MariaDB/0-200-7' } : {} },
+    },
+  };
+}
+
+test('/status places what GET /api/status/view says, every card, after its polls', { skip: missing, timeout: 60_000 }, async (t) => {
+  const jobs = new FakeJobs();
+  jobs.current = everything(false, false);
+  const streams = new FakeStreams();
+  const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, streams });
+  const { page, base } = await openInBrowser(app, t, { width: 1200, height: 900 });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${base}/status`);
+  await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+  assert.deepEqual(await shownOnPage(page), expectedOnPage(await viewOf(page)), 'the first render');
+
+  // Every card changes: the script must redraw each from the route's JSON (streams keep the page polling).
+  jobs.current = everything(true, true);
+  streams.streams[0].secondsBehind = 0;
+  streams.streams[0].heldBy = 'SplitDiff job 1234';
+  await page.waitForFunction(() => document.getElementById('write-pause')?.textContent === '312 ms', undefined, { timeout: 10_000, polling: 100 });
+  await page.waitForTimeout(1500); // another poll, the same view
+  const view = await viewOf(page);
+  assert.equal(view.live, true, 'the streams keep the page live');
+  assert.equal(view.job.state, 'error');
+  assert.deepEqual(await shownOnPage(page), expectedOnPage(view));
+  assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'updated in place, no reload');
+  assert.deepEqual(errors, []);
 });

@@ -46,16 +46,33 @@ describe('the app under many requests', () => {
     const jobs = new CountingJobs();
     // One client asking 200 at once would be refused past its burst (client-limits.test.ts): off here.
     const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, statusMaxAgeMs: 60_000, clientLimits: false });
-    const urls = ['/api/status', '/status', '/metrics'];
+    const urls = ['/api/status', '/status', '/metrics', '/api/status/view'];
     const bodies = new Map<string, Set<string>>(urls.map((u) => [u, new Set()]));
-    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => app.inject({ method: 'GET', url: urls[i % 3] })));
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => app.inject({ method: 'GET', url: urls[i % urls.length] })));
     for (const [i, r] of replies.entries()) {
       assert.equal(r.statusCode, 200);
-      bodies.get(urls[i % 3])?.add(r.body);
+      bodies.get(urls[i % urls.length])?.add(r.body);
     }
     assert.equal(jobs.taken, 1);
-    for (const url of ['/api/status', '/status']) assert.equal(bodies.get(url)?.size, 1, `${url} rendered once`);
+    for (const url of ['/api/status', '/status', '/api/status/view']) assert.equal(bodies.get(url)?.size, 1, `${url} rendered once`);
     assert.equal(JSON.parse(replies[0].body).state, 'not started');
+    await app.close();
+  });
+
+  test('/api/status/view and /status share one view per snapshot: its elapsed time moves with the next snapshot only', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.parse('2026-12-05T09:00:10.000Z') });
+    const jobs = new FakeJobs();
+    jobs.current = { ...idleSnapshot(), state: 'copying the data', job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} }, startedAt: '2026-12-05T09:00:00.000Z' };
+    const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, statusMaxAgeMs: 60_000 });
+    const view = async () => (await app.inject({ method: 'GET', url: '/api/status/view' })).json() as { elapsed: string; job: { state: string } };
+    const first = await app.inject({ method: 'GET', url: '/api/status/view' });
+    assert.equal(first.json().elapsed, '10s');
+    t.mock.timers.tick(5000);
+    jobs.current = { ...jobs.current, state: 'cleaning up' };
+    assert.equal((await app.inject({ method: 'GET', url: '/api/status/view' })).body, first.body, 'the same text: made once for the snapshot');
+    assert.match((await app.inject({ method: 'GET', url: '/status' })).body, /id="elapsed">10s</, 'the page renders the same view');
+    assert.equal((await app.inject({ method: 'POST', url: '/api/pause' })).statusCode, 200); // drops the snapshot
+    assert.deepEqual([(await view()).elapsed, (await view()).job.state], ['15s', 'cleaning up']);
     await app.close();
   });
 
