@@ -79,19 +79,28 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     switch (flag) {
       case '--mode': {
         const m = value();
-        if (m !== 'split' && m !== 'flat' && m !== 'shapes' && m !== 'stream') throw new Error(`--mode: expected split, flat, shapes or stream, got ${JSON.stringify(m)}`);
+        if (m !== 'split' && m !== 'flat' && m !== 'shapes' && m !== 'stream')
+          throw new Error(`--mode: expected split, flat, shapes or stream, got ${JSON.stringify(m)}`);
         mode = m;
         break;
       }
-      case '--rows': rows = int(flag, value(), 1000); break;
-      case '--rounds': rounds = int(flag, value(), 1); break;
-      case '--warmup': warmup = int(flag, value(), 0); break;
+      case '--rows':
+        rows = int(flag, value(), 1000);
+        break;
+      case '--rounds':
+        rounds = int(flag, value(), 1);
+        break;
+      case '--warmup':
+        warmup = int(flag, value(), 0);
+        break;
       case '--only':
-        contenders = value().split(',').map((s) => {
-          const c = LETTERS[s.trim()] ?? (Object.values(LETTERS).includes(s.trim() as ContenderName) ? (s.trim() as ContenderName) : undefined);
-          if (!c) throw new Error(`--only: unknown contender ${JSON.stringify(s)} (a, b, c)`);
-          return c;
-        });
+        contenders = value()
+          .split(',')
+          .map((s) => {
+            const c = LETTERS[s.trim()] ?? (Object.values(LETTERS).includes(s.trim() as ContenderName) ? (s.trim() as ContenderName) : undefined);
+            if (!c) throw new Error(`--only: unknown contender ${JSON.stringify(s)} (a, b, c)`);
+            return c;
+          });
         break;
       // Repeatable; `--flag=value with spaces` stays one word (a --strategy list), the rest splits on spaces.
       case '--sw': {
@@ -99,14 +108,29 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         out.shardworkerFlags.push(...(/^--[\w-]+=/.test(v) ? [v] : v.split(/\s+/).filter(Boolean)));
         break;
       }
-      case '--dir': out.dir = value(); break;
-      case '--base-port': out.basePort = int(flag, value(), 1024); break;
-      case '--buffer-pool-mb': out.bufferPoolMb = int(flag, value(), 64); break;
-      case '--log-file-mb': out.logFileMb = int(flag, value(), 16); break;
-      case '--json': out.json = value(); break;
-      case '--keep-up': out.keepUp = true; break;
-      case '--help': case '-h': throw new HelpRequested();
-      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+      case '--dir':
+        out.dir = value();
+        break;
+      case '--base-port':
+        out.basePort = int(flag, value(), 1024);
+        break;
+      case '--buffer-pool-mb':
+        out.bufferPoolMb = int(flag, value(), 64);
+        break;
+      case '--log-file-mb':
+        out.logFileMb = int(flag, value(), 16);
+        break;
+      case '--json':
+        out.json = value();
+        break;
+      case '--keep-up':
+        out.keepUp = true;
+        break;
+      case '--help':
+      case '-h':
+        throw new HelpRequested();
+      default:
+        throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }
   // The flat mode is about memory: shardworker alone unless asked for more.

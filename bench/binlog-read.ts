@@ -11,7 +11,9 @@ import pino from 'pino';
 import { openBinlogSource } from '../src/mysql/wire/binlog/source.ts';
 import { connect } from '../src/sandbox/index.ts';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, changes: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, changes: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } },
+});
 if (!values.port) throw new Error('--port: the source primary to load and read (a sandbox instance)');
 const port = Number(values.port);
 const target = Number(values.changes);
@@ -86,8 +88,12 @@ for (const pass of [1, 2]) {
   const cpu = process.cpuUsage(cpuBefore);
   await source.close();
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  console.log(`read ${pass}: ${events} events (${commits} transactions, ${rows} rows) in ${seconds.toFixed(2)} s: ${Math.round(events / seconds)} events/s, ${Math.round(rows / seconds)} rows/s, ${Math.round(commits / seconds)} transactions/s; reader CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${Math.round(rows / ((cpu.user + cpu.system) / 1e6))} rows per CPU second)`);
+  console.log(
+    `read ${pass}: ${events} events (${commits} transactions, ${rows} rows) in ${seconds.toFixed(2)} s: ${Math.round(events / seconds)} events/s, ${Math.round(rows / seconds)} rows/s, ${Math.round(commits / seconds)} transactions/s; reader CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${Math.round(rows / ((cpu.user + cpu.system) / 1e6))} rows per CPU second)`,
+  );
 }
-console.log(`peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB while reading (maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB over the run, ${(rssBefore / 2 ** 20).toFixed(0)} MB before reading)`);
+console.log(
+  `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB while reading (maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB over the run, ${(rssBefore / 2 ** 20).toFixed(0)} MB before reading)`,
+);
 if (!values.keep) await conn.query(`DROP DATABASE ${DB}`);
 await conn.end();

@@ -3,8 +3,18 @@
 
 import path from 'node:path';
 import {
-  SOURCE_PRIMARY_UID, SOURCE_RDONLY_UID, buildSandboxTopology, destinationUid, splitShardNames, startCluster, tabletAlias,
-  withSandboxLock, writeJsonAtomic, writeSandboxState, type Endpoint, type InstanceRecord,
+  SOURCE_PRIMARY_UID,
+  SOURCE_RDONLY_UID,
+  buildSandboxTopology,
+  destinationUid,
+  splitShardNames,
+  startCluster,
+  tabletAlias,
+  withSandboxLock,
+  writeJsonAtomic,
+  writeSandboxState,
+  type Endpoint,
+  type InstanceRecord,
 } from '../src/sandbox/index.ts';
 import { writeTopologyFile } from '../src/topology/server.ts';
 
@@ -32,22 +42,54 @@ export async function benchClusterUp(opts: ClusterOptions): Promise<BenchCluster
   const specs = [
     // The primary only exists so the rdonly replicates (SplitClone wants a healthy replica): it stays small.
     { name: 'src-primary', port: opts.basePort, serverId: SOURCE_PRIMARY_UID, bufferPoolMb: 64, role: 'primary' as const, shard: '0' },
-    { name: 'src-rdonly', port: opts.basePort + 1, serverId: SOURCE_RDONLY_UID, replicaOf: 'src-primary', bufferPoolMb: opts.bufferPoolMb, logFileMb: opts.logFileMb, role: 'rdonly' as const, shard: '0' },
-    ...shards.map((shard, i) => ({ name: `dst-${i + 1}`, port: opts.basePort + 2 + i, serverId: destinationUid(i), bufferPoolMb: opts.bufferPoolMb, logFileMb: opts.logFileMb, role: 'destination' as const, shard })),
+    {
+      name: 'src-rdonly',
+      port: opts.basePort + 1,
+      serverId: SOURCE_RDONLY_UID,
+      replicaOf: 'src-primary',
+      bufferPoolMb: opts.bufferPoolMb,
+      logFileMb: opts.logFileMb,
+      role: 'rdonly' as const,
+      shard: '0',
+    },
+    ...shards.map((shard, i) => ({
+      name: `dst-${i + 1}`,
+      port: opts.basePort + 2 + i,
+      serverId: destinationUid(i),
+      bufferPoolMb: opts.bufferPoolMb,
+      logFileMb: opts.logFileMb,
+      role: 'destination' as const,
+      shard,
+    })),
   ];
   return withSandboxLock(dir, async () => {
     const byName = await startCluster({ dir, basePort: opts.basePort, instances: specs });
     const uid = (s: (typeof specs)[number]) => s.serverId;
     const records: InstanceRecord[] = specs.map((s) => ({
-      name: s.name, role: s.role, port: s.port, dir: path.join(dir, s.name), pid: byName[s.name]!.pid, serverId: s.serverId,
-      keyspace: KEYSPACE, shard: s.shard, tabletAlias: tabletAlias(uid(s)), ...('replicaOf' in s ? { replicaOf: s.replicaOf } : {}),
+      name: s.name,
+      role: s.role,
+      port: s.port,
+      dir: path.join(dir, s.name),
+      pid: byName[s.name]!.pid,
+      serverId: s.serverId,
+      keyspace: KEYSPACE,
+      shard: s.shard,
+      tabletAlias: tabletAlias(uid(s)),
+      ...('replicaOf' in s ? { replicaOf: s.replicaOf } : {}),
     }));
     const topologyFile = path.join(dir, 'topology.json');
     const credentialsFile = path.join(dir, 'credentials.json');
     await writeJsonAtomic(credentialsFile, { root: '' }, 0o600);
     await writeSandboxState(dir, {
-      version: 1, dir, basePort: opts.basePort, keyspace: KEYSPACE, dbName: 'bench', instances: records,
-      topologyFile, credentialsFile, updatedAt: new Date().toISOString(),
+      version: 1,
+      dir,
+      basePort: opts.basePort,
+      keyspace: KEYSPACE,
+      dbName: 'bench',
+      instances: records,
+      topologyFile,
+      credentialsFile,
+      updatedAt: new Date().toISOString(),
     });
     const cluster: BenchCluster = {
       dir,
@@ -63,12 +105,15 @@ export async function benchClusterUp(opts: ClusterOptions): Promise<BenchCluster
 
 /** A topology with no job's traces (sourceShards, worker tablets): written before every SplitClone. */
 export async function writeFreshTopology(c: BenchCluster, dbName: string): Promise<void> {
-  await writeTopologyFile(c.topologyFile, buildSandboxTopology({
-    keyspace: KEYSPACE,
-    dbName,
-    sourcePrimaryPort: c.primary.port,
-    sourceRdonlyPort: c.rdonly.port,
-    destinationPorts: c.dests.map((d) => d.endpoint.port),
-    destinationShards: c.dests.map((d) => d.shard),
-  }));
+  await writeTopologyFile(
+    c.topologyFile,
+    buildSandboxTopology({
+      keyspace: KEYSPACE,
+      dbName,
+      sourcePrimaryPort: c.primary.port,
+      sourceRdonlyPort: c.rdonly.port,
+      destinationPorts: c.dests.map((d) => d.endpoint.port),
+      destinationShards: c.dests.map((d) => d.shard),
+    }),
+  );
 }

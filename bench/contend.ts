@@ -14,7 +14,14 @@ import { resetDestinations, verifyDestinations } from './verify.ts';
 
 export type RunDetail = { seconds: number; cpu: CpuSeconds } & Record<string, unknown>;
 
-export async function runVerified(c: BenchCluster, d: Dataset, expected: Expected, contender: ContenderName, flags: string[], files: LoadFiles | undefined): Promise<RunDetail> {
+export async function runVerified(
+  c: BenchCluster,
+  d: Dataset,
+  expected: Expected,
+  contender: ContenderName,
+  flags: string[],
+  files: LoadFiles | undefined,
+): Promise<RunDetail> {
   await resetDestinations(c, d.db);
   // Binary logs of earlier runs are only disk churn here: the destinations have no replicas.
   await Promise.all(c.dests.map((x) => withConnection(x.endpoint, (conn) => conn.query('RESET MASTER'))));
@@ -25,10 +32,18 @@ export async function runVerified(c: BenchCluster, d: Dataset, expected: Expecte
   return detail;
 }
 
-async function runContender(name: ContenderName, c: BenchCluster, d: Dataset, flags: string[], files: LoadFiles | undefined): Promise<{ seconds: number } & Record<string, unknown>> {
+async function runContender(
+  name: ContenderName,
+  c: BenchCluster,
+  d: Dataset,
+  flags: string[],
+  files: LoadFiles | undefined,
+): Promise<{ seconds: number } & Record<string, unknown>> {
   switch (name) {
-    case 'shardworker': return { ...(await runShardworker(c, d, flags)) };
-    case 'dump': return { ...(await runDump(c, d)) };
+    case 'shardworker':
+      return { ...(await runShardworker(c, d, flags)) };
+    case 'dump':
+      return { ...(await runDump(c, d)) };
     case 'load': {
       if (!files) throw new Error('the ingest-limit load needs its files prepared first');
       return { ...(await runLoad(c, d, files)) };

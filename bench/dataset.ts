@@ -41,33 +41,61 @@ const micros = (expr: string): string =>
 export function dataset(mode: BenchMode, rows: number): Dataset {
   if (mode === 'flat') {
     return {
-      mode, rows, db: 'bench_flat',
-      tables: [{
-        name: 'events', rows,
-        columns: [['id', 'number'], ['keyspace_id', 'number'], ['kind', 'number'], ['payload', 'bytes'], ['at', 'bytes']],
-        createBase: `CREATE TABLE events (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, kind TINYINT NOT NULL,
+      mode,
+      rows,
+      db: 'bench_flat',
+      tables: [
+        {
+          name: 'events',
+          rows,
+          columns: [
+            ['id', 'number'],
+            ['keyspace_id', 'number'],
+            ['kind', 'number'],
+            ['payload', 'bytes'],
+            ['at', 'bytes'],
+          ],
+          createBase: `CREATE TABLE events (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, kind TINYINT NOT NULL,
           payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, at DATETIME(6) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-        addIndex: 'ALTER TABLE events ADD KEY idx_at (at)',
-        insert: (from, to) => `INSERT INTO events SELECT seq, ${ksid('seq')}, seq % 7, ${text('event', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
-      }],
+          addIndex: 'ALTER TABLE events ADD KEY idx_at (at)',
+          insert: (from, to) => `INSERT INTO events SELECT seq, ${ksid('seq')}, seq % 7, ${text('event', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
+        },
+      ],
     };
   }
   const customers = Math.floor(rows / 2);
   const orders = rows - customers;
   return {
-    mode, rows, db: 'bench',
+    mode,
+    rows,
+    db: 'bench',
     tables: [
       {
-        name: 'customer', rows: customers,
-        columns: [['id', 'number'], ['keyspace_id', 'number'], ['email', 'bytes'], ['note', 'bytes'], ['created', 'bytes']],
+        name: 'customer',
+        rows: customers,
+        columns: [
+          ['id', 'number'],
+          ['keyspace_id', 'number'],
+          ['email', 'bytes'],
+          ['note', 'bytes'],
+          ['created', 'bytes'],
+        ],
         createBase: `CREATE TABLE customer (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(64) CHARACTER SET utf8mb4 NOT NULL,
           note VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, created DATETIME(6) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         addIndex: 'ALTER TABLE customer ADD KEY idx_email (email)',
-        insert: (from, to) => `INSERT INTO customer SELECT seq, ${ksid('seq')}, CONCAT('user', seq, '@example.com'), ${text('note', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
+        insert: (from, to) =>
+          `INSERT INTO customer SELECT seq, ${ksid('seq')}, CONCAT('user', seq, '@example.com'), ${text('note', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
       },
       {
-        name: 'corder', rows: orders,
-        columns: [['id', 'number'], ['keyspace_id', 'number'], ['customer_id', 'number'], ['amount', 'number'], ['descr', 'bytes']],
+        name: 'corder',
+        rows: orders,
+        columns: [
+          ['id', 'number'],
+          ['keyspace_id', 'number'],
+          ['customer_id', 'number'],
+          ['amount', 'number'],
+          ['descr', 'bytes'],
+        ],
         createBase: `CREATE TABLE corder (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, customer_id BIGINT NOT NULL,
           amount DECIMAL(12,2) NOT NULL, descr TEXT CHARACTER SET utf8mb4 NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         addIndex: 'ALTER TABLE corder ADD KEY idx_customer (customer_id)',
@@ -76,8 +104,13 @@ export function dataset(mode: BenchMode, rows: number): Dataset {
           IF(o.seq % 50 = 0, NULL, ${text('order', 'o.seq')}) FROM (SELECT seq, 1 + (seq * 7919) % ${Math.max(1, customers)} AS c FROM seq_${from}_to_${to}) o`,
       },
       {
-        name: 'region', rows: 1000,
-        columns: [['id', 'number'], ['keyspace_id', 'number'], ['name', 'bytes']],
+        name: 'region',
+        rows: 1000,
+        columns: [
+          ['id', 'number'],
+          ['keyspace_id', 'number'],
+          ['name', 'bytes'],
+        ],
         createBase: `CREATE TABLE region (id INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(50) CHARACTER SET utf8mb4 NOT NULL,
           PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         addIndex: null,
@@ -110,50 +143,91 @@ export function shapes(rows: number, smallTables = 2000, smallRows = 500): Shape
   const small: BenchTable[] = Array.from({ length: smallTables }, (_, i) => {
     const name = `t${String(i).padStart(4, '0')}`;
     return {
-      name, rows: smallRows,
-      columns: [['id', 'number'], ['keyspace_id', 'number'], ['name', 'bytes'], ['at', 'bytes']],
+      name,
+      rows: smallRows,
+      columns: [
+        ['id', 'number'],
+        ['keyspace_id', 'number'],
+        ['name', 'bytes'],
+        ['at', 'bytes'],
+      ],
       createBase: `CREATE TABLE ${name} (id INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(60) CHARACTER SET utf8mb4 NOT NULL,
         at DATETIME(6) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       addIndex: null,
-      insert: (from, to) => `INSERT INTO ${name} SELECT seq, ${ksid(`CONCAT('${name}', seq)`)}, CONCAT('${name} row ', seq), ${micros('seq')} FROM seq_${from}_to_${to}`,
+      insert: (from, to) =>
+        `INSERT INTO ${name} SELECT seq, ${ksid(`CONCAT('${name}', seq)`)}, CONCAT('${name} row ', seq), ${micros('seq')} FROM seq_${from}_to_${to}`,
     };
   });
   return [
     { name: 'split', label: 'the split set', dataset: { ...split, mode: 'shape-split', db: 'bench_split' }, against: 'load' },
     {
-      name: 'uuid', label: 'CHAR(36) UUID key', against: 'load',
+      name: 'uuid',
+      label: 'CHAR(36) UUID key',
+      against: 'load',
       dataset: one('uuid', {
-        name: 'account', rows,
-        columns: [['id', 'bytes'], ['keyspace_id', 'number'], ['payload', 'bytes'], ['created', 'bytes']],
+        name: 'account',
+        rows,
+        columns: [
+          ['id', 'bytes'],
+          ['keyspace_id', 'number'],
+          ['payload', 'bytes'],
+          ['created', 'bytes'],
+        ],
         createBase: `CREATE TABLE account (id CHAR(36) CHARACTER SET ascii NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL,
           payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, created DATETIME(6) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         addIndex: null,
-        insert: (from, to) => `INSERT INTO account SELECT ${uuid('seq')}, ${ksid('seq')}, ${text('account', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
+        insert: (from, to) =>
+          `INSERT INTO account SELECT ${uuid('seq')}, ${ksid('seq')}, ${text('account', 'seq')}, ${micros('seq')} FROM seq_${from}_to_${to}`,
       }),
     },
     {
-      name: 'composite', label: 'composite (VARCHAR, INT) key', against: 'load',
+      name: 'composite',
+      label: 'composite (VARCHAR, INT) key',
+      against: 'load',
       dataset: one('composite', {
-        name: 'visit', rows,
-        columns: [['site', 'bytes'], ['n', 'number'], ['keyspace_id', 'number'], ['payload', 'bytes']],
+        name: 'visit',
+        rows,
+        columns: [
+          ['site', 'bytes'],
+          ['n', 'number'],
+          ['keyspace_id', 'number'],
+          ['payload', 'bytes'],
+        ],
         createBase: `CREATE TABLE visit (site VARCHAR(40) CHARACTER SET utf8mb4 NOT NULL, n INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL,
           payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, PRIMARY KEY (site, n)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         addIndex: null,
-        insert: (from, to) => `INSERT INTO visit SELECT CONCAT('site-', SUBSTRING(MD5(seq % 5000), 1, 10)), seq, ${ksid('seq')}, ${text('visit', 'seq')} FROM seq_${from}_to_${to}`,
+        insert: (from, to) =>
+          `INSERT INTO visit SELECT CONCAT('site-', SUBSTRING(MD5(seq % 5000), 1, 10)), seq, ${ksid('seq')}, ${text('visit', 'seq')} FROM seq_${from}_to_${to}`,
       }),
     },
     {
-      name: 'indexes', label: 'three random-order secondary indexes', against: 'load',
+      name: 'indexes',
+      label: 'three random-order secondary indexes',
+      against: 'load',
       dataset: one('indexes', {
-        name: 'item', rows,
-        columns: [['id', 'number'], ['keyspace_id', 'number'], ['a', 'number'], ['b', 'bytes'], ['c', 'bytes'], ['payload', 'bytes']],
+        name: 'item',
+        rows,
+        columns: [
+          ['id', 'number'],
+          ['keyspace_id', 'number'],
+          ['a', 'number'],
+          ['b', 'bytes'],
+          ['c', 'bytes'],
+          ['payload', 'bytes'],
+        ],
         createBase: `CREATE TABLE item (id BIGINT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, a BIGINT UNSIGNED NOT NULL, b CHAR(32) CHARACTER SET ascii NOT NULL,
           c DATETIME(6) NOT NULL, payload VARCHAR(200) CHARACTER SET utf8mb4 NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
         addIndex: 'ALTER TABLE item ADD KEY ia (a), ADD KEY ib (b), ADD KEY ic (c)',
-        insert: (from, to) => `INSERT INTO item SELECT seq, ${ksid('seq')}, ${ksid("CONCAT('a', seq)")}, MD5(CONCAT('b', seq)), ${micros('seq * 31')}, ${text('item', 'seq')} FROM seq_${from}_to_${to}`,
+        insert: (from, to) =>
+          `INSERT INTO item SELECT seq, ${ksid('seq')}, ${ksid("CONCAT('a', seq)")}, MD5(CONCAT('b', seq)), ${micros('seq * 31')}, ${text('item', 'seq')} FROM seq_${from}_to_${to}`,
       }),
     },
-    { name: 'small', label: `${smallTables.toLocaleString('en-US')} tables of ${smallRows} rows`, against: 'dump', dataset: { mode: 'small', rows: smallTables * smallRows, db: 'bench_small', tables: small } },
+    {
+      name: 'small',
+      label: `${smallTables.toLocaleString('en-US')} tables of ${smallRows} rows`,
+      against: 'dump',
+      dataset: { mode: 'small', rows: smallTables * smallRows, db: 'bench_small', tables: small },
+    },
   ];
 }
 
@@ -193,9 +267,11 @@ interface DatasetFile {
 
 const parallel = async <T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> => {
   const queue = [...items];
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 };
 
 /**
@@ -207,14 +283,15 @@ export async function ensureDataset(rdonly: Endpoint, d: Dataset, shards: string
   const file = path.join(dir, `dataset-${d.mode}.json`);
   const saved = existsSync(file) ? (JSON.parse(await fsp.readFile(file, 'utf8')) as DatasetFile) : undefined;
   const session = "SET SESSION sql_log_bin = 0, time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'";
-  const compute = async (): Promise<Expected> => withConnection(rdonly, async (conn) => {
-    const expected: Expected = {};
-    for (const shard of shards) {
-      expected[shard] = {};
-      for (const t of d.tables) expected[shard][t.name] = await checksum(conn, d.db, t, shardWhere(shard));
-    }
-    return expected;
-  });
+  const compute = async (): Promise<Expected> =>
+    withConnection(rdonly, async (conn) => {
+      const expected: Expected = {};
+      for (const shard of shards) {
+        expected[shard] = {};
+        for (const t of d.tables) expected[shard][t.name] = await checksum(conn, d.db, t, shardWhere(shard));
+      }
+      return expected;
+    });
   if (saved && saved.mode === d.mode && saved.rows === d.rows) {
     log(`checking the ${d.rows.toLocaleString('en-US')}-row ${d.mode} dataset on the source`);
     const expected = await compute().catch(() => undefined);
@@ -234,13 +311,22 @@ export async function ensureDataset(rdonly: Endpoint, d: Dataset, shards: string
   const BATCH = 100_000;
   const jobs: { t: BenchTable; from: number; to: number }[] = [];
   for (const t of d.tables) for (let from = 1; from <= t.rows; from += BATCH) jobs.push({ t, from, to: Math.min(t.rows, from + BATCH - 1) });
-  await Promise.all([0, 1].map((lane) => withConnection(rdonly, async (conn) => {
-    await conn.query(session + `; USE ${quoteId(d.db)}`);
-    for (let i = lane; i < jobs.length; i += 2) await conn.query(jobs[i].t.insert(jobs[i].from, jobs[i].to));
-  })));
-  await parallel(d.tables.filter((t) => t.addIndex), 2, (t) => withConnection(rdonly, async (conn) => {
-    await conn.query(session + `; USE ${quoteId(d.db)}; ${t.addIndex!}; ANALYZE TABLE ${quoteId(t.name)}`);
-  }));
+  await Promise.all(
+    [0, 1].map((lane) =>
+      withConnection(rdonly, async (conn) => {
+        await conn.query(session + `; USE ${quoteId(d.db)}`);
+        for (let i = lane; i < jobs.length; i += 2) await conn.query(jobs[i].t.insert(jobs[i].from, jobs[i].to));
+      }),
+    ),
+  );
+  await parallel(
+    d.tables.filter((t) => t.addIndex),
+    2,
+    (t) =>
+      withConnection(rdonly, async (conn) => {
+        await conn.query(session + `; USE ${quoteId(d.db)}; ${t.addIndex!}; ANALYZE TABLE ${quoteId(t.name)}`);
+      }),
+  );
   await withConnection(rdonly, (conn) => conn.query(session + `; USE ${quoteId(d.db)}; ANALYZE TABLE ${d.tables.map((t) => quoteId(t.name)).join(', ')}`));
   const expected = await compute();
   await fsp.writeFile(file, JSON.stringify({ mode: d.mode, rows: d.rows, expected } satisfies DatasetFile, null, 2));

@@ -49,7 +49,11 @@ export function summarize(runs: RunRecord[]): Summary {
     out.seconds[n] = round2(median(mine.map((r) => r.seconds)));
     const cpus = mine.map((r) => r.detail.cpu as CpuSeconds | undefined).filter((x): x is CpuSeconds => x !== undefined);
     if (cpus.length) {
-      out.cpu[n] = { source: round2(median(cpus.map((x) => x.source))), destinations: round2(median(cpus.map((x) => x.destinations))), client: round2(median(cpus.map((x) => x.client))) };
+      out.cpu[n] = {
+        source: round2(median(cpus.map((x) => x.source))),
+        destinations: round2(median(cpus.map((x) => x.destinations))),
+        client: round2(median(cpus.map((x) => x.client))),
+      };
     }
   }
   const sw = out.rowsPerSecond.shardworker;
@@ -94,11 +98,20 @@ export function summaryText(s: Summary): string {
     `  shardworker / (b): ${s.ratios.vsDump ?? '-'} (median of the rounds ${s.ratios.vsDumpByRound.join(', ') || '-'}; ratio of the medians ${s.ratios.vsDumpOfMedians ?? '-'})   target >= 1.8`,
     `  shardworker / (c): ${s.ratios.vsLoad ?? '-'} (median of the rounds ${s.ratios.vsLoadByRound.join(', ') || '-'}; ratio of the medians ${s.ratios.vsLoadOfMedians ?? '-'})   target >= 0.85`,
   ];
-  const names: [ContenderName, string][] = [['shardworker', '(a)'], ['dump', '(b)'], ['load', '(c)']];
+  const names: [ContenderName, string][] = [
+    ['shardworker', '(a)'],
+    ['dump', '(b)'],
+    ['load', '(c)'],
+  ];
   for (const [n, label] of names) {
     const c = s.cpu[n];
     if (!c) continue;
-    const client = n === 'shardworker' ? `worker ${c.client} (${s.jobCpuSeconds ?? '-'} in the job, the rest Node start-up)` : n === 'dump' ? `mariadb-dump and mariadb ${c.client}` : `client ${c.client}`;
+    const client =
+      n === 'shardworker'
+        ? `worker ${c.client} (${s.jobCpuSeconds ?? '-'} in the job, the rest Node start-up)`
+        : n === 'dump'
+          ? `mariadb-dump and mariadb ${c.client}`
+          : `client ${c.client}`;
     lines.push(`  ${label} CPU seconds: source ${c.source} + destinations ${c.destinations} + ${client} = ${round2(c.source + c.destinations + c.client)}`);
   }
   const a = s.cpu.shardworker;
@@ -108,13 +121,20 @@ export function summaryText(s: Summary): string {
     const cores = (c.source + c.destinations + c.client) / s.seconds.load;
     const floor = (a.source + a.destinations) / cores;
     const vsDump = s.seconds.dump ? `, ${round2(s.seconds.dump / floor)} × (b)` : '';
-    lines.push(`  with a worker that used no CPU at all, (a)'s servers alone would need about ${round2(floor)} s here: at best ${round2(s.seconds.load / floor)} × (c)${vsDump}`);
+    lines.push(
+      `  with a worker that used no CPU at all, (a)'s servers alone would need about ${round2(floor)} s here: at best ${round2(s.seconds.load / floor)} × (c)${vsDump}`,
+    );
   }
-  if (s.wall) lines.push(`  (a) timed as a process, Node start-up included: ${fmt(s.wall.rowsPerSecond)} rows/s (${s.wall.seconds} s): / (b) ${s.wall.vsDump ?? '-'}, / (c) ${s.wall.vsLoad ?? '-'}`);
+  if (s.wall)
+    lines.push(
+      `  (a) timed as a process, Node start-up included: ${fmt(s.wall.rowsPerSecond)} rows/s (${s.wall.seconds} s): / (b) ${s.wall.vsDump ?? '-'}, / (c) ${s.wall.vsLoad ?? '-'}`,
+    );
   if (s.peakRssMb !== undefined) lines.push(`  shardworker peak RSS: ${s.peakRssMb} MB (target < 200)`);
   if (s.rssMb) lines.push(`  shardworker RSS at 25/50/75/100% of the rows: ${s.rssMb.at25} / ${s.rssMb.at50} / ${s.rssMb.at75} / ${s.rssMb.at100} MB`);
   if (s.page) {
-    lines.push(`  status page rate ${fmt(s.page.pageRowsPerSecond)} rows/s vs destinations' own count ${fmt(s.page.serverRowsPerSecond)} rows/s over the same ${s.page.at} s (the page's window)`);
+    lines.push(
+      `  status page rate ${fmt(s.page.pageRowsPerSecond)} rows/s vs destinations' own count ${fmt(s.page.serverRowsPerSecond)} rows/s over the same ${s.page.at} s (the page's window)`,
+    );
   }
   return lines.join('\n');
 }

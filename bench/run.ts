@@ -39,7 +39,9 @@ async function main(): Promise<void> {
       const result = await runStreamBench(c, args, log);
       const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-stream.json'));
       await fsp.writeFile(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, ...result }, null, 2) + '\n');
-      process.stdout.write(`\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`);
+      process.stdout.write(
+        `\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`,
+      );
       return;
     }
     if (args.mode === 'shapes') {
@@ -49,7 +51,13 @@ async function main(): Promise<void> {
     const d = dataset(args.mode, args.rows);
     const rows = totalRows(d);
     const prepStarted = Date.now();
-    const expected = await ensureDataset(c.rdonly, d, c.dests.map((x) => x.shard), c.dir, log);
+    const expected = await ensureDataset(
+      c.rdonly,
+      d,
+      c.dests.map((x) => x.shard),
+      c.dir,
+      log,
+    );
     let files: LoadFiles | undefined;
     if (args.contenders.includes('load')) {
       log('writing the per-shard files of the ingest-limit load (untimed)');
@@ -77,7 +85,9 @@ async function main(): Promise<void> {
         const detail = await runOnce(contender);
         const record: RunRecord = { round, contender, seconds: detail.seconds, rowsPerSecond: rows / detail.seconds, detail };
         runs.push(record);
-        log(`  ${contender}: ${detail.seconds.toFixed(2)} s, ${Math.round(record.rowsPerSecond).toLocaleString('en-US')} rows/s, verified, CPU-s source ${detail.cpu.source} + destinations ${detail.cpu.destinations} + client ${detail.cpu.client}${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`);
+        log(
+          `  ${contender}: ${detail.seconds.toFixed(2)} s, ${Math.round(record.rowsPerSecond).toLocaleString('en-US')} rows/s, verified, CPU-s source ${detail.cpu.source} + destinations ${detail.cpu.destinations} + client ${detail.cpu.client}${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`,
+        );
       }
     }
     await resetDestinations(c, d.db);
@@ -112,10 +122,23 @@ async function main(): Promise<void> {
 async function shapesMode(args: BenchArgs, c: BenchCluster, benchStarted: number): Promise<void> {
   const r = await runShapes(args, c, log);
   const totalSeconds = Math.round((Date.now() - benchStarted) / 1000);
-  const result = { date: new Date().toISOString(), machine: machine(), load: os.loadavg().map(round2), mode: args.mode, rowsPerShape: args.rows, rounds: args.rounds, warmup: args.warmup, shardworkerFlags: args.shardworkerFlags, ...r, durations: { totalSeconds } };
+  const result = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    load: os.loadavg().map(round2),
+    mode: args.mode,
+    rowsPerShape: args.rows,
+    rounds: args.rounds,
+    warmup: args.warmup,
+    shardworkerFlags: args.shardworkerFlags,
+    ...r,
+    durations: { totalSeconds },
+  };
   const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-shapes.json'));
   await fsp.writeFile(jsonFile, JSON.stringify(result, null, 2) + '\n');
-  process.stdout.write(`\nshardworker bench, shapes mode: each shape copied 1→2 beside its anchor, ${args.rounds} round(s), medians; load average ${result.load.join(' ')}\n`);
+  process.stdout.write(
+    `\nshardworker bench, shapes mode: each shape copied 1→2 beside its anchor, ${args.rounds} round(s), medians; load average ${result.load.join(' ')}\n`,
+  );
   process.stdout.write(shapesText(r) + '\n');
   process.stdout.write(`  whole bench ${totalSeconds} s; results in ${jsonFile}\n`);
 }
@@ -133,10 +156,17 @@ function machine(): Record<string, unknown> {
       mariadb = 'unknown';
     }
   }
-  return { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, mariadb, kernel: os.release() };
+  return {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    mariadb,
+    kernel: os.release(),
+  };
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

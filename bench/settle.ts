@@ -19,19 +19,21 @@ async function statusValue(at: Endpoint, name: string): Promise<number> {
 export async function settle(c: BenchCluster, timeoutMs = 60_000): Promise<void> {
   const servers = [{ at: c.rdonly, dir: 'src-rdonly' }, ...c.dests.map((d, i) => ({ at: d.endpoint, dir: `dst-${i + 1}` }))];
   const deadline = Date.now() + timeoutMs;
-  await Promise.all(servers.map(async (s) => {
-    // Flush now rather than trickle: max dirty 0% makes the page cleaner write everything out.
-    const previous = await withConnection(s.at, async (conn) => {
-      const [rows] = await conn.query('SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS p');
-      await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
-      return Number((rows as { p: number }[])[0].p);
-    });
-    try {
-      while (Date.now() < deadline && (await statusValue(s.at, 'Innodb_buffer_pool_pages_dirty')) > 100) await sleep(250);
-    } finally {
-      await withConnection(s.at, (conn) => conn.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [previous]));
-    }
-  }));
+  await Promise.all(
+    servers.map(async (s) => {
+      // Flush now rather than trickle: max dirty 0% makes the page cleaner write everything out.
+      const previous = await withConnection(s.at, async (conn) => {
+        const [rows] = await conn.query('SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS p');
+        await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
+        return Number((rows as { p: number }[])[0].p);
+      });
+      try {
+        while (Date.now() < deadline && (await statusValue(s.at, 'Innodb_buffer_pool_pages_dirty')) > 100) await sleep(250);
+      } finally {
+        await withConnection(s.at, (conn) => conn.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [previous]));
+      }
+    }),
+  );
   const dirs = servers.map((s) => path.join(c.dir, s.dir));
   while (Date.now() < deadline) {
     const before = dirs.map(serverSeconds);

@@ -57,7 +57,13 @@ export async function runShapes(args: BenchArgs, c: BenchCluster, log: (m: strin
   let diff: DiffResult | null = null;
   for (const shape of shapes(args.rows)) {
     const d = shape.dataset;
-    const expected = await ensureDataset(c.rdonly, d, c.dests.map((x) => x.shard), c.dir, log);
+    const expected = await ensureDataset(
+      c.rdonly,
+      d,
+      c.dests.map((x) => x.shard),
+      c.dir,
+      log,
+    );
     let files: LoadFiles | undefined;
     if (shape.against === 'load') {
       log(`${shape.name}: writing the per-shard files of the ingest-limit load (untimed)`);
@@ -71,7 +77,9 @@ export async function runShapes(args: BenchArgs, c: BenchCluster, log: (m: strin
       const order = round % 2 ? contenders : [...contenders].reverse();
       for (const contender of order) {
         const detail = await runVerified(c, d, expected, contender, args.shardworkerFlags, files);
-        log(`${shape.name} ${timed ? `round ${round - args.warmup}/${args.rounds}` : 'warm-up (untimed)'}: ${contender} ${detail.seconds.toFixed(2)} s, verified${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`);
+        log(
+          `${shape.name} ${timed ? `round ${round - args.warmup}/${args.rounds}` : 'warm-up (untimed)'}: ${contender} ${detail.seconds.toFixed(2)} s, verified${'peakRssMb' in detail ? `, peak RSS ${Math.round(Number(detail.peakRssMb))} MB` : ''}`,
+        );
         if (timed) runs.push({ contender, seconds: detail.seconds, detail });
         // The diff compares against the split set's last copy, still on the destinations.
         if (shape.name === 'split' && contender === 'shardworker' && round === args.warmup + args.rounds) diff = await measureDiff(c, d, log);
@@ -80,8 +88,15 @@ export async function runShapes(args: BenchArgs, c: BenchCluster, log: (m: strin
     const sw = median(runs.filter((r) => r.contender === 'shardworker').map((r) => r.seconds));
     const anchor = median(runs.filter((r) => r.contender === shape.against).map((r) => r.seconds));
     results.push({
-      shape: shape.name, label: shape.label, rows: totalRows(d), tables: d.tables.length, against: shape.against,
-      shardworkerSeconds: round2(sw), anchorSeconds: round2(anchor), ratio: round2(anchor / sw), target: targetOf(shape),
+      shape: shape.name,
+      label: shape.label,
+      rows: totalRows(d),
+      tables: d.tables.length,
+      against: shape.against,
+      shardworkerSeconds: round2(sw),
+      anchorSeconds: round2(anchor),
+      ratio: round2(anchor / sw),
+      target: targetOf(shape),
       peakRssMb: Math.round(Math.max(...runs.filter((r) => r.contender === 'shardworker').map((r) => Number(r.detail.peakRssMb)))),
       runs,
     });
@@ -117,7 +132,9 @@ async function runJob(c: BenchCluster, command: string[]): Promise<{ seconds: nu
   const rssFile = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'sw-bench-')), 'rss');
   const args = ['--topo', `file:${c.topologyFile}`, '--db-credentials-file', c.credentialsFile, '--port', '0', '--log-level', 'warn', 'run', ...command];
   const useTime = existsSync(TIME);
-  const child = useTime ? spawn(TIME, ['-f', '%M', '-o', rssFile, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = useTime
+    ? spawn(TIME, ['-f', '%M', '-o', rssFile, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
   child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
@@ -137,7 +154,10 @@ async function runJob(c: BenchCluster, command: string[]): Promise<{ seconds: nu
  */
 async function scanBothSides(c: BenchCluster, d: Dataset, destPort: number): Promise<number> {
   const side = async (port: number) => {
-    const ref = { alias: `bench-${port}`, tablet: { keyspace: KEYSPACE, shard: '0', type: 'rdonly' as const, host: '127.0.0.1', port, dbName: d.db, user: 'root' } };
+    const ref = {
+      alias: `bench-${port}`,
+      tablet: { keyspace: KEYSPACE, shard: '0', type: 'rdonly' as const, host: '127.0.0.1', port, dbName: d.db, user: 'root' },
+    };
     const pool = openPool(ref, {}, { connectionLimit: 1, withDatabase: false });
     try {
       const signal = new AbortController().signal;
@@ -155,11 +175,15 @@ export function shapesText(r: { shapes: ShapeResult[]; diff: DiffResult | null }
   const lines = ['  shape                                  shardworker   anchor                              ratio  target  peak RSS'];
   for (const s of r.shapes) {
     const anchor = s.against === 'load' ? 'LOAD DATA + ADD INDEX' : 'mariadb-dump | mariadb';
-    lines.push(`  ${`${s.label} (${s.rows.toLocaleString('en-US')} rows)`.padEnd(38)} ${`${s.shardworkerSeconds} s`.padStart(10)}   ${`${anchor} ${s.anchorSeconds} s`.padEnd(33)} ${`${s.ratio}x`.padStart(6)}  >= ${s.target}  ${s.peakRssMb} MB`);
+    lines.push(
+      `  ${`${s.label} (${s.rows.toLocaleString('en-US')} rows)`.padEnd(38)} ${`${s.shardworkerSeconds} s`.padStart(10)}   ${`${anchor} ${s.anchorSeconds} s`.padEnd(33)} ${`${s.ratio}x`.padStart(6)}  >= ${s.target}  ${s.peakRssMb} MB`,
+    );
   }
   if (r.diff) {
     const x = r.diff;
-    lines.push(`  ${'SplitDiff of the split set (2 shards)'.padEnd(38)} ${`${x.splitDiffSeconds} s`.padStart(10)}   ${`both sides read once ${x.scanSeconds} s`.padEnd(33)} ${`${x.ratio}x`.padStart(6)}  >= ${x.target}  ${x.peakRssMb} MB`);
+    lines.push(
+      `  ${'SplitDiff of the split set (2 shards)'.padEnd(38)} ${`${x.splitDiffSeconds} s`.padStart(10)}   ${`both sides read once ${x.scanSeconds} s`.padEnd(33)} ${`${x.ratio}x`.padStart(6)}  >= ${x.target}  ${x.peakRssMb} MB`,
+    );
   }
   return lines.join('\n');
 }

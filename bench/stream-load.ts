@@ -44,9 +44,10 @@ function statement(live: Live, kind: 'insert' | 'update' | 'move' | 'delete', ro
     case 'move': {
       // A window of live ids; every row in it changes (the binlog logs only rows that change).
       const from = live.lo + Math.floor(pick * (live.hi - live.lo + 1 - rows));
-      const sets = live.table.name === 'customer'
-        ? 'created = created + INTERVAL 1 SECOND, email = CONCAT(LEFT(email, 40), \'.\')'
-        : 'amount = amount + 1.01, descr = IF(descr IS NULL, \'was null\', NULL)';
+      const sets =
+        live.table.name === 'customer'
+          ? "created = created + INTERVAL 1 SECOND, email = CONCAT(LEFT(email, 40), '.')"
+          : "amount = amount + 1.01, descr = IF(descr IS NULL, 'was null', NULL)";
       // A move flips the keyspace id's top bit: the row leaves its shard for the other one (1→2 split at 80).
       const move = kind === 'move' ? ', keyspace_id = keyspace_id ^ 0x8000000000000000' : '';
       return `UPDATE ${t} SET ${sets}${move} WHERE id BETWEEN ${from} AND ${from + rows - 1}`;
@@ -64,7 +65,13 @@ export interface LoadResult {
  * Writes `rowChanges` row changes into `tables` (each seeded with ids 1..seedRows) on `conn`, a connection in the
  * bench database, a few hundred transactions per round trip.
  */
-export async function runStreamLoad(conn: Connection, tables: BenchTable[], seedRows: number, rowChanges: number, log: (m: string) => void): Promise<LoadResult> {
+export async function runStreamLoad(
+  conn: Connection,
+  tables: BenchTable[],
+  seedRows: number,
+  rowChanges: number,
+  log: (m: string) => void,
+): Promise<LoadResult> {
   const started = Date.now();
   const random = prng(18);
   const lives: Live[] = tables.map((table) => ({ table, lo: 1, hi: seedRows }));

@@ -48,7 +48,12 @@ async function replicaReaches(rdonly: Endpoint, pos: string): Promise<void> {
   });
 }
 
-interface CpuParts { primary: number; rdonly: number; destinations: number; self: number }
+interface CpuParts {
+  primary: number;
+  rdonly: number;
+  destinations: number;
+  self: number;
+}
 
 function cpuNow(c: BenchCluster): CpuParts {
   const u = process.cpuUsage();
@@ -72,22 +77,46 @@ async function loadAverage(): Promise<string> {
 
 /** Source tables, destinations and checkpoints at one position, the rdonly caught up and stopped there. */
 async function prepare(c: BenchCluster, tables: BenchTable[], log: (m: string) => void): Promise<string> {
-  const create = (db: string) => [`DROP DATABASE IF EXISTS ${quoteId(db)}`, `CREATE DATABASE ${quoteId(db)} CHARACTER SET utf8mb4`, `USE ${quoteId(db)}`,
-    ...tables.flatMap((t) => [t.createBase, ...(t.addIndex ? [t.addIndex] : [])])].join('; ');
+  const create = (db: string) =>
+    [
+      `DROP DATABASE IF EXISTS ${quoteId(db)}`,
+      `CREATE DATABASE ${quoteId(db)} CHARACTER SET utf8mb4`,
+      `USE ${quoteId(db)}`,
+      ...tables.flatMap((t) => [t.createBase, ...(t.addIndex ? [t.addIndex] : [])]),
+    ].join('; ');
   const seed = tables.map((t) => t.insert(1, SEED_ROWS)).join('; ');
   log(`seeding ${SEED_ROWS.toLocaleString('en-US')} rows per table on the source and the destinations`);
   // The rdonly replicates the seed from the primary; each destination gets its shard's part, without a binlog.
   await withConnection(c.rdonly, (conn) => conn.query('START SLAVE'));
   await withConnection(c.primary, (conn) => conn.query(`${SESSION}; ${create(DB)}; ${seed}`));
-  await Promise.all(c.dests.map((d) => withConnection(d.endpoint, (conn) => conn.query(
-    `SET SESSION sql_log_bin = 0; ${SESSION}; ${create(DB)}; ${seed}; ${tables.map((t) => `DELETE FROM ${quoteId(t.name)} WHERE NOT (${shardWhere(d.shard)})`).join('; ')}`))));
+  await Promise.all(
+    c.dests.map((d) =>
+      withConnection(d.endpoint, (conn) =>
+        conn.query(
+          `SET SESSION sql_log_bin = 0; ${SESSION}; ${create(DB)}; ${seed}; ${tables.map((t) => `DELETE FROM ${quoteId(t.name)} WHERE NOT (${shardWhere(d.shard)})`).join('; ')}`,
+        ),
+      ),
+    ),
+  );
   const pos = await gtidPos(c.primary, 'gtid_binlog_pos');
   await replicaReaches(c.rdonly, pos);
   await withConnection(c.rdonly, (conn) => conn.query('STOP SLAVE'));
   // The streams: one checkpoint row per destination at the source's position, and sourceShards in the topology.
   const position = `MariaDB/${pos}`;
-  await Promise.all(c.dests.map((d) => withConnection(d.endpoint, (conn) => conn.query(
-    ['SET SESSION sql_log_bin = 0', 'DROP DATABASE IF EXISTS `_vt`', ...CREATE_BLP_CHECKPOINT, populateBlpCheckpoint({ uid: 0, position, timeUpdated: Date.now() / 1000, flags: '' })].join('; ')))));
+  await Promise.all(
+    c.dests.map((d) =>
+      withConnection(d.endpoint, (conn) =>
+        conn.query(
+          [
+            'SET SESSION sql_log_bin = 0',
+            'DROP DATABASE IF EXISTS `_vt`',
+            ...CREATE_BLP_CHECKPOINT,
+            populateBlpCheckpoint({ uid: 0, position, timeUpdated: Date.now() / 1000, flags: '' }),
+          ].join('; '),
+        ),
+      ),
+    ),
+  );
   await writeFreshTopology(c, DB);
   const topo = JSON.parse(await fsp.readFile(c.topologyFile, 'utf8')) as Topology;
   for (const d of c.dests) topo.keyspaces[KEYSPACE].shards[d.shard].sourceShards = [{ uid: 0, keyspace: KEYSPACE, shard: '0', keyRange: '-', tables: [] }];
@@ -100,11 +129,13 @@ async function verify(c: BenchCluster, tables: BenchTable[]): Promise<void> {
   for (const t of tables) {
     const whole = await withConnection(c.primary, (conn) => checksum(conn, DB, t));
     const replica = await withConnection(c.rdonly, (conn) => checksum(conn, DB, t));
-    if (replica.rows !== whole.rows || replica.sum !== whole.sum) throw new Error(`the rdonly's ${t.name} differs from the primary's: ${replica.rows} rows (${replica.sum}) against ${whole.rows} (${whole.sum})`);
+    if (replica.rows !== whole.rows || replica.sum !== whole.sum)
+      throw new Error(`the rdonly's ${t.name} differs from the primary's: ${replica.rows} rows (${replica.sum}) against ${whole.rows} (${whole.sum})`);
     for (const d of c.dests) {
       const want = await withConnection(c.primary, (conn) => checksum(conn, DB, t, shardWhere(d.shard)));
       const got = await withConnection(d.endpoint, (conn) => checksum(conn, DB, t));
-      if (got.rows !== want.rows || got.sum !== want.sum) throw new Error(`shard ${d.shard} ${DB}.${t.name}: ${got.rows} rows (checksum ${got.sum}), the source's range has ${want.rows} (checksum ${want.sum})`);
+      if (got.rows !== want.rows || got.sum !== want.sum)
+        throw new Error(`shard ${d.shard} ${DB}.${t.name}: ${got.rows} rows (checksum ${got.sum}), the source's range has ${want.rows} (checksum ${want.sum})`);
     }
   }
 }
@@ -128,7 +159,9 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
     return runStreamLoad(conn, tables, SEED_ROWS, args.rows, log);
   });
   const target = await gtidPos(c.primary, 'gtid_binlog_pos');
-  log(`  ${load.rowChanges.toLocaleString('en-US')} row changes in ${load.transactions.toLocaleString('en-US')} transactions, ${load.seconds.toFixed(1)} s; source at ${target}`);
+  log(
+    `  ${load.rowChanges.toLocaleString('en-US')} row changes in ${load.transactions.toLocaleString('en-US')} transactions, ${load.seconds.toFixed(1)} s; source at ${target}`,
+  );
 
   // MariaDB's own replica, default settings: START SLAVE, timed until its SQL thread has applied the target.
   await settle(c);
@@ -140,13 +173,17 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
   await replicaReaches(c.rdonly, target);
   const replicaSeconds = (Date.now() - started) / 1000;
   const replicaCpu = cpuDelta(cpu, cpuNow(c));
-  log(`  ${replicaSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / replicaSeconds).toLocaleString('en-US')} rows/s; CPU-s primary ${replicaCpu.primary} + rdonly ${replicaCpu.rdonly}`);
+  log(
+    `  ${replicaSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / replicaSeconds).toLocaleString('en-US')} rows/s; CPU-s primary ${replicaCpu.primary} + rdonly ${replicaCpu.rdonly}`,
+  );
 
   // The streams, as the daemon runs them (one per destination primary), timed until each is at the target.
   await settle(c);
   const topo = await openTopology(`file:${c.topologyFile}`);
   const deps = { topo, credentials: {}, openBinlog: openSourceBinlog, log: pino({ level: 'warn' }), retryDuration: 60_000 };
-  const streams = c.dests.map((d) => new Stream({ keyspace: KEYSPACE, shard: d.shard, source: { uid: 0, keyspace: KEYSPACE, shard: '0', keyRange: '-', tables: [] } }, deps));
+  const streams = c.dests.map(
+    (d) => new Stream({ keyspace: KEYSPACE, shard: d.shard, source: { uid: 0, keyspace: KEYSPACE, shard: '0', keyRange: '-', tables: [] } }, deps),
+  );
   const streamsLoad = await loadAverage();
   log(`the streams catching up from ${position} (load average ${streamsLoad})`);
   let peakRss = process.memoryUsage().rss;
@@ -171,7 +208,9 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
     await Promise.all(streams.map((s) => s.stop()));
   }
   const rowsApplied = streams.reduce((s, x) => s + x.snapshot().rowsApplied, 0);
-  log(`  ${streamSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / streamSeconds).toLocaleString('en-US')} source rows/s (${rowsApplied.toLocaleString('en-US')} rows applied on the destinations); CPU-s primary ${streamCpu.primary} + destinations ${streamCpu.destinations} + streams ${streamCpu.self}; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`);
+  log(
+    `  ${streamSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / streamSeconds).toLocaleString('en-US')} source rows/s (${rowsApplied.toLocaleString('en-US')} rows applied on the destinations); CPU-s primary ${streamCpu.primary} + destinations ${streamCpu.destinations} + streams ${streamCpu.self}; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`,
+  );
 
   log('verifying: every destination against its range of the source, the rdonly against the source');
   await verify(c, tables);
@@ -181,7 +220,14 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
     transactions: load.transactions,
     loadSeconds: load.seconds,
     replica: { seconds: replicaSeconds, rowsPerSecond: load.rowChanges / replicaSeconds, cpu: replicaCpu, loadAverage: replicaLoad },
-    streams: { seconds: streamSeconds, rowsPerSecond: load.rowChanges / streamSeconds, rowsApplied, cpu: streamCpu, peakRssMb: Math.round(peakRss / 2 ** 20), loadAverage: streamsLoad },
+    streams: {
+      seconds: streamSeconds,
+      rowsPerSecond: load.rowChanges / streamSeconds,
+      rowsApplied,
+      cpu: streamCpu,
+      peakRssMb: Math.round(peakRss / 2 ** 20),
+      loadAverage: streamsLoad,
+    },
     ratio: replicaSeconds / streamSeconds,
   };
 }

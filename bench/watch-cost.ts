@@ -43,7 +43,13 @@ async function main(): Promise<void> {
   const c = await benchClusterUp({ dir, basePort, bufferPoolMb: 256, logFileMb: 128 });
   try {
     const d = dataset('split', rows);
-    const expected = await ensureDataset(c.rdonly, d, c.dests.map((x) => x.shard), c.dir, log);
+    const expected = await ensureDataset(
+      c.rdonly,
+      d,
+      c.dests.map((x) => x.shard),
+      c.dir,
+      log,
+    );
     const once = async (watched: boolean) => {
       await resetDestinations(c, d.db);
       await Promise.all(c.dests.map((x) => withConnection(x.endpoint, (conn) => conn.query('RESET MASTER'))));
@@ -52,7 +58,9 @@ async function main(): Promise<void> {
       let out = '';
       const result = await runShardworker(c, d, [], (url) => {
         if (!watched) return;
-        load = spawn(process.execPath, ['--import', 'tsx/esm', path.join(import.meta.dirname, 'watch-load.ts'), url, String(rate), String(clients)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        load = spawn(process.execPath, ['--import', 'tsx/esm', path.join(import.meta.dirname, 'watch-load.ts'), url, String(rate), String(clients)], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         load.stdout!.on('data', (b: Buffer) => (out += b.toString()));
       });
       let watchers: Record<string, number> | null = null;
@@ -76,14 +84,23 @@ async function main(): Promise<void> {
         const load = os.loadavg()[0].toFixed(2);
         const r = await once(w);
         (w ? watched : alone).push(r.seconds);
-        log(`round ${round}/${rounds} ${w ? 'watched' : 'alone  '}: job ${r.seconds.toFixed(2)} s (process ${r.wallSeconds.toFixed(2)} s), load average before ${load}${r.watchers ? `; watchers ${JSON.stringify(r.watchers)}` : ''}`);
+        log(
+          `round ${round}/${rounds} ${w ? 'watched' : 'alone  '}: job ${r.seconds.toFixed(2)} s (process ${r.wallSeconds.toFixed(2)} s), load average before ${load}${r.watchers ? `; watchers ${JSON.stringify(r.watchers)}` : ''}`,
+        );
       }
     }
     const ratio = median(watched) / median(alone);
-    process.stdout.write(`\nSplitClone of ${rows.toLocaleString('en-US')} rows, ${rounds} alternated rounds, ${rate} status requests/s from ${clients} clients while watched\n`);
+    process.stdout.write(
+      `\nSplitClone of ${rows.toLocaleString('en-US')} rows, ${rounds} alternated rounds, ${rate} status requests/s from ${clients} clients while watched\n`,
+    );
     process.stdout.write(`  alone:   ${alone.map((s) => s.toFixed(2)).join(', ')} s (median ${median(alone).toFixed(2)})\n`);
     process.stdout.write(`  watched: ${watched.map((s) => s.toFixed(2)).join(', ')} s (median ${median(watched).toFixed(2)})\n`);
-    process.stdout.write(`  watched / alone: ${ratio.toFixed(2)}x (target <= 1.2x); load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    process.stdout.write(
+      `  watched / alone: ${ratio.toFixed(2)}x (target <= 1.2x); load average now ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}\n`,
+    );
   } finally {
     if (!keepUp) await sandboxDown(c.dir);
   }

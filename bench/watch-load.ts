@@ -17,7 +17,10 @@ const latencies: number[] = [];
 const started = performance.now();
 let stopping = false;
 
-const agents = Array.from({ length: clients }, (_, i) => new http.Agent({ keepAlive: true, maxSockets: 4, localAddress: `127.0.0.${10 + i}` } as http.AgentOptions));
+const agents = Array.from(
+  { length: clients },
+  (_, i) => new http.Agent({ keepAlive: true, maxSockets: 4, localAddress: `127.0.0.${10 + i}` } as http.AgentOptions),
+);
 
 function ask(i: number): void {
   const path = PATHS[counts.sent % PATHS.length];
@@ -54,7 +57,15 @@ process.on('SIGTERM', () => {
   stopping = true;
   clearInterval(timer);
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(JSON.stringify({ ...counts, seconds: Math.round(seconds * 10) / 10, perSecond: Math.round(counts.sent / seconds), p50Ms: percentile(0.5), p99Ms: percentile(0.99) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      ...counts,
+      seconds: Math.round(seconds * 10) / 10,
+      perSecond: Math.round(counts.sent / seconds),
+      p50Ms: percentile(0.5),
+      p99Ms: percentile(0.99),
+    }) + '\n',
+  );
   for (const a of agents) a.destroy();
   process.exit(0);
 });

@@ -15,7 +15,9 @@ if (!(port > 0) || !/^\w+$/.test(db) || !(tps > 0)) {
 
 const conn = await connect({ port });
 await conn.query(`SET SESSION time_zone = '+00:00'; USE \`${db}\``);
-const [[{ maxCustomer, maxOrder }]] = (await conn.query('SELECT (SELECT MAX(customer_id) FROM customer) AS maxCustomer, (SELECT MAX(order_id) FROM corder) AS maxOrder')) as unknown as [[{ maxCustomer: string; maxOrder: string }]];
+const [[{ maxCustomer, maxOrder }]] = (await conn.query(
+  'SELECT (SELECT MAX(customer_id) FROM customer) AS maxCustomer, (SELECT MAX(order_id) FROM corder) AS maxOrder',
+)) as unknown as [[{ maxCustomer: string; maxOrder: string }]];
 let customer = Number(maxCustomer) + 1_000_000;
 let order = Number(maxOrder) + 1_000_000;
 const ksid = (expr: string) => `CAST(CONV(SUBSTRING(MD5(${expr}), 1, 16), 16, 10) AS UNSIGNED)`;
@@ -29,12 +31,21 @@ while (!stop) {
   if (kind === 0) {
     // A new customer and two orders, on the customer's shard.
     customer++;
-    statements.push(`INSERT INTO customer (customer_id, keyspace_id, email, name, created, balance) VALUES (${customer}, ${ksid(String(customer))}, 'new${customer}@example.com', 'Demo ✓ ${customer}', NOW(6), 0)`);
-    for (let i = 0; i < 2; i++) statements.push(`INSERT INTO corder (order_id, customer_id, keyspace_id, sku, price, status, note) VALUES (${++order}, ${customer}, ${ksid(String(customer))}, 'SKU-DEMO', ${(order % 10000) / 100}, 'new', 'demo order 🎁')`);
+    statements.push(
+      `INSERT INTO customer (customer_id, keyspace_id, email, name, created, balance) VALUES (${customer}, ${ksid(String(customer))}, 'new${customer}@example.com', 'Demo ✓ ${customer}', NOW(6), 0)`,
+    );
+    for (let i = 0; i < 2; i++)
+      statements.push(
+        `INSERT INTO corder (order_id, customer_id, keyspace_id, sku, price, status, note) VALUES (${++order}, ${customer}, ${ksid(String(customer))}, 'SKU-DEMO', ${(order % 10000) / 100}, 'new', 'demo order 🎁')`,
+      );
   } else if (kind === 1) {
-    statements.push(`UPDATE corder SET status = ELT(1 + FLOOR(RAND() * 4), 'new', 'paid', 'shipped', 'cancelled') WHERE order_id = 1 + FLOOR(RAND() * ${Number(maxOrder)})`);
+    statements.push(
+      `UPDATE corder SET status = ELT(1 + FLOOR(RAND() * 4), 'new', 'paid', 'shipped', 'cancelled') WHERE order_id = 1 + FLOOR(RAND() * ${Number(maxOrder)})`,
+    );
   } else if (kind === 2) {
-    statements.push(`UPDATE customer SET balance = balance + 1.25 WHERE customer_id IN (1 + FLOOR(RAND() * ${Number(maxCustomer)}), 1 + FLOOR(RAND() * ${Number(maxCustomer)}))`);
+    statements.push(
+      `UPDATE customer SET balance = balance + 1.25 WHERE customer_id IN (1 + FLOOR(RAND() * ${Number(maxCustomer)}), 1 + FLOOR(RAND() * ${Number(maxCustomer)}))`,
+    );
   } else {
     statements.push(`DELETE FROM corder WHERE order_id = 1 + FLOOR(RAND() * ${Number(maxOrder)})`);
   }

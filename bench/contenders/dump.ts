@@ -21,11 +21,22 @@ function pipeline(command: string): Promise<void> {
 
 export async function runDump(c: BenchCluster, d: Dataset): Promise<{ seconds: number }> {
   const started = performance.now();
-  await Promise.all(c.dests.map(async (dest) => {
-    await withConnection(dest.endpoint, (conn) => conn.query(`CREATE DATABASE ${quoteId(d.db)} CHARACTER SET utf8mb4`));
-    const dump = ['mariadb-dump', '--host=127.0.0.1', `--port=${c.rdonly.port}`, '--user=root', '--single-transaction', `--where=${shardWhere(dest.shard)}`, d.db, ...d.tables.map((t) => t.name)];
-    const load = ['mariadb', '--host=127.0.0.1', `--port=${dest.endpoint.port}`, '--user=root', d.db];
-    await pipeline(`${dump.map(sh).join(' ')} | ${load.map(sh).join(' ')}`);
-  }));
+  await Promise.all(
+    c.dests.map(async (dest) => {
+      await withConnection(dest.endpoint, (conn) => conn.query(`CREATE DATABASE ${quoteId(d.db)} CHARACTER SET utf8mb4`));
+      const dump = [
+        'mariadb-dump',
+        '--host=127.0.0.1',
+        `--port=${c.rdonly.port}`,
+        '--user=root',
+        '--single-transaction',
+        `--where=${shardWhere(dest.shard)}`,
+        d.db,
+        ...d.tables.map((t) => t.name),
+      ];
+      const load = ['mariadb', '--host=127.0.0.1', `--port=${dest.endpoint.port}`, '--user=root', d.db];
+      await pipeline(`${dump.map(sh).join(' ')} | ${load.map(sh).join(' ')}`);
+    }),
+  );
   return { seconds: (performance.now() - started) / 1000 };
 }

@@ -23,7 +23,8 @@ export async function prepareLoadFiles(c: BenchCluster, d: Dataset): Promise<Loa
     const [rows] = await conn.query('SELECT @@secure_file_priv AS p');
     const priv = (rows as { p: string | null }[])[0].p;
     // MariaDB: unset (NULL) or empty means any path; a path restricts files to it.
-    if (priv !== null && priv !== '' && !dir.startsWith(path.resolve(priv))) throw new Error(`the rdonly's secure_file_priv (${priv}) does not allow writing ${dir}`);
+    if (priv !== null && priv !== '' && !dir.startsWith(path.resolve(priv)))
+      throw new Error(`the rdonly's secure_file_priv (${priv}) does not allow writing ${dir}`);
     await conn.query("SET SESSION time_zone = '+00:00'");
     for (const dest of c.dests) {
       files[dest.shard] = {};
@@ -31,7 +32,9 @@ export async function prepareLoadFiles(c: BenchCluster, d: Dataset): Promise<Loa
         const file = path.join(dir, `${dest.shard}.${t.name}.tsv`);
         const cols = t.columns.map(([name]) => quoteId(name)).join(', ');
         // The default FIELDS/LINES clauses on both sides: tab, newline, backslash escapes, \N for NULL.
-        await conn.query(`SELECT ${cols} FROM ${quoteId(d.db)}.${quoteId(t.name)} WHERE ${shardWhere(dest.shard)} INTO OUTFILE ${quoteString(file)} CHARACTER SET binary`);
+        await conn.query(
+          `SELECT ${cols} FROM ${quoteId(d.db)}.${quoteId(t.name)} WHERE ${shardWhere(dest.shard)} INTO OUTFILE ${quoteString(file)} CHARACTER SET binary`,
+        );
         files[dest.shard][t.name] = file;
       }
     }
@@ -48,18 +51,28 @@ export interface LoadTiming {
 
 export async function runLoad(c: BenchCluster, d: Dataset, prepared: LoadFiles): Promise<LoadTiming> {
   const started = performance.now();
-  const phases = await Promise.all(c.dests.map((dest) => withConnection(dest.endpoint, async (conn) => {
-    await conn.query(`SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'; CREATE DATABASE ${quoteId(d.db)} CHARACTER SET utf8mb4; USE ${quoteId(d.db)}`);
-    for (const t of d.tables) await conn.query(t.createBase);
-    for (const t of d.tables) {
-      const cols = t.columns.map(([name]) => quoteId(name)).join(', ');
-      await conn.query(`LOAD DATA INFILE ${quoteString(prepared.files[dest.shard][t.name])} INTO TABLE ${quoteId(t.name)} CHARACTER SET binary (${cols})`);
-    }
-    const loaded = performance.now();
-    for (const t of d.tables) if (t.addIndex) await conn.query(t.addIndex);
-    return { loaded, indexed: performance.now() };
-  })));
+  const phases = await Promise.all(
+    c.dests.map((dest) =>
+      withConnection(dest.endpoint, async (conn) => {
+        await conn.query(
+          `SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'; CREATE DATABASE ${quoteId(d.db)} CHARACTER SET utf8mb4; USE ${quoteId(d.db)}`,
+        );
+        for (const t of d.tables) await conn.query(t.createBase);
+        for (const t of d.tables) {
+          const cols = t.columns.map(([name]) => quoteId(name)).join(', ');
+          await conn.query(`LOAD DATA INFILE ${quoteString(prepared.files[dest.shard][t.name])} INTO TABLE ${quoteId(t.name)} CHARACTER SET binary (${cols})`);
+        }
+        const loaded = performance.now();
+        for (const t of d.tables) if (t.addIndex) await conn.query(t.addIndex);
+        return { loaded, indexed: performance.now() };
+      }),
+    ),
+  );
   const loaded = Math.max(...phases.map((p) => p.loaded));
   const ended = Math.max(...phases.map((p) => p.indexed));
-  return { seconds: (ended - started) / 1000, loadSeconds: (loaded - started) / 1000, indexSeconds: Math.max(...phases.map((p) => p.indexed - p.loaded)) / 1000 };
+  return {
+    seconds: (ended - started) / 1000,
+    loadSeconds: (loaded - started) / 1000,
+    indexSeconds: Math.max(...phases.map((p) => p.indexed - p.loaded)) / 1000,
+  };
 }

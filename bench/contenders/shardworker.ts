@@ -50,10 +50,12 @@ export interface ShardworkerResult {
 
 /** One connection per destination for the whole run: connecting at every poll would load the servers it times. */
 async function rowsInserted(conns: Connection[]): Promise<number> {
-  const counts = await Promise.all(conns.map(async (conn) => {
-    const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Handler_write'");
-    return Number((rows as { Value: string }[])[0].Value);
-  }));
+  const counts = await Promise.all(
+    conns.map(async (conn) => {
+      const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Handler_write'");
+      return Number((rows as { Value: string }[])[0].Value);
+    }),
+  );
   return counts.reduce((a, b) => a + b, 0);
 }
 
@@ -93,7 +95,20 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
   const flags = [...extraFlags];
   const rssFile = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'sw-bench-')), 'rss');
   // Run through its shebang, as `npx shardworker` does (which sets the Node flags it wants).
-  const args = ['--topo', `file:${c.topologyFile}`, '--db-credentials-file', c.credentialsFile, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', ...flags, `${KEYSPACE}/0`];
+  const args = [
+    '--topo',
+    `file:${c.topologyFile}`,
+    '--db-credentials-file',
+    c.credentialsFile,
+    '--port',
+    '0',
+    '--log-level',
+    'warn',
+    'run',
+    'SplitClone',
+    ...flags,
+    `${KEYSPACE}/0`,
+  ];
   // GNU time reports the exact peak RSS of the process it ran; without it, poll VmHWM.
   const useTime = existsSync(TIME);
   const counters = await Promise.all(c.dests.map((d) => connect(d.endpoint)));
@@ -129,7 +144,13 @@ export async function runShardworker(c: BenchCluster, d: Dataset, extraFlags: st
       try {
         const [status, inserted] = await Promise.all([fetch(`${url}/api/status`).then((r) => r.json() as Promise<StatusSnapshot>), rowsInserted(counters)]);
         if (pid) rss.push({ rows: status.totals.rowsCopied, kb: await procKb(pid, 'VmRSS') });
-        samples.push({ t: performance.now() - started, state: status.state, rowsCopied: status.totals.rowsCopied, rowsPerSecond: status.totals.rowsPerSecond, inserted });
+        samples.push({
+          t: performance.now() - started,
+          state: status.state,
+          rowsCopied: status.totals.rowsCopied,
+          rowsPerSecond: status.totals.rowsPerSecond,
+          inserted,
+        });
         perTable.set(samples.length - 1, Object.fromEntries(status.tables.map((t) => [t.name, t.rowsPerSecond])));
       } catch {
         // not listening yet, or the process is ending: its server is gone

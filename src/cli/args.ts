@@ -24,7 +24,16 @@ export interface GlobalFlags {
   help: boolean;
 }
 
-const GLOBAL_VALUE_FLAGS = ['--topo', '--db-credentials-file', '--db-ca-file', '--host', '--port', '--retry-duration', '--auth-token-file', '--log-level'] as const;
+const GLOBAL_VALUE_FLAGS = [
+  '--topo',
+  '--db-credentials-file',
+  '--db-ca-file',
+  '--host',
+  '--port',
+  '--retry-duration',
+  '--auth-token-file',
+  '--log-level',
+] as const;
 const GLOBAL_BOOLEAN_FLAGS = ['--public-status', '--help', '-h'] as const;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -175,7 +184,8 @@ export function parseJobArgs(rest: readonly string[]): JobArgs {
   }
   if (!target) throw new UsageError(`${command} needs keyspace/shard`);
   const slash = target.indexOf('/');
-  if (slash <= 0 || slash === target.length - 1 || target.indexOf('/', slash + 1) >= 0) throw new UsageError(`expected keyspace/shard, got ${JSON.stringify(target)}`);
+  if (slash <= 0 || slash === target.length - 1 || target.indexOf('/', slash + 1) >= 0)
+    throw new UsageError(`expected keyspace/shard, got ${JSON.stringify(target)}`);
   return { command: command as CommandName, keyspace: target.slice(0, slash), shard: target.slice(slash + 1), options };
 }
 

@@ -19,7 +19,9 @@ export function parseTuneArgs(rest: readonly string[]): Record<string, unknown> 
     } else if (flag === '--max-replication-lag') {
       body.maxReplicationLag = value;
     } else {
-      throw new UsageError(flag.startsWith('-') ? `unknown flag ${flag} for ctl tune (known: --max-tps, --max-replication-lag)` : `unexpected argument ${JSON.stringify(flag)}`);
+      throw new UsageError(
+        flag.startsWith('-') ? `unknown flag ${flag} for ctl tune (known: --max-tps, --max-replication-lag)` : `unexpected argument ${JSON.stringify(flag)}`,
+      );
     }
   }
   if (Object.keys(body).length === 0) throw new UsageError('ctl tune needs --max-tps and/or --max-replication-lag');
@@ -37,13 +39,17 @@ export function controlLines(s: StatusSnapshot): string[] {
     `${head}; ${writes}; throttled ${c.throttledSecondsTotal.toFixed(1)} s in all, paused ${c.pausedSecondsTotal.toFixed(1)} s; max tps ${c.maxTps || 'unlimited'}, max replication lag ${c.maxReplicationLagSeconds ? `${c.maxReplicationLagSeconds}s` : 'none'}; ${Math.round(s.totals.rowsPerSecond)} rows/s`,
   ];
   if (c.paused && c.holding) lines.push(`holding ${c.holding}`);
-  for (const r of c.replicas) lines.push(`replica ${r.tablet} (${r.shard}) ${r.lagSeconds === null ? `lag unknown${r.error ? `: ${r.error}` : ''}` : `${r.lagSeconds.toFixed(1)}s behind`}`);
+  for (const r of c.replicas)
+    lines.push(
+      `replica ${r.tablet} (${r.shard}) ${r.lagSeconds === null ? `lag unknown${r.error ? `: ${r.error}` : ''}` : `${r.lagSeconds.toFixed(1)}s behind`}`,
+    );
   return lines;
 }
 
 export async function ctlCommand(globals: GlobalFlags, rest: readonly string[]): Promise<number> {
   const [action, ...args] = rest;
-  if (action !== 'pause' && action !== 'resume' && action !== 'tune' && action !== 'status') throw new UsageError(`ctl needs pause, resume, tune or status, got ${JSON.stringify(action ?? '')}`);
+  if (action !== 'pause' && action !== 'resume' && action !== 'tune' && action !== 'status')
+    throw new UsageError(`ctl needs pause, resume, tune or status, got ${JSON.stringify(action ?? '')}`);
   if (action !== 'tune' && args.length) throw new UsageError(`ctl ${action} takes no arguments, got ${JSON.stringify(args[0])}`);
   const body = action === 'tune' ? parseTuneArgs(args) : null;
   const client = await DaemonClient.of(globals);

@@ -42,7 +42,9 @@ export class DaemonClient {
       // fetch itself failed (no HTTP reply at all): nothing listens there, or it is not reachable.
       if (err instanceof TypeError) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        throw new Error(`no daemon answers at ${this.base} (${cause?.code ?? cause?.message ?? err.message}): start \`shardworker serve\`, or give its --host/--port`);
+        throw new Error(
+          `no daemon answers at ${this.base} (${cause?.code ?? cause?.message ?? err.message}): start \`shardworker serve\`, or give its --host/--port`,
+        );
       }
       throw err;
     }

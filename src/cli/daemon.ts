@@ -27,7 +27,12 @@ interface Daemon {
   log: Logger;
 }
 
-async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & { fd?: number }, onEnded?: (s: StatusSnapshot) => void, serveOptions?: ServeOptions): Promise<Daemon> {
+async function startDaemon(
+  globals: GlobalFlags,
+  logTo: NodeJS.WritableStream & { fd?: number },
+  onEnded?: (s: StatusSnapshot) => void,
+  serveOptions?: ServeOptions,
+): Promise<Daemon> {
   if (!globals.topo) throw new UsageError('--topo is required (e.g. --topo file:topo.json)');
   if (globals.host !== '127.0.0.1' && globals.host !== 'localhost' && globals.host !== '::1' && !globals.authTokenFile) {
     throw new UsageError(`refusing to listen on ${globals.host} without --auth-token-file: without a token anyone who reaches it could start or cancel a job`);
@@ -52,8 +57,14 @@ async function startDaemon(globals: GlobalFlags, logTo: NodeJS.WritableStream & 
   const jobs = new JobController(jobDeps, { level: globals.logLevel, destination }, { onEnded: jobEnded });
   if (serveOptions) {
     streams = new StreamManager({
-      topo, credentials, tls, openBinlog: openSourceBinlog, log, retryDuration: globals.retryDuration,
-      tabletType: serveOptions.streamTabletType, onDdl: serveOptions.onDdl,
+      topo,
+      credentials,
+      tls,
+      openBinlog: openSourceBinlog,
+      log,
+      retryDuration: globals.retryDuration,
+      tabletType: serveOptions.streamTabletType,
+      onDdl: serveOptions.onDdl,
     });
     await streams.open();
     // MigrateServedTypes primary drains and turns round these streams.
@@ -124,7 +135,9 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   await d.app.close();
   await d.topo.close();
   if (final.state === 'done') {
-    const what = final.cutover ? `${final.cutover.servedType} moved${final.cutover.writePauseMs === null ? '' : ` (write pause ${final.cutover.writePauseMs} ms)`}` : `${final.totals.rowsCopied} rows copied`;
+    const what = final.cutover
+      ? `${final.cutover.servedType} moved${final.cutover.writePauseMs === null ? '' : ` (write pause ${final.cutover.writePauseMs} ms)`}`
+      : `${final.totals.rowsCopied} rows copied`;
     process.stdout.write(`done: ${what} in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;
   }

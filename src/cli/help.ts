@@ -84,7 +84,10 @@ const MIGRATE_ABOUT = `    The cutover of a split: name a horizontal split's sou
 export function runHelp(command?: CommandName): string {
   const commands = command ? [command] : [...COMMANDS];
   const sections = commands.map((c) => {
-    const opts = optionsFor(c).map((d) => `    --${kebab(d.name).padEnd(28)} ${d.help}${isRequired(d, c) ? ' (required)' : ` (default ${d.kind === 'duration' ? `${Number(d.default) / 1000}s` : JSON.stringify(d.default)})`}`);
+    const opts = optionsFor(c).map(
+      (d) =>
+        `    --${kebab(d.name).padEnd(28)} ${d.help}${isRequired(d, c) ? ' (required)' : ` (default ${d.kind === 'duration' ? `${Number(d.default) / 1000}s` : JSON.stringify(d.default)})`}`,
+    );
     const args = c === 'MigrateServedTypes' ? '[options] <keyspace/shard> rdonly|replica|primary' : '[options] <keyspace/shard>';
     const about = c === 'MigrateServedTypes' ? `\n${MIGRATE_ABOUT}` : '';
     return `  ${c} ${args}${about}\n${opts.join('\n')}`;

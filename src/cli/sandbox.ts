@@ -23,7 +23,8 @@ function positiveInt(flag: string, value: string | undefined, min: number, max: 
 
 function parseSandboxArgs(rest: readonly string[]): SandboxArgs {
   const [action, ...flags] = rest;
-  if (action !== 'up' && action !== 'down' && action !== 'status') throw new UsageError(`sandbox needs up, down or status, got ${JSON.stringify(action ?? '')}`);
+  if (action !== 'up' && action !== 'down' && action !== 'status')
+    throw new UsageError(`sandbox needs up, down or status, got ${JSON.stringify(action ?? '')}`);
   const args: SandboxArgs = { action, dir: DEFAULT_SANDBOX_DIR, basePort: DEFAULT_BASE_PORT, destinations: 2, rows: undefined, reseed: false, purge: false };
   for (let i = 0; i < flags.length; i++) {
     const flag = flags[i];
@@ -76,7 +77,9 @@ export async function sandboxCommand(rest: readonly string[], topo?: string): Pr
     }
     case 'down': {
       const stopped = await sandboxDown(args.dir, { purge: args.purge });
-      process.stdout.write(stopped.length ? stopped.map((s) => `${s.name}: ${s.stopped ? 'stopped' : 'was not running'}`).join('\n') + '\n' : `no sandbox in ${args.dir}\n`);
+      process.stdout.write(
+        stopped.length ? stopped.map((s) => `${s.name}: ${s.stopped ? 'stopped' : 'was not running'}`).join('\n') + '\n' : `no sandbox in ${args.dir}\n`,
+      );
       return 0;
     }
     case 'status': {

@@ -8,7 +8,12 @@ function percent(copied: number, estimated: number, done: boolean): string {
   return formatPercent(progressFraction(copied, estimated, done));
 }
 
-function line(name: string, state: string, t: Pick<TableStatus | Totals, 'rowsCopied' | 'rowsEstimated' | 'rowsPerSecond' | 'etaSeconds'>, done: boolean): string {
+function line(
+  name: string,
+  state: string,
+  t: Pick<TableStatus | Totals, 'rowsCopied' | 'rowsEstimated' | 'rowsPerSecond' | 'etaSeconds'>,
+  done: boolean,
+): string {
   const rows = `${formatCount(t.rowsCopied)}/${formatCount(t.rowsEstimated)}`;
   return `  ${name.padEnd(24)} ${state.padEnd(9)} ${rows.padStart(23)} ${percent(t.rowsCopied, t.rowsEstimated, done).padStart(6)}  ${formatRate(t.rowsPerSecond).padStart(12)}  ETA ${formatDuration(t.etaSeconds)}`;
 }
@@ -27,7 +32,8 @@ export function statusText(s: StatusSnapshot): string {
     if (t.diff) out.push(`    diff: ${t.diff.summary}`);
   }
   if (s.tables.length) out.push(line('total', '', s.totals, s.state === 'done'));
-  for (const step of s.cutover?.steps ?? []) out.push(`  ${step.state.padEnd(8)} ${step.name}${step.ms === null ? '' : ` (${step.ms} ms)`}${step.detail ? `: ${step.detail}` : ''}`);
+  for (const step of s.cutover?.steps ?? [])
+    out.push(`  ${step.state.padEnd(8)} ${step.name}${step.ms === null ? '' : ` (${step.ms} ms)`}${step.detail ? `: ${step.detail}` : ''}`);
   if (s.cutover?.writePauseMs != null) out.push(`  write pause: ${s.cutover.writePauseMs} ms`);
   if (s.snapshot) out.push(`  snapshot: ${snapshotText(s)}`);
   if (s.error) out.push(`  error: ${s.error}`);

@@ -23,7 +23,8 @@ export function parseServeOptions(rest: readonly string[]): ServeOptions {
     const flag = list[i];
     const value = list[i + 1];
     if (flag === '--stream-tablet-type') {
-      if (!STREAM_TABLET_TYPES.includes(value as TabletType) || !TABLET_TYPES.includes(value as TabletType)) throw new UsageError(`--stream-tablet-type: expected ${STREAM_TABLET_TYPES.join(', ')}, got ${JSON.stringify(value ?? '')}`);
+      if (!STREAM_TABLET_TYPES.includes(value as TabletType) || !TABLET_TYPES.includes(value as TabletType))
+        throw new UsageError(`--stream-tablet-type: expected ${STREAM_TABLET_TYPES.join(', ')}, got ${JSON.stringify(value ?? '')}`);
       options.streamTabletType = value as TabletType;
     } else if (flag === '--on-ddl') {
       if (value !== 'stop' && value !== 'exec') throw new UsageError(`--on-ddl: expected stop or exec, got ${JSON.stringify(value ?? '')}`);
@@ -39,7 +40,8 @@ export function parseServeOptions(rest: readonly string[]): ServeOptions {
 /** `stream start|stop|status [keyspace/shard]`: prints one line per stream; exit 1 if any named stream is in error. */
 export async function streamCommand(globals: GlobalFlags, rest: readonly string[]): Promise<number> {
   const [action, target, ...extra] = rest;
-  if (action !== 'start' && action !== 'stop' && action !== 'status') throw new UsageError(`stream needs start, stop or status, got ${JSON.stringify(action ?? '')}`);
+  if (action !== 'start' && action !== 'stop' && action !== 'status')
+    throw new UsageError(`stream needs start, stop or status, got ${JSON.stringify(action ?? '')}`);
   if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   let keyspace: string | undefined;
   let shard: string | undefined;

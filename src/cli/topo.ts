@@ -46,7 +46,10 @@ export async function importTopologyFile(target: TopologyServer, file: string, r
   await source.close();
   await target.update((t) => {
     const held = Object.keys(t.keyspaces).length + Object.keys(t.tablets).length;
-    if (held > 0 && !replace) throw new UsageError(`${target.describe()} already holds a topology (${Object.keys(t.keyspaces).length} keyspaces, ${Object.keys(t.tablets).length} tablets); add --replace to overwrite it`);
+    if (held > 0 && !replace)
+      throw new UsageError(
+        `${target.describe()} already holds a topology (${Object.keys(t.keyspaces).length} keyspaces, ${Object.keys(t.tablets).length} tablets); add --replace to overwrite it`,
+      );
     for (const key of Object.keys(t)) delete (t as unknown as Record<string, unknown>)[key];
     Object.assign(t, structuredClone(incoming));
   });

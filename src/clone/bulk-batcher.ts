@@ -13,8 +13,19 @@ export class BulkBatcher extends PacketBatcher<BulkBatch> {
   #types: Buffer | null = null;
 
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
-    const sql = insertPrefix(db, table, columns.map((c) => c.name)) + `(${columns.map(() => '?').join(',')})`;
-    super(bulkPrefix(columns.length, null), BULK_ROW_ENCODER, limits.maxSize, (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }), limits.arena);
+    const sql =
+      insertPrefix(
+        db,
+        table,
+        columns.map((c) => c.name),
+      ) + `(${columns.map(() => '?').join(',')})`;
+    super(
+      bulkPrefix(columns.length, null),
+      BULK_ROW_ENCODER,
+      limits.maxSize,
+      (packet, rows, release) => ({ kind: 'bulk', sql, packet, rows, bytes: packet.length, release }),
+      limits.arena,
+    );
     this.#columns = columns.length;
   }
 

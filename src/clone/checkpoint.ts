@@ -49,7 +49,9 @@ export async function readCheckpointPositions(client: TabletClient): Promise<Map
     rows = await client.query('reading _vt.blp_checkpoint', 'SELECT source_shard_uid AS uid, pos FROM `_vt`.`blp_checkpoint`');
   } catch (err) {
     if (err instanceof TabletError && (err.errno === ER_NO_SUCH_TABLE || err.errno === ER_BAD_DB)) {
-      throw new CheckpointError(`destination ${describeTablet(client.ref)} has no _vt.blp_checkpoint, so the position it was cloned from is unknown (clone with -populate_blp_checkpoint, or diff inside the clone with verify)`);
+      throw new CheckpointError(
+        `destination ${describeTablet(client.ref)} has no _vt.blp_checkpoint, so the position it was cloned from is unknown (clone with -populate_blp_checkpoint, or diff inside the clone with verify)`,
+      );
     }
     throw err;
   }

@@ -214,7 +214,10 @@ async function copyChunk(
       // The batch the broken read was handing on must be submitted before the read goes on without it.
       await sinking;
       if (!cursor) {
-        if (submitted) throw new Error(`reading ${table.name} (chunk ${chunk.index}) from ${source.client.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`);
+        if (submitted)
+          throw new Error(
+            `reading ${table.name} (chunk ${chunk.index}) from ${source.client.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`,
+          );
         // Nothing written yet: drop what was batched and read the chunk again from its start.
         for (const b of batchers) b.take()?.release();
         skipped = 0;
@@ -222,15 +225,21 @@ async function copyChunk(
     }
     return chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
   };
-  await source.client.scan(doingRead, prepare, sink, { signal, binary, arena }, {
-    context: { table: table.name, chunk: chunk.index },
-    message: 'read failed; resuming after the last row read',
-    // A read-only refusal cannot happen to a read; anything but a broken connection or a rolled-back read is final.
-    classify: (err) => {
-      const kind = classifyError(err);
-      return kind === 'read-only' ? 'fatal' : kind;
+  await source.client.scan(
+    doingRead,
+    prepare,
+    sink,
+    { signal, binary, arena },
+    {
+      context: { table: table.name, chunk: chunk.index },
+      message: 'read failed; resuming after the last row read',
+      // A read-only refusal cannot happen to a read; anything but a broken connection or a rolled-back read is final.
+      classify: (err) => {
+        const kind = classifyError(err);
+        return kind === 'read-only' ? 'fatal' : kind;
+      },
     },
-  });
+  );
   for (const [index, batcher] of batchers.entries()) {
     const last = batcher.take();
     if (last) await send(index, last);

@@ -56,9 +56,12 @@ export async function createCopyState(d: CopyDestination): Promise<void> {
 
 export async function recordJob(d: CopyDestination, job: CopyJobRecord): Promise<void> {
   // The job id is the key: a duplicate on a repeat after a lost connection means the first attempt landed.
-  await d.client.query('writing _vt.copy_job', 'INSERT INTO `_vt`.`copy_job` (job_id, command, keyspace, shard, source_tablets, positions, started) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-    job.jobId, job.command, job.keyspace, job.shard, JSON.stringify(job.sourceTablets), JSON.stringify(job.positions), Math.floor(Date.now() / 1000),
-  ], { repeat: LANDED_IF_DUPLICATE_KEY });
+  await d.client.query(
+    'writing _vt.copy_job',
+    'INSERT INTO `_vt`.`copy_job` (job_id, command, keyspace, shard, source_tablets, positions, started) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    [job.jobId, job.command, job.keyspace, job.shard, JSON.stringify(job.sourceTablets), JSON.stringify(job.positions), Math.floor(Date.now() / 1000)],
+    { repeat: LANDED_IF_DUPLICATE_KEY },
+  );
 }
 
 /**
@@ -75,13 +78,26 @@ export async function finishJob(d: CopyDestination, jobId: string): Promise<void
 
 /** The latest unfinished clone of these shards recorded on the destination, or null. */
 export async function findUnfinishedJob(d: CopyDestination, command: string, keyspace: string, shard: string): Promise<CopyJobRecord | null> {
-  const exists = await d.client.query<unknown[]>('looking for _vt.copy_job', "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_vt' AND TABLE_NAME = 'copy_job'");
+  const exists = await d.client.query<unknown[]>(
+    'looking for _vt.copy_job',
+    "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_vt' AND TABLE_NAME = 'copy_job'",
+  );
   if (exists.length === 0) return null;
-  const rows = await d.client.query<{ jobId: Buffer | string; sourceTablets: Buffer | string; positions: Buffer | string }[]>('reading _vt.copy_job',
-    'SELECT job_id AS jobId, source_tablets AS sourceTablets, positions FROM `_vt`.`copy_job` WHERE command = ? AND keyspace = ? AND shard = ? AND finished IS NULL ORDER BY started DESC LIMIT 1', [command, keyspace, shard]);
+  const rows = await d.client.query<{ jobId: Buffer | string; sourceTablets: Buffer | string; positions: Buffer | string }[]>(
+    'reading _vt.copy_job',
+    'SELECT job_id AS jobId, source_tablets AS sourceTablets, positions FROM `_vt`.`copy_job` WHERE command = ? AND keyspace = ? AND shard = ? AND finished IS NULL ORDER BY started DESC LIMIT 1',
+    [command, keyspace, shard],
+  );
   if (rows.length === 0) return null;
   const r = rows[0];
-  return { jobId: String(r.jobId), command, keyspace, shard, sourceTablets: JSON.parse(String(r.sourceTablets)) as string[], positions: JSON.parse(String(r.positions)) as string[] };
+  return {
+    jobId: String(r.jobId),
+    command,
+    keyspace,
+    shard,
+    sourceTablets: JSON.parse(String(r.sourceTablets)) as string[],
+    positions: JSON.parse(String(r.positions)) as string[],
+  };
 }
 
 /** The condition on a destination table's rows that came from source `sourceIndex` ('' when all did). */
@@ -120,8 +136,11 @@ export class CopyState implements ChunkMarks {
     const state = new CopyState(dests, jobId, log, true, sourceRows);
     const counts = new Map<string, number>();
     for (const d of dests) {
-      const rows = await d.client.query<{ s: number; t: Buffer | string; c: number; plan: Buffer | string | null }[]>('reading _vt.copy_state',
-        'SELECT source_index AS s, table_name AS t, chunk AS c, plan FROM `_vt`.`copy_state` WHERE job_id = ?', [jobId]);
+      const rows = await d.client.query<{ s: number; t: Buffer | string; c: number; plan: Buffer | string | null }[]>(
+        'reading _vt.copy_state',
+        'SELECT source_index AS s, table_name AS t, chunk AS c, plan FROM `_vt`.`copy_state` WHERE job_id = ?',
+        [jobId],
+      );
       for (const r of rows) {
         const k = key(Number(r.s), String(r.t), Number(r.c));
         if (Number(r.c) === PLAN_CHUNK) state.#plans.set(k, parseChunkPlan(String(r.plan), String(r.t)));
@@ -155,10 +174,16 @@ export class CopyState implements ChunkMarks {
     if (!this.#resumed) return;
     const conditions = [chunkCondition(table, plan, plan.chunks[chunk]) ?? '', this.#sourceRows(sourceIndex, table)].filter(Boolean);
     const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
-    await Promise.all(this.#dests.map(async (d) => {
-      const result = await d.client.query<{ affectedRows: number }>(`removing the partly copied chunk ${chunk} of ${table.name}`, `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`);
-      if (result.affectedRows) this.#log.info({ table: table.name, chunk, tablet: d.client.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');
-    }));
+    await Promise.all(
+      this.#dests.map(async (d) => {
+        const result = await d.client.query<{ affectedRows: number }>(
+          `removing the partly copied chunk ${chunk} of ${table.name}`,
+          `DELETE FROM ${quoteTable(d.dbName, table.name)}${where}`,
+        );
+        if (result.affectedRows)
+          this.#log.info({ table: table.name, chunk, tablet: d.client.ref.alias, rows: result.affectedRows }, 'resuming: rows of an unfinished chunk removed');
+      }),
+    );
   }
 
   async done(sourceIndex: number, table: string, chunk: number): Promise<void> {
@@ -166,9 +191,14 @@ export class CopyState implements ChunkMarks {
   }
 
   async #mark(sourceIndex: number, table: string, chunk: number, plan: string | null): Promise<void> {
-    await Promise.all(this.#dests.map((d) =>
-      d.client.query(`writing _vt.copy_state for ${table}`, 'REPLACE INTO `_vt`.`copy_state` (job_id, source_index, table_name, chunk, plan, done_time) VALUES (?, ?, ?, ?, ?, ?)', [
-        this.#jobId, sourceIndex, table, chunk, plan, Math.floor(Date.now() / 1000),
-      ])));
+    await Promise.all(
+      this.#dests.map((d) =>
+        d.client.query(
+          `writing _vt.copy_state for ${table}`,
+          'REPLACE INTO `_vt`.`copy_state` (job_id, source_index, table_name, chunk, plan, done_time) VALUES (?, ?, ?, ?, ?, ?)',
+          [this.#jobId, sourceIndex, table, chunk, plan, Math.floor(Date.now() / 1000)],
+        ),
+      ),
+    );
   }
 }

@@ -53,7 +53,11 @@ export function splitCreateTable(createSql: string, dbName: string, table: strin
 /** Normalises a CREATE TABLE for comparing source and destination: the counter moves, nothing else may. */
 export function normalizeCreateTable(createSql: string, table: string, flags: Pick<StrategyFlags, 'skipAutoIncrement'>): string {
   let text = createSql.replace(AUTO_INCREMENT_TABLE_OPTION, '');
-  if (flags.skipAutoIncrement.has(table)) text = text.split('\n').map((l) => l.replace(AUTO_INCREMENT_COLUMN, '')).join('\n');
+  if (flags.skipAutoIncrement.has(table))
+    text = text
+      .split('\n')
+      .map((l) => l.replace(AUTO_INCREMENT_COLUMN, ''))
+      .join('\n');
   return text;
 }
 
@@ -72,5 +76,7 @@ export function rewriteCreateView(createSql: string, sourceDb: string, destDb: s
  * session's current database, so both qualifier and DEFINER are dropped.
  */
 export function normalizeView(createSql: string, dbName: string): string {
-  return rewriteCreateView(createSql, dbName, dbName).split(quoteId(dbName) + '.').join('');
+  return rewriteCreateView(createSql, dbName, dbName)
+    .split(quoteId(dbName) + '.')
+    .join('');
 }

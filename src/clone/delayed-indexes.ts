@@ -33,7 +33,14 @@ export class DelayedIndexes {
    * `alters[i]` is destination i's (see createTables). `onError` is told of the first failure at once (the job
    * aborts its copy on it); finish() reports it too.
    */
-  constructor(dests: DestinationDb[], alters: DelayedAlters[], schema: { tables: TableDefinition[]; flags: StrategyFlags }, signal: AbortSignal, events: DelayedIndexEvents, onError: (err: unknown) => void) {
+  constructor(
+    dests: DestinationDb[],
+    alters: DelayedAlters[],
+    schema: { tables: TableDefinition[]; flags: StrategyFlags },
+    signal: AbortSignal,
+    events: DelayedIndexEvents,
+    onError: (err: unknown) => void,
+  ) {
     this.#dests = dests;
     this.#tables = new Map(schema.tables.map((t) => [t.name, t]));
     this.#flags = schema.flags;
@@ -57,18 +64,21 @@ export class DelayedIndexes {
     const runs = this.#dests.map((d, i) => {
       const sql = this.#alters[i].get(table);
       if (!sql) return Promise.resolve();
-      return this.#queues[i].add(async () => {
-        this.#signal.throwIfAborted();
-        if (!started) {
-          started = true;
-          this.#events.started(table);
-        }
-        // An ALTER is atomic, but after a lost connection it may have run: a repeat is made only if the table's
-        // definition is not yet the source's whole one (it would fail on the indexes it already has).
-        const definition = this.#tables.get(table);
-        const landed = async () => definition !== undefined && (await hasFullDefinition(d, definition, this.#flags));
-        await d.client.query(`adding delayed indexes to ${table}`, sql, undefined, { repeat: { kind: 'check', landed }, context: { table } });
-      }, { signal: this.#signal }) as Promise<void>;
+      return this.#queues[i].add(
+        async () => {
+          this.#signal.throwIfAborted();
+          if (!started) {
+            started = true;
+            this.#events.started(table);
+          }
+          // An ALTER is atomic, but after a lost connection it may have run: a repeat is made only if the table's
+          // definition is not yet the source's whole one (it would fail on the indexes it already has).
+          const definition = this.#tables.get(table);
+          const landed = async () => definition !== undefined && (await hasFullDefinition(d, definition, this.#flags));
+          await d.client.query(`adding delayed indexes to ${table}`, sql, undefined, { repeat: { kind: 'check', landed }, context: { table } });
+        },
+        { signal: this.#signal },
+      ) as Promise<void>;
     });
     const all = Promise.all(runs).then(() => this.#events.finished(table));
     all.catch((err: unknown) => this.#onError(err));

@@ -26,7 +26,13 @@ export class InsertBatcher implements RowBatcher {
     this.#encodings = columns.map((c) => c.encoding);
     this.#limits = limits;
     this.#sql = new ByteBuilder(limits.maxSize + 64 * 1024);
-    this.#sql.text(insertPrefix(db, table, columns.map((c) => c.name)));
+    this.#sql.text(
+      insertPrefix(
+        db,
+        table,
+        columns.map((c) => c.name),
+      ),
+    );
     this.#prefixLength = this.#sql.length;
   }
 

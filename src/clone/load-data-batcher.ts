@@ -10,8 +10,12 @@ export class LoadDataBatcher extends PacketBatcher<LoadDataBatch> {
   constructor(db: string, table: string, columns: readonly BatchColumn[], limits: BatchLimits) {
     const load = columns.map((c) => ({ name: c.name, encoding: loadFieldEncoding(c.dataType) }));
     const sql = loadDataStatement(db, table, load);
-    super(LOAD_DATA_PREFIX, new LoadDataEncoder(load.map((c) => c.encoding)), limits.maxSize, (packet, rows, release) => (
-      { kind: 'load-data', sql, data: loadDataFile(packet), packet, rows, bytes: packet.length, release }
-    ), limits.arena);
+    super(
+      LOAD_DATA_PREFIX,
+      new LoadDataEncoder(load.map((c) => c.encoding)),
+      limits.maxSize,
+      (packet, rows, release) => ({ kind: 'load-data', sql, data: loadDataFile(packet), packet, rows, bytes: packet.length, release }),
+      limits.arena,
+    );
   }
 }

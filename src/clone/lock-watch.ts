@@ -96,7 +96,9 @@ export function waitLines(
   for (const w of found.rowWaits) {
     seen.add(String(w.waiting_thread));
     const table = w.lock_table ?? tableOf(w.waiting_query) ?? 'a table';
-    lines.push(`${alias}: ${table}: thread ${w.waiting_thread} (${statementHead(w.waiting_query)}) has waited ${w.seconds ?? '?'} s for a row lock held by thread ${w.blocking_thread} (${statementHead(w.blocking_query)})`);
+    lines.push(
+      `${alias}: ${table}: thread ${w.waiting_thread} (${statementHead(w.waiting_query)}) has waited ${w.seconds ?? '?'} s for a row lock held by thread ${w.blocking_thread} (${statementHead(w.blocking_query)})`,
+    );
   }
   for (const p of found.stateWaits) {
     if (seen.has(String(p.ID))) continue;
@@ -105,7 +107,9 @@ export function waitLines(
   }
   if (found.redo && found.redo.maxAge > 0 && found.redo.age / found.redo.maxAge > redoFullFraction) {
     const pct = Math.round((found.redo.age / found.redo.maxAge) * 100);
-    lines.push(`${alias}: InnoDB redo log ${pct}% full (checkpoint age ${Math.round(found.redo.age / MiB)} MiB of ${Math.round(found.redo.maxAge / MiB)} MiB): writes wait for its checkpoint (a larger innodb_log_file_size helps)`);
+    lines.push(
+      `${alias}: InnoDB redo log ${pct}% full (checkpoint age ${Math.round(found.redo.age / MiB)} MiB of ${Math.round(found.redo.maxAge / MiB)} MiB): writes wait for its checkpoint (a larger innodb_log_file_size helps)`,
+    );
   }
   return lines;
 }

@@ -48,7 +48,9 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
   const { ref } = client;
   await client.query('creating the database', `CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)}`);
   const existing = new Set(
-    (await client.query<{ name: string }[]>('listing tables', 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [dbName])).map((r) => String(r.name)),
+    (await client.query<{ name: string }[]>('listing tables', 'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [dbName])).map(
+      (r) => String(r.name),
+    ),
   );
   const alters: DelayedAlters = new Map();
   for (const table of tables) {
@@ -62,10 +64,14 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
     if (existing.has(table.name)) {
       const rows = await client.query<unknown[]>(`checking ${table.name}`, `SELECT 1 FROM ${quoteTable(dbName, table.name)} LIMIT 1`);
       if (rows.length > 0) {
-        throw new DestinationNotEmptyError(`destination ${ref.alias} already has rows in ${dbName}.${table.name}; empty or drop it before cloning, or pass --resume to finish the interrupted copy that wrote them`);
+        throw new DestinationNotEmptyError(
+          `destination ${ref.alias} already has rows in ${dbName}.${table.name}; empty or drop it before cloning, or pass --resume to finish the interrupted copy that wrote them`,
+        );
       }
       // A repeat after a lost connection that finds no table: the first attempt dropped it.
-      await client.query(`dropping empty ${table.name}`, `DROP TABLE ${quoteTable(dbName, table.name)}`, undefined, { repeat: { kind: 'error', errnos: [ER_BAD_TABLE] } });
+      await client.query(`dropping empty ${table.name}`, `DROP TABLE ${quoteTable(dbName, table.name)}`, undefined, {
+        repeat: { kind: 'error', errnos: [ER_BAD_TABLE] },
+      });
     }
     const { create, alter } = splitCreateTable(table.createSql, dbName, table.name, tableFlags(table, flags));
     // A repeat after a lost connection that finds the table: the first attempt created it (it did not exist before).
@@ -77,7 +83,10 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
 
 /** Whether the destination's table already has the source's whole definition (its delayed indexes included). */
 export async function hasFullDefinition(dest: DestinationDb, table: TableDefinition, flags: StrategyFlags): Promise<boolean> {
-  const rows = await dest.client.query<Record<string, string>[]>(`reading ${table.name}'s definition`, `SHOW CREATE TABLE ${quoteTable(dest.dbName, table.name)}`);
+  const rows = await dest.client.query<Record<string, string>[]>(
+    `reading ${table.name}'s definition`,
+    `SHOW CREATE TABLE ${quoteTable(dest.dbName, table.name)}`,
+  );
   const have = rows[0]?.['Create Table'];
   return have !== undefined && normalizeCreateTable(have, table.name, flags) === normalizeCreateTable(table.createSql, table.name, flags);
 }

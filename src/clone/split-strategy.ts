@@ -71,7 +71,8 @@ export class SplitStrategy implements CopyStrategy {
   resolveTargets(topo: Topology): CloneTargets {
     const { sources, destinations } = this.#split(topo);
     const ks = topo.keyspaces[this.#keyspace];
-    if (!ks.shardingColumnName || !ks.shardingColumnType) throw new ShardingColumnError(`keyspace ${this.#keyspace} has no sharding column configured (shardingColumnName and shardingColumnType)`);
+    if (!ks.shardingColumnName || !ks.shardingColumnType)
+      throw new ShardingColumnError(`keyspace ${this.#keyspace} has no sharding column configured (shardingColumnName and shardingColumnType)`);
     this.#column = ks.shardingColumnName;
     this.#columnType = ks.shardingColumnType;
     const target = (shard: string, uid: number): ShardTarget => ({ keyspace: this.#keyspace, shard, keyRange: parseShardName(shard), uid });
@@ -165,7 +166,18 @@ export class SplitStrategy implements CopyStrategy {
         if (!unsigned && hi >= 0x80000000) throw notUint64(row.value(column)!);
         return halves!(hi, uint32At(buf, s));
       }
-      const v = width === 4 ? (unsigned ? uint32At(buf, s) : buf.readInt32LE(s)) : width === 2 ? (unsigned ? buf.readUInt16LE(s) : buf.readInt16LE(s)) : unsigned ? buf[s] : buf.readInt8(s);
+      const v =
+        width === 4
+          ? unsigned
+            ? uint32At(buf, s)
+            : buf.readInt32LE(s)
+          : width === 2
+            ? unsigned
+              ? buf.readUInt16LE(s)
+              : buf.readInt16LE(s)
+            : unsigned
+              ? buf[s]
+              : buf.readInt8(s);
       if (v < 0) throw notUint64(row.value(column)!);
       return halves!(0, v);
     };

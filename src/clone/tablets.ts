@@ -53,7 +53,16 @@ async function sourceProblem(ref: TabletRef, credentials: Credentials, tls: DbTl
  * The first healthy tablet of `type` in the shard: reachable, replicating, not taken by another worker.
  * Throws naming the shard and what was wrong with each candidate.
  */
-export async function pickSourceTablet(topo: Topology, keyspace: string, shard: string, type: TabletType, credentials: Credentials, log: Logger, tls?: DbTls, replicating = true): Promise<TabletRef> {
+export async function pickSourceTablet(
+  topo: Topology,
+  keyspace: string,
+  shard: string,
+  type: TabletType,
+  credentials: Credentials,
+  log: Logger,
+  tls?: DbTls,
+  replicating = true,
+): Promise<TabletRef> {
   const candidates = tabletsOfShard(topo, keyspace, shard, type);
   const taken = tabletsOfShard(topo, keyspace, shard, 'worker');
   const problems: string[] = taken.map((t) => {
@@ -77,7 +86,8 @@ export async function pickDestinationPrimary(topo: Topology, keyspace: string, s
   const ref = primaries[0];
   try {
     // Checked once, no retry: nothing is changed yet, and a typo in a port must not wait out --retry-duration.
-    if (await withTablet(ref, credentials, tls, isReadOnly, false)) throw new TargetError(`destination primary ${describeTablet(ref)} of ${keyspace}/${shard} is read-only`);
+    if (await withTablet(ref, credentials, tls, isReadOnly, false))
+      throw new TargetError(`destination primary ${describeTablet(ref)} of ${keyspace}/${shard} is read-only`);
   } catch (err) {
     if (err instanceof TargetError) throw err;
     throw new TargetError(`destination primary of ${keyspace}/${shard} is unusable: ${(err as Error).message}`);

@@ -20,7 +20,8 @@ function rewriteBody(statement: string, sourceDb: string, destDb: string): strin
  * server stores with it), then CREATE TRIGGER. No DEFINER: the user may not exist there (it runs as the worker's user).
  */
 export function createTriggerSql(trigger: TriggerDefinition, sourceDb: string, destDb: string): string {
-  if (!TIMINGS.has(trigger.timing) || !EVENTS.has(trigger.event)) throw new Error(`trigger ${trigger.name}: unexpected timing/event ${trigger.timing} ${trigger.event}`);
+  if (!TIMINGS.has(trigger.timing) || !EVENTS.has(trigger.event))
+    throw new Error(`trigger ${trigger.name}: unexpected timing/event ${trigger.timing} ${trigger.event}`);
   return [
     `SET SESSION sql_mode = ${quoteString(trigger.sqlMode)}`,
     `SET NAMES ${quoteString(trigger.characterSetClient)} COLLATE ${quoteString(trigger.collationConnection)}`,
@@ -38,18 +39,26 @@ export async function createTriggers(dest: DestinationDb, sourceDb: string, trig
   const { client, dbName } = dest;
   const { ref } = client;
   const existing = new Map(
-    (await client.query<{ name: string; tableName: string }[]>('listing triggers', 'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS tableName FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [dbName])).map(
-      (r) => [String(r.name), String(r.tableName)],
-    ),
+    (
+      await client.query<{ name: string; tableName: string }[]>(
+        'listing triggers',
+        'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS tableName FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?',
+        [dbName],
+      )
+    ).map((r) => [String(r.name), String(r.tableName)]),
   );
   for (const trigger of triggers) {
     const on = existing.get(trigger.name);
     if (on !== undefined && on !== trigger.table) {
-      throw new Error(`destination ${ref.alias} already has a trigger ${dbName}.${trigger.name} on table ${on}; the source's is on ${trigger.table}: drop or rename it before cloning`);
+      throw new Error(
+        `destination ${ref.alias} already has a trigger ${dbName}.${trigger.name} on table ${on}; the source's is on ${trigger.table}: drop or rename it before cloning`,
+      );
     }
     if (on !== undefined) await client.query(`replacing trigger ${trigger.name}`, `DROP TRIGGER IF EXISTS ${quoteTable(dbName, trigger.name)}`);
     // A repeat after a lost connection: "trigger already exists" (1359) means the first attempt created it.
-    await client.query(`creating trigger ${trigger.name} on ${trigger.table}`, createTriggerSql(trigger, sourceDb, dbName), undefined, { repeat: { kind: 'error', errnos: [ER_TRG_ALREADY_EXISTS] } });
+    await client.query(`creating trigger ${trigger.name} on ${trigger.table}`, createTriggerSql(trigger, sourceDb, dbName), undefined, {
+      repeat: { kind: 'error', errnos: [ER_TRG_ALREADY_EXISTS] },
+    });
   }
 }
 
@@ -85,7 +94,8 @@ export async function compareTriggers(dest: DestinationDb, sourceDb: string, tri
     const describe = (t: TriggerDefinition, body: string) => `${t.timing} ${t.event} ON ${t.table} (order ${t.actionOrder}, sql_mode ${t.sqlMode}) ${body}`;
     const wantText = describe(want, rewriteBody(want.statement, sourceDb, dest.dbName));
     const haveText = describe(got, got.statement);
-    if (wantText !== haveText) problems.push(`${dest.client.ref.alias}: trigger ${want.name} differs from the source:\n  source: ${wantText}\n  dest:   ${haveText}`);
+    if (wantText !== haveText)
+      problems.push(`${dest.client.ref.alias}: trigger ${want.name} differs from the source:\n  source: ${wantText}\n  dest:   ${haveText}`);
   }
   return problems;
 }

@@ -38,7 +38,9 @@ export class VerticalStrategy implements CopyStrategy {
     if (this.#job === 'diff') {
       this.#moved = [...new Set((destination.sourceShards ?? []).flatMap((s) => s.tables))];
       if (this.#moved.length === 0 && this.#tables.length === 0) {
-        throw new TopologyError(`shard ${this.#keyspace}/${this.#shard} has no tables on record in its sourceShards (cloned with -skip_set_source_shards, or not yet): name them with --tables`);
+        throw new TopologyError(
+          `shard ${this.#keyspace}/${this.#shard} has no tables on record in its sourceShards (cloned with -skip_set_source_shards, or not yet): name them with --tables`,
+        );
       }
     }
     const from = ks.servedFrom?.keyspace;
@@ -47,7 +49,9 @@ export class VerticalStrategy implements CopyStrategy {
     const source = keyspaceOf(topo, from);
     const shards = Object.keys(source.shards).filter((name) => isServing(source.shards[name]));
     if (shards.length !== 1) {
-      throw new TopologyError(`keyspace ${from} (which ${this.#keyspace} is servedFrom) has ${shards.length} serving shards (${shards.join(', ') || 'none'}); a vertical split reads from a keyspace with exactly one`);
+      throw new TopologyError(
+        `keyspace ${from} (which ${this.#keyspace} is servedFrom) has ${shards.length} serving shards (${shards.join(', ') || 'none'}); a vertical split reads from a keyspace with exactly one`,
+      );
     }
     return {
       sources: [{ keyspace: from, shard: shards[0], keyRange: parseShardName(shards[0]), uid: 0 }],
@@ -76,6 +80,12 @@ export class VerticalStrategy implements CopyStrategy {
   }
 
   sourceShardsFor(targets: CloneTargets): SourceShard[] {
-    return targets.sources.map((s) => ({ uid: s.uid, keyspace: s.keyspace, shard: s.shard, keyRange: keyRangeToString(s.keyRange), tables: [...this.#tables] }));
+    return targets.sources.map((s) => ({
+      uid: s.uid,
+      keyspace: s.keyspace,
+      shard: s.shard,
+      keyRange: keyRangeToString(s.keyRange),
+      tables: [...this.#tables],
+    }));
   }
 }

@@ -129,9 +129,12 @@ export class DestinationWriter {
   batcher(db: string, table: TableDefinition, limits: BatchLimits): RowBatcher {
     const columns = table.columns;
     switch (this.#method) {
-      case 'bulk': return new BulkBatcher(db, table.name, columns, { ...limits, maxSize: Math.min(limits.maxSize, this.#maxBulkPacket) });
-      case 'load-data': return new LoadDataBatcher(db, table.name, columns, limits);
-      case 'insert': return new InsertBatcher(db, table.name, columns, limits);
+      case 'bulk':
+        return new BulkBatcher(db, table.name, columns, { ...limits, maxSize: Math.min(limits.maxSize, this.#maxBulkPacket) });
+      case 'load-data':
+        return new LoadDataBatcher(db, table.name, columns, limits);
+      case 'insert':
+        return new InsertBatcher(db, table.name, columns, limits);
     }
   }
 
@@ -170,22 +173,30 @@ export class DestinationWriter {
     this.#signal.throwIfAborted();
     this.#hold(batch.bytes);
     // The lane's turn first (its order), then a writer's; the lane is forgotten once nothing is in it.
-    const write = () => this.#queue.add(
-      async () => {
-        this.#signal.throwIfAborted();
-        // One INSERT or LOAD DATA is atomic in InnoDB: after a lost connection it landed whole or not at all, so a
-        // duplicate key on a later attempt means it had landed. After a failover the client writes to the new primary.
-        await this.#client.attempt(doing, (channel) => {
-          switch (batch.kind) {
-            // Bulk lanes are the channel's: one connection per writer, another set on a new primary's pool.
-            case 'bulk': return channel.bulkInsert(this.#writers, doing, batch.sql, batch.packet, batch.rows, lane.connection);
-            case 'load-data': return channel.loadData(doing, batch.sql, batch.data, batch.rows, batch.packet);
-            case 'insert': return channel.query(doing, batch.sql);
-          }
-        }, { repeat: LANDED_IF_DUPLICATE_KEY, message: 'write failed; retrying' });
-      },
-      { signal: this.#signal },
-    ) as Promise<void>;
+    const write = () =>
+      this.#queue.add(
+        async () => {
+          this.#signal.throwIfAborted();
+          // One INSERT or LOAD DATA is atomic in InnoDB: after a lost connection it landed whole or not at all, so a
+          // duplicate key on a later attempt means it had landed. After a failover the client writes to the new primary.
+          await this.#client.attempt(
+            doing,
+            (channel) => {
+              switch (batch.kind) {
+                // Bulk lanes are the channel's: one connection per writer, another set on a new primary's pool.
+                case 'bulk':
+                  return channel.bulkInsert(this.#writers, doing, batch.sql, batch.packet, batch.rows, lane.connection);
+                case 'load-data':
+                  return channel.loadData(doing, batch.sql, batch.data, batch.rows, batch.packet);
+                case 'insert':
+                  return channel.query(doing, batch.sql);
+              }
+            },
+            { repeat: LANDED_IF_DUPLICATE_KEY, message: 'write failed; retrying' },
+          );
+        },
+        { signal: this.#signal },
+      ) as Promise<void>;
     const done = (lane.queue.add(write, { signal: this.#signal }) as Promise<void>).finally(() => {
       if (lane.queue.size === 0 && lane.queue.pending === 0 && this.#lanes.get(laneKey) === lane) this.#lanes.delete(laneKey);
     });

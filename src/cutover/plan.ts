@@ -54,24 +54,39 @@ export function findSplitPair(topo: Topology, keyspace: string, shard: string): 
   if (ks.servedFrom) return findVerticalPair(topo, keyspace, shard, ks.servedFrom.keyspace);
   // A vertical source lists its destination after the primary's flip; before it, the destination lists it.
   const verticalDests = [...named.sourceShards.filter((s) => s.keyspace !== keyspace), ...verticalFedBy(topo, keyspace, shard)].map(shardName);
-  if (verticalDests.length) throw new CutoverRefusedError(`${keyspace}/${shard} is the source of a vertical split: MigrateServedTypes names a vertical split by its destination (${[...new Set(verticalDests)].join(', ')})`);
+  if (verticalDests.length)
+    throw new CutoverRefusedError(
+      `${keyspace}/${shard} is the source of a vertical split: MigrateServedTypes names a vertical split by its destination (${[...new Set(verticalDests)].join(', ')})`,
+    );
   const sources = (list: string[]) => list.map((s) => ({ keyspace, shard: s }));
   const destinations = shardsFedBy(topo, keyspace, [shard]);
   if (destinations.length > 0) {
-    return { kind: 'horizontal', sources: sources([...new Set(destinations.flatMap((d) => sourceShardsOf(topo, keyspace, d)))].sort(byRangeStart)), destinations: sources(destinations), tables: [], primaryMoved: false };
+    return {
+      kind: 'horizontal',
+      sources: sources([...new Set(destinations.flatMap((d) => sourceShardsOf(topo, keyspace, d)))].sort(byRangeStart)),
+      destinations: sources(destinations),
+      tables: [],
+      primaryMoved: false,
+    };
   }
   if (named.sourceShards.length > 0) {
     const dests = sourceShardsOf(topo, keyspace, shard);
     return { kind: 'horizontal', sources: sources(shardsFedBy(topo, keyspace, dests)), destinations: sources(dests), tables: [], primaryMoved: true };
   }
-  throw new CutoverRefusedError(`${keyspace}/${shard} is not the source of a split: no shard lists it in sourceShards (run SplitClone first, without -skip_set_source_shards)`);
+  throw new CutoverRefusedError(
+    `${keyspace}/${shard} is not the source of a split: no shard lists it in sourceShards (run SplitClone first, without -skip_set_source_shards)`,
+  );
 }
 
 /** Shards of other keyspaces whose sourceShards name `keyspace/shard` (the destinations of its vertical splits). */
 function verticalFedBy(topo: Topology, keyspace: string, shard: string): ShardRef[] {
-  return Object.entries(topo.keyspaces).flatMap(([name, ks]) => name === keyspace ? [] : Object.keys(ks.shards)
-    .filter((s) => (ks.shards[s].sourceShards ?? []).some((e) => e.keyspace === keyspace && e.shard === shard))
-    .map((s) => ({ keyspace: name, shard: s })));
+  return Object.entries(topo.keyspaces).flatMap(([name, ks]) =>
+    name === keyspace
+      ? []
+      : Object.keys(ks.shards)
+          .filter((s) => (ks.shards[s].sourceShards ?? []).some((e) => e.keyspace === keyspace && e.shard === shard))
+          .map((s) => ({ keyspace: name, shard: s })),
+  );
 }
 
 function findVerticalPair(topo: Topology, keyspace: string, shard: string, from: string): SplitPair {
@@ -79,7 +94,10 @@ function findVerticalPair(topo: Topology, keyspace: string, shard: string, from:
   const own = shardOf(topo, keyspace, shard).sourceShards.filter((s) => s.keyspace === from);
   if (own.length > 0) {
     const sources = [...new Set(own.map((s) => s.shard))];
-    if (sources.length !== 1) throw new CutoverRefusedError(`${keyspace}/${shard} lists ${sources.length} shards of ${from} in sourceShards (${sources.join(', ')}); a vertical split has one source shard`);
+    if (sources.length !== 1)
+      throw new CutoverRefusedError(
+        `${keyspace}/${shard} lists ${sources.length} shards of ${from} in sourceShards (${sources.join(', ')}); a vertical split has one source shard`,
+      );
     return { kind: 'vertical', sources: [{ keyspace: from, shard: sources[0] }], destinations: [dest], tables: tablesOf(own), primaryMoved: false };
   }
   // After the primary's flip the source shard lists the destination (its reverse stream).
@@ -89,13 +107,21 @@ function findVerticalPair(topo: Topology, keyspace: string, shard: string, from:
     const entries = fromKs.shards[following[0]].sourceShards.filter((e) => e.keyspace === keyspace && e.shard === shard);
     return { kind: 'vertical', sources: [{ keyspace: from, shard: following[0] }], destinations: [dest], tables: tablesOf(entries), primaryMoved: true };
   }
-  if (following.length > 1) throw new CutoverRefusedError(`${following.map((s) => `${from}/${s}`).join(', ')} all list ${keyspace}/${shard} in sourceShards; a vertical split has one source shard`);
-  throw new CutoverRefusedError(`${keyspace}/${shard} is not the destination of a vertical split: it lists no shard of ${from} (which ${keyspace} is servedFrom) in sourceShards, and none lists it (run VerticalSplitClone first, without -skip_set_source_shards)`);
+  if (following.length > 1)
+    throw new CutoverRefusedError(
+      `${following.map((s) => `${from}/${s}`).join(', ')} all list ${keyspace}/${shard} in sourceShards; a vertical split has one source shard`,
+    );
+  throw new CutoverRefusedError(
+    `${keyspace}/${shard} is not the destination of a vertical split: it lists no shard of ${from} (which ${keyspace} is servedFrom) in sourceShards, and none lists it (run VerticalSplitClone first, without -skip_set_source_shards)`,
+  );
 }
 
 function tablesOf(entries: readonly SourceShard[]): string[] {
   const tables = [...new Set(entries.flatMap((e) => e.tables))];
-  if (tables.length === 0) throw new CutoverRefusedError(`the sourceShards entry of the vertical split (${entries.map((e) => `${e.keyspace}/${e.shard}`).join(', ')}) names no tables, so what moves is not known`);
+  if (tables.length === 0)
+    throw new CutoverRefusedError(
+      `the sourceShards entry of the vertical split (${entries.map((e) => `${e.keyspace}/${e.shard}`).join(', ')}) names no tables, so what moves is not known`,
+    );
   return tables;
 }
 
@@ -153,7 +179,9 @@ export function followEntries(from: readonly ShardRef[], to: ShardRef, tables: r
 
 /** The tables recorded on `to`'s entries that name `from` (what their streams carry). */
 export function tablesOnRecord(topo: Topology, from: readonly ShardRef[], to: readonly ShardRef[]): string[] {
-  const entries = to.flatMap((t) => shardOf(topo, t.keyspace, t.shard).sourceShards.filter((s) => from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard)));
+  const entries = to.flatMap((t) =>
+    shardOf(topo, t.keyspace, t.shard).sourceShards.filter((s) => from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard)),
+  );
   return [...new Set(entries.flatMap((s) => s.tables))];
 }
 

@@ -73,7 +73,9 @@ class BatchCursor {
       // A primary key is unique; identical whole rows of a table without one may repeat.
       if (c > 0 || (c === 0 && this.#spec.key.byPrimaryKey)) {
         const what = c > 0 ? 'came after' : 'repeated';
-        throw new RowOrderError(`${this.#name} rows are out of key order: ${describeKey(batch.row(this.i), this.#spec.key)} ${what} ${describeKey(this.#previous.row(this.#previousI), this.#spec.key)}`);
+        throw new RowOrderError(
+          `${this.#name} rows are out of key order: ${describeKey(batch.row(this.i), this.#spec.key)} ${what} ${describeKey(this.#previous.row(this.#previousI), this.#spec.key)}`,
+        );
       }
     }
     this.#previous = batch;
@@ -125,7 +127,11 @@ function record(tally: DiffTally, kind: DifferenceKind, example: DiffExample): v
  * sequence is closed when it returns or throws. Throws RowOrderError when a side is out of order, and when a source
  * row's tag names no destination.
  */
-export async function joinBatches(sources: readonly AsyncIterable<RowBatch>[], destinations: readonly AsyncIterable<RowBatch>[], spec: RowDiffSpec): Promise<DiffTally[]> {
+export async function joinBatches(
+  sources: readonly AsyncIterable<RowBatch>[],
+  destinations: readonly AsyncIterable<RowBatch>[],
+  spec: RowDiffSpec,
+): Promise<DiffTally[]> {
   const { key, columns } = spec;
   const srcs = sources.map((s, i) => new BatchCursor(sources.length > 1 ? `source ${i + 1}` : 'source', s, spec));
   const dsts = destinations.map((d, i) => new BatchCursor(destinations.length > 1 ? `destination ${i + 1}` : 'destination', d, spec));

@@ -116,24 +116,31 @@ async function diffChunk(req: DiffRequest, entry: TablePlan, range: ChunkRange, 
   const spec = { key, columns: table.columns.map((c) => c.name) };
   // The chunk's reads, retried together (reads only: a repeat diffs the chunk afresh; its tallies are kept only once
   // the chunk is through). A broken read is charged to the tablet it names.
-  const tallies = await attemptOn([...sourceIndexes.map((i) => req.sources[i].client), ...req.destinations.map((d) => d.client)], doing, async (channels) => {
-    const sources = sourceIndexes.map((i, n) => {
-      const s = req.sources[i];
-      const route = req.routerFor(table, i);
-      const raw = route.raw ?? ((row: RawRow) => route(row.values()));
-      const fed = feeds[n];
-      return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, order), {
-        signal,
-        tagOf: (row) => {
-          const d = raw(row);
-          return fed.has(d) ? d : -1;
-        },
-        onRead: (count) => req.progress.rowsRead(table.name, count),
+  const tallies = await attemptOn(
+    [...sourceIndexes.map((i) => req.sources[i].client), ...req.destinations.map((d) => d.client)],
+    doing,
+    async (channels) => {
+      const sources = sourceIndexes.map((i, n) => {
+        const s = req.sources[i];
+        const route = req.routerFor(table, i);
+        const raw = route.raw ?? ((row: RawRow) => route(row.values()));
+        const fed = feeds[n];
+        return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, order), {
+          signal,
+          tagOf: (row) => {
+            const d = raw(row);
+            return fed.has(d) ? d : -1;
+          },
+          onRead: (count) => req.progress.rowsRead(table.name, count),
+        });
       });
-    });
-    const destinations = req.destinations.map((d, n) => channels[sourceIndexes.length + n].scanBatches(doing, chunkQuery(d.dbName, table, plan, range, order), { signal }));
-    return joinBatches(sources, destinations, spec);
-  }, { context: { table: table.name }, message: 'diff read failed; diffing the chunk again' });
+      const destinations = req.destinations.map((d, n) =>
+        channels[sourceIndexes.length + n].scanBatches(doing, chunkQuery(d.dbName, table, plan, range, order), { signal }),
+      );
+      return joinBatches(sources, destinations, spec);
+    },
+    { context: { table: table.name }, message: 'diff read failed; diffing the chunk again' },
+  );
   signal.throwIfAborted();
   for (const [d, tally] of tallies.entries()) {
     addTally(entry.tally, tally, req.destinations.length > 1 ? { destination: req.destinations[d].client.ref.alias } : undefined);

@@ -34,7 +34,14 @@ export type DifferenceKind = keyof DiffExamples;
 export const DIFFERENCE_KINDS: readonly DifferenceKind[] = ['mismatched', 'extraOnSource', 'extraOnDestination'];
 
 export function emptyTally(): DiffTally {
-  return { processed: 0, matching: 0, mismatched: 0, extraOnSource: 0, extraOnDestination: 0, examples: { mismatched: [], extraOnSource: [], extraOnDestination: [] } };
+  return {
+    processed: 0,
+    matching: 0,
+    mismatched: 0,
+    extraOnSource: 0,
+    extraOnDestination: 0,
+    examples: { mismatched: [], extraOnSource: [], extraOnDestination: [] },
+  };
 }
 
 /** Adds `from` into `into`, keeping at most MAX_EXAMPLES examples of each kind (the first ones added). */

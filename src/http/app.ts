@@ -110,7 +110,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { readTopology } = options;
   // The job's status and the streams', taken together at most every statusMaxAgeMs (see status-cache.ts).
-  const cache = new StatusCache(() => ({ ...options.jobs.snapshot(), streams: options.streams?.snapshot() ?? [] }), options.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS);
+  const cache = new StatusCache(
+    () => ({ ...options.jobs.snapshot(), streams: options.streams?.snapshot() ?? [] }),
+    options.statusMaxAgeMs ?? DEFAULT_STATUS_MAX_AGE_MS,
+  );
   const jobs = invalidatingJobs(options.jobs, cache);
   const metrics = createMetrics(() => cache.snapshot(), options.metrics);
   const streamSnapshots = (): StreamSnapshot[] => cache.snapshot().streams;

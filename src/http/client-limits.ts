@@ -51,7 +51,8 @@ export class ClientLimits {
     c.tokens = Math.min(this.#burst, c.tokens + ((now - c.at) * this.#rate) / 1000);
     c.at = now;
     if (c.inFlight >= this.#maxInFlight) return { reason: `more than ${this.#maxInFlight} requests at once from ${client}`, retryAfter: 1 };
-    if (c.tokens < 1) return { reason: `more than ${this.#rate} requests a second from ${client}`, retryAfter: Math.max(1, Math.ceil((1 - c.tokens) / this.#rate)) };
+    if (c.tokens < 1)
+      return { reason: `more than ${this.#rate} requests a second from ${client}`, retryAfter: Math.max(1, Math.ceil((1 - c.tokens) / this.#rate)) };
     c.tokens -= 1;
     c.inFlight++;
     return null;
@@ -78,7 +79,11 @@ export function registerClientLimits(app: FastifyInstance, opts: ClientLimitOpti
     if (request.url.length > maxUrl) return reply.code(414).send({ error: `the URL is longer than the ${maxUrl} characters this server takes` });
     if (request.url === '/healthz') return;
     const refused = limits.admit(request.ip);
-    if (refused) return reply.code(429).header('retry-after', String(refused.retryAfter)).send({ error: `too many requests: ${refused.reason}; retry after ${refused.retryAfter} s` });
+    if (refused)
+      return reply
+        .code(429)
+        .header('retry-after', String(refused.retryAfter))
+        .send({ error: `too many requests: ${refused.reason}; retry after ${refused.retryAfter} s` });
     admitted.add(request);
   });
   app.addHook('onResponse', async (request) => {

@@ -15,8 +15,11 @@ export function cutoverView(c: CutoverStatus): CutoverView {
   return {
     title: `${c.reverse ? 'back ' : ''}${c.servedType}: ${c.from.join(', ')} → ${c.to.join(', ')}${c.tables.length ? ` (tables ${c.tables.join(', ')})` : ''}`,
     steps: c.steps.map((s, i) => ({
-      name: `${c.steps.length > 1 ? `${i + 1}. ` : ''}${s.name}`, state: s.state, stateClass: `state-${s.state}`,
-      took: s.ms === null ? '' : `${s.ms} ms`, detail: s.detail ?? '',
+      name: `${c.steps.length > 1 ? `${i + 1}. ` : ''}${s.name}`,
+      state: s.state,
+      stateClass: `state-${s.state}`,
+      took: s.ms === null ? '' : `${s.ms} ms`,
+      detail: s.detail ?? '',
     })),
     writePause: c.writePauseMs === null ? (c.servedType === 'primary' ? '—' : 'none (reads only)') : `${c.writePauseMs} ms`,
     positions: [

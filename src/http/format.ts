@@ -54,7 +54,11 @@ export function formatRate(rowsPerSecond: number | null | undefined): string {
 
 /** A byte size for a form field: `1MiB`, `512KiB`, or the plain number when it is no whole unit. */
 export function formatSize(bytes: number): string {
-  const units: Array<[string, number]> = [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]];
+  const units: Array<[string, number]> = [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ];
   for (const [unit, size] of units) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }

@@ -20,7 +20,9 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
     if (current === undefined) {
       current = snapshot();
       observe(current);
-      queueMicrotask(() => { current = undefined; });
+      queueMicrotask(() => {
+        current = undefined;
+      });
     }
     return current;
   };
@@ -119,7 +121,7 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
   });
   new Gauge({
     name: 'shardworker_snapshot_age_seconds',
-    help: 'Age of the consistent snapshot the current clone reads from (--snapshot consistent; 0 without one): its transactions hold back the source\'s purge',
+    help: "Age of the consistent snapshot the current clone reads from (--snapshot consistent; 0 without one): its transactions hold back the source's purge",
     registers: [registry],
     collect() {
       const snap = scraped().snapshot;
@@ -136,7 +138,7 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
   });
   new Gauge({
     name: 'shardworker_throttled',
-    help: 'Whether the current job\'s writes are held because a destination replica is behind (1) or not (0)',
+    help: "Whether the current job's writes are held because a destination replica is behind (1) or not (0)",
     registers: [registry],
     collect() {
       this.set(scraped().control?.throttled ? 1 : 0);
@@ -144,7 +146,7 @@ export function createMetrics(snapshot: () => StatusSnapshot, registry: Registry
   });
   new Gauge({
     name: 'shardworker_throttled_seconds_total',
-    help: 'Seconds the current job\'s writes were held by the replication lag throttle, all told',
+    help: "Seconds the current job's writes were held by the replication lag throttle, all told",
     registers: [registry],
     collect() {
       this.set(scraped().control?.throttledSecondsTotal ?? 0);

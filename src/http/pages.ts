@@ -76,7 +76,8 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
     deps.snapshot(); // seen by the metrics
     const { view } = deps.made('view', makeView);
     const html = await deps.made(`page:status|${auth.enabled}|${auth.loggedIn}|${auth.csrf ?? ''}`, () =>
-      app.view('status.eta', { ...view, emptyRow: EMPTY_ROW, emptyStreamRow: EMPTY_STREAM_ROW, auth }));
+      app.view('status.eta', { ...view, emptyRow: EMPTY_ROW, emptyStreamRow: EMPTY_STREAM_ROW, auth }),
+    );
     return reply.type('text/html; charset=utf-8').send(html);
   });
 
@@ -118,7 +119,13 @@ export function registerPageRoutes(app: FastifyInstance, deps: RouteDeps): void 
     const error = control(() => deps.jobs.tune(tune));
     if (error) {
       reply.code(400);
-      return reply.viewAsync('message.eta', { title: 'not tuned — shardworker', heading: 'Not tuned', message: error, link: { href: '/status', label: 'Back to the status page' }, auth: deps.pageAuth(request) });
+      return reply.viewAsync('message.eta', {
+        title: 'not tuned — shardworker',
+        heading: 'Not tuned',
+        message: error,
+        link: { href: '/status', label: 'Back to the status page' },
+        auth: deps.pageAuth(request),
+      });
     }
     return reply.redirect('/status', 303);
   });

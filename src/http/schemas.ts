@@ -151,7 +151,7 @@ export const routeSchemas = {
   postCancelForm: { summary: 'cancel the running job, then 303 to /status', response: { 303: redirect } },
   postResetForm: { summary: 'clear an ended job, then 303 to /status', response: { 303: redirect } },
   apiStatus: { summary: 'the status snapshot', response: { 200: statusSnapshot } },
-  apiStatusView: { summary: 'what /status shows, formatted (view-models.ts StatusView): the page\'s script places it as is', response: { 200: statusView } },
+  apiStatusView: { summary: "what /status shows, formatted (view-models.ts StatusView): the page's script places it as is", response: { 200: statusView } },
   apiPause: {
     summary: 'hold the running copy or diff (it keeps its tablets and snapshot)',
     response: { 200: { type: 'object', properties: { paused: { type: 'boolean' }, changed: { type: 'boolean' } } }, 409: errorReply },
@@ -165,13 +165,30 @@ export const routeSchemas = {
     body: {
       type: 'object',
       additionalProperties: false,
-      properties: { maxTps: { type: 'integer', minimum: 0 }, maxReplicationLag: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', maxLength: 32 }] }, sourceReaderCount: {}, destinationWriterCount: {} },
+      properties: {
+        maxTps: { type: 'integer', minimum: 0 },
+        maxReplicationLag: {
+          anyOf: [
+            { type: 'number', minimum: 0 },
+            { type: 'string', maxLength: 32 },
+          ],
+        },
+        sourceReaderCount: {},
+        destinationWriterCount: {},
+      },
     },
-    response: { 200: { type: 'object', properties: { maxTps: { type: 'number' }, maxReplicationLagSeconds: { type: 'number' } } }, 400: errorReply, 409: errorReply },
+    response: {
+      200: { type: 'object', properties: { maxTps: { type: 'number' }, maxReplicationLagSeconds: { type: 'number' } } },
+      400: errorReply,
+      409: errorReply,
+    },
   },
   postPauseForm: { summary: 'pause the running job, then 303 to /status', response: { 303: redirect } },
   postResumeForm: { summary: 'resume the paused job, then 303 to /status', response: { 303: redirect } },
-  postTuneForm: { summary: 'change maxTps / maxReplicationLag from the status page, then 303 to /status (400: the page says why)', response: { 303: redirect, 400: html } },
+  postTuneForm: {
+    summary: 'change maxTps / maxReplicationLag from the status page, then 303 to /status (400: the page says why)',
+    response: { 303: redirect, 400: html },
+  },
   apiStartJob: {
     summary: 'start a job',
     body: startJobBody,
@@ -212,16 +229,22 @@ export class SchemaError extends Error {
 function describe(e: FastifySchemaValidationError, field: string): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'required': return `${field} is required`;
-    case 'additionalProperties': return `unknown field ${field}`;
-    case 'enum': return `${field} must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
-    case 'pattern': return field === 'target'
-      ? `${field} must be keyspace/shard, each of letters, digits, _ and -`
-      : `${field} may hold only letters, digits, _ and -`;
-    case 'minLength': return `${field} must not be empty`;
-    case 'maxLength': return `${field} must be at most ${String(p.limit)} characters`;
-    case 'type': return field === 'body' ? 'the body must be a JSON object' : `${field} must be ${p.type === 'object' ? 'an object' : `a ${String(p.type)}`}`;
-    default: return `${field} ${e.message ?? 'is invalid'}`;
+    case 'required':
+      return `${field} is required`;
+    case 'additionalProperties':
+      return `unknown field ${field}`;
+    case 'enum':
+      return `${field} must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'pattern':
+      return field === 'target' ? `${field} must be keyspace/shard, each of letters, digits, _ and -` : `${field} may hold only letters, digits, _ and -`;
+    case 'minLength':
+      return `${field} must not be empty`;
+    case 'maxLength':
+      return `${field} must be at most ${String(p.limit)} characters`;
+    case 'type':
+      return field === 'body' ? 'the body must be a JSON object' : `${field} must be ${p.type === 'object' ? 'an object' : `a ${String(p.type)}`}`;
+    default:
+      return `${field} ${e.message ?? 'is invalid'}`;
   }
 }
 
@@ -230,7 +253,10 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   const e = errors[0];
   if (!e) return new SchemaError(dataVar, `invalid ${dataVar}`);
   const p = e.params as Record<string, unknown>;
-  const path = e.instancePath.split('/').filter((s) => s !== '').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = e.instancePath
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.keyword === 'required') path.push(String(p.missingProperty));
   if (e.keyword === 'additionalProperties') path.push(String(p.additionalProperty));
   const field = path.length > 0 ? path.join('.') : dataVar;

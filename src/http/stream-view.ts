@@ -27,7 +27,20 @@ export interface StreamRow {
 
 /** The row the page's `<template>` holds, filled in by its script. */
 export const EMPTY_STREAM_ROW: StreamRow = {
-  key: '', destination: '', source: '', sourceTablet: '', state: '', stateClass: '', held: '', owner: '', position: '', behind: '', transactions: '', rows: '', rate: '', lastError: '',
+  key: '',
+  destination: '',
+  source: '',
+  sourceTablet: '',
+  state: '',
+  stateClass: '',
+  held: '',
+  owner: '',
+  position: '',
+  behind: '',
+  transactions: '',
+  rows: '',
+  rate: '',
+  lastError: '',
 };
 
 export function streamRows(streams: readonly StreamSnapshot[]): StreamRow[] {

@@ -26,22 +26,30 @@ const errorReply = { type: 'object', properties: { error: { type: 'string' }, fi
 
 export function registerStreamRoutes(app: FastifyInstance, streams: StreamControl | undefined): void {
   const route = (action: 'stop' | 'start') =>
-    app.post(`/api/streams/${action}`, {
-      schema: { summary: `${action} the streams feeding a destination shard (DontStart kept in their checkpoint rows)`, body: targetBody, response: { 200: streamsReply, 404: errorReply, 409: errorReply } },
-    }, async (request) => {
-      if (!streams) throw new RequestError(404, 'this process runs no streams (they run under `shardworker serve`)');
-      const { keyspace, shard } = request.body as { keyspace: string; shard: string };
-      try {
-        return { streams: await streams[action](keyspace, shard) };
-      } catch (err) {
-        if (err instanceof Error && err.name === 'UnknownStreamError') throw new RequestError(404, err.message);
-        // Another daemon runs the stream (holds its lock): the message names it.
-        if (err instanceof Error && err.name === 'StreamOwnedElsewhereError') throw new RequestError(409, err.message);
-        // A job (a diff) holds the stream stopped until it ends: the message names the job.
-        if (err instanceof Error && err.name === 'StreamHeldError') throw new RequestError(409, err.message);
-        throw err;
-      }
-    });
+    app.post(
+      `/api/streams/${action}`,
+      {
+        schema: {
+          summary: `${action} the streams feeding a destination shard (DontStart kept in their checkpoint rows)`,
+          body: targetBody,
+          response: { 200: streamsReply, 404: errorReply, 409: errorReply },
+        },
+      },
+      async (request) => {
+        if (!streams) throw new RequestError(404, 'this process runs no streams (they run under `shardworker serve`)');
+        const { keyspace, shard } = request.body as { keyspace: string; shard: string };
+        try {
+          return { streams: await streams[action](keyspace, shard) };
+        } catch (err) {
+          if (err instanceof Error && err.name === 'UnknownStreamError') throw new RequestError(404, err.message);
+          // Another daemon runs the stream (holds its lock): the message names it.
+          if (err instanceof Error && err.name === 'StreamOwnedElsewhereError') throw new RequestError(409, err.message);
+          // A job (a diff) holds the stream stopped until it ends: the message names the job.
+          if (err instanceof Error && err.name === 'StreamHeldError') throw new RequestError(409, err.message);
+          throw err;
+        }
+      },
+    );
   route('stop');
   route('start');
 }

@@ -4,7 +4,13 @@
 
 import { isRequired, optionsFor, type OptionDef } from '../worker/options.ts';
 import {
-  COMMANDS, ENDED_STATES, type CommandName, type DiffExampleStatus, type StatusSnapshot, type TableDiffStatus, type TableStatus,
+  COMMANDS,
+  ENDED_STATES,
+  type CommandName,
+  type DiffExampleStatus,
+  type StatusSnapshot,
+  type TableDiffStatus,
+  type TableStatus,
 } from '../worker/status.ts';
 import type { StreamSnapshot } from '../stream/status.ts';
 import type { Topology } from '../topology/types.ts';
@@ -20,7 +26,8 @@ const COMMAND_HELP: Record<CommandName, string> = {
   VerticalSplitClone: 'Copies the given tables into a keyspace that is servedFrom another, from that keyspace.',
   SplitDiff: 'Proves a destination shard holds exactly the source rows of its key range, in the tables its clone copied.',
   VerticalSplitDiff: 'Proves the tables moved into a servedFrom keyspace (those on record in its sourceShards) are identical to the source.',
-  MigrateServedTypes: 'Cutover: moves serving of rdonly, replica, then primary from a split source shard to its destinations, or a vertical split\'s moved tables to its destination keyspace (or back, reverse). Primary stops the source writes (a vertical split: to the moved tables only), drains the streams, flips the topology and starts the reverse streams; it needs the streams of `shardworker serve`.',
+  MigrateServedTypes:
+    "Cutover: moves serving of rdonly, replica, then primary from a split source shard to its destinations, or a vertical split's moved tables to its destination keyspace (or back, reverse). Primary stops the source writes (a vertical split: to the moved tables only), drains the streams, flips the topology and starts the reverse streams; it needs the streams of `shardworker serve`.",
 };
 
 const TARGET_LABEL: Record<CommandName, string> = {
@@ -44,10 +51,15 @@ export function targetsFor(command: CommandName, topology: Topology): string[] {
       const fits =
         // The shards of a split, forward or back: a horizontal split's (the one to name is its source), a vertical
         // split's destination (fed by its source keyspace, or, after the primary moved, feeding it).
-        command === 'MigrateServedTypes' ? (vertical ? feeds(topology, ks.servedFrom?.keyspace ?? '', ksName, shardName) : feeds(topology, ksName, ksName, shardName))
-        : command === 'SplitClone' ? serving && !vertical
-        : command === 'SplitDiff' ? !serving && !vertical
-        : vertical;
+        command === 'MigrateServedTypes'
+          ? vertical
+            ? feeds(topology, ks.servedFrom?.keyspace ?? '', ksName, shardName)
+            : feeds(topology, ksName, ksName, shardName)
+          : command === 'SplitClone'
+            ? serving && !vertical
+            : command === 'SplitDiff'
+              ? !serving && !vertical
+              : vertical;
       if (fits) out.push(`${ksName}/${shardName}`);
     }
   }
@@ -61,7 +73,9 @@ export function targetsFor(command: CommandName, topology: Topology): string[] {
 function feeds(topology: Topology, other: string, keyspace: string, shard: string): boolean {
   const own = topology.keyspaces?.[keyspace]?.shards?.[shard]?.sourceShards ?? [];
   if (own.some((s) => s.keyspace === other)) return true;
-  return Object.values(topology.keyspaces?.[other]?.shards ?? {}).some((o) => (o?.sourceShards ?? []).some((s) => s.keyspace === keyspace && s.shard === shard));
+  return Object.values(topology.keyspaces?.[other]?.shards ?? {}).some((o) =>
+    (o?.sourceShards ?? []).some((s) => s.keyspace === keyspace && s.shard === shard),
+  );
 }
 
 export interface OptionField {
@@ -132,7 +146,16 @@ function optionField(def: OptionDef, command: CommandName, submission: Submissio
     min: def.kind === 'integer' ? def.min : undefined,
     max: def.kind === 'integer' && def.max !== undefined && def.max < Number.MAX_SAFE_INTEGER ? def.max : undefined,
     required: isRequired(def, command),
-    placeholder: def.kind === 'list' ? 'table1, /regexp/' : def.kind === 'size' ? 'bytes, or 64KiB, 1MiB' : def.kind === 'duration' ? '10s, 500ms, 2m' : def.choices ? def.choices.join(' | ') : '',
+    placeholder:
+      def.kind === 'list'
+        ? 'table1, /regexp/'
+        : def.kind === 'size'
+          ? 'bytes, or 64KiB, 1MiB'
+          : def.kind === 'duration'
+            ? '10s, 500ms, 2m'
+            : def.choices
+              ? def.choices.join(' | ')
+              : '',
     help: def.help,
     invalid: submission?.field === def.name,
   };
@@ -182,12 +205,7 @@ export interface IndexView {
 }
 
 /** The index: the current job at a glance and one form per command. */
-export function indexView(
-  snapshot: StatusSnapshot,
-  topology: Topology | null,
-  topologyError: string | null,
-  submission: Submission | null = null,
-): IndexView {
+export function indexView(snapshot: StatusSnapshot, topology: Topology | null, topologyError: string | null, submission: Submission | null = null): IndexView {
   const forms = COMMANDS.map((command): CommandForm => {
     const mine = submission?.command === command ? submission : null;
     const targets = topology ? targetsFor(command, topology) : [];
@@ -374,7 +392,9 @@ export function controlView(s: StatusSnapshot): ControlView | null {
   const since = (iso: string | null) => (iso ? ` since ${formatTime(iso)}` : '');
   const why = c.paused
     ? `paused by an operator${since(c.pausedSince)}; holding ${c.holding ?? 'its tablets'}`
-    : c.throttled ? `throttled${since(c.throttledSince)}: ${c.throttleReason}` : 'not held';
+    : c.throttled
+      ? `throttled${since(c.throttledSince)}: ${c.throttleReason}`
+      : 'not held';
   return {
     writes: c.paused ? 'paused' : c.throttled ? 'throttled' : 'writing',
     why,
@@ -382,7 +402,9 @@ export function controlView(s: StatusSnapshot): ControlView | null {
     pausedTotal: `${c.pausedSecondsTotal.toFixed(1)} s in all`,
     maxTps: c.maxTps > 0 ? `${c.maxTps} per destination` : 'unlimited',
     maxReplicationLag: c.maxReplicationLagSeconds > 0 ? `${c.maxReplicationLagSeconds} s` : 'none',
-    replicas: c.replicas.map((r) => `${r.tablet} (${r.shard}): ${r.lagSeconds === null ? `unknown${r.error ? ` — ${r.error}` : ''}` : `${r.lagSeconds.toFixed(1)} s behind`}`),
+    replicas: c.replicas.map(
+      (r) => `${r.tablet} (${r.shard}): ${r.lagSeconds === null ? `unknown${r.error ? ` — ${r.error}` : ''}` : `${r.lagSeconds.toFixed(1)} s behind`}`,
+    ),
     noReplicas: c.replicas.length === 0 ? 'none in the topology' : '',
     paused: c.paused,
     running: !ENDED_STATES.has(s.state) && s.state !== 'not started',
@@ -391,7 +413,19 @@ export function controlView(s: StatusSnapshot): ControlView | null {
 
 /** The rows the page's `<template>` holds, for its script to fill in for each table. */
 export const EMPTY_ROW: TableRow = {
-  name: '', kind: '', state: '', stateClass: '', width: 0, percent: '', progressLabel: '', rows: '', chunks: '', rate: '', eta: '', note: '', diff: null,
+  name: '',
+  kind: '',
+  state: '',
+  stateClass: '',
+  width: 0,
+  percent: '',
+  progressLabel: '',
+  rows: '',
+  chunks: '',
+  rate: '',
+  eta: '',
+  note: '',
+  diff: null,
 };
 
 /** Whether a job reads rows to compare them rather than copying them. */
@@ -409,7 +443,9 @@ function optionText(value: unknown): string {
 export function retriesText(s: StatusSnapshot): string {
   const r = s.retries;
   if (!r || r.total === 0) return 'none';
-  return `${r.total} (${Object.entries(r.byTablet).map(([t, n]) => `${t}: ${n}`).join(', ')})`;
+  return `${r.total} (${Object.entries(r.byTablet)
+    .map(([t, n]) => `${t}: ${n}`)
+    .join(', ')})`;
 }
 
 /**

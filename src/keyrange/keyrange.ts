@@ -53,7 +53,10 @@ export function parseShardName(name: string): KeyRange {
   if (dash < 0 || name.indexOf('-', dash + 1) >= 0) throw bad('expected START-END in hex (e.g. -80, 80-c0, c0-) or 0 / - for the whole range');
   const startHex = name.slice(0, dash);
   const endHex = name.slice(dash + 1);
-  for (const [which, hex] of [['start', startHex], ['end', endHex]] as const) {
+  for (const [which, hex] of [
+    ['start', startHex],
+    ['end', endHex],
+  ] as const) {
     if (!HEX_RE.test(hex)) {
       throw bad(hex.length % 2 === 1 && /^[0-9a-fA-F]*$/.test(hex) ? `${which} "${hex}" has an odd number of hex digits` : `${which} "${hex}" is not hex`);
     }
@@ -155,7 +158,9 @@ export function checkExactCover(target: readonly KeyRange[], parts: readonly Key
       gapFrom = undefined;
     }
     if (strayFrom !== undefined && !(!inTarget && covering.length > 0)) {
-      problems.push(`${[...strayParts].join(', ')} cover${strayParts.size === 1 ? 's' : ''} ${pointName(strayFrom, '')}-${pointName(p, '')}, outside the range to cover`);
+      problems.push(
+        `${[...strayParts].join(', ')} cover${strayParts.size === 1 ? 's' : ''} ${pointName(strayFrom, '')}-${pointName(p, '')}, outside the range to cover`,
+      );
       strayFrom = undefined;
       strayParts = new Set();
     }

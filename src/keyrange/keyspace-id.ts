@@ -35,7 +35,9 @@ export function parseUint64Text(raw: Buffer): bigint {
 }
 
 export function notUint64(raw: Buffer): KeyRangeError {
-  return new KeyRangeError(`sharding column value ${describeRawValue(raw)} is not an unsigned 64-bit integer (1-20 decimal digits, at most 18446744073709551615)`);
+  return new KeyRangeError(
+    `sharding column value ${describeRawValue(raw)} is not an unsigned 64-bit integer (1-20 decimal digits, at most 18446744073709551615)`,
+  );
 }
 
 /** The keyspace id of a sharding column value in text-protocol form (a copy for bytes, so callers may keep it). */

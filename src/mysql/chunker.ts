@@ -89,7 +89,13 @@ function rangesBetween(bounds: readonly ChunkBound[]): ChunkRange[] {
  * Cuts the table into chunks (see the top of this file); one chunk when it is small or its key cannot be cut.
  * `signal` stops a walk between its queries.
  */
-export async function planChunks(client: TabletClient, dbName: string, table: TableDefinition, opts: ChunkingOptions, signal?: AbortSignal): Promise<ChunkPlan> {
+export async function planChunks(
+  client: TabletClient,
+  dbName: string,
+  table: TableDefinition,
+  opts: ChunkingOptions,
+  signal?: AbortSignal,
+): Promise<ChunkPlan> {
   const count = chunkCountFor(table, opts);
   if (count <= 1 || keyCursorProblem(table) !== null) return WHOLE;
   const first = table.columns.find((c) => c.name === table.primaryKey[0])!;
@@ -101,15 +107,20 @@ export async function planChunks(client: TabletClient, dbName: string, table: Ta
 }
 
 async function hasPrefixKey(client: TabletClient, dbName: string, table: TableDefinition): Promise<boolean> {
-  const rows = await client.query<unknown[]>(`reading the primary key of ${table.name}`,
-    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SUB_PART IS NOT NULL LIMIT 1", [dbName, table.name]);
+  const rows = await client.query<unknown[]>(
+    `reading the primary key of ${table.name}`,
+    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SUB_PART IS NOT NULL LIMIT 1",
+    [dbName, table.name],
+  );
   return rows.length > 0;
 }
 
 async function planIntegerChunks(client: TabletClient, dbName: string, table: TableDefinition, count: number): Promise<ChunkPlan> {
   const first = table.primaryKey[0];
-  const rows = await client.query<{ lo: string | null; hi: string | null }[]>(`finding chunks of ${table.name}`,
-    `SELECT MIN(${quoteId(first)}) AS lo, MAX(${quoteId(first)}) AS hi FROM ${quoteTable(dbName, table.name)}`);
+  const rows = await client.query<{ lo: string | null; hi: string | null }[]>(
+    `finding chunks of ${table.name}`,
+    `SELECT MIN(${quoteId(first)}) AS lo, MAX(${quoteId(first)}) AS hi FROM ${quoteTable(dbName, table.name)}`,
+  );
   const { lo, hi } = rows[0];
   if (lo === null || hi === null) return WHOLE;
   return { column: first, chunks: splitIntegerRange(BigInt(String(lo)), BigInt(String(hi)), count) };
@@ -138,8 +149,10 @@ async function planKeyChunks(client: TabletClient, dbName: string, table: TableD
     const where: string = last ? ` WHERE ${tupleCondition(columns, last, '>')}` : '';
     // The first bound ends the first chunk: `step` keys after the start of the table (the others, after a bound).
     const skip = last ? step - 1 : step;
-    const rows = await client.query<Record<string, Buffer | null>[]>(`finding chunks of ${table.name}`,
-      `SELECT ${select} FROM ${quoteTable(dbName, table.name)}${where} ORDER BY ${order} LIMIT 1 OFFSET ${skip}`);
+    const rows = await client.query<Record<string, Buffer | null>[]>(
+      `finding chunks of ${table.name}`,
+      `SELECT ${select} FROM ${quoteTable(dbName, table.name)}${where} ORDER BY ${order} LIMIT 1 OFFSET ${skip}`,
+    );
     if (rows.length === 0) break;
     const key: Buffer[] = columns.map((c, i) => {
       const v = rows[0][`k${i}`];
@@ -216,7 +229,14 @@ export function parseChunkPlan(text: string, table: string): ChunkPlan {
  * SQL that reads one chunk, shared by the copy and the diff: ordered by primary key, or by the diff's own terms
  * (which must read both sides in the very order it compares them).
  */
-export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, orderBy: readonly (string | OrderTerm)[] = table.primaryKey, after: string | null = null): string {
+export function chunkQuery(
+  dbName: string,
+  table: TableDefinition,
+  plan: ChunkPlan,
+  range: ChunkRange,
+  orderBy: readonly (string | OrderTerm)[] = table.primaryKey,
+  after: string | null = null,
+): string {
   return buildChunkSelect({
     db: dbName,
     table: table.name,

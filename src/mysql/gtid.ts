@@ -31,7 +31,10 @@ const GTID_RE = /^(\d+)-(\d+)-(\d+)$/;
 /** Parses `0-100-57,1-2-9` (whitespace and an empty list allowed). */
 export function parseGtidList(text: string): GtidList {
   const list: GtidList = new Map();
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = GTID_RE.exec(part);
     if (!m) throw new PositionError(`${JSON.stringify(part)} in ${JSON.stringify(text)} is not a MariaDB GTID (domain-server-sequence)`);
     const domain = Number(m[1]);

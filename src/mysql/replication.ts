@@ -53,7 +53,9 @@ export async function startReplication(client: TabletClient, timeoutMs = REPLICA
     const s = await replicationStatus(client);
     if (s.ioRunning && s.sqlRunning) return;
     if (Date.now() >= deadline) {
-      throw new Error(`replication on ${client.ref.alias} did not start: IO thread ${s.ioRunning ? 'running' : 'not running'}, SQL thread ${s.sqlRunning ? 'running' : 'not running'}${s.lastError ? `, last error: ${s.lastError}` : ''}`);
+      throw new Error(
+        `replication on ${client.ref.alias} did not start: IO thread ${s.ioRunning ? 'running' : 'not running'}, SQL thread ${s.sqlRunning ? 'running' : 'not running'}${s.lastError ? `, last error: ${s.lastError}` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -82,7 +84,9 @@ export function snapshotGuard(flavor: Flavor, position: string): ConnectionGuard
     sql: `STOP SLAVE; ${POSITION_SQL[flavor]}`,
     verdict: (rows) => {
       const now = formatPosition(flavor, rows[0]?.pos);
-      return now === position ? null : `it moved from the snapshot position ${position} to ${now} (it restarted and replicated by itself): the snapshot is gone, rows read from two positions would not be one copy; clone again`;
+      return now === position
+        ? null
+        : `it moved from the snapshot position ${position} to ${now} (it restarted and replicated by itself): the snapshot is gone, rows read from two positions would not be one copy; clone again`;
     },
   };
 }
@@ -139,9 +143,9 @@ export async function stopReplicationAt(client: TabletClient, target: string, op
   }
   if (relation.kind === 'past') {
     throw new ReplicationPositionError(
-      `${describeTablet(client.ref)} has replicated past ${target} (it is at MariaDB/${formatGtidList(at)}, ahead in domain ${relation.domain}), ` +
-        'and replication cannot go back: its rows are no longer those the destination was cloned from ' +
-        '(if a stream moves the destination on, diff on the daemon that runs it: there the stream is run to the tablet)',
+      `${describeTablet(client.ref)} has replicated past ${target} (it is at MariaDB/${formatGtidList(at)}, ahead in domain ${relation.domain}), `
+        + 'and replication cannot go back: its rows are no longer those the destination was cloned from '
+        + '(if a stream moves the destination on, diff on the daemon that runs it: there the stream is run to the tablet)',
     );
   }
   if (relation.kind === 'equal') return;
@@ -155,7 +159,9 @@ export async function stopReplicationAt(client: TabletClient, target: string, op
   }
   const reached = await gtidSlavePos(client);
   if (compareGtidLists(reached, want).kind !== 'equal') {
-    throw new ReplicationPositionError(`${describeTablet(client.ref)} stopped at MariaDB/${formatGtidList(reached)} instead of MariaDB/${formatGtidList(want)}`);
+    throw new ReplicationPositionError(
+      `${describeTablet(client.ref)} stopped at MariaDB/${formatGtidList(reached)} instead of MariaDB/${formatGtidList(want)}`,
+    );
   }
 }
 
@@ -177,7 +183,8 @@ async function waitForSqlThreadStop(client: TabletClient, opts: StopAtOptions): 
       return;
     }
     // Without its IO thread a replica behind its target never gets there.
-    if (!status.ioRunning && status.lastError) throw new ReplicationPositionError(`replication on ${describeTablet(client.ref)} cannot fetch from its primary: ${status.lastError}`);
+    if (!status.ioRunning && status.lastError)
+      throw new ReplicationPositionError(`replication on ${describeTablet(client.ref)} cannot fetch from its primary: ${status.lastError}`);
     if (opts.onWaiting && Date.now() - lastReport >= 10_000) {
       lastReport = Date.now();
       opts.onWaiting(`MariaDB/${formatGtidList(await gtidSlavePos(client))}`);

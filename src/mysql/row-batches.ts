@@ -165,18 +165,20 @@ export async function* scanBatches(pool: Pool, ref: TabletRef, doing: string, sq
     batch = null;
     if (ready.length >= ahead) return new Promise<void>((resolve) => (room = resolve));
   };
-  const read = scanRows(pool, ref, doing, sql, sink, { signal }).then(
-    () => {
-      if (batch) hand(batch);
-    },
-    (err: unknown) => {
-      failure = { err };
-    },
-  ).finally(() => {
-    if (unreported) opts.onRead?.(unreported);
-    ended = true;
-    wake?.();
-  });
+  const read = scanRows(pool, ref, doing, sql, sink, { signal })
+    .then(
+      () => {
+        if (batch) hand(batch);
+      },
+      (err: unknown) => {
+        failure = { err };
+      },
+    )
+    .finally(() => {
+      if (unreported) opts.onRead?.(unreported);
+      ended = true;
+      wake?.();
+    });
   try {
     for (;;) {
       const next = ready.shift();

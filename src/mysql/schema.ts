@@ -45,9 +45,25 @@ export interface SchemaDefinition {
   tables: TableDefinition[];
 }
 
-interface TableRow { name: string; type: string; rows: string | number | null; dataLength: string | number | null; indexLength: string | number | null }
-interface ColumnRow { tableName: string; name: string; dataType: string; columnType: string; generated: string; charset: string | null }
-interface KeyRow { tableName: string; name: string }
+interface TableRow {
+  name: string;
+  type: string;
+  rows: string | number | null;
+  dataLength: string | number | null;
+  indexLength: string | number | null;
+}
+interface ColumnRow {
+  tableName: string;
+  name: string;
+  dataType: string;
+  columnType: string;
+  generated: string;
+  charset: string | null;
+}
+interface KeyRow {
+  tableName: string;
+  name: string;
+}
 
 /**
  * FLOAT travels as text with 6 significant digits, which loses bits: read it as the DOUBLE it widens to exactly,
@@ -58,29 +74,53 @@ function selectExpression(column: ColumnDefinition): string {
 }
 
 export async function readSchema(client: TabletClient, dbName: string): Promise<SchemaDefinition> {
-  const tables = await client.query<TableRow[]>('reading the table list', `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength, INDEX_LENGTH AS indexLength
-       FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [dbName]);
-  const columns = await client.query<ColumnRow[]>('reading columns', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset
-       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`, [dbName]);
-  const keys = await client.query<KeyRow[]>('reading primary keys', `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
-       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`, [dbName]);
+  const tables = await client.query<TableRow[]>(
+    'reading the table list',
+    `SELECT TABLE_NAME AS name, TABLE_TYPE AS type, TABLE_ROWS AS \`rows\`, DATA_LENGTH AS dataLength, INDEX_LENGTH AS indexLength
+       FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`,
+    [dbName],
+  );
+  const columns = await client.query<ColumnRow[]>(
+    'reading columns',
+    `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`,
+    [dbName],
+  );
+  const keys = await client.query<KeyRow[]>(
+    'reading primary keys',
+    `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`,
+    [dbName],
+  );
 
   // SHOW CREATE VIEW leaves out the database of tables in the current one; this text never does.
   const viewDefinitions = new Map(
-    (await client.query<{ name: string; definition: string }[]>('reading view definitions', 'SELECT TABLE_NAME AS name, VIEW_DEFINITION AS definition FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [dbName])).map(
-      (v) => [String(v.name), String(v.definition)],
-    ),
+    (
+      await client.query<{ name: string; definition: string }[]>(
+        'reading view definitions',
+        'SELECT TABLE_NAME AS name, VIEW_DEFINITION AS definition FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?',
+        [dbName],
+      )
+    ).map((v) => [String(v.name), String(v.definition)]),
   );
 
   const result: TableDefinition[] = [];
   for (const t of tables) {
     const kind = t.type === 'VIEW' ? 'view' : 'table';
-    const show = await client.query<Record<string, Buffer | string>[]>(`reading the definition of ${t.name}`,
-      `SHOW CREATE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${quoteTable(dbName, t.name)}`);
+    const show = await client.query<Record<string, Buffer | string>[]>(
+      `reading the definition of ${t.name}`,
+      `SHOW CREATE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${quoteTable(dbName, t.name)}`,
+    );
     const createSql = String(Object.values(show[0])[1]);
     const cols: ColumnDefinition[] = columns
       .filter((c) => c.tableName === t.name && c.generated !== 'ALWAYS')
-      .map((c) => ({ name: c.name, dataType: c.dataType.toLowerCase(), columnType: c.columnType, encoding: encodingForType(c.dataType), charset: c.charset === null ? null : String(c.charset) }));
+      .map((c) => ({
+        name: c.name,
+        dataType: c.dataType.toLowerCase(),
+        columnType: c.columnType,
+        encoding: encodingForType(c.dataType),
+        charset: c.charset === null ? null : String(c.charset),
+      }));
     result.push({
       name: t.name,
       kind,

@@ -36,7 +36,9 @@ export class SnapshotUnsupportedError extends Error {
  */
 export function snapshotLockFor(version: string): SnapshotLock {
   if (!/mariadb/i.test(version)) {
-    throw new SnapshotUnsupportedError(`--snapshot consistent is not supported on MySQL yet (the server is ${version}): read from an rdonly or replica tablet without it, whose replication is stopped instead`);
+    throw new SnapshotUnsupportedError(
+      `--snapshot consistent is not supported on MySQL yet (the server is ${version}): read from an rdonly or replica tablet without it, whose replication is stopped instead`,
+    );
   }
   const m = /^(\d+)\.(\d+)/.exec(version);
   if (!m) throw new SnapshotUnsupportedError(`--snapshot consistent: cannot read the MariaDB version from ${JSON.stringify(version)}`);
@@ -76,9 +78,14 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
     "SELECT @@GLOBAL.log_bin AS logBin, @@GLOBAL.log_slave_updates AS slaveUpdates, (SELECT COUNT(*) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING' AND VARIABLE_VALUE = 'ON') AS isReplica",
   );
   const s = settings[0];
-  if (Number(s.logBin) !== 1) throw new SnapshotUnsupportedError(`--snapshot consistent: ${ref.alias} has no binary log (log_bin is off), so the snapshot has no position the streams could start from`);
+  if (Number(s.logBin) !== 1)
+    throw new SnapshotUnsupportedError(
+      `--snapshot consistent: ${ref.alias} has no binary log (log_bin is off), so the snapshot has no position the streams could start from`,
+    );
   if (Number(s.isReplica) > 0 && Number(s.slaveUpdates) !== 1) {
-    throw new SnapshotUnsupportedError(`--snapshot consistent: ${ref.alias} is a replica without log_slave_updates: its binary log lacks what it replicates, so the snapshot's position would be wrong; pick its primary or another replica`);
+    throw new SnapshotUnsupportedError(
+      `--snapshot consistent: ${ref.alias} is a replica without log_slave_updates: its binary log lacks what it replicates, so the snapshot's position would be wrong; pick its primary or another replica`,
+    );
   }
 
   const holderChannel = holder.channel();
@@ -115,7 +122,14 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
       heldOpen = false;
       // At once, whatever happened: commits on the tablet wait until this runs.
       // A release that fails (the lock was never taken, say) is made by closing the connection: the server lets go.
-      if (locked && !(await run(held, 'letting commits go on', LOCK_SQL[lock].release).then(() => true, () => false))) discardConnection(held);
+      if (
+        locked
+        && !(await run(held, 'letting commits go on', LOCK_SQL[lock].release).then(
+          () => true,
+          () => false,
+        ))
+      )
+        discardConnection(held);
       else held.release();
     }
     const blockedMs = performance.now() - started;
@@ -128,13 +142,23 @@ export async function openConsistentSnapshot(holder: TabletClient, readers: Tabl
       }),
     );
     const binlog = positions[0];
-    if (!binlog.file || !binlog.offset) throw new Error(`${doing} on ${ref.alias}: the server did not report the snapshot's binlog position (Binlog_snapshot_file)`);
+    if (!binlog.file || !binlog.offset)
+      throw new Error(`${doing} on ${ref.alias}: the server did not report the snapshot's binlog position (Binlog_snapshot_file)`);
     const apart = positions.find((p) => p.file !== binlog.file || p.offset !== binlog.offset);
-    if (apart) throw new Error(`${doing} on ${ref.alias}: the readers' snapshots differ (${binlog.file}:${binlog.offset} and ${apart.file}:${apart.offset}): commits were not held back`);
-    const converted = await run<{ pos: string | null }[]>(conns[0], 'converting the snapshot position', `SELECT BINLOG_GTID_POS(${quoteString(binlog.file)}, ${Number(binlog.offset)}) AS pos`);
+    if (apart)
+      throw new Error(
+        `${doing} on ${ref.alias}: the readers' snapshots differ (${binlog.file}:${binlog.offset} and ${apart.file}:${apart.offset}): commits were not held back`,
+      );
+    const converted = await run<{ pos: string | null }[]>(
+      conns[0],
+      'converting the snapshot position',
+      `SELECT BINLOG_GTID_POS(${quoteString(binlog.file)}, ${Number(binlog.offset)}) AS pos`,
+    );
     const snapshotGtid = converted[0].pos === null ? null : String(converted[0].pos);
     if (snapshotGtid === null || compareGtidLists(parseGtidList(snapshotGtid), parseGtidList(gtidUnderLock)).kind !== 'equal') {
-      throw new Error(`${doing} on ${ref.alias}: the readers' snapshot is at ${binlog.file}:${binlog.offset} (${snapshotGtid ?? 'no GTID position'}), not at ${gtidUnderLock} read under the lock: they do not share one snapshot`);
+      throw new Error(
+        `${doing} on ${ref.alias}: the readers' snapshot is at ${binlog.file}:${binlog.offset} (${snapshotGtid ?? 'no GTID position'}), not at ${gtidUnderLock} read under the lock: they do not share one snapshot`,
+      );
     }
     opened = true;
     return { position: `MariaDB/${gtidUnderLock}`, openedAt, blockedMs, lock };

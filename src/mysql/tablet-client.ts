@@ -325,7 +325,10 @@ export class Channel {
       return result;
     } catch (err) {
       // The caller's error is the one to report; a connection that cannot roll back rolls back as it closes.
-      reusable = await conn.query('ROLLBACK').then(() => true, () => false);
+      reusable = await conn.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
       throw err;
     } finally {
       if (reusable) conn.release();
@@ -358,7 +361,12 @@ export class Channel {
  * and its destination's) until it succeeds. A failure is charged to the tablet it names (TabletError), whose outage
  * window it counts in, and the whole step runs again: it must be a read, or made safe to repeat by `opts.repeat`.
  */
-export async function attemptOn<T>(clients: TabletClient[], doing: string, step: (channels: Channel[], attempt: number, previous: FailureKind | null) => Promise<T>, opts: AttemptOptions = {}): Promise<T> {
+export async function attemptOn<T>(
+  clients: TabletClient[],
+  doing: string,
+  step: (channels: Channel[], attempt: number, previous: FailureKind | null) => Promise<T>,
+  opts: AttemptOptions = {},
+): Promise<T> {
   const links = clients.map((c) => c.link);
   const hooks = links[0].hooks;
   const repeat = opts.repeat ?? IDEMPOTENT;
@@ -425,7 +433,10 @@ export async function attemptOn<T>(clients: TabletClient[], doing: string, step:
       if (event.kind === 'connection') uncertain = true;
       const tablet = linkOf(event.error).ref.alias;
       hooks.counted(tablet, event.error);
-      hooks.log?.warn({ ...opts.context, tablet, doing, attempt: event.attempt, kind: event.kind, retryInMs: event.delayMs, err: event.error }, opts.message ?? 'statement failed; retrying');
+      hooks.log?.warn(
+        { ...opts.context, tablet, doing, attempt: event.attempt, kind: event.kind, retryInMs: event.delayMs, err: event.error },
+        opts.message ?? 'statement failed; retrying',
+      );
     },
     beforeRetry: async (kind) => {
       if (kind === 'read-only') await failing.reresolve();
@@ -439,7 +450,13 @@ export async function attemptOn<T>(clients: TabletClient[], doing: string, step:
  * A tablet checked or set right outside a job's retry window (picking tablets, recover, cleanup): one connection,
  * the first failure final, the pool closed afterwards.
  */
-export async function withTablet<T>(ref: TabletRef, credentials: Credentials, tls: DbTls | undefined, use: (client: TabletClient) => Promise<T>, withDatabase = true): Promise<T> {
+export async function withTablet<T>(
+  ref: TabletRef,
+  credentials: Credentials,
+  tls: DbTls | undefined,
+  use: (client: TabletClient) => Promise<T>,
+  withDatabase = true,
+): Promise<T> {
   const link = new TabletLink({ ref, credentials, tls, policy: () => null, signal: new AbortController().signal, counted: () => {} });
   try {
     return await use(link.client(1, withDatabase));

@@ -42,7 +42,10 @@ async function killWriters(channel: Channel, exclude: number[]): Promise<number>
     const thread = Number(id);
     if (!Number.isInteger(thread) || thread <= 0) continue;
     // Gone already (it committed or failed by itself) is fine.
-    await channel.query(`ending write transaction ${thread}`, `KILL CONNECTION ${thread}`).then(() => killed++, () => {});
+    await channel.query(`ending write transaction ${thread}`, `KILL CONNECTION ${thread}`).then(
+      () => killed++,
+      () => {},
+    );
   }
   return killed;
 }
@@ -130,7 +133,10 @@ export function denyTriggerName(table: string, event: (typeof DENY_EVENTS)[numbe
 /** The statements that make `table` refuse application writes with `message`. */
 export function denyWritesSql(db: string, table: string, message: string): string[] {
   const text = quoteString([...message].slice(0, MAX_SIGNAL_MESSAGE).join(''));
-  return DENY_EVENTS.map((event) => `CREATE OR REPLACE TRIGGER ${quoteTable(db, denyTriggerName(table, event))} BEFORE ${event} ON ${quoteTable(db, table)} FOR EACH ROW BEGIN IF @shardworker IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ${text}; END IF; END`);
+  return DENY_EVENTS.map(
+    (event) =>
+      `CREATE OR REPLACE TRIGGER ${quoteTable(db, denyTriggerName(table, event))} BEFORE ${event} ON ${quoteTable(db, table)} FOR EACH ROW BEGIN IF @shardworker IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ${text}; END IF; END`,
+  );
 }
 
 /** The statements that let `table` take application writes again. */
@@ -150,7 +156,11 @@ export function denyTableWrites(client: TabletClient, tables: readonly string[],
 
 export function allowTableWrites(client: TabletClient, tables: readonly string[]): Promise<void> {
   const db = client.ref.tablet.dbName;
-  return onOwnSession(client, 'allowing writes to the moved tables', tables.flatMap((t) => allowWritesSql(db, t)));
+  return onOwnSession(
+    client,
+    'allowing writes to the moved tables',
+    tables.flatMap((t) => allowWritesSql(db, t)),
+  );
 }
 
 /** Runs unlogged DDL on a connection of its own that is then closed, so the session settings go with it. */

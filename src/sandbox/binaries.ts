@@ -3,8 +3,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
-export const INSTALL_HINT =
-  'install it with `sudo apt-get install -y mariadb-server` (or `bash scripts/ensure-mariadb.sh`)';
+export const INSTALL_HINT = 'install it with `sudo apt-get install -y mariadb-server` (or `bash scripts/ensure-mariadb.sh`)';
 
 export class MariadbMissingError extends Error {
   constructor(binary: string) {

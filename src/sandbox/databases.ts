@@ -5,9 +5,7 @@ import { quoteId } from '../mysql/sql.ts';
 import { withConnection, type Endpoint } from './connect.ts';
 
 export async function createDatabase(instance: Endpoint, dbName: string): Promise<void> {
-  await withConnection(instance, (conn) =>
-    conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`),
-  );
+  await withConnection(instance, (conn) => conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(dbName)} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`));
 }
 
 export async function dropDatabase(instance: Endpoint, dbName: string): Promise<void> {
@@ -27,10 +25,7 @@ export async function resetDestination(instance: Endpoint, dbName: string, optio
 
 export async function databaseExists(instance: Endpoint, dbName: string): Promise<boolean> {
   return withConnection(instance, async (conn) => {
-    const [rows] = await conn.query<RowDataPacket[]>(
-      'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
-      [dbName],
-    );
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [dbName]);
     return rows.length > 0;
   });
 }
@@ -46,9 +41,7 @@ export async function tableRowCounts(instance: Endpoint, dbName: string): Promis
     const counts: Record<string, number> = {};
     for (const t of tables) {
       const name = String(t.name);
-      const [rows] = await conn.query<RowDataPacket[]>(
-        `SELECT COUNT(*) AS n FROM ${quoteId(dbName)}.${quoteId(name)}`,
-      );
+      const [rows] = await conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteId(dbName)}.${quoteId(name)}`);
       counts[name] = Number(rows[0]?.n ?? 0);
     }
     return counts;

@@ -255,13 +255,7 @@ function configuredPort(p: InstancePaths): number | undefined {
 }
 
 /** Polls until our server answers over TCP (and is ours: same data dir), the process dies, or time runs out. */
-async function waitUntilServing(
-  spec: InstanceSpec,
-  p: InstancePaths,
-  isAlive: () => boolean,
-  deadline: number,
-  logFrom: number,
-): Promise<void> {
+async function waitUntilServing(spec: InstanceSpec, p: InstancePaths, isAlive: () => boolean, deadline: number, logFrom: number): Promise<void> {
   let lastError = 'not tried';
   while (Date.now() < deadline) {
     if (!isAlive()) {

@@ -29,8 +29,14 @@ export async function replicationStatus(replica: Endpoint): Promise<ReplicationS
     const row = rows[0];
     if (!row) {
       return {
-        configured: false, ioRunning: false, sqlRunning: false, running: false,
-        secondsBehindMaster: null, gtidSlavePos, lastIoError: '', lastSqlError: '',
+        configured: false,
+        ioRunning: false,
+        sqlRunning: false,
+        running: false,
+        secondsBehindMaster: null,
+        gtidSlavePos,
+        lastIoError: '',
+        lastSqlError: '',
       };
     }
     const ioRunning = row.Slave_IO_Running === 'Yes';

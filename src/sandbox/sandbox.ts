@@ -8,13 +8,7 @@ import { writeTopologyFile } from '../topology/server.ts';
 import type { Credentials, Topology } from '../topology/types.ts';
 import { connect } from './connect.ts';
 import { databaseExists, resetDestination } from './databases.ts';
-import {
-  instancePid,
-  startInstance,
-  stopInstance,
-  type Instance,
-  type InstanceSpec,
-} from './instance.ts';
+import { instancePid, startInstance, stopInstance, type Instance, type InstanceSpec } from './instance.ts';
 import { replicationStatus, startReplication, waitForCatchUp, type ReplicationStatus } from './replication.ts';
 import { DEFAULT_SEED_ROWS, seedDemo, type SeedResult } from './seed.ts';
 import {
@@ -28,15 +22,7 @@ import {
   type InstanceRole,
   type SandboxState,
 } from './state.ts';
-import {
-  SOURCE_PRIMARY_UID,
-  SOURCE_RDONLY_UID,
-  buildSandboxTopology,
-  destinationUid,
-  splitShardNames,
-  tabletAlias,
-  writeJsonAtomic,
-} from './topology.ts';
+import { SOURCE_PRIMARY_UID, SOURCE_RDONLY_UID, buildSandboxTopology, destinationUid, splitShardNames, tabletAlias, writeJsonAtomic } from './topology.ts';
 
 export const DEFAULT_SANDBOX_DIR = '.sandbox';
 export const DEFAULT_BASE_PORT = 15300;
@@ -85,9 +71,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Record
     }
   }
 
-  const started = await Promise.allSettled(
-    specs.map((spec) => startInstance(spec, { timeoutMs: options.timeoutMs, log: options.log })),
-  );
+  const started = await Promise.allSettled(specs.map((spec) => startInstance(spec, { timeoutMs: options.timeoutMs, log: options.log })));
   const failures = started.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
   if (failures.length > 0) throw new Error(`could not start the sandbox instances:\n- ${failures.join('\n- ')}`);
 
@@ -95,11 +79,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Record
   started.forEach((r, i) => {
     if (r.status === 'fulfilled') byName[specs[i]!.name] = r.value;
   });
-  await Promise.all(
-    options.instances
-      .filter((s) => s.replicaOf !== undefined)
-      .map((s) => startReplication(byName[s.replicaOf!]!, byName[s.name]!)),
-  );
+  await Promise.all(options.instances.filter((s) => s.replicaOf !== undefined).map((s) => startReplication(byName[s.replicaOf!]!, byName[s.name]!)));
   return byName;
 }
 
@@ -153,15 +133,25 @@ function plan(basePort: number, destinations: number): PlannedInstance[] {
   const shards = splitShardNames(destinations);
   return [
     { name: 'src-primary', role: 'primary', port: basePort, serverId: SOURCE_PRIMARY_UID, shard: '0', tabletAlias: tabletAlias(SOURCE_PRIMARY_UID) },
-    { name: 'src-rdonly', role: 'rdonly', port: basePort + 1, serverId: SOURCE_RDONLY_UID, shard: '0', tabletAlias: tabletAlias(SOURCE_RDONLY_UID), replicaOf: 'src-primary' },
-    ...shards.map((shard, i): PlannedInstance => ({
-      name: `dst-${i + 1}`,
-      role: 'destination',
-      port: basePort + 2 + i,
-      serverId: destinationUid(i),
-      shard,
-      tabletAlias: tabletAlias(destinationUid(i)),
-    })),
+    {
+      name: 'src-rdonly',
+      role: 'rdonly',
+      port: basePort + 1,
+      serverId: SOURCE_RDONLY_UID,
+      shard: '0',
+      tabletAlias: tabletAlias(SOURCE_RDONLY_UID),
+      replicaOf: 'src-primary',
+    },
+    ...shards.map(
+      (shard, i): PlannedInstance => ({
+        name: `dst-${i + 1}`,
+        role: 'destination',
+        port: basePort + 2 + i,
+        serverId: destinationUid(i),
+        shard,
+        tabletAlias: tabletAlias(destinationUid(i)),
+      }),
+    ),
   ];
 }
 
@@ -249,10 +239,7 @@ export async function sandboxUp(options: SandboxUpOptions = {}): Promise<Sandbox
 
     const seedRows = options.seedRows ?? previous?.seed?.rows ?? DEFAULT_SEED_ROWS;
     const mustSeed =
-      options.reseed === true ||
-      previous?.seed?.dbName !== dbName ||
-      previous.seed.rows !== seedRows ||
-      !(await databaseExists(primary, dbName));
+      options.reseed === true || previous?.seed?.dbName !== dbName || previous.seed.rows !== seedRows || !(await databaseExists(primary, dbName));
 
     // A destination whose key range changed, or that comes back from retirement, holds rows that are no
     // longer its own: empty it.
@@ -291,11 +278,10 @@ export async function sandboxUp(options: SandboxUpOptions = {}): Promise<Sandbox
     // Rewrite the topology only when it would otherwise be wrong: a worker may have recorded sourceShards
     // in it that still describe the destination data.
     const layoutChanged =
-      !previous ||
-      previous.keyspace !== keyspace ||
-      previous.dbName !== dbName ||
-      JSON.stringify(previous.instances.map((i) => [i.name, i.port, i.shard])) !==
-        JSON.stringify(state.instances.map((i) => [i.name, i.port, i.shard]));
+      !previous
+      || previous.keyspace !== keyspace
+      || previous.dbName !== dbName
+      || JSON.stringify(previous.instances.map((i) => [i.name, i.port, i.shard])) !== JSON.stringify(state.instances.map((i) => [i.name, i.port, i.shard]));
     const topologyWritten = mustSeed || layoutChanged || !existsSync(state.topologyFile);
     if (topologyWritten) await writeTopologyFile(state.topologyFile, sandboxTopology(state));
     const credentials: Credentials = { root: '' };

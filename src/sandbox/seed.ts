@@ -96,11 +96,7 @@ const productInsert = (rows: number): string => `
     (seq * 250) / 100 + 0.99
   FROM seq_1_to_${rows}`;
 
-async function batched(
-  conn: Connection,
-  total: number,
-  sql: (from: number, to: number) => string,
-): Promise<void> {
+async function batched(conn: Connection, total: number, sql: (from: number, to: number) => string): Promise<void> {
   for (let from = 1; from <= total; from += BATCH) {
     await conn.query(sql(from, Math.min(total, from + BATCH - 1)));
   }

@@ -13,7 +13,12 @@ import { SANDBOX_HOST, SANDBOX_USER } from './connect.ts';
 export function splitShardNames(n: number): string[] {
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`shard count must be 1..256, got ${n}`);
   const bounds = ['']; // '' is the open end on either side
-  for (let i = 1; i < n; i++) bounds.push(Math.floor((i * 256) / n).toString(16).padStart(2, '0'));
+  for (let i = 1; i < n; i++)
+    bounds.push(
+      Math.floor((i * 256) / n)
+        .toString(16)
+        .padStart(2, '0'),
+    );
   bounds.push('');
   const names: string[] = [];
   for (let i = 0; i < n; i++) names.push(`${bounds[i]}-${bounds[i + 1]}`);

@@ -57,8 +57,17 @@ function classifyApply(err: unknown): FailureKind {
   return classifyError(err);
 }
 
-interface ColumnDbRow { name: string; generated: string; charset: string | null }
-interface TriggerDbRow { name: string; table: string; timing: string; event: string }
+interface ColumnDbRow {
+  name: string;
+  generated: string;
+  charset: string | null;
+}
+interface TriggerDbRow {
+  name: string;
+  table: string;
+  timing: string;
+  event: string;
+}
 
 /** SQL text per round trip while applying a group: several statements in one query, the replies checked one by one. */
 const MAX_QUERY_BYTES = 4 << 20;
@@ -91,12 +100,19 @@ export class Applier {
     const known = this.#shapes.get(table.table);
     if (known) return known;
     const database = this.#ref.tablet.dbName;
-    const columns = await this.#client.query<ColumnDbRow[]>(`reading the columns of ${table.table}`,
+    const columns = await this.#client.query<ColumnDbRow[]>(
+      `reading the columns of ${table.table}`,
       `SELECT COLUMN_NAME AS name, IS_GENERATED AS generated, CHARACTER_SET_NAME AS charset FROM information_schema.COLUMNS
-        WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, [database, table.table], { context: { table: table.table } });
-    const keys = await this.#client.query<{ name: string }[]>(`reading the primary key of ${table.table}`,
+        WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [database, table.table],
+      { context: { table: table.table } },
+    );
+    const keys = await this.#client.query<{ name: string }[]>(
+      `reading the primary key of ${table.table}`,
       `SELECT COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
-      [database, table.table], { context: { table: table.table } });
+      [database, table.table],
+      { context: { table: table.table } },
+    );
     const where = `${table.table} on ${describeTablet(this.#ref)}`;
     if (columns.length === 0) throw new StreamStopError(`the streamed table ${where} does not exist`);
     if (columns.length !== table.columns.length) {
@@ -104,7 +120,8 @@ export class Applier {
     }
     const shapes: ColumnShape[] = columns.map((c, i) => {
       const sourceName = table.columns[i].name;
-      if (sourceName !== null && sourceName !== c.name) throw new StreamStopError(`column ${i + 1} of ${where} is ${c.name} but the source's is ${sourceName}: the schemas differ`);
+      if (sourceName !== null && sourceName !== c.name)
+        throw new StreamStopError(`column ${i + 1} of ${where} is ${c.name} but the source's is ${sourceName}: the schemas differ`);
       return { name: c.name, generated: c.generated === 'ALWAYS', charset: c.charset === null ? null : String(c.charset) };
     });
     const keyIndexes = keys.map((k) => shapes.findIndex((c) => c.name === k.name));
@@ -134,19 +151,22 @@ export class Applier {
    * streamed tables (null: all). Checked at session start and after a DDL the stream ran.
    */
   async refuseTriggers(tables: ReadonlySet<string> | null): Promise<void> {
-    const triggers = await this.#client.query<TriggerDbRow[]>('listing the triggers of the streamed tables',
+    const triggers = await this.#client.query<TriggerDbRow[]>(
+      'listing the triggers of the streamed tables',
       `SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS \`table\`, ACTION_TIMING AS timing, EVENT_MANIPULATION AS event
-        FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME`, [this.#ref.tablet.dbName]);
+        FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, TRIGGER_NAME`,
+      [this.#ref.tablet.dbName],
+    );
     // A vertical cutover's deny triggers (write-control.ts) let the stream's session through: they are no reason to stop.
     const streamed = triggers.filter((t) => (tables === null || tables.has(String(t.table))) && !String(t.name).startsWith(DENY_TRIGGER_PREFIX));
     if (streamed.length === 0) return;
     const found = streamed[0];
     const all = streamed.map((t) => `${t.name} on ${t.table}`);
     throw new StreamStopError(
-      `the streamed table ${found.table} on ${describeTablet(this.#ref)} has trigger ${found.name} (${found.timing} ${found.event})` +
-        (all.length > 1 ? `, and more (${all.join(', ')})` : '') +
-        `: applying the source's row events would fire it on the destination, rewriting applied rows or writing rows the source's binlog already carries, a silent divergence; ` +
-        `a stream does not apply to a table with triggers: drop them on the destination (DROP TRIGGER) and create them again at cutover, then start the stream`,
+      `the streamed table ${found.table} on ${describeTablet(this.#ref)} has trigger ${found.name} (${found.timing} ${found.event})`
+        + (all.length > 1 ? `, and more (${all.join(', ')})` : '')
+        + `: applying the source's row events would fire it on the destination, rewriting applied rows or writing rows the source's binlog already carries, a silent divergence; `
+        + `a stream does not apply to a table with triggers: drop them on the destination (DROP TRIGGER) and create them again at cutover, then start the stream`,
     );
   }
 
@@ -161,17 +181,23 @@ export class Applier {
     const from = this.#position;
     const planned = planStatements(transactions.flatMap((t) => t.changes));
     const doing = 'applying stream changes';
-    const outcome = await this.#client.attempt(doing, (channel) =>
-      channel.transaction(doing, async (tx) => {
-        if ((await this.#lockAt(tx, from, last.position)) === 'landed') return 'applied';
-        await this.#run(tx, planned);
-        await this.#moveTo(tx, last);
-        return 'applied';
-      }).catch((err: unknown) => {
-        // Rolled back: a change that does not apply is found and named one transaction at a time.
-        if (err instanceof AffectedRowsError || (classifyApply(err) === 'fatal' && !isVerdict(err))) return 'careful' as const;
-        throw err;
-      }), { classify: classifyApply, message: 'stream apply failed; retrying', context: { transactions: transactions.length } });
+    const outcome = await this.#client.attempt(
+      doing,
+      (channel) =>
+        channel
+          .transaction(doing, async (tx) => {
+            if ((await this.#lockAt(tx, from, last.position)) === 'landed') return 'applied';
+            await this.#run(tx, planned);
+            await this.#moveTo(tx, last);
+            return 'applied';
+          })
+          .catch((err: unknown) => {
+            // Rolled back: a change that does not apply is found and named one transaction at a time.
+            if (err instanceof AffectedRowsError || (classifyApply(err) === 'fatal' && !isVerdict(err))) return 'careful' as const;
+            throw err;
+          }),
+      { classify: classifyApply, message: 'stream apply failed; retrying', context: { transactions: transactions.length } },
+    );
     if (outcome === 'careful') return this.#applyCarefully(transactions);
     this.#position = last.position;
   }
@@ -186,7 +212,9 @@ export class Applier {
     const position = positionOf(rows[0].pos);
     if (position === from) return 'apply';
     if (position === to) return 'landed';
-    throw new CheckpointMovedError(`the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)} is at ${position}, not at ${from} where the stream left it: resuming from the row`);
+    throw new CheckpointMovedError(
+      `the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)} is at ${position}, not at ${from} where the stream left it: resuming from the row`,
+    );
   }
 
   /** Runs planned statements, several per round trip, checking that each affected exactly its rows. */
@@ -209,7 +237,10 @@ export class Applier {
 
   /** Moves the checkpoint (locked by #lockAt) in the transaction of the rows: they land together or not at all. */
   async #moveTo(tx: Transaction, last: SourceTransaction): Promise<void> {
-    const moved = await tx.query<{ affectedRows: number }>('moving the stream checkpoint', updatePositionSql(this.#uid, last.position, Date.now() / 1000, last.timestamp));
+    const moved = await tx.query<{ affectedRows: number }>(
+      'moving the stream checkpoint',
+      updatePositionSql(this.#uid, last.position, Date.now() / 1000, last.timestamp),
+    );
     if (moved.affectedRows !== 1) throw new StreamStopError(`the _vt.blp_checkpoint row of source uid ${this.#uid} on ${describeTablet(this.#ref)} is gone`);
   }
 
@@ -218,17 +249,24 @@ export class Applier {
     for (const txn of transactions) {
       const from = this.#position;
       const doing = `applying source transaction ${txn.gtid || txn.position}`;
-      await this.#client.attempt(doing, (channel) =>
-        channel.transaction(doing, async (tx) => {
-          if ((await this.#lockAt(tx, from, txn.position)) === 'landed') return;
-          for (const change of txn.changes) {
-            const failure = await this.#tryOne(tx, change);
-            if (failure === null) continue;
-            const key = describeKey(change.table, change.kind === 'insert' ? change.after : change.before);
-            throw new DivergenceError(`the destination diverged: ${change.kind} of ${change.table.name} (${key}) in source transaction ${txn.gtid} (position ${txn.position}) ${failure.reason}; the stream stopped before it`, failure.cause);
-          }
-          await this.#moveTo(tx, txn);
-        }), { classify: classifyApply, message: 'stream apply failed; retrying' });
+      await this.#client.attempt(
+        doing,
+        (channel) =>
+          channel.transaction(doing, async (tx) => {
+            if ((await this.#lockAt(tx, from, txn.position)) === 'landed') return;
+            for (const change of txn.changes) {
+              const failure = await this.#tryOne(tx, change);
+              if (failure === null) continue;
+              const key = describeKey(change.table, change.kind === 'insert' ? change.after : change.before);
+              throw new DivergenceError(
+                `the destination diverged: ${change.kind} of ${change.table.name} (${key}) in source transaction ${txn.gtid} (position ${txn.position}) ${failure.reason}; the stream stopped before it`,
+                failure.cause,
+              );
+            }
+            await this.#moveTo(tx, txn);
+          }),
+        { classify: classifyApply, message: 'stream apply failed; retrying' },
+      );
       this.#position = txn.position;
     }
   }
@@ -242,7 +280,12 @@ export class Applier {
       return { reason: `failed: ${(err as Error).message}`, cause: err };
     }
     if (result.affectedRows === 1) return null;
-    return { reason: change.kind === 'insert' ? `wrote ${result.affectedRows} rows` : `found ${result.affectedRows === 0 ? 'no row' : `${result.affectedRows} rows`} with that key` };
+    return {
+      reason:
+        change.kind === 'insert'
+          ? `wrote ${result.affectedRows} rows`
+          : `found ${result.affectedRows === 0 ? 'no row' : `${result.affectedRows} rows`} with that key`,
+    };
   }
 
   /** Moves the checkpoint alone: source transactions that changed nothing here, or a position the source idles at. */
@@ -255,7 +298,10 @@ export class Applier {
     // DDL commits implicitly, so it cannot share the checkpoint's transaction; a crash between the two repeats it.
     // The client's connections are in the destination database; a repeat after an unknown outcome is recognised by
     // the server's refusal.
-    await this.#client.query('applying a DDL statement', statement, undefined, { repeat: { kind: 'error', errnos: DDL_REPEATED_ERRNOS }, classify: classifyApply });
+    await this.#client.query('applying a DDL statement', statement, undefined, {
+      repeat: { kind: 'error', errnos: DDL_REPEATED_ERRNOS },
+      classify: classifyApply,
+    });
     this.forgetShapes();
     await this.advance(position, timestamp);
   }

@@ -32,7 +32,8 @@ interface CheckpointDbRow {
   flags: Buffer | string | null;
 }
 
-const SELECT = 'SELECT source_shard_uid AS uid, pos, max_tps AS maxTps, max_replication_lag AS maxReplicationLag, time_updated AS timeUpdated, transaction_timestamp AS transactionTimestamp, flags FROM `_vt`.`blp_checkpoint`';
+const SELECT =
+  'SELECT source_shard_uid AS uid, pos, max_tps AS maxTps, max_replication_lag AS maxReplicationLag, time_updated AS timeUpdated, transaction_timestamp AS transactionTimestamp, flags FROM `_vt`.`blp_checkpoint`';
 
 function fromDb(r: CheckpointDbRow): StreamCheckpoint {
   const maxTps = Number(r.maxTps);
@@ -42,7 +43,12 @@ function fromDb(r: CheckpointDbRow): StreamCheckpoint {
     // Vitess writes INT64_MAX for unlimited; 0 or less is unlimited too.
     maxTps: maxTps > 0 && maxTps < 1e15 ? maxTps : null,
     maxReplicationLag: Number(r.maxReplicationLag) > 0 && Number(r.maxReplicationLag) < 1e15 ? Number(r.maxReplicationLag) : null,
-    flags: r.flags === null ? [] : String(r.flags).split(/[\s,]+/).filter(Boolean),
+    flags:
+      r.flags === null
+        ? []
+        : String(r.flags)
+            .split(/[\s,]+/)
+            .filter(Boolean),
     timeUpdated: Number(r.timeUpdated),
     transactionTimestamp: Number(r.transactionTimestamp),
   };

@@ -89,7 +89,10 @@ export class StreamManager {
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#queue.then(fn);
-    this.#queue = next.then(() => {}, () => {});
+    this.#queue = next.then(
+      () => {},
+      () => {},
+    );
     return next;
   }
 
@@ -119,7 +122,15 @@ export class StreamManager {
           if (known) await this.#drop(known);
           const gate: Owned['gate'] = { until: null };
           const deps = { ...this.#deps, openBinlog: gated(this.#deps.openBinlog, gate) };
-          const owned: Owned = { stream: new Stream({ keyspace, shard, source }, deps), lock: streamLockName(keyspace, shard, source.uid), held: null, owner: null, stopping: Promise.resolve(), hold: null, gate };
+          const owned: Owned = {
+            stream: new Stream({ keyspace, shard, source }, deps),
+            lock: streamLockName(keyspace, shard, source.uid),
+            held: null,
+            owner: null,
+            stopping: Promise.resolve(),
+            hold: null,
+            gate,
+          };
           this.#streams.set(key, owned);
           await this.#claim(owned);
         }
@@ -191,12 +202,16 @@ export class StreamManager {
     const held = owned.held;
     owned.held = null;
     owned.owner = null;
-    await held?.release().catch((err: unknown) => this.#log.warn({ stream: owned.stream.name, err: String(err) }, 'could not release the stream lock; it expires with the lease'));
+    await held
+      ?.release()
+      .catch((err: unknown) => this.#log.warn({ stream: owned.stream.name, err: String(err) }, 'could not release the stream lock; it expires with the lease'));
   }
 
   snapshot(): StreamSnapshot[] {
     const now = Date.now();
-    return [...this.#streams.values()].map((o) => ownedSnapshot(o, now)).sort((a, b) => `${a.keyspace}/${a.shard}`.localeCompare(`${b.keyspace}/${b.shard}`) || a.sourceUid - b.sourceUid);
+    return [...this.#streams.values()]
+      .map((o) => ownedSnapshot(o, now))
+      .sort((a, b) => `${a.keyspace}/${a.shard}`.localeCompare(`${b.keyspace}/${b.shard}`) || a.sourceUid - b.sourceUid);
   }
 
   #of(keyspace: string, shard: string): Owned[] {
@@ -269,7 +284,10 @@ export class StreamManager {
     return this.#serial(async () => {
       const found = await this.#ownedHereOrFree(keyspace, shard);
       for (const o of found) {
-        if (o.stream.state === 'error') throw new RunUntilError(`stream ${o.stream.name} is in error (${o.stream.snapshot().lastError ?? 'no message'}): fix what it names and start it (shardworker stream start ${keyspace}/${shard}) before diffing`);
+        if (o.stream.state === 'error')
+          throw new RunUntilError(
+            `stream ${o.stream.name} is in error (${o.stream.snapshot().lastError ?? 'no message'}): fix what it names and start it (shardworker stream start ${keyspace}/${shard}) before diffing`,
+          );
         if (!o.held) throw new RunUntilError(`stream ${o.stream.name} has no owner yet (its lock could not be taken): try again`);
       }
       for (const o of found) {
@@ -297,8 +315,14 @@ export class StreamManager {
         opts.signal.throwIfAborted();
         const snap = o.stream.snapshot();
         if (snap.position !== null && relationTo(snap.position, position).kind === 'equal') break;
-        if (snap.state !== 'running') throw new RunUntilError(`stream ${name} stopped at ${snap.position ?? 'an unknown position'} before reaching ${position}${snap.lastError ? `: ${snap.lastError}` : ''}`);
-        if (Date.now() >= deadline) throw new RunUntilError(`stream ${name} did not reach ${position} within ${opts.timeoutMs / 1000}s (it stands at ${snap.position ?? 'an unknown position'}${snap.lastError ? `; last error: ${snap.lastError}` : ''})`);
+        if (snap.state !== 'running')
+          throw new RunUntilError(
+            `stream ${name} stopped at ${snap.position ?? 'an unknown position'} before reaching ${position}${snap.lastError ? `: ${snap.lastError}` : ''}`,
+          );
+        if (Date.now() >= deadline)
+          throw new RunUntilError(
+            `stream ${name} did not reach ${position} within ${opts.timeoutMs / 1000}s (it stands at ${snap.position ?? 'an unknown position'}${snap.lastError ? `; last error: ${snap.lastError}` : ''})`,
+          );
         await new Promise((resolve) => setTimeout(resolve, UNTIL_POLL_MS));
       }
       this.#log.info({ stream: name, position }, 'stream ran until the position');

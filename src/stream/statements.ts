@@ -32,7 +32,9 @@ function rowValues(table: TableShape, row: readonly BinlogValue[]): string {
 /** One multi-row INSERT of consecutive inserts into one table. */
 export function insertSql(table: TableShape, rows: readonly (readonly BinlogValue[])[]): string {
   if (rows.length === 0) throw new Error('an INSERT needs at least one row');
-  const columns = writtenIndexes(table).map((i) => quoteId(table.columns[i].name)).join(',');
+  const columns = writtenIndexes(table)
+    .map((i) => quoteId(table.columns[i].name))
+    .join(',');
   return `INSERT INTO ${quoteTable(table.database, table.name)} (${columns}) VALUES ${rows.map((r) => rowValues(table, r)).join(',')}`;
 }
 
@@ -105,8 +107,10 @@ function touch(keys: Map<TableShape, Set<string | number | bigint>>, change: Row
     return seen;
   };
   switch (change.kind) {
-    case 'insert': return add(change.after);
-    case 'delete': return add(change.before);
+    case 'insert':
+      return add(change.after);
+    case 'delete':
+      return add(change.before);
     case 'update': {
       const before = add(change.before);
       return keyOf(change.table, change.before) === keyOf(change.table, change.after) ? before : add(change.after) || before;
@@ -158,7 +162,14 @@ export function batchOrder(changes: readonly RowChange[]): RowChange[] {
 /** `planStatements` without the reordering: changes batched as they come. */
 export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxBytes = 1 << 20): PlannedStatement[] {
   const out: PlannedStatement[] = [];
-  let pending: { kind: RowChange['kind']; table: TableShape; rows: (readonly BinlogValue[])[]; afters: (readonly BinlogValue[])[]; keys: Set<string | number | bigint>; bytes: number } | null = null;
+  let pending: {
+    kind: RowChange['kind'];
+    table: TableShape;
+    rows: (readonly BinlogValue[])[];
+    afters: (readonly BinlogValue[])[];
+    keys: Set<string | number | bigint>;
+    bytes: number;
+  } | null = null;
   const flush = () => {
     if (!pending) return;
     const { kind, table, rows, afters } = pending;
@@ -167,7 +178,8 @@ export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxByt
     pending = null;
   };
   for (const change of changes) {
-    const alone = change.kind === 'update' ? !batchableUpdate(change.table, change.before, change.after) : change.kind === 'delete' && !change.table.hasPrimaryKey;
+    const alone =
+      change.kind === 'update' ? !batchableUpdate(change.table, change.before, change.after) : change.kind === 'delete' && !change.table.hasPrimaryKey;
     if (alone) {
       flush();
       out.push({ sql: changeSql(change), expectedRows: 1 });
@@ -175,7 +187,15 @@ export function planInOrder(changes: readonly RowChange[], maxRows = 500, maxByt
     }
     const image = change.kind === 'insert' ? change.after : change.before;
     const key = change.kind === 'insert' ? '' : keyOf(change.table, image);
-    if (pending && (pending.kind !== change.kind || pending.table !== change.table || pending.rows.length >= maxRows || pending.bytes >= maxBytes || pending.keys.has(key))) flush();
+    if (
+      pending
+      && (pending.kind !== change.kind
+        || pending.table !== change.table
+        || pending.rows.length >= maxRows
+        || pending.bytes >= maxBytes
+        || pending.keys.has(key))
+    )
+      flush();
     pending ??= { kind: change.kind, table: change.table, rows: [], afters: [], keys: new Set(), bytes: 0 };
     pending.rows.push(image);
     if (change.kind === 'update') pending.afters.push(change.after);
@@ -219,10 +239,12 @@ export function updateManySql(table: TableShape, befores: readonly (readonly Bin
 /** Deletes rows of a table with a primary key by their keys, in one statement. */
 export function deleteManySql(table: TableShape, befores: readonly (readonly BinlogValue[])[]): string {
   if (befores.length === 1) return deleteSql(table, befores[0]);
-  const one = (before: readonly BinlogValue[]) => table.keyIndexes.map((i) => `${quoteId(table.columns[i].name)} = ${keyLiteral(table, i, before[i])}`).join(' AND ');
-  const where = table.keyIndexes.length === 1
-    ? `${quoteId(table.columns[table.keyIndexes[0]].name)} IN (${befores.map((b) => keyLiteral(table, table.keyIndexes[0], b[table.keyIndexes[0]])).join(',')})`
-    : befores.map((b) => `(${one(b)})`).join(' OR ');
+  const one = (before: readonly BinlogValue[]) =>
+    table.keyIndexes.map((i) => `${quoteId(table.columns[i].name)} = ${keyLiteral(table, i, before[i])}`).join(' AND ');
+  const where =
+    table.keyIndexes.length === 1
+      ? `${quoteId(table.columns[table.keyIndexes[0]].name)} IN (${befores.map((b) => keyLiteral(table, table.keyIndexes[0], b[table.keyIndexes[0]])).join(',')})`
+      : befores.map((b) => `(${one(b)})`).join(' OR ');
   return `DELETE FROM ${quoteTable(table.database, table.name)} WHERE ${where}`;
 }
 
@@ -240,10 +262,12 @@ function keyOf(table: TableShape, row: readonly BinlogValue[]): string | number 
 
 /** A key's identity within one statement plan (distinct keys are what make a shared DELETE's count exact). */
 function keyText(table: TableShape, row: readonly BinlogValue[]): string {
-  return table.keyIndexes.map((i) => {
-    const v = row[i];
-    return Buffer.isBuffer(v) ? `x${v.toString('hex')}` : `${typeof v}:${String(v)}`;
-  }).join('|');
+  return table.keyIndexes
+    .map((i) => {
+      const v = row[i];
+      return Buffer.isBuffer(v) ? `x${v.toString('hex')}` : `${typeof v}:${String(v)}`;
+    })
+    .join('|');
 }
 
 /** One change alone: what the careful pass runs to name the change that does not apply. */

@@ -25,7 +25,14 @@ import { routeRows, streamsTable, type StreamScope } from './filter.ts';
 import type { StreamSnapshot, StreamState } from './status.ts';
 
 /** How a stream gets a source's changes: the binlog reader (src/mysql/binlog), or a test's synthetic events. */
-export type OpenBinlog = (request: { ref: TabletRef; credentials: Credentials; tls?: DbTls; position: string; signal: AbortSignal; log: Logger }) => Promise<BinlogSource>;
+export type OpenBinlog = (request: {
+  ref: TabletRef;
+  credentials: Credentials;
+  tls?: DbTls;
+  position: string;
+  signal: AbortSignal;
+  log: Logger;
+}) => Promise<BinlogSource>;
 
 export type OnDdl = 'stop' | 'exec';
 
@@ -290,8 +297,12 @@ export class Stream {
   async #checkpoint(client: TabletClient): Promise<StreamCheckpoint> {
     const destination = client.ref;
     const row = (await readStreamCheckpoints(client)).find((c) => c.uid === this.id.source.uid);
-    if (!row) throw new StreamStopError(`${describeTablet(destination)} has no _vt.blp_checkpoint row for source uid ${this.id.source.uid} (${this.id.source.keyspace}/${this.id.source.shard})`);
-    if (row.position === '') throw new StreamStopError(`the _vt.blp_checkpoint row for source uid ${this.id.source.uid} on ${describeTablet(destination)} has no position`);
+    if (!row)
+      throw new StreamStopError(
+        `${describeTablet(destination)} has no _vt.blp_checkpoint row for source uid ${this.id.source.uid} (${this.id.source.keyspace}/${this.id.source.shard})`,
+      );
+    if (row.position === '')
+      throw new StreamStopError(`the _vt.blp_checkpoint row for source uid ${this.id.source.uid} on ${describeTablet(destination)} has no position`);
     return row;
   }
 
@@ -305,8 +316,11 @@ export class Stream {
     const sourceDb = pickSourceTablets(topo, source, 'primary')[0]?.tablet.dbName;
     if (sourceDb === undefined) throw new StreamStopError(`source shard ${source.keyspace}/${source.shard} has no tablet`);
     const shardingColumnType = topo.keyspaces[this.id.keyspace].shardingColumnType ?? 'uint64';
-    const rows = await client.query<{ name: string }[]>('listing the streamed tables',
-      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [client.ref.tablet.dbName]);
+    const rows = await client.query<{ name: string }[]>(
+      'listing the streamed tables',
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
+      [client.ref.tablet.dbName],
+    );
     const matchers = parseTableMatchers(source.tables);
     const tables = new Set(rows.map((r) => String(r.name)).filter((t) => matchers.length === 0 || matchers.some((m) => m.test(t))));
     const vertical = source.keyspace !== this.id.keyspace;
@@ -316,7 +330,10 @@ export class Stream {
   /** The source tablet: one of --stream-tablet-type (replica by default) that answers, else the primary. */
   async #openSource(topo: Topology, position: string, signal: AbortSignal): Promise<BinlogSource> {
     const candidates = pickSourceTablets(topo, this.id.source, this.#deps.tabletType ?? 'replica');
-    if (candidates.length === 0) throw new StreamStopError(`source shard ${this.id.source.keyspace}/${this.id.source.shard} has no primary or ${this.#deps.tabletType ?? 'replica'} tablet`);
+    if (candidates.length === 0)
+      throw new StreamStopError(
+        `source shard ${this.id.source.keyspace}/${this.id.source.shard} has no primary or ${this.#deps.tabletType ?? 'replica'} tablet`,
+      );
     let last: unknown;
     for (const ref of candidates) {
       try {
@@ -392,13 +409,19 @@ export class Stream {
     }
   }
 
-  async #playEvents(pump: EventPump, applier: Applier, scope: StreamScope, signal: AbortSignal, groups: {
-    flush: () => Promise<void>;
-    drain: () => Promise<void>;
-    push: (txn: SourceTransaction) => void;
-    due: () => boolean;
-    idle: () => boolean;
-  }): Promise<void> {
+  async #playEvents(
+    pump: EventPump,
+    applier: Applier,
+    scope: StreamScope,
+    signal: AbortSignal,
+    groups: {
+      flush: () => Promise<void>;
+      drain: () => Promise<void>;
+      push: (txn: SourceTransaction) => void;
+      due: () => boolean;
+      idle: () => boolean;
+    },
+  ): Promise<void> {
     const onDdl = this.#deps.onDdl ?? 'stop';
     const { flush, drain } = groups;
     /** The source transaction being read; its changes are only kept once its commit arrives. */
@@ -452,7 +475,10 @@ export class Stream {
             if (pump.empty) await flush();
             break;
           }
-          if (onDdl === 'stop') throw new StreamStopError(`DDL on a streamed table in source transaction ${event.gtid} (the stream stands at ${this.#position}; --on-ddl stop): ${event.statement}`);
+          if (onDdl === 'stop')
+            throw new StreamStopError(
+              `DDL on a streamed table in source transaction ${event.gtid} (the stream stands at ${this.#position}; --on-ddl stop): ${event.statement}`,
+            );
           this.#log.info({ gtid: event.gtid, statement: event.statement }, 'applying DDL (--on-ddl exec)');
           await applier.exec(event.statement, event.position, event.timestamp);
           // A CREATE TRIGGER the stream ran is refused from here on, as at session start.

@@ -28,7 +28,8 @@ export class RunUntilError extends Error {
 export function relationTo(position: string, target: string): Relation {
   const list = (p: string) => {
     const parsed = parsePosition(p);
-    if (parsed.flavor !== 'MariaDB') throw new RunUntilError(`cannot run a stream until ${target}: only MariaDB GTID positions are supported so far (got ${p})`);
+    if (parsed.flavor !== 'MariaDB')
+      throw new RunUntilError(`cannot run a stream until ${target}: only MariaDB GTID positions are supported so far (got ${p})`);
     return parseGtidList(parsed.value);
   };
   return compareGtidLists(list(position), list(target));

@@ -111,34 +111,38 @@ export class ReplicaLagMonitor {
     const { flavor, primaries, replicas } = this.#opts;
     const at = this.#now();
     if (flavor === 'MariaDB') {
-      await Promise.all([...primaries].map(async ([shard, client]) => {
-        try {
-          let history = this.#histories.get(shard);
-          if (!history) this.#histories.set(shard, (history = new PositionHistory()));
-          history.record(at, await primaryGtidPos(client));
-        } catch (err) {
-          this.#opts.log.warn({ shard, err }, 'lag monitor: cannot read the primary position');
-        }
-      }));
+      await Promise.all(
+        [...primaries].map(async ([shard, client]) => {
+          try {
+            let history = this.#histories.get(shard);
+            if (!history) this.#histories.set(shard, (history = new PositionHistory()));
+            history.record(at, await primaryGtidPos(client));
+          } catch (err) {
+            this.#opts.log.warn({ shard, err }, 'lag monitor: cannot read the primary position');
+          }
+        }),
+      );
     }
     const positions = new Map<string, GtidList[]>();
-    await Promise.all(replicas.map(async (r, i) => {
-      const lag = this.#lags[i];
-      try {
-        if (flavor === 'MariaDB') {
-          const pos = await replicaGtidPos(r.client);
-          positions.set(r.shard, [...(positions.get(r.shard) ?? []), pos]);
-          const history = this.#histories.get(r.shard);
-          lag.lagSeconds = history ? history.lagSeconds(this.#now(), pos) : null;
-        } else {
-          lag.lagSeconds = await secondsBehindMaster(r.client);
+    await Promise.all(
+      replicas.map(async (r, i) => {
+        const lag = this.#lags[i];
+        try {
+          if (flavor === 'MariaDB') {
+            const pos = await replicaGtidPos(r.client);
+            positions.set(r.shard, [...(positions.get(r.shard) ?? []), pos]);
+            const history = this.#histories.get(r.shard);
+            lag.lagSeconds = history ? history.lagSeconds(this.#now(), pos) : null;
+          } else {
+            lag.lagSeconds = await secondsBehindMaster(r.client);
+          }
+          lag.error = lag.lagSeconds === null ? 'replication is not running' : null;
+        } catch (err) {
+          lag.lagSeconds = null;
+          lag.error = (err as Error).message;
         }
-        lag.error = lag.lagSeconds === null ? 'replication is not running' : null;
-      } catch (err) {
-        lag.lagSeconds = null;
-        lag.error = (err as Error).message;
-      }
-    }));
+      }),
+    );
     for (const [shard, list] of positions) if (list.length === replicas.filter((r) => r.shard === shard).length) this.#histories.get(shard)?.prune(list);
     this.#decide();
   }
@@ -149,9 +153,11 @@ export class ReplicaLagMonitor {
     const over = this.#lags.find((l) => l.lagSeconds === null || l.lagSeconds * 1000 > bound);
     if (!over) return this.#opts.throttle(null);
     const limit = `bound ${bound / 1000} s`;
-    this.#opts.throttle(over.lagSeconds === null
-      ? `replica ${over.tablet} of ${over.shard}: lag unknown (${over.error}) (${limit})`
-      : `replica ${over.tablet} of ${over.shard} is ${over.lagSeconds.toFixed(1)} s behind (${limit})`);
+    this.#opts.throttle(
+      over.lagSeconds === null
+        ? `replica ${over.tablet} of ${over.shard}: lag unknown (${over.error}) (${limit})`
+        : `replica ${over.tablet} of ${over.shard} is ${over.lagSeconds.toFixed(1)} s behind (${limit})`,
+    );
   }
 
   /** Re-decides at once (the bound was tuned). */

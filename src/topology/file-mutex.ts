@@ -46,4 +46,3 @@ export function withFileLock<T>(file: string, task: (compromised: () => Error | 
     }
   });
 }
-

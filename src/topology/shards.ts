@@ -50,7 +50,8 @@ export function findSplitShards(topo: Topology, keyspace: string, shard: string)
     if (grown.length === sources.length) break;
     sources = grown;
   }
-  if (destinations.length === 0) throw new TopologyError(`shard ${keyspace}/${shard}: no destination shards (non-serving shards overlapping it) in keyspace ${keyspace}`);
+  if (destinations.length === 0)
+    throw new TopologyError(`shard ${keyspace}/${shard}: no destination shards (non-serving shards overlapping it) in keyspace ${keyspace}`);
 
   const byKey = (a: string, b: string) => Buffer.compare(range.get(a)!.start, range.get(b)!.start) || (a < b ? -1 : a > b ? 1 : 0);
   sources.sort(byKey);
@@ -60,7 +61,9 @@ export function findSplitShards(topo: Topology, keyspace: string, shard: string)
     destinations.map((d) => range.get(d)!),
   );
   if (problem) {
-    throw new TopologyError(`keyspace ${keyspace}: destination shards ${destinations.join(', ')} do not cover source shard(s) ${sources.join(', ')} exactly: ${problem}`);
+    throw new TopologyError(
+      `keyspace ${keyspace}: destination shards ${destinations.join(', ')} do not cover source shard(s) ${sources.join(', ')} exactly: ${problem}`,
+    );
   }
   return { sources, destinations };
 }
@@ -134,6 +137,9 @@ export function splitOnRecord(topo: Topology, keyspace: string, source: string):
     sources = grown;
   }
   const problem = checkExactCover(sources.map(parseShardName), destinations.map(parseShardName));
-  if (problem) throw new TopologyError(`keyspace ${keyspace}: shards ${destinations.join(', ')} list ${sources.join(', ')} in their sourceShards but do not cover the same range: ${problem}`);
+  if (problem)
+    throw new TopologyError(
+      `keyspace ${keyspace}: shards ${destinations.join(', ')} list ${sources.join(', ')} in their sourceShards but do not cover the same range: ${problem}`,
+    );
   return { sources, destinations };
 }

@@ -38,7 +38,7 @@ export interface Tablet {
   /** Connect over TLS, verifying the server certificate (against --db-ca-file, else the system CAs). */
   tls?: boolean;
   /** Set while a worker holds the tablet: who took it and what type to give back. */
-  workerJob?: { jobId: string; previousType: TabletType; since: string; /** The owning process, to tell a dead owner. */ pid?: number; hostname?: string };
+  workerJob?: { jobId: string; previousType: TabletType; since: string /** The owning process, to tell a dead owner. */; pid?: number; hostname?: string };
 }
 
 export interface Topology {

@@ -59,7 +59,8 @@ function checkKeyspace(name: string, value: unknown, keyspaces: Obj, fail: Fail)
   const entry = `keyspaces.${name}`;
   if (!isObject(value)) throw fail(entry, `must be an object, got ${show(value)}`);
   const { shardingColumnName: column, shardingColumnType: type } = value;
-  if (column !== undefined && (typeof column !== 'string' || column === '')) throw fail(entry, `shardingColumnName must be a non-empty string, got ${show(column)}`);
+  if (column !== undefined && (typeof column !== 'string' || column === ''))
+    throw fail(entry, `shardingColumnName must be a non-empty string, got ${show(column)}`);
   if (type !== undefined && !(SHARDING_COLUMN_TYPES as readonly unknown[]).includes(type)) {
     throw fail(entry, `shardingColumnType must be one of ${SHARDING_COLUMN_TYPES.join(', ')}, got ${show(type)}`);
   }
@@ -81,9 +82,11 @@ function checkKeyspace(name: string, value: unknown, keyspaces: Obj, fail: Fail)
     if (!isObject(shard)) throw fail(shardEntry, `must be an object, got ${show(shard)}`);
     const servedTypes = arrayField(shard, 'servedTypes', `${shardEntry}.servedTypes`, fail);
     servedTypes.forEach((t, i) => {
-      if (!(TABLET_TYPES as readonly unknown[]).includes(t)) throw fail(`${shardEntry}.servedTypes[${i}]`, `unknown tablet type ${show(t)} (expected one of ${TABLET_TYPES.join(', ')})`);
+      if (!(TABLET_TYPES as readonly unknown[]).includes(t))
+        throw fail(`${shardEntry}.servedTypes[${i}]`, `unknown tablet type ${show(t)} (expected one of ${TABLET_TYPES.join(', ')})`);
     });
-    for (const [i, s] of arrayField(shard, 'sourceShards', `${shardEntry}.sourceShards`, fail).entries()) checkSourceShard(s, `${shardEntry}.sourceShards[${i}]`, fail);
+    for (const [i, s] of arrayField(shard, 'sourceShards', `${shardEntry}.sourceShards`, fail).entries())
+      checkSourceShard(s, `${shardEntry}.sourceShards[${i}]`, fail);
     if (servedTypes.length > 0) serving.push([shardName, range, servedTypes as string[]]);
   }
   // Two shards serving one tablet type for the same id would make routing ambiguous. (Mid-cutover a source may
@@ -91,7 +94,8 @@ function checkKeyspace(name: string, value: unknown, keyspaces: Obj, fail: Fail)
   for (let i = 0; i < serving.length; i++) {
     for (let j = i + 1; j < serving.length; j++) {
       const both = serving[i][2].filter((t) => serving[j][2].includes(t));
-      if (both.length && intersects(serving[i][1], serving[j][1])) throw fail(`${entry}.shards`, `serving shards ${serving[i][0]} and ${serving[j][0]} overlap (both serve ${both.join(', ')})`);
+      if (both.length && intersects(serving[i][1], serving[j][1]))
+        throw fail(`${entry}.shards`, `serving shards ${serving[i][0]} and ${serving[j][0]} overlap (both serve ${both.join(', ')})`);
     }
   }
 }
@@ -119,10 +123,12 @@ function checkTablets(tablets: Obj, keyspaces: Obj, fail: Fail): void {
     if (!Object.hasOwn(keyspaces, keyspace)) throw fail(entry, `unknown keyspace ${show(keyspace)}`);
     const shards = (keyspaces[keyspace] as Obj).shards as Obj;
     if (!Object.hasOwn(shards, shard)) throw fail(entry, `unknown shard ${show(shard)} of keyspace ${keyspace}`);
-    if (!(TABLET_TYPES as readonly unknown[]).includes(value.type)) throw fail(entry, `type must be one of ${TABLET_TYPES.join(', ')}, got ${show(value.type)}`);
+    if (!(TABLET_TYPES as readonly unknown[]).includes(value.type))
+      throw fail(entry, `type must be one of ${TABLET_TYPES.join(', ')}, got ${show(value.type)}`);
     requireString(value, 'host', entry, fail);
     const port = value.port;
-    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) throw fail(entry, `port must be an integer from 1 to 65535, got ${show(port)}`);
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+      throw fail(entry, `port must be an integer from 1 to 65535, got ${show(port)}`);
     requireString(value, 'dbName', entry, fail);
     requireString(value, 'user', entry, fail);
     if (value.tls !== undefined && typeof value.tls !== 'boolean') throw fail(entry, `tls must be true or false, got ${show(value.tls)}`);
@@ -139,8 +145,10 @@ function checkTablets(tablets: Obj, keyspaces: Obj, fail: Fail): void {
 function checkWorkerJob(value: unknown, entry: string, fail: Fail): void {
   if (!isObject(value)) throw fail(entry, `must be an object, got ${show(value)}`);
   requireString(value, 'jobId', entry, fail);
-  if (!(TABLET_TYPES as readonly unknown[]).includes(value.previousType)) throw fail(entry, `previousType must be one of ${TABLET_TYPES.join(', ')}, got ${show(value.previousType)}`);
+  if (!(TABLET_TYPES as readonly unknown[]).includes(value.previousType))
+    throw fail(entry, `previousType must be one of ${TABLET_TYPES.join(', ')}, got ${show(value.previousType)}`);
   requireString(value, 'since', entry, fail);
-  if (value.pid !== undefined && !(Number.isInteger(value.pid) && (value.pid as number) > 0)) throw fail(entry, `pid must be a positive integer, got ${show(value.pid)}`);
+  if (value.pid !== undefined && !(Number.isInteger(value.pid) && (value.pid as number) > 0))
+    throw fail(entry, `pid must be a positive integer, got ${show(value.pid)}`);
   if (value.hostname !== undefined && typeof value.hostname !== 'string') throw fail(entry, `hostname must be a string, got ${show(value.hostname)}`);
 }

@@ -73,26 +73,35 @@ export class CloneJob implements JobPhases {
     const type = this.#options.sourceTabletType as TabletType;
     const consistent = this.#options.snapshot === 'consistent';
     // A tablet read at a consistent snapshot need not replicate (a primary does not): it is only read.
-    const picked = this.#options.resume ? { sources: [], destinations: await this.#tablets.pickDestinations(this.#targets!) } : await this.#tablets.pick(this.#targets!, type, !consistent);
+    const picked = this.#options.resume
+      ? { sources: [], destinations: await this.#tablets.pickDestinations(this.#targets!) }
+      : await this.#tablets.pick(this.#targets!, type, !consistent);
     for (const ref of picked.sources) {
       const connections = this.#options.sourceReaderCount;
-      this.#sources.push(consistent ? await this.#tablets.openSnapshot(ref, connections) : await this.#tablets.takeSource(ref, { previousType: type, connections, signal: this.#abort.signal }));
+      this.#sources.push(
+        consistent
+          ? await this.#tablets.openSnapshot(ref, connections)
+          : await this.#tablets.takeSource(ref, { previousType: type, connections, signal: this.#abort.signal }),
+      );
     }
     // Each destination's checks (the write method's among them) at once; kept in the destinations' order.
-    const opened = await Promise.all(picked.destinations.map(async (ref, i) => {
-      const connections = this.#options.destinationWriterCount;
-      const dest = this.#tablets.openDestination(ref, this.#targets!.destinations[i], connections);
-      const writer = new DestinationWriter(dest.client, { writers: connections, method: this.#options.writeMethod, signal: this.#abort.signal });
-      // In the message too, so the status page's log shows which method `auto` picked.
-      const writeMethod = await writer.open();
-      this.#log.info({ tablet: ref.alias, writeMethod }, `rows are written with the ${writeMethod} method`);
-      return { ...dest, writer };
-    }));
+    const opened = await Promise.all(
+      picked.destinations.map(async (ref, i) => {
+        const connections = this.#options.destinationWriterCount;
+        const dest = this.#tablets.openDestination(ref, this.#targets!.destinations[i], connections);
+        const writer = new DestinationWriter(dest.client, { writers: connections, method: this.#options.writeMethod, signal: this.#abort.signal });
+        // In the message too, so the status page's log shows which method `auto` picked.
+        const writeMethod = await writer.open();
+        this.#log.info({ tablet: ref.alias, writeMethod }, `rows are written with the ${writeMethod} method`);
+        return { ...dest, writer };
+      }),
+    );
     this.#destinations.push(...opened);
     if (this.#options.resume) await this.#retakeSources();
     await this.#watchReplicas();
     const control = this.#status.control;
-    if (control) control.holding = `source tablets ${this.#sources.map((s) => s.ref.alias).join(', ')} (marked worker, replication stopped at the snapshot) and its connections to ${this.#destinations.map((d) => d.ref.alias).join(', ')}`;
+    if (control)
+      control.holding = `source tablets ${this.#sources.map((s) => s.ref.alias).join(', ')} (marked worker, replication stopped at the snapshot) and its connections to ${this.#destinations.map((d) => d.ref.alias).join(', ')}`;
   }
 
   /**
@@ -105,19 +114,31 @@ export class CloneJob implements JobPhases {
     const topo = await this.#deps.topo.read();
     const shards = this.#targets!.destinations;
     const replicas: ReplicaProbe[] = shards.flatMap((d) =>
-      tabletsOf(topo, d.keyspace, d.shard, 'replica').map(([alias, tablet]) => ({ alias, shard: `${d.keyspace}/${d.shard}`, client: this.#tablets.openProbe({ alias, tablet }) })),
+      tabletsOf(topo, d.keyspace, d.shard, 'replica').map(([alias, tablet]) => ({
+        alias,
+        shard: `${d.keyspace}/${d.shard}`,
+        client: this.#tablets.openProbe({ alias, tablet }),
+      })),
     );
     if (replicas.length === 0) {
-      if (control.maxReplicationLagMs > 0) this.#log.warn('--max-replication-lag: the destination shards have no replica tablets in the topology; nothing to wait for');
+      if (control.maxReplicationLagMs > 0)
+        this.#log.warn('--max-replication-lag: the destination shards have no replica tablets in the topology; nothing to wait for');
       return;
     }
     const primaries = new Map(this.#destinations.map((d, i) => [`${shards[i].keyspace}/${shards[i].shard}`, this.#tablets.openProbe(d.ref)]));
     const flavor = await serverFlavor(primaries.values().next().value!);
-    const monitor = new ReplicaLagMonitor({ flavor, primaries, replicas, bound: () => control.maxReplicationLagMs, throttle: (reason) => this.#throttled(reason), log: this.#log });
+    const monitor = new ReplicaLagMonitor({
+      flavor,
+      primaries,
+      replicas,
+      bound: () => control.maxReplicationLagMs,
+      throttle: (reason) => this.#throttled(reason),
+      log: this.#log,
+    });
     this.#monitor = monitor;
     control.watch(monitor);
     await monitor.start();
-    this.#log.info({ replicas: replicas.map((r) => r.alias), maxReplicationLag: control.maxReplicationLagMs / 1000 }, 'watching the destination replicas\' lag');
+    this.#log.info({ replicas: replicas.map((r) => r.alias), maxReplicationLag: control.maxReplicationLagMs / 1000 }, "watching the destination replicas' lag");
   }
 
   /** The gate's throttle, logged when it starts and ends. */
@@ -133,9 +154,12 @@ export class CloneJob implements JobPhases {
     const { command, keyspace, shard } = this.#status.request;
     const first = this.#destinations[0];
     const old = await findUnfinishedJob(this.#dest(first), command, keyspace, shard);
-    if (!old) throw new Error(`--resume: no interrupted ${command} of ${keyspace}/${shard} is recorded on ${first.ref.alias} (_vt.copy_job): nothing to resume`);
+    if (!old)
+      throw new Error(`--resume: no interrupted ${command} of ${keyspace}/${shard} is recorded on ${first.ref.alias} (_vt.copy_job): nothing to resume`);
     if (old.sourceTablets.length !== this.#targets!.sources.length) {
-      throw new Error(`--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets, but ${keyspace}/${shard} has ${this.#targets!.sources.length} source shards now: the shards changed, it cannot be resumed`);
+      throw new Error(
+        `--resume: job ${old.jobId} read ${old.sourceTablets.length} source tablets, but ${keyspace}/${shard} has ${this.#targets!.sources.length} source shards now: the shards changed, it cannot be resumed`,
+      );
     }
     this.#log.info({ oldJob: old.jobId, sources: old.sourceTablets, positions: old.positions }, 'resuming an interrupted copy');
     for (const [i, alias] of old.sourceTablets.entries()) {
@@ -243,14 +267,20 @@ export class CloneJob implements JobPhases {
   async #schemaObjects(source: TakenSource, schema: SchemaDefinition, tables: TableDefinition[]): Promise<TriggerDefinition[]> {
     const objects = await readSchemaObjects(source.client, source.ref.tablet.dbName);
     for (const o of objects.leftBehind) {
-      this.#log.warn({ object: `${o.kind} ${o.name}` }, `${o.kind.toLowerCase()} ${o.name} is not copied (stored routines and events are not): create it on the destination if it is needed there`);
+      this.#log.warn(
+        { object: `${o.kind} ${o.name}` },
+        `${o.kind.toLowerCase()} ${o.name} is not copied (stored routines and events are not): create it on the destination if it is needed there`,
+      );
     }
     const copied = new Set(tables.map((t) => t.name));
     const triggers = objects.triggers.filter((t) => copied.has(t.table));
     const leftBehind = schema.tables.filter((t) => !copied.has(t.name)).map((t) => t.name);
     for (const t of triggers) {
       for (const name of tablesNamedIn(t, leftBehind)) {
-        this.#log.warn({ table: t.table, trigger: t.name }, `trigger ${t.name} on ${t.table} names ${name}, which is not copied: on the destination it fails when it fires, unless ${name} is there`);
+        this.#log.warn(
+          { table: t.table, trigger: t.name },
+          `trigger ${t.name} on ${t.table} names ${name}, which is not copied: on the destination it fails when it fires, unless ${name} is there`,
+        );
       }
     }
     return triggers;
@@ -281,9 +311,19 @@ export class CloneJob implements JobPhases {
     // which they do not while the readers keep them busy (every chunk's mark and the next table's plan held up).
     const dests = this.#destinations.map((d) => this.#destOnItsOwn(d));
     await Promise.all(dests.map((d) => createCopyState(d)));
-    if (this.#resumed) return CopyState.resume(dests, this.#resumed.jobId, this.#log, (sourceIndex, table) => this.#strategy.sourceRowsCondition(table, this.#targets!, sourceIndex));
+    if (this.#resumed)
+      return CopyState.resume(dests, this.#resumed.jobId, this.#log, (sourceIndex, table) =>
+        this.#strategy.sourceRowsCondition(table, this.#targets!, sourceIndex),
+      );
     const { command, keyspace, shard } = this.#status.request;
-    const record: CopyJobRecord = { jobId: this.#status.id, command, keyspace, shard, sourceTablets: this.#sources.map((s) => s.ref.alias), positions: this.#sources.map((s) => s.position) };
+    const record: CopyJobRecord = {
+      jobId: this.#status.id,
+      command,
+      keyspace,
+      shard,
+      sourceTablets: this.#sources.map((s) => s.ref.alias),
+      positions: this.#sources.map((s) => s.position),
+    };
     await Promise.all(dests.map((d) => recordJob(d, record)));
     return CopyState.fresh(dests, this.#status.id, this.#log);
   }
@@ -320,7 +360,12 @@ export class CloneJob implements JobPhases {
 
   async #checkSchema(source: SchemaDefinition, tables: TableDefinition[], triggers: TriggerDefinition[]): Promise<void> {
     const problems = (
-      await Promise.all(this.#destinations.map(async (d) => [...(await compareSchema(source, this.#dest(d), tables, this.#flags)), ...(await compareTriggers(this.#dest(d), source.dbName, triggers))]))
+      await Promise.all(
+        this.#destinations.map(async (d) => [
+          ...(await compareSchema(source, this.#dest(d), tables, this.#flags)),
+          ...(await compareTriggers(this.#dest(d), source.dbName, triggers)),
+        ]),
+      )
     ).flat();
     if (problems.length) throw new Error(`destination schema differs from the source: ${problems.join('; ')}`);
   }

@@ -50,8 +50,10 @@ export class JobController implements JobControl {
 
   async start(request: JobRequest): Promise<void> {
     if (this.#starting) throw new JobConflictError('another job is being started; try again in a moment');
-    if (this.#status && !this.#status.ended) throw new JobConflictError(`a ${this.#status.request.command} job is running (${this.#status.state}); cancel it first`);
-    if (this.#status) throw new JobConflictError(`the last ${this.#status.request.command} job ended (${this.#status.state}); reset it before starting another`);
+    if (this.#status && !this.#status.ended)
+      throw new JobConflictError(`a ${this.#status.request.command} job is running (${this.#status.state}); cancel it first`);
+    if (this.#status)
+      throw new JobConflictError(`the last ${this.#status.request.command} job ended (${this.#status.state}); reset it before starting another`);
     const { options, flags } = validateRequest(request);
     const normalized: JobRequest = { ...request, options: { ...options, excludeTables: options.excludeTables, tables: options.tables } };
     const status = new JobStatus(randomUUID(), normalized);
@@ -65,7 +67,8 @@ export class JobController implements JobControl {
       locks = taken.held;
       status.setLocks({ names: [...locks.names], holder: taken.owner });
     } catch (err) {
-      if (err instanceof LockHeldError) throw new JobConflictError(`cannot start ${request.command} on ${request.keyspace}/${request.shard}: ${err.message}`, err.holder);
+      if (err instanceof LockHeldError)
+        throw new JobConflictError(`cannot start ${request.command} on ${request.keyspace}/${request.shard}: ${err.message}`, err.holder);
       throw err;
     } finally {
       this.#starting = false;
@@ -101,7 +104,10 @@ export class JobController implements JobControl {
 
   #control(what: string): LiveControl {
     const control = this.#status && !this.#status.ended ? this.#status.control : null;
-    if (!control) throw new JobConflictError(this.#status && !this.#status.ended ? `a ${this.#status.request.command} job cannot ${what}` : `no job is running: nothing to ${what}`);
+    if (!control)
+      throw new JobConflictError(
+        this.#status && !this.#status.ended ? `a ${this.#status.request.command} job cannot ${what}` : `no job is running: nothing to ${what}`,
+      );
     return control;
   }
 
@@ -122,7 +128,8 @@ export class JobController implements JobControl {
   }
 
   reset(): void {
-    if (this.#status && !this.#status.ended) throw new JobConflictError(`a ${this.#status.request.command} job is running (${this.#status.state}); it can be reset once it has ended`);
+    if (this.#status && !this.#status.ended)
+      throw new JobConflictError(`a ${this.#status.request.command} job is running (${this.#status.state}); it can be reset once it has ended`);
     this.#status = null;
     this.#abort = null;
   }
@@ -136,7 +143,8 @@ function recordCrash(status: JobStatus, log: Logger, err: unknown): void {
 
 /** Everything about a request that can be checked before anything is touched; throws OptionError naming the field. */
 export function validateRequest(request: JobRequest): { options: JobOptions; flags: StrategyFlags } {
-  if (!COMMANDS.includes(request.command)) throw new OptionError('command', `unknown command ${JSON.stringify(request.command)} (known: ${COMMANDS.join(', ')})`);
+  if (!COMMANDS.includes(request.command))
+    throw new OptionError('command', `unknown command ${JSON.stringify(request.command)} (known: ${COMMANDS.join(', ')})`);
   for (const field of ['keyspace', 'shard'] as const) {
     if (typeof request[field] !== 'string' || request[field] === '') throw new OptionError(field, `${field} is required`);
   }
@@ -180,7 +188,16 @@ function shardsOf(request: JobRequest, strategy: CopyStrategy | null): JobShards
 }
 
 /** The job a request runs: the one pipeline, made a command by its strategy and by what it does with the rows. */
-function jobFor(deps: JobDeps, status: JobStatus, request: JobRequest, strategy: CopyStrategy | null, options: JobOptions, flags: StrategyFlags, abort: AbortController, log: Logger): JobPhases {
+function jobFor(
+  deps: JobDeps,
+  status: JobStatus,
+  request: JobRequest,
+  strategy: CopyStrategy | null,
+  options: JobOptions,
+  flags: StrategyFlags,
+  abort: AbortController,
+  log: Logger,
+): JobPhases {
   // Every copy and diff has a strategy (strategyFor); a cutover has none.
   const copy = (): CopyStrategy => strategy ?? noStrategy(request.command);
   switch (request.command) {

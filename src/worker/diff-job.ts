@@ -73,7 +73,13 @@ export class DiffJob implements JobPhases {
       // A running stream's source tablet has usually replicated past the stream: it stops where it is, and the
       // stream is run on to there. Otherwise the tablet must stop exactly at the checkpoint.
       const orLater = streams.runs(uid);
-      const taken = await this.#tablets.takeSource(ref, { previousType: type, connections: this.#parallel, stopAt: positions[i], orLater, signal: this.#abort.signal });
+      const taken = await this.#tablets.takeSource(ref, {
+        previousType: type,
+        connections: this.#parallel,
+        stopAt: positions[i],
+        orLater,
+        signal: this.#abort.signal,
+      });
       this.#sources.push(taken);
       if (orLater && relationTo(taken.position, positions[i]).kind !== 'equal') {
         await streams.catchUp(uid, taken.position, { signal: this.#abort.signal, timeoutMs: this.#options.waitTimeout });
@@ -84,7 +90,8 @@ export class DiffJob implements JobPhases {
       // What the diff relies on, checked on the destinations themselves: each row stands where its source stopped.
       const now = await this.#clonedFrom(picked.sources);
       for (const [i, s] of this.#sources.entries()) {
-        if (relationTo(now[i], s.position).kind !== 'equal') throw new Error(`the destination stands at ${now[i]} but source tablet ${s.ref.alias} stopped at ${s.position}: the diff would compare two moments`);
+        if (relationTo(now[i], s.position).kind !== 'equal')
+          throw new Error(`the destination stands at ${now[i]} but source tablet ${s.ref.alias} stopped at ${s.position}: the diff would compare two moments`);
       }
     }
   }
@@ -97,9 +104,12 @@ export class DiffJob implements JobPhases {
       const found = byDestination.map((positions) => positions.get(s.uid));
       const missing = found.findIndex((p) => p === undefined);
       if (missing >= 0) {
-        throw new CheckpointError(`destination ${describeTablet(this.#destinations[missing].ref)} has no _vt.blp_checkpoint row for source ${s.keyspace}/${s.shard} (uid ${s.uid}), so the position it was cloned from is unknown`);
+        throw new CheckpointError(
+          `destination ${describeTablet(this.#destinations[missing].ref)} has no _vt.blp_checkpoint row for source ${s.keyspace}/${s.shard} (uid ${s.uid}), so the position it was cloned from is unknown`,
+        );
       }
-      if (new Set(found).size > 1) throw new CheckpointError(`the destinations were cloned from different positions of ${s.keyspace}/${s.shard}: ${found.join(', ')}`);
+      if (new Set(found).size > 1)
+        throw new CheckpointError(`the destinations were cloned from different positions of ${s.keyspace}/${s.shard}: ${found.join(', ')}`);
       this.#log.info({ tablet: sources[i].alias, position: found[0] }, 'destination stands at (its checkpoint row)');
       return found[0]!;
     });
@@ -143,7 +153,9 @@ export class DiffJob implements JobPhases {
    */
   async #checkSchema(source: SchemaDefinition, picked: TableDefinition[]): Promise<void> {
     const flags = { ...parseStrategy(''), skipAutoIncrement: new Set(picked.map((t) => t.name)) };
-    const problems = (await Promise.all(this.#destinations.map((d) => compareSchema(source, { client: d.client, dbName: d.ref.tablet.dbName }, picked, flags)))).flat();
+    const problems = (
+      await Promise.all(this.#destinations.map((d) => compareSchema(source, { client: d.client, dbName: d.ref.tablet.dbName }, picked, flags)))
+    ).flat();
     if (problems.length) throw new Error(`destination schema differs from the source: ${problems.join('; ')}`);
   }
 
@@ -151,7 +163,9 @@ export class DiffJob implements JobPhases {
   async #checkTriggers(source: TakenSource, tables: TableDefinition[]): Promise<void> {
     const names = new Set(tables.map((t) => t.name));
     const triggers = (await readSchemaObjects(source.client, source.ref.tablet.dbName)).triggers.filter((t) => names.has(t.table));
-    const problems = (await Promise.all(this.#destinations.map((d) => compareTriggers({ client: d.client, dbName: d.ref.tablet.dbName }, source.ref.tablet.dbName, triggers)))).flat();
+    const problems = (
+      await Promise.all(this.#destinations.map((d) => compareTriggers({ client: d.client, dbName: d.ref.tablet.dbName }, source.ref.tablet.dbName, triggers)))
+    ).flat();
     if (problems.length) throw new Error(`destination triggers differ from the source: ${problems.join('; ')}`);
   }
 

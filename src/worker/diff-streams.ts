@@ -56,10 +56,14 @@ export class DiffStreams {
       for (const s of of(d)) {
         const name = `${s.source} -> ${s.keyspace}/${s.shard}`;
         if (s.state === 'elsewhere' && s.owner) {
-          throw new DiffStreamsRefusedError(`stream ${name} runs in the daemon with pid ${s.owner.pid} on ${s.owner.host}: a diff must stop it, so run the diff on that daemon`);
+          throw new DiffStreamsRefusedError(
+            `stream ${name} runs in the daemon with pid ${s.owner.pid} on ${s.owner.host}: a diff must stop it, so run the diff on that daemon`,
+          );
         }
         if (s.state === 'error') {
-          throw new DiffStreamsRefusedError(`stream ${name} is in error (${s.lastError ?? 'no message'}): fix what it names and start it (shardworker stream start ${s.keyspace}/${s.shard}), or stop it, before diffing`);
+          throw new DiffStreamsRefusedError(
+            `stream ${name} is in error (${s.lastError ?? 'no message'}): fix what it names and start it (shardworker stream start ${s.keyspace}/${s.shard}), or stop it, before diffing`,
+          );
         }
       }
     }
@@ -70,7 +74,17 @@ export class DiffStreams {
       const stopped = await control.hold(d.keyspace, d.shard, this.#by);
       const running = before.filter((s) => s.state === 'running');
       this.#running.push(...stopped.filter((s) => running.some((r) => r.sourceUid === s.sourceUid)));
-      this.#log.info({ streams: stopped.map((s) => ({ source: s.source, destination: `${s.keyspace}/${s.shard}`, position: s.position, wasRunning: running.some((r) => r.sourceUid === s.sourceUid) })) }, 'streams held for the diff');
+      this.#log.info(
+        {
+          streams: stopped.map((s) => ({
+            source: s.source,
+            destination: `${s.keyspace}/${s.shard}`,
+            position: s.position,
+            wasRunning: running.some((r) => r.sourceUid === s.sourceUid),
+          })),
+        },
+        'streams held for the diff',
+      );
     }
   }
 
@@ -82,7 +96,10 @@ export class DiffStreams {
   /** Runs each held stream from this source until it stands at `position`, where its source tablet stopped. */
   async catchUp(sourceUid: number, position: string, opts: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
     for (const s of this.#running.filter((x) => x.sourceUid === sourceUid)) {
-      this.#log.info({ stream: `${s.source} -> ${s.keyspace}/${s.shard}`, from: s.position, to: position }, 'running the stream to the source tablet\'s position');
+      this.#log.info(
+        { stream: `${s.source} -> ${s.keyspace}/${s.shard}`, from: s.position, to: position },
+        "running the stream to the source tablet's position",
+      );
       await this.#control!.runUntil(s.keyspace, s.shard, sourceUid, position, opts);
     }
   }

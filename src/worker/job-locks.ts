@@ -35,7 +35,12 @@ export async function jobShardLocks(topo: TopologyServer, shards: JobShards, req
   return [...names].sort();
 }
 
-export async function lockJobShards(topo: TopologyServer, shards: JobShards, request: JobRequest, jobId: string): Promise<{ held: HeldLocks; owner: LockOwner }> {
+export async function lockJobShards(
+  topo: TopologyServer,
+  shards: JobShards,
+  request: JobRequest,
+  jobId: string,
+): Promise<{ held: HeldLocks; owner: LockOwner }> {
   const names = await jobShardLocks(topo, shards, request);
   const owner = { host: os.hostname(), pid: process.pid, jobId, since: new Date().toISOString() };
   return { held: await topo.locks.acquire(names, owner), owner };

@@ -7,7 +7,18 @@ import { describeTally, differences, emptyTally, type DiffTally } from '../diff/
 import type { LiveControl } from './live-control.ts';
 import { LogRing } from './log.ts';
 import { RateMeter, TableProgress, totalsOf } from './progress.ts';
-import { ENDED_STATES, type CutoverStatus, type JobLocks, type JobRequest, type RetryCounts, type SnapshotStatus, type StatusSnapshot, type TableDiffStatus, type TableState, type WorkerState } from './status.ts';
+import {
+  ENDED_STATES,
+  type CutoverStatus,
+  type JobLocks,
+  type JobRequest,
+  type RetryCounts,
+  type SnapshotStatus,
+  type StatusSnapshot,
+  type TableDiffStatus,
+  type TableState,
+  type WorkerState,
+} from './status.ts';
 
 /**
  * not started → initializing → finding target instances → copying the data → cleaning up → done | error | canceled.
@@ -226,7 +237,12 @@ export class JobStatus {
       closedAt: this.#snapshotsClosedAt?.toISOString() ?? null,
       ageSeconds: Math.max(0, Math.round((until - openedAt) / 100) / 10),
       position: first.position,
-      tablets: this.#snapshots.map((s) => ({ tablet: s.tablet, position: s.position, openedAt: s.openedAt.toISOString(), commitsHeldMs: Math.round(s.commitsHeldMs * 10) / 10 })),
+      tablets: this.#snapshots.map((s) => ({
+        tablet: s.tablet,
+        position: s.position,
+        openedAt: s.openedAt.toISOString(),
+        commitsHeldMs: Math.round(s.commitsHeldMs * 10) / 10,
+      })),
     };
   }
 
@@ -258,5 +274,15 @@ export class JobStatus {
 
 function diffStatus(tally: DiffTally, comparedBy: TableDiffStatus['comparedBy'], finished: boolean): TableDiffStatus {
   const { processed, matching, mismatched, extraOnSource, extraOnDestination, examples } = tally;
-  return { comparedBy, processed, matching, mismatched, extraOnSource, extraOnDestination, examples: structuredClone(examples), finished, summary: describeTally(tally) };
+  return {
+    comparedBy,
+    processed,
+    matching,
+    mismatched,
+    extraOnSource,
+    extraOnDestination,
+    examples: structuredClone(examples),
+    finished,
+    summary: describeTally(tally),
+  };
 }

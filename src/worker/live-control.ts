@@ -55,18 +55,24 @@ export class LiveControl {
   tune(request: Record<string, unknown>): TuneRequest {
     const known = ['maxTps', 'maxReplicationLag'];
     for (const key of Object.keys(request)) {
-      if (key === 'sourceReaderCount' || key === 'destinationWriterCount') throw new OptionError(key, `${key} cannot change while a job runs (its pools are sized at the start): change maxTps instead`);
+      if (key === 'sourceReaderCount' || key === 'destinationWriterCount')
+        throw new OptionError(key, `${key} cannot change while a job runs (its pools are sized at the start): change maxTps instead`);
       if (!known.includes(key)) throw new OptionError(key, `unknown tunable ${key} (known: ${known.join(', ')})`);
     }
     const out: TuneRequest = {};
     if (request.maxTps !== undefined) {
       const n = request.maxTps;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new OptionError('maxTps', `maxTps: expected a non-negative integer (0: unlimited), got ${JSON.stringify(n)}`);
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+        throw new OptionError('maxTps', `maxTps: expected a non-negative integer (0: unlimited), got ${JSON.stringify(n)}`);
       out.maxTps = n;
     }
     if (request.maxReplicationLag !== undefined) {
       const ms = parseLag(request.maxReplicationLag);
-      if (ms === undefined) throw new OptionError('maxReplicationLag', `maxReplicationLag: expected a duration like 2s or 500ms, or seconds as a number (0: none), got ${JSON.stringify(request.maxReplicationLag)}`);
+      if (ms === undefined)
+        throw new OptionError(
+          'maxReplicationLag',
+          `maxReplicationLag: expected a duration like 2s or 500ms, or seconds as a number (0: none), got ${JSON.stringify(request.maxReplicationLag)}`,
+        );
       out.maxReplicationLag = ms;
     }
     if (Object.keys(out).length === 0) throw new OptionError('body', 'nothing to tune: give maxTps and/or maxReplicationLag');
@@ -80,7 +86,12 @@ export class LiveControl {
 
   snapshot(): ControlStatus {
     const gate = this.gate.snapshot();
-    return { ...gate, maxReplicationLagSeconds: this.#maxReplicationLagMs / 1000, replicas: this.#monitor?.snapshot() ?? [], holding: gate.paused ? this.holding : null };
+    return {
+      ...gate,
+      maxReplicationLagSeconds: this.#maxReplicationLagMs / 1000,
+      replicas: this.#monitor?.snapshot() ?? [],
+      holding: gate.paused ? this.holding : null,
+    };
   }
 }
 

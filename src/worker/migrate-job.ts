@@ -16,7 +16,18 @@
 
 import type { Logger } from 'pino';
 import { BLP_FLAG_DONT_START, CREATE_BLP_CHECKPOINT, populateBlpCheckpoint } from '../clone/checkpoint.ts';
-import { type ShardRef, type SplitPair, CutoverRefusedError, destinationsServe, findSplitPair, flipPrimary, movePairServedType, reverseEntries, shardName, type ServedType } from '../cutover/plan.ts';
+import {
+  type ShardRef,
+  type SplitPair,
+  CutoverRefusedError,
+  destinationsServe,
+  findSplitPair,
+  flipPrimary,
+  movePairServedType,
+  reverseEntries,
+  shardName,
+  type ServedType,
+} from '../cutover/plan.ts';
 import type { StreamControl } from '../cutover/stream-control.ts';
 import { describeTablet, type TabletRef } from '../mysql/connection.ts';
 import { TabletLink, type TabletClient } from '../mysql/tablet-client.ts';
@@ -111,9 +122,14 @@ export class MigrateJob implements JobPhases {
     this.#status.destinations = names(this.#to);
     const steps = this.#type === 'primary' ? [...PRIMARY_STEPS] : [`move ${this.#type} serving in the topology`];
     this.#cutover = {
-      servedType: this.#type, reverse, from: names(this.#from), to: names(this.#to), tables: [...pair.tables],
+      servedType: this.#type,
+      reverse,
+      from: names(this.#from),
+      to: names(this.#to),
+      tables: [...pair.tables],
       steps: steps.map((name): CutoverStep => ({ name, state: 'waiting', detail: null, ms: null })),
-      writePauseMs: null, positions: { from: {}, to: {} },
+      writePauseMs: null,
+      positions: { from: {}, to: {} },
     };
     this.#status.cutover = this.#cutover;
     this.#refuseOutOfOrder(topo, pair);
@@ -125,21 +141,36 @@ export class MigrateJob implements JobPhases {
     const reverse = this.#options.reverse;
     const list = (refs: ShardRef[]) => refs.map(shardName).join(', ');
     if (this.#type === 'primary') {
-      if (!reverse && pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: the primary has moved already (${list(pair.sources)} follows the destinations); --reverse primary moves it back`);
-      if (reverse && !pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: there are no reverse streams (no source shard lists the destinations in sourceShards), so the primary was never migrated`);
+      if (!reverse && pair.primaryMoved)
+        throw new CutoverRefusedError(
+          `${this.#name} refused: the primary has moved already (${list(pair.sources)} follows the destinations); --reverse primary moves it back`,
+        );
+      if (reverse && !pair.primaryMoved)
+        throw new CutoverRefusedError(
+          `${this.#name} refused: there are no reverse streams (no source shard lists the destinations in sourceShards), so the primary was never migrated`,
+        );
       if (!reverse) {
         for (const type of ['rdonly', 'replica'] as const) {
           const serving = destinationsServe(topo, pair, type);
           const missing = pair.destinations.filter((d) => !serving.includes(d));
-          if (missing.length) throw new CutoverRefusedError(`${this.#name} refused: ${type} is not migrated yet (${list(missing)} do not serve ${type}); migrate rdonly and replica first`);
+          if (missing.length)
+            throw new CutoverRefusedError(
+              `${this.#name} refused: ${type} is not migrated yet (${list(missing)} do not serve ${type}); migrate rdonly and replica first`,
+            );
         }
       }
       return;
     }
-    if (reverse && pair.primaryMoved) throw new CutoverRefusedError(`${this.#name} refused: the primary is still on the destinations; move it back first (MigrateServedTypes --reverse ${this.#keyspace}/${this.#shard} primary)`);
+    if (reverse && pair.primaryMoved)
+      throw new CutoverRefusedError(
+        `${this.#name} refused: the primary is still on the destinations; move it back first (MigrateServedTypes --reverse ${this.#keyspace}/${this.#shard} primary)`,
+      );
     const serving = destinationsServe(topo, pair, this.#type);
     if (!reverse && serving.length) throw new CutoverRefusedError(`${this.#name} refused: ${list(serving)} serve ${this.#type} already`);
-    if (reverse && pair.kind === 'vertical' && serving.length === 0) throw new CutoverRefusedError(`${this.#name} refused: ${list(pair.destinations)} does not serve ${this.#type}: it is served from ${list(pair.sources)} already`);
+    if (reverse && pair.kind === 'vertical' && serving.length === 0)
+      throw new CutoverRefusedError(
+        `${this.#name} refused: ${list(pair.destinations)} does not serve ${this.#type}: it is served from ${list(pair.sources)} already`,
+      );
   }
 
   async findTargets(): Promise<void> {
@@ -147,7 +178,11 @@ export class MigrateJob implements JobPhases {
     const streams = this.#streamControl();
     const topo = await this.#deps.topo.read();
     // The streams that must drain: every sourceShards entry of `to` naming a shard of `from`.
-    const wanted = this.#to.flatMap((t) => shardOf(topo, t.keyspace, t.shard).sourceShards.filter((s) => this.#from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard)).map((s) => ({ to: t, source: s })));
+    const wanted = this.#to.flatMap((t) =>
+      shardOf(topo, t.keyspace, t.shard)
+        .sourceShards.filter((s) => this.#from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard))
+        .map((s) => ({ to: t, source: s })),
+    );
     const all = streams.snapshot();
     const kind = this.#options.reverse ? 'reverse stream' : 'stream';
     this.#streams = wanted.map(({ to, source }) => {
@@ -159,14 +194,18 @@ export class MigrateJob implements JobPhases {
     for (const s of this.#streams) {
       const name = streamName(s);
       if (s.state === 'error') throw new CutoverRefusedError(`${this.#name} refused: ${kind} ${name} is in error: ${s.lastError ?? 'no reason recorded'}`);
-      if (s.state !== 'running') throw new CutoverRefusedError(`${this.#name} refused: ${kind} ${name} is ${s.state} (start it: shardworker stream start ${s.keyspace}/${s.shard})`);
-      if (s.secondsBehind === null) throw new CutoverRefusedError(`${this.#name} refused: how far ${kind} ${name} is behind is not known yet (it has applied nothing since it started)`);
-      if (s.secondsBehind * 1000 >= this.#options.maxLag) throw new CutoverRefusedError(`${this.#name} refused: ${kind} ${name} is ${s.secondsBehind} s behind, over --max-lag ${this.#options.maxLag / 1000}s`);
+      if (s.state !== 'running')
+        throw new CutoverRefusedError(`${this.#name} refused: ${kind} ${name} is ${s.state} (start it: shardworker stream start ${s.keyspace}/${s.shard})`);
+      if (s.secondsBehind === null)
+        throw new CutoverRefusedError(`${this.#name} refused: how far ${kind} ${name} is behind is not known yet (it has applied nothing since it started)`);
+      if (s.secondsBehind * 1000 >= this.#options.maxLag)
+        throw new CutoverRefusedError(`${this.#name} refused: ${kind} ${name} is ${s.secondsBehind} s behind, over --max-lag ${this.#options.maxLag / 1000}s`);
     }
     this.#fromPrimaries = await Promise.all(this.#from.map((s) => this.#primary(topo, s)));
     this.#toPrimaries = await Promise.all(this.#to.map((s) => this.#primary(topo, s)));
     for (const p of [...this.#fromPrimaries, ...this.#toPrimaries]) {
-      if (p.flavor !== 'MariaDB') throw new CutoverRefusedError(`${this.#name} refused: ${describeTablet(p.ref)} is MySQL; cutover waits on MariaDB GTID positions only so far`);
+      if (p.flavor !== 'MariaDB')
+        throw new CutoverRefusedError(`${this.#name} refused: ${describeTablet(p.ref)} is MySQL; cutover waits on MariaDB GTID positions only so far`);
     }
     if (this.#pair?.kind === 'vertical') {
       this.#moved = await this.#movedTables(this.#fromPrimaries[0], this.#pair.tables);
@@ -176,17 +215,24 @@ export class MigrateJob implements JobPhases {
 
   /** The base tables of the giving-up primary's database that the split's table list (names, /regexps/) names. */
   async #movedTables(p: Primary, patterns: string[]): Promise<string[]> {
-    const rows = await p.client.query<{ name: string }[]>('listing the moved tables',
-      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [p.ref.tablet.dbName]);
+    const rows = await p.client.query<{ name: string }[]>(
+      'listing the moved tables',
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+      [p.ref.tablet.dbName],
+    );
     const matchers = parseTableMatchers(patterns);
     const moved = rows.map((r) => String(r.name)).filter((t) => matchers.some((m) => m.test(t)));
-    if (moved.length === 0) throw new CutoverRefusedError(`${this.#name} refused: no table of ${describeTablet(p.ref)} matches the split's tables (${patterns.join(', ')})`);
+    if (moved.length === 0)
+      throw new CutoverRefusedError(`${this.#name} refused: no table of ${describeTablet(p.ref)} matches the split's tables (${patterns.join(', ')})`);
     return moved;
   }
 
   #streamControl(): StreamControl {
     const streams = this.#deps.streams;
-    if (!streams) throw new CutoverRefusedError(`${this.#name} refused: the streams run under \`shardworker serve\`, not in this process; start it on the daemon (POST /api/jobs, or the index page)`);
+    if (!streams)
+      throw new CutoverRefusedError(
+        `${this.#name} refused: the streams run under \`shardworker serve\`, not in this process; start it on the daemon (POST /api/jobs, or the index page)`,
+      );
     return streams;
   }
 
@@ -229,11 +275,13 @@ export class MigrateJob implements JobPhases {
         // Side by side on every primary: each round trip here is part of the pause. (The receiving primaries are
         // left as they are: nothing routes writes to them before the flip, and step 5 makes them writable.)
         for (const p of this.#fromPrimaries) this.#undo.push(`allow writes on ${p.ref.alias} again`, () => setReadOnly(p.client, false));
-        const stopped = await Promise.all(this.#fromPrimaries.map(async (p) => {
-          const { killed } = await stopWrites(p.client, { graceMs: WRITE_STOP_GRACE_MS, timeoutMs: this.#options.waitTimeout });
-          this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.client, p.flavor);
-          return killed;
-        }));
+        const stopped = await Promise.all(
+          this.#fromPrimaries.map(async (p) => {
+            const { killed } = await stopWrites(p.client, { graceMs: WRITE_STOP_GRACE_MS, timeoutMs: this.#options.waitTimeout });
+            this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.client, p.flavor);
+            return killed;
+          }),
+        );
         const killed = stopped.reduce((a, b) => a + b, 0);
         return `read_only on ${this.#fromPrimaries.map((p) => p.ref.alias).join(', ')}; ${killed} open write transaction(s) ended; at ${this.#fromPrimaries.map((p) => `${p.ref.alias} ${this.#cutover.positions.from[p.ref.alias]}`).join(', ')}`;
       });
@@ -257,21 +305,29 @@ export class MigrateJob implements JobPhases {
       throw new Error(`${errorMessage(err)}${undone}${notUndone}; the topology is unchanged`, { cause: err });
     }
     // 5. The new primaries take writes: the pause ends.
-    await this.#step(4, async () => {
-      // A vertical split's receiving side may have refused writes to the moved tables (it gave them up before).
-      if (this.#moved.length) await Promise.all(this.#toPrimaries.map((p) => allowTableWrites(p.client, this.#moved)));
-      await Promise.all(this.#toPrimaries.map((p) => setReadOnly(p.client, false)));
-      this.#cutover.writePauseMs = Math.round(performance.now() - pauseStart);
-      return `read_only=0 on ${this.#toPrimaries.map((p) => p.ref.alias).join(', ')}; write pause ${this.#cutover.writePauseMs} ms`;
-    }, 'the topology has flipped: set read_only=0 on the new primaries by hand');
+    await this.#step(
+      4,
+      async () => {
+        // A vertical split's receiving side may have refused writes to the moved tables (it gave them up before).
+        if (this.#moved.length) await Promise.all(this.#toPrimaries.map((p) => allowTableWrites(p.client, this.#moved)));
+        await Promise.all(this.#toPrimaries.map((p) => setReadOnly(p.client, false)));
+        this.#cutover.writePauseMs = Math.round(performance.now() - pauseStart);
+        return `read_only=0 on ${this.#toPrimaries.map((p) => p.ref.alias).join(', ')}; write pause ${this.#cutover.writePauseMs} ms`;
+      },
+      'the topology has flipped: set read_only=0 on the new primaries by hand',
+    );
     this.#log.info({ writePauseMs: this.#cutover.writePauseMs }, 'write pause');
     // 6. The reverse streams start (their rows say DontStart with --skip-reverse-replication).
-    await this.#step(5, async () => {
-      await streams.refresh();
-      if (this.#options.skipReverseReplication) return 'recorded, not started (--skip-reverse-replication): shardworker stream start starts them';
-      const mine = streams.snapshot().filter((s) => this.#from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard));
-      return mine.map((s) => `${streamName(s)} ${s.state}`).join(', ');
-    }, 'the topology has flipped and writes are allowed; start the reverse streams with shardworker stream start');
+    await this.#step(
+      5,
+      async () => {
+        await streams.refresh();
+        if (this.#options.skipReverseReplication) return 'recorded, not started (--skip-reverse-replication): shardworker stream start starts them';
+        const mine = streams.snapshot().filter((s) => this.#from.some((f) => f.keyspace === s.keyspace && f.shard === s.shard));
+        return mine.map((s) => `${streamName(s)} ${s.state}`).join(', ');
+      },
+      'the topology has flipped and writes are allowed; start the reverse streams with shardworker stream start',
+    );
   }
 
   /**
@@ -281,11 +337,13 @@ export class MigrateJob implements JobPhases {
   async #stopTableWrites(): Promise<string> {
     const to = this.#cutover.to.join(', ');
     const message = `shardworker: table moved to ${to} (MigrateServedTypes); write it there`;
-    await Promise.all(this.#fromPrimaries.map(async (p) => {
-      this.#undo.push(`allow writes to ${this.#moved.join(', ')} on ${p.ref.alias} again`, () => allowTableWrites(p.client, this.#moved));
-      await denyTableWrites(p.client, this.#moved, message, this.#options.waitTimeout);
-      this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.client, p.flavor);
-    }));
+    await Promise.all(
+      this.#fromPrimaries.map(async (p) => {
+        this.#undo.push(`allow writes to ${this.#moved.join(', ')} on ${p.ref.alias} again`, () => allowTableWrites(p.client, this.#moved));
+        await denyTableWrites(p.client, this.#moved, message, this.#options.waitTimeout);
+        this.#cutover.positions.from[p.ref.alias] = await binlogPosition(p.client, p.flavor);
+      }),
+    );
     return `writes to ${this.#moved.join(', ')} refused on ${this.#fromPrimaries.map((p) => p.ref.alias).join(', ')} (other tables write on); at ${this.#fromPrimaries.map((p) => `${p.ref.alias} ${this.#cutover.positions.from[p.ref.alias]}`).join(', ')}`;
   }
 
@@ -300,11 +358,17 @@ export class MigrateJob implements JobPhases {
       this.#signal.throwIfAborted();
       const now = streams.snapshot().filter((s) => this.#streams.some((w) => sameStream(w, s)));
       const failed = now.find((s) => s.state !== 'running');
-      if (failed) throw new Error(`stream ${streamName(failed)} is ${failed.state}${failed.lastError ? `: ${failed.lastError}` : ''} (at ${failed.position}, needs ${targetOf(failed)})`);
+      if (failed)
+        throw new Error(
+          `stream ${streamName(failed)} is ${failed.state}${failed.lastError ? `: ${failed.lastError}` : ''} (at ${failed.position}, needs ${targetOf(failed)})`,
+        );
       const behind = now.filter((s) => !reached(s.position, targetOf(s)));
       if (behind.length === 0) return now.map((s) => `${streamName(s)} at ${s.position}`).join(', ');
       if (Date.now() >= deadline) {
-        const what = behind.map((s) => `${streamName(s)} is behind by ${gtidGap(s.position, targetOf(s))} (at ${s.position}, needs ${targetOf(s)}; ${s.secondsBehind ?? '?'} s behind)`);
+        const what = behind.map(
+          (s) =>
+            `${streamName(s)} is behind by ${gtidGap(s.position, targetOf(s))} (at ${s.position}, needs ${targetOf(s)}; ${s.secondsBehind ?? '?'} s behind)`,
+        );
         throw new Error(`the streams did not reach the sources' positions within --wait-timeout ${this.#options.waitTimeout / 1000}s: ${what.join('; ')}`);
       }
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
@@ -319,19 +383,21 @@ export class MigrateJob implements JobPhases {
     const topo = await this.#deps.topo.read();
     const flags = this.#options.skipReverseReplication ? BLP_FLAG_DONT_START : '';
     const recorded: string[] = [];
-    await Promise.all(this.#fromPrimaries.map(async (p) => {
-      const rows: string[] = [];
-      for (const entry of reverseEntries(topo, this.#pair!, this.#options.reverse, p.shard)) {
-        const feeder = this.#toPrimaries.find((t) => t.shard.keyspace === entry.keyspace && t.shard.shard === entry.shard)!;
-        const position = this.#cutover.positions.to[feeder.ref.alias];
-        const old = p.rowsBefore.find((r) => r.uid === entry.uid);
-        this.#undo.push(`${old ? 'restore' : 'remove'} the stream row uid ${entry.uid} on ${p.ref.alias}`, () => restoreRow(p, entry.uid, old));
-        rows.push(populateBlpCheckpoint({ uid: entry.uid, position, timeUpdated: Date.now() / 1000, flags }));
-        recorded.push(`${shardName(entry)} -> ${shardName(p.shard)} (uid ${entry.uid}) at ${position}`);
-      }
-      // One transaction: the shard follows all its new sources or none.
-      await p.client.query('recording the reverse streams', ['BEGIN', ...rows, 'COMMIT'].join('; '));
-    }));
+    await Promise.all(
+      this.#fromPrimaries.map(async (p) => {
+        const rows: string[] = [];
+        for (const entry of reverseEntries(topo, this.#pair!, this.#options.reverse, p.shard)) {
+          const feeder = this.#toPrimaries.find((t) => t.shard.keyspace === entry.keyspace && t.shard.shard === entry.shard)!;
+          const position = this.#cutover.positions.to[feeder.ref.alias];
+          const old = p.rowsBefore.find((r) => r.uid === entry.uid);
+          this.#undo.push(`${old ? 'restore' : 'remove'} the stream row uid ${entry.uid} on ${p.ref.alias}`, () => restoreRow(p, entry.uid, old));
+          rows.push(populateBlpCheckpoint({ uid: entry.uid, position, timeUpdated: Date.now() / 1000, flags }));
+          recorded.push(`${shardName(entry)} -> ${shardName(p.shard)} (uid ${entry.uid}) at ${position}`);
+        }
+        // One transaction: the shard follows all its new sources or none.
+        await p.client.query('recording the reverse streams', ['BEGIN', ...rows, 'COMMIT'].join('; '));
+      }),
+    );
     return recorded.join(', ');
   }
 
@@ -348,7 +414,9 @@ export class MigrateJob implements JobPhases {
     } catch (err) {
       step.state = 'failed';
       step.detail = errorMessage(err);
-      throw after ? new Error(`${step.name} failed: ${errorMessage(err)}; ${after}`, { cause: err }) : new Error(`${step.name} failed: ${errorMessage(err)}`, { cause: err });
+      throw after
+        ? new Error(`${step.name} failed: ${errorMessage(err)}; ${after}`, { cause: err })
+        : new Error(`${step.name} failed: ${errorMessage(err)}`, { cause: err });
     } finally {
       step.ms = Math.round(performance.now() - started);
     }
@@ -364,7 +432,10 @@ export class MigrateJob implements JobPhases {
 
 async function restoreRow(p: Primary, uid: number, old: StreamCheckpoint | undefined): Promise<void> {
   if (old) {
-    await p.client.query('restoring a stream row', populateBlpCheckpoint({ uid, position: old.position, timeUpdated: old.timeUpdated, flags: old.flags.join(',') }));
+    await p.client.query(
+      'restoring a stream row',
+      populateBlpCheckpoint({ uid, position: old.position, timeUpdated: old.timeUpdated, flags: old.flags.join(',') }),
+    );
   } else {
     await p.client.query('removing a stream row', `DELETE FROM \`_vt\`.\`blp_checkpoint\` WHERE source_shard_uid = ${uid}`);
   }

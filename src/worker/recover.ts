@@ -14,7 +14,12 @@ export interface RecoverTarget {
 }
 
 /** One line per tablet: what was done, or what failed. Throws only when the topology cannot be read. */
-export async function recoverTablets(topo: TopologyServer, credentials: Credentials, target: RecoverTarget = {}, tls?: DbTls): Promise<{ lines: string[]; failed: boolean }> {
+export async function recoverTablets(
+  topo: TopologyServer,
+  credentials: Credentials,
+  target: RecoverTarget = {},
+  tls?: DbTls,
+): Promise<{ lines: string[]; failed: boolean }> {
   const t = await topo.read();
   const lines: string[] = [];
   let failed = false;

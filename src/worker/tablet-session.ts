@@ -145,7 +145,9 @@ export class TabletSession {
   /** The primary of each destination shard, checked reachable and writable. */
   async pickDestinations(targets: CloneTargets): Promise<TabletRef[]> {
     const topo = await this.#deps.topo.read();
-    const destinations = await settleAll(targets.destinations.map((d) => pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls)));
+    const destinations = await settleAll(
+      targets.destinations.map((d) => pickDestinationPrimary(topo, d.keyspace, d.shard, this.#deps.credentials, this.#deps.tls)),
+    );
     this.#status.destinations = destinations.map((r) => r.alias);
     return destinations;
   }
@@ -155,7 +157,9 @@ export class TabletSession {
     const { previousType } = opts;
     const jobId = this.#status.id;
     const log = this.#log.child({ tablet: ref.alias });
-    await this.#deps.topo.update((topo) => setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
+    await this.#deps.topo.update((topo) =>
+      setTabletType(topo, ref.alias, 'worker', { jobId, previousType, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }),
+    );
     this.#pushRestoreType(ref, previousType);
     log.info('source tablet marked worker');
     const link = this.#link(ref, undefined, { kind: 'read', key: ref.alias });
@@ -167,7 +171,11 @@ export class TabletSession {
       await stopReplication(client);
     } else {
       log.info({ position: opts.stopAt }, 'bringing the source tablet to the position');
-      await stopReplicationAt(client, opts.stopAt, { signal: opts.signal, orLater: opts.orLater, onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position') });
+      await stopReplicationAt(client, opts.stopAt, {
+        signal: opts.signal,
+        orLater: opts.orLater,
+        onWaiting: (at) => log.info({ at, position: opts.stopAt }, 'waiting for the source tablet to reach the position'),
+      });
     }
     const position = await currentPosition(client, flavor);
     // From here on, every new connection (a reconnect after a restart) checks the tablet is still at it.
@@ -195,7 +203,10 @@ export class TabletSession {
       this.#status.snapshotsClosed();
     });
     this.#status.snapshotOpened(ref.alias, opened.position, opened.openedAt, opened.blockedMs);
-    log.info({ position: opened.position, lock: opened.lock, commitsHeldMs: Math.round(opened.blockedMs * 10) / 10, readers: connections }, 'consistent snapshot opened; the tablet keeps serving');
+    log.info(
+      { position: opened.position, lock: opened.lock, commitsHeldMs: Math.round(opened.blockedMs * 10) / 10, readers: connections },
+      'consistent snapshot opened; the tablet keeps serving',
+    );
     return { ref, client, link, position: opened.position };
   }
 
@@ -223,11 +234,15 @@ export class TabletSession {
     const held = tablet.workerJob;
     const gone = 'its snapshot is gone, so the copy cannot be resumed: empty the destinations and clone again without --resume';
     if (tablet.type !== 'worker' || !held || held.jobId !== oldJobId) {
-      throw new Error(`source tablet ${alias} is no longer held for job ${oldJobId} (it is ${tablet.type}${held ? `, held by job ${held.jobId}` : ''}): ${gone}`);
+      throw new Error(
+        `source tablet ${alias} is no longer held for job ${oldJobId} (it is ${tablet.type}${held ? `, held by job ${held.jobId}` : ''}): ${gone}`,
+      );
     }
     const ref: TabletRef = { alias, tablet };
     // The copy goes on under its first job's id (the one its marks carry); only the owning process changes.
-    await this.#deps.topo.update((t) => setTabletType(t, alias, 'worker', { ...held, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }));
+    await this.#deps.topo.update((t) =>
+      setTabletType(t, alias, 'worker', { ...held, since: new Date().toISOString(), pid: process.pid, hostname: os.hostname() }),
+    );
     this.#pushRestoreType(ref, held.previousType);
     log.info({ oldJob: oldJobId }, 'source tablet taken over from the interrupted job');
     const link = this.#link(ref, undefined, { kind: 'read', key: ref.alias });
@@ -269,4 +284,3 @@ export class TabletSession {
     return report;
   }
 }
-

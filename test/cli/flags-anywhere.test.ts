@@ -23,8 +23,16 @@ describe('parseGlobals', () => {
   const same: [string, string[], string[]][] = [
     ['serve', ['serve', '--topo', 'file:topo.json', '--port', '0'], ['--topo', 'file:topo.json', '--port', '0', 'serve']],
     ['run', ['run', '--topo', 'file:topo.json', 'SplitClone', 'commerce/0'], ['--topo', 'file:topo.json', 'run', 'SplitClone', 'commerce/0']],
-    ['run, flags among the options', ['run', 'SplitClone', '--topo=file:topo.json', '--chunk-count', '5', '--port', '0', 'commerce/0'], ['--port', '0', '--topo', 'file:topo.json', 'run', 'SplitClone', '--chunk-count', '5', 'commerce/0']],
-    ['recover', ['recover', 'commerce/0', '--topo', 'file:topo.json', '--log-level', 'warn'], ['--log-level', 'warn', '--topo', 'file:topo.json', 'recover', 'commerce/0']],
+    [
+      'run, flags among the options',
+      ['run', 'SplitClone', '--topo=file:topo.json', '--chunk-count', '5', '--port', '0', 'commerce/0'],
+      ['--port', '0', '--topo', 'file:topo.json', 'run', 'SplitClone', '--chunk-count', '5', 'commerce/0'],
+    ],
+    [
+      'recover',
+      ['recover', 'commerce/0', '--topo', 'file:topo.json', '--log-level', 'warn'],
+      ['--log-level', 'warn', '--topo', 'file:topo.json', 'recover', 'commerce/0'],
+    ],
     ['sandbox', ['sandbox', 'up', '--dir', 'd', '--log-level', 'warn'], ['--log-level', 'warn', 'sandbox', 'up', '--dir', 'd']],
   ];
   for (const [name, after, before] of same) {
@@ -45,7 +53,10 @@ describe('parseGlobals', () => {
     assert.equal(parseGlobals(['run', 'SplitClone', '-h']).globals.help, true);
   });
   test('an unknown flag before the command is refused by name', () => {
-    assert.throws(() => parseGlobals(['--bogus', 'serve']), (e: unknown) => e instanceof UsageError && e.message === 'unknown flag --bogus');
+    assert.throws(
+      () => parseGlobals(['--bogus', 'serve']),
+      (e: unknown) => e instanceof UsageError && e.message === 'unknown flag --bogus',
+    );
   });
   test('an unknown flag after the command word is refused by name, whatever the command', () => {
     assert.throws(() => refuseUnknownFlags('serve', parseGlobals(['serve', '--topo', 'f', '--bogus']).rest), /^UsageError: unknown flag --bogus for serve$/);
@@ -61,7 +72,10 @@ describe('parseGlobals', () => {
 
 describe('the shardworker command line, flags before and after the command word', () => {
   test('serve --topo file:… --port 0 listens (and so does the other order)', async () => {
-    for (const args of [['serve', '--topo', `file:${TOPO}`, '--port', '0', '--log-level', 'warn'], ['--topo', `file:${TOPO}`, '--port', '0', '--log-level', 'warn', 'serve']]) {
+    for (const args of [
+      ['serve', '--topo', `file:${TOPO}`, '--port', '0', '--log-level', 'warn'],
+      ['--topo', `file:${TOPO}`, '--port', '0', '--log-level', 'warn', 'serve'],
+    ]) {
       const daemon = await startDaemon(args);
       try {
         const res = await fetch(`${daemon.url}/healthz`);
@@ -85,7 +99,10 @@ describe('the shardworker command line, flags before and after the command word'
   });
 
   test('recover --topo file:… (and --topo file:… recover) finds nothing to give back', () => {
-    for (const args of [['recover', '--log-level', 'warn', '--topo', `file:${TOPO}`], ['--topo', `file:${TOPO}`, 'recover']]) {
+    for (const args of [
+      ['recover', '--log-level', 'warn', '--topo', `file:${TOPO}`],
+      ['--topo', `file:${TOPO}`, 'recover'],
+    ]) {
       const r = cli(args);
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stdout, 'no tablet is held by a worker\n');
@@ -93,7 +110,10 @@ describe('the shardworker command line, flags before and after the command word'
   });
 
   test('sandbox status --dir … --log-level warn (and the other order) report the test sandbox', () => {
-    const outputs = [['sandbox', 'status', '--dir', TEST_SANDBOX_DIR, '--log-level', 'warn'], ['--log-level', 'warn', 'sandbox', 'status', '--dir', TEST_SANDBOX_DIR]].map((args) => {
+    const outputs = [
+      ['sandbox', 'status', '--dir', TEST_SANDBOX_DIR, '--log-level', 'warn'],
+      ['--log-level', 'warn', 'sandbox', 'status', '--dir', TEST_SANDBOX_DIR],
+    ].map((args) => {
       const r = cli(args);
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       return r.stdout;

@@ -53,14 +53,20 @@ describe('shardworker serve --auth-token-file', () => {
 
   test('a bad token file stops it before it listens: exit 2 and the reason', () => {
     const f = file(SHORT);
-    const r = spawnSync(process.execPath, [BIN, '--topo', 'file:/nonexistent/topo.json', '--auth-token-file', f, '--port', '0', 'serve'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [BIN, '--topo', 'file:/nonexistent/topo.json', '--auth-token-file', f, '--port', '0', 'serve'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`^shardworker: --auth-token-file ${f}: the token has 12 characters`));
     assert.ok(!r.stderr.includes(SHORT));
   });
 
   test('no token file: a non-loopback host is refused', () => {
-    const r = spawnSync(process.execPath, [BIN, '--topo', 'file:/nonexistent/topo.json', '--host', '0.0.0.0', '--port', '0', 'serve'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [BIN, '--topo', 'file:/nonexistent/topo.json', '--host', '0.0.0.0', '--port', '0', 'serve'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0 without --auth-token-file/);
   });

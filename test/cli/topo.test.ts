@@ -59,7 +59,20 @@ describe('shardworker topo', () => {
   test('sandbox up with --topo etcd://… puts the sandbox topology there too', () => {
     const spec = freshEtcdSpec();
     // The suite's sandbox is already up: `up` with the same layout reuses it and only writes the topology.
-    const r = shardworker('--topo', spec, 'sandbox', 'up', '--dir', TEST_SANDBOX_DIR, '--base-port', String(TEST_BASE_PORT), '--destinations', '3', '--rows', '1000');
+    const r = shardworker(
+      '--topo',
+      spec,
+      'sandbox',
+      'up',
+      '--dir',
+      TEST_SANDBOX_DIR,
+      '--base-port',
+      String(TEST_BASE_PORT),
+      '--destinations',
+      '3',
+      '--rows',
+      '1000',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`topology also in ${spec.replace(/[.?]/g, '\\$&')}\n`));
     const file = JSON.parse(readFileSync(path.join(TEST_SANDBOX_DIR, 'topology.json'), 'utf8')) as unknown;

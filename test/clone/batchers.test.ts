@@ -58,7 +58,11 @@ test('firstSpecial agrees with a byte-by-byte scan at every alignment', () => {
 test('LOAD DATA batches: tab-separated lines, \\N for NULL, BIT as hex, cut by size at a row boundary', () => {
   const b = new LoadDataBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 40 });
   const batches: Batch[] = [];
-  for (const values of [['1', 'a\tb', Buffer.from([1])], ['2', null, Buffer.from([0xff, 0])], ['-3', 'x'.repeat(30), Buffer.from([0])]]) {
+  for (const values of [
+    ['1', 'a\tb', Buffer.from([1])],
+    ['2', null, Buffer.from([0xff, 0])],
+    ['-3', 'x'.repeat(30), Buffer.from([0])],
+  ]) {
     const full = b.add(row(values));
     if (full) batches.push(full);
   }
@@ -67,7 +71,10 @@ test('LOAD DATA batches: tab-separated lines, \\N for NULL, BIT as hex, cut by s
   assert.equal(b.take(), null);
   const text = batches.map((x) => (x.kind === 'load-data' ? x.data.toString('latin1') : ''));
   assert.deepEqual(text, ['1\ta\\tb\t01\n2\t\\N\tFF00\n', `-3\t${'x'.repeat(30)}\t00\n`]);
-  assert.deepEqual(batches.map((x) => x.rows), [2, 1]);
+  assert.deepEqual(
+    batches.map((x) => x.rows),
+    [2, 1],
+  );
   assert.match(batches[0].sql, /^LOAD DATA LOCAL INFILE/);
   for (const x of batches) if (x.kind === 'load-data') x.release();
 });
@@ -81,7 +88,7 @@ test('LOAD DATA lines: rows copied in one piece encode exactly as value by value
     { name: 'd', dataType: 'datetime', encoding: 'number' },
   ];
   let seed = 11;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
   const value = (): Buffer | null => {
     const kind = rnd(10);
     if (kind === 0) return null;
@@ -90,13 +97,20 @@ test('LOAD DATA lines: rows copied in one piece encode exactly as value by value
     return Buffer.from(Array.from({ length: len }, () => (rnd(40) === 0 ? [0x00, 0x09, 0x0a, 0x5c][rnd(4)] : 0x61 + rnd(26))));
   };
   // What each line must be, built the slow and obvious way.
-  const expected = (values: (Buffer | null)[]) => Buffer.concat([
-    ...values.flatMap((v, i) => {
-      const field = v === null ? Buffer.from('\\N') : Buffer.from(v.toString('latin1').replace(/[\\\0\t\n]/g, (c) => '\\' + ({ '\\': '\\', '\0': '0', '\t': 't', '\n': 'n' } as Record<string, string>)[c]), 'latin1');
-      return i ? [Buffer.from('\t'), field] : [field];
-    }),
-    Buffer.from('\n'),
-  ]);
+  const expected = (values: (Buffer | null)[]) =>
+    Buffer.concat([
+      ...values.flatMap((v, i) => {
+        const field =
+          v === null
+            ? Buffer.from('\\N')
+            : Buffer.from(
+                v.toString('latin1').replace(/[\\\0\t\n]/g, (c) => '\\' + ({ '\\': '\\', '\0': '0', '\t': 't', '\n': 'n' } as Record<string, string>)[c]),
+                'latin1',
+              );
+        return i ? [Buffer.from('\t'), field] : [field];
+      }),
+      Buffer.from('\n'),
+    ]);
   const b = new LoadDataBatcher('db', 't', columns, { maxRows: 1_000_000, maxSize: 1 << 20 });
   const want: Buffer[] = [];
   let compact = 0;
@@ -127,13 +141,13 @@ test('bulk batches: the command, blob types, then per value an indicator and the
   }
   batches.push(b.take()!);
   // Cut by size at row boundaries: the 65,535- and 65,536-byte rows each close the batch before them.
-  assert.deepEqual(batches.map((x) => x.rows), [3, 1, 1]);
+  assert.deepEqual(
+    batches.map((x) => x.rows),
+    [3, 1, 1],
+  );
   const lengthPrefix = (n: number) => (n < 251 ? [n] : n < 65536 ? [0xfc, n & 255, n >> 8] : [0xfd, n & 255, (n >> 8) & 255, n >> 16]);
-  const expectedRow = (i: number) => Buffer.concat([
-    Buffer.from([0, 1, 0x30 + i]),
-    Buffer.from([0, ...lengthPrefix(sizes[i])]), values[i],
-    Buffer.from(i === 1 ? [1] : [0, 1, 0xff]),
-  ]);
+  const expectedRow = (i: number) =>
+    Buffer.concat([Buffer.from([0, 1, 0x30 + i]), Buffer.from([0, ...lengthPrefix(sizes[i])]), values[i], Buffer.from(i === 1 ? [1] : [0, 1, 0xff])]);
   const prefix = Buffer.from([0xfa, 0, 0, 0, 0, 128, 0, 0xfc, 0, 0xfc, 0, 0xfc, 0]);
   const firstRow = [0, 3, 4];
   for (const [k, x] of batches.entries()) {
@@ -151,22 +165,51 @@ test('bulk batches of binary rows: each column bound by its own type, values cop
   // BIGINT, BIGINT UNSIGNED, VARCHAR, DATETIME(6), MEDIUMINT UNSIGNED, YEAR, then eight nullable TINYINTs so that
   // the NULL bitmap spans two bytes.
   const fields = [
-    { columnType: 8, flags: 0, decimals: 0 }, { columnType: 8, flags: 32, decimals: 0 }, { columnType: 253, flags: 0, decimals: 0 },
-    { columnType: 12, flags: 0, decimals: 6 }, { columnType: 9, flags: 32, decimals: 0 }, { columnType: 13, flags: 32, decimals: 0 },
+    { columnType: 8, flags: 0, decimals: 0 },
+    { columnType: 8, flags: 32, decimals: 0 },
+    { columnType: 253, flags: 0, decimals: 0 },
+    { columnType: 12, flags: 0, decimals: 6 },
+    { columnType: 9, flags: 32, decimals: 0 },
+    { columnType: 13, flags: 32, decimals: 0 },
     ...Array.from({ length: 8 }, () => ({ columnType: 1, flags: 0, decimals: 0 })),
   ];
   const layout = binaryLayout(fields);
-  const int64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt.asUintN(64, v)); return b; };
+  const int64 = (v: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt.asUintN(64, v));
+    return b;
+  };
   const datetime = Buffer.from([11, 0xea, 0x07, 3, 8, 2, 30, 0, 0x40, 0xe2, 0x01, 0]); // 2026-03-08 02:30:00.123456
-  const values = [int64(-5n), int64(18446744073709551615n), Buffer.from([3, 0x61, 0x62, 0x63]), datetime, Buffer.from([0xff, 0xff, 0xff, 0]), Buffer.from([0x6b, 0x08]),
-    Buffer.from([0x80]), null, Buffer.from([1]), null, null, Buffer.from([0x7f]), null, Buffer.from([2])];
+  const values = [
+    int64(-5n),
+    int64(18446744073709551615n),
+    Buffer.from([3, 0x61, 0x62, 0x63]),
+    datetime,
+    Buffer.from([0xff, 0xff, 0xff, 0]),
+    Buffer.from([0x6b, 0x08]),
+    Buffer.from([0x80]),
+    null,
+    Buffer.from([1]),
+    null,
+    null,
+    Buffer.from([0x7f]),
+    null,
+    Buffer.from([2]),
+  ];
   const packet = binaryRowPacket(values);
   const r = new RawRow(fields.length, layout);
   r.parse(packet, 0, packet.length);
-  assert.deepEqual(Array.from({ length: fields.length }, (_, i) => r.value(i)?.toString('latin1') ?? null),
-    ['-5', '18446744073709551615', 'abc', '2026-03-08 02:30:00.123456', '16777215', '2155', '-128', null, '1', null, null, '127', null, '2']);
+  assert.deepEqual(
+    Array.from({ length: fields.length }, (_, i) => r.value(i)?.toString('latin1') ?? null),
+    ['-5', '18446744073709551615', 'abc', '2026-03-08 02:30:00.123456', '16777215', '2155', '-128', null, '1', null, null, '127', null, '2'],
+  );
 
-  const b = new BulkBatcher('db', 't', fields.map((_, i) => ({ name: `c${i}`, dataType: 'bigint', encoding: 'number' as const })), { maxRows: 100, maxSize: 1 << 20 });
+  const b = new BulkBatcher(
+    'db',
+    't',
+    fields.map((_, i) => ({ name: `c${i}`, dataType: 'bigint', encoding: 'number' as const })),
+    { maxRows: 100, maxSize: 1 << 20 },
+  );
   assert.equal(b.add(r), null);
   // A text row next (a read retried as text, say) cannot share the batch's types: it starts a batch of its own.
   const text = row(['1', '2', 'x', '2026-03-08 02:30:00', '3', '2000', '1', null, '1', null, null, '1', null, '1']);
@@ -205,7 +248,14 @@ test('INSERT batches: numbers as text, bytes as hex literals, bounded in rows an
 test('secondary indexes are delayed for big tables, unless a foreign key or FULLTEXT index needs them', () => {
   const flags = parseStrategy('-populate_blp_checkpoint');
   const table = (rowsEstimate: number, extra = ''): TableDefinition => ({
-    name: 't', kind: 'table', columns: [], selectList: [], primaryKey: ['id'], rowsEstimate, dataLength: 0, indexLength: 0,
+    name: 't',
+    kind: 'table',
+    columns: [],
+    selectList: [],
+    primaryKey: ['id'],
+    rowsEstimate,
+    dataLength: 0,
+    indexLength: 0,
     createSql: `CREATE TABLE \`t\` (\n  \`id\` int NOT NULL,\n  PRIMARY KEY (\`id\`),\n  KEY \`k\` (\`id\`)${extra}\n) ENGINE=InnoDB`,
   });
   assert.equal(tableFlags(table(AUTO_DELAY_MIN_ROWS - 1), flags).delaySecondaryIndexes, false);
@@ -235,7 +285,11 @@ test('copies between two buffers of one arena (copyWithin on it) give the bytes 
 test('batches built in an arena from rows staged in it: the same bytes, and every buffer given back', () => {
   const arena = new ByteArena(8 << 20);
   const staging = arena.take(256 * 1024)!;
-  const values = (n: number): (Buffer | null)[] => [Buffer.from(String(n)), n % 9 === 0 ? null : Buffer.alloc(n % 70, 0x61 + (n % 26)), n === 40 ? Buffer.alloc(300_000, 0x7a) : Buffer.from([n & 0xff])];
+  const values = (n: number): (Buffer | null)[] => [
+    Buffer.from(String(n)),
+    n % 9 === 0 ? null : Buffer.alloc(n % 70, 0x61 + (n % 26)),
+    n === 40 ? Buffer.alloc(300_000, 0x7a) : Buffer.from([n & 0xff]),
+  ];
   // The same rows, from ordinary buffers into a batcher without an arena, and staged into one with it.
   const plain = new BulkBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 20_000 });
   const staged = new BulkBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 20_000, arena });
@@ -256,7 +310,10 @@ test('batches built in an arena from rows staged in it: the same bytes, and ever
     if (s) got.push(Buffer.from(s.packet.subarray(4)));
     s?.release();
   }
-  for (const [b, out] of [[plain, want], [staged, got]] as const) {
+  for (const [b, out] of [
+    [plain, want],
+    [staged, got],
+  ] as const) {
     const last = b.take()!;
     out.push(Buffer.from(last.packet.subarray(4)));
     last.release();

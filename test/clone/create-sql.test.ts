@@ -47,13 +47,17 @@ test('strategy flags: defaults, all, unknown', () => {
 });
 
 test('views lose their DEFINER and point at the destination database', () => {
-  const view = 'CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select `src`.`customer`.`email` AS `email` from `src`.`customer`';
-  assert.equal(rewriteCreateView(view, 'src', 'dst'), 'CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select `dst`.`customer`.`email` AS `email` from `dst`.`customer`');
+  const view =
+    'CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select `src`.`customer`.`email` AS `email` from `src`.`customer`';
+  assert.equal(
+    rewriteCreateView(view, 'src', 'dst'),
+    'CREATE OR REPLACE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select `dst`.`customer`.`email` AS `email` from `dst`.`customer`',
+  );
 });
 
 test('blp_checkpoint rows', () => {
   assert.equal(
-    populateBlpCheckpoint({ uid: 1, position: "MariaDB/0-1-42", timeUpdated: 1700000000, flags: BLP_FLAG_DONT_START }),
+    populateBlpCheckpoint({ uid: 1, position: 'MariaDB/0-1-42', timeUpdated: 1700000000, flags: BLP_FLAG_DONT_START }),
     "REPLACE INTO `_vt`.`blp_checkpoint` (source_shard_uid, pos, max_tps, max_replication_lag, time_updated, transaction_timestamp, flags) VALUES (1, 'MariaDB/0-1-42', 9223372036854775807, 9223372036854775807, 1700000000, 0, 'DontStart')",
   );
 });

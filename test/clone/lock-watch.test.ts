@@ -22,11 +22,20 @@ describe('lock watch lines', () => {
   });
 
   test('row lock waits name the blocker; a thread seen there is not repeated from PROCESSLIST', () => {
-    const lines = waitLines('zone1-200', {
-      rowWaits: [{ waiting_thread: 7, seconds: 12, waiting_query: 'INSERT INTO `d`.`t` VALUES (1)', blocking_thread: 9, blocking_query: null, lock_table: '`d`.`t`' }],
-      stateWaits: [{ ID: 7, TIME: 12, STATE: 'Update', INFO: 'INSERT INTO `d`.`t` VALUES (1)' }, { ID: 8, TIME: 3, STATE: 'Waiting for table metadata lock', INFO: 'ALTER TABLE `d`.`u` ADD INDEX i (a)' }],
-      redo: null,
-    }, 0.8);
+    const lines = waitLines(
+      'zone1-200',
+      {
+        rowWaits: [
+          { waiting_thread: 7, seconds: 12, waiting_query: 'INSERT INTO `d`.`t` VALUES (1)', blocking_thread: 9, blocking_query: null, lock_table: '`d`.`t`' },
+        ],
+        stateWaits: [
+          { ID: 7, TIME: 12, STATE: 'Update', INFO: 'INSERT INTO `d`.`t` VALUES (1)' },
+          { ID: 8, TIME: 3, STATE: 'Waiting for table metadata lock', INFO: 'ALTER TABLE `d`.`u` ADD INDEX i (a)' },
+        ],
+        redo: null,
+      },
+      0.8,
+    );
     assert.deepEqual(lines, [
       'zone1-200: `d`.`t`: thread 7 (INSERT INTO `d`.`t` VALUES (1)) has waited 12 s for a row lock held by thread 9 ((no statement: an open transaction or LOCK TABLES between statements))',
       'zone1-200: `d`.`u`: thread 8 (ALTER TABLE `d`.`u` ADD INDEX i (a)) has waited 3 s: Waiting for table metadata lock',

@@ -18,7 +18,12 @@ function table(name: string): TableDefinition {
 /** A view reading `reads` (qualified, as information_schema.VIEWS has it). */
 function view(name: string, ...reads: string[]): TableDefinition {
   const from = reads.map((r, i) => `\`commerce\`.\`${r}\` \`t${i}\``).join(' join ');
-  return { ...table(name), kind: 'view', createSql: `CREATE VIEW \`${name}\` AS select 1 from ${reads.join(', ')}`, viewDefinition: `select \`t0\`.\`id\` AS \`id\` from ${from}` };
+  return {
+    ...table(name),
+    kind: 'view',
+    createSql: `CREATE VIEW \`${name}\` AS select 1 from ${reads.join(', ')}`,
+    viewDefinition: `select \`t0\`.\`id\` AS \`id\` from ${from}`,
+  };
 }
 
 const schema: SchemaDefinition = {
@@ -47,16 +52,27 @@ describe('pickTablesAndViews', () => {
   it('filtered: the tables named, the views named, and the views over them (and views over those views)', () => {
     assert.deepEqual(names(pickTablesAndViews(schema, [{ patterns: ['customer'], from: 'of the source' }], [])), ['customer', 'customer_v', 'on_a_view']);
     assert.deepEqual(names(pickTablesAndViews(schema, [{ patterns: ['/^c/', 'product_v'], from: 'of the source' }], [])), [
-      'corder', 'customer', 'customer_orders', 'customer_v', 'on_a_view', 'product_v',
+      'corder',
+      'customer',
+      'customer_orders',
+      'customer_v',
+      'on_a_view',
+      'product_v',
     ]);
   });
   it('an excluded view stays out even over taken tables', () => {
     assert.deepEqual(names(pickTablesAndViews(schema, [{ patterns: ['customer'], from: 'of the source' }], ['customer_v'])), ['customer']);
   });
   it('two filters narrow in turn; a pattern that matches nothing is named with where it looked', () => {
-    const includes = [{ patterns: ['corder', 'customer'], from: 'of the source' }, { patterns: ['corder'], from: 'the clone copied' }];
+    const includes = [
+      { patterns: ['corder', 'customer'], from: 'of the source' },
+      { patterns: ['corder'], from: 'the clone copied' },
+    ];
     assert.deepEqual(names(pickTablesAndViews(schema, includes, [])), ['corder']);
-    assert.throws(() => pickTablesAndViews(schema, [includes[0], { patterns: ['product'], from: 'the clone copied' }], []), /table product matches no table the clone copied/);
+    assert.throws(
+      () => pickTablesAndViews(schema, [includes[0], { patterns: ['product'], from: 'the clone copied' }], []),
+      /table product matches no table the clone copied/,
+    );
   });
   it('viewReads: the tables and views of its own database', () => {
     assert.deepEqual(viewReads(schema.tables[2], schema).sort(), ['corder', 'customer']);
@@ -70,14 +86,18 @@ describe('SplitStrategy tables', () => {
     const targets = s.resolveTargets(exampleTopology());
     const picked = s.pickTables(schema);
     assert.deepEqual(names(picked), ['customer', 'customer_v', 'on_a_view']);
-    assert.deepEqual(s.sourceShardsFor(targets, 1, picked), [{ uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: ['customer', 'customer_v', 'on_a_view'] }]);
+    assert.deepEqual(s.sourceShardsFor(targets, 1, picked), [
+      { uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: ['customer', 'customer_v', 'on_a_view'] },
+    ]);
   });
 
   it('SplitDiff compares what the clone recorded, narrowed by --tables and --exclude-tables', () => {
     const topo = exampleTopology();
     // As a clone records it: every destination of the split lists the source (a lone 80- would leave a gap).
     for (const d of ['-80', '80-']) {
-      topo.keyspaces.commerce.shards[d].sourceShards = [{ uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: ['corder', 'customer', 'customer_v'] }];
+      topo.keyspaces.commerce.shards[d].sourceShards = [
+        { uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: ['corder', 'customer', 'customer_v'] },
+      ];
     }
     const diff = (exclude: string[], tables: string[] = []) => {
       const s = new SplitStrategy('commerce', '80-', exclude, 'destination', tables);
@@ -118,7 +138,10 @@ describe('VerticalStrategy for a diff', () => {
     assert.throws(() => all.pickTables(schema), /table product matches no table the clone moved/);
   });
   it('with nothing on record, --tables is required, and the error says so', () => {
-    assert.throws(() => new VerticalStrategy('customer', '0', [], 'diff').resolveTargets(exampleTopology()), (e: unknown) => e instanceof TopologyError && /customer\/0 has no tables on record in its sourceShards .*--tables/.test(e.message));
+    assert.throws(
+      () => new VerticalStrategy('customer', '0', [], 'diff').resolveTargets(exampleTopology()),
+      (e: unknown) => e instanceof TopologyError && /customer\/0 has no tables on record in its sourceShards .*--tables/.test(e.message),
+    );
     const s = new VerticalStrategy('customer', '0', ['product'], 'diff');
     s.resolveTargets(exampleTopology());
     assert.deepEqual(names(s.pickTables(schema)), ['product', 'product_v']);

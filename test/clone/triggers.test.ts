@@ -7,8 +7,16 @@ import { createTriggerSql, tablesNamedIn } from '../../src/clone/triggers.ts';
 import type { TriggerDefinition } from '../../src/mysql/schema-objects.ts';
 
 const trigger = (statement: string, over: Partial<TriggerDefinition> = {}): TriggerDefinition => ({
-  name: 'film_add', table: 'film', timing: 'AFTER', event: 'INSERT', actionOrder: 1, statement,
-  sqlMode: 'STRICT_TRANS_TABLES', characterSetClient: 'utf8mb4', collationConnection: 'utf8mb4_general_ci', ...over,
+  name: 'film_add',
+  table: 'film',
+  timing: 'AFTER',
+  event: 'INSERT',
+  actionOrder: 1,
+  statement,
+  sqlMode: 'STRICT_TRANS_TABLES',
+  characterSetClient: 'utf8mb4',
+  collationConnection: 'utf8mb4_general_ci',
+  ...over,
 });
 
 describe('createTriggerSql', () => {
@@ -19,7 +27,10 @@ describe('createTriggerSql', () => {
     );
   });
   it('points references to the source database at the destination', () => {
-    assert.match(createTriggerSql(trigger('BEGIN INSERT INTO `src`.`log` VALUES (1); END'), 'src', 'dst'), /FOR EACH ROW BEGIN INSERT INTO `dst`.`log` VALUES \(1\); END$/);
+    assert.match(
+      createTriggerSql(trigger('BEGIN INSERT INTO `src`.`log` VALUES (1); END'), 'src', 'dst'),
+      /FOR EACH ROW BEGIN INSERT INTO `dst`.`log` VALUES \(1\); END$/,
+    );
   });
   it('quotes names and the sql_mode', () => {
     const sql = createTriggerSql(trigger('SET @x = 1', { name: 'a`b', table: "o'k", sqlMode: "x'y" }), 's', 'd');

@@ -17,12 +17,21 @@ const schema: SchemaDefinition = { dbName: 'commerce', tables: [def('corder'), d
 describe('VerticalStrategy', () => {
   it('reads the single shard of the servedFrom keyspace into the named destination', () => {
     const targets = new VerticalStrategy('customer', '0', ['customer']).resolveTargets(exampleTopology());
-    assert.deepEqual(targets.sources.map((s) => [s.keyspace, s.shard, s.uid, keyRangeToString(s.keyRange)]), [['commerce', '0', 0, '-']]);
-    assert.deepEqual(targets.destinations.map((d) => [d.keyspace, d.shard]), [['customer', '0']]);
+    assert.deepEqual(
+      targets.sources.map((s) => [s.keyspace, s.shard, s.uid, keyRangeToString(s.keyRange)]),
+      [['commerce', '0', 0, '-']],
+    );
+    assert.deepEqual(
+      targets.destinations.map((d) => [d.keyspace, d.shard]),
+      [['customer', '0']],
+    );
   });
 
   it('refuses a keyspace that is not servedFrom another', () => {
-    assert.throws(() => new VerticalStrategy('commerce', '0', ['t']).resolveTargets(exampleTopology()), (e: unknown) => e instanceof TopologyError && /commerce is not servedFrom another keyspace/.test(e.message));
+    assert.throws(
+      () => new VerticalStrategy('commerce', '0', ['t']).resolveTargets(exampleTopology()),
+      (e: unknown) => e instanceof TopologyError && /commerce is not servedFrom another keyspace/.test(e.message),
+    );
   });
 
   it('refuses a source keyspace of several serving shards, or none, naming them', () => {
@@ -39,11 +48,17 @@ describe('VerticalStrategy', () => {
 
   it('picks tables and views by name and /regexp/', () => {
     const picked = new VerticalStrategy('customer', '0', ['/^customer/', 'corder']).pickTables(schema);
-    assert.deepEqual(picked.map((t) => t.name), ['corder', 'customer', 'customer_emails']);
+    assert.deepEqual(
+      picked.map((t) => t.name),
+      ['corder', 'customer', 'customer_emails'],
+    );
   });
 
   it('a name or pattern that matches nothing is an error naming it', () => {
-    assert.throws(() => new VerticalStrategy('customer', '0', ['customer', 'nosuch']).pickTables(schema), (e: unknown) => e instanceof TableFilterError && /table nosuch matches no table/.test(e.message));
+    assert.throws(
+      () => new VerticalStrategy('customer', '0', ['customer', 'nosuch']).pickTables(schema),
+      (e: unknown) => e instanceof TableFilterError && /table nosuch matches no table/.test(e.message),
+    );
     assert.throws(() => new VerticalStrategy('customer', '0', ['/^zz/']).pickTables(schema), /table \/\^zz\/ matches no table/);
   });
 
@@ -59,10 +74,22 @@ describe('SplitStrategy named by a destination (SplitDiff)', () => {
   it('that destination alone, with the sources overlapping it and their uids in the whole split', () => {
     const topo = keyspaceTopology(['-80*', '80-*', '-40', '40-c0', 'c0-']);
     const targets = new SplitStrategy('ks', '40-c0', [], 'destination').resolveTargets(topo);
-    assert.deepEqual(targets.destinations.map((d) => d.shard), ['40-c0']);
-    assert.deepEqual(targets.sources.map((s) => [s.shard, s.uid]), [['-80', 0], ['80-', 1]]);
+    assert.deepEqual(
+      targets.destinations.map((d) => d.shard),
+      ['40-c0'],
+    );
+    assert.deepEqual(
+      targets.sources.map((s) => [s.shard, s.uid]),
+      [
+        ['-80', 0],
+        ['80-', 1],
+      ],
+    );
     const last = new SplitStrategy('ks', 'c0-', [], 'destination').resolveTargets(topo);
-    assert.deepEqual(last.sources.map((s) => [s.shard, s.uid]), [['80-', 1]]);
+    assert.deepEqual(
+      last.sources.map((s) => [s.shard, s.uid]),
+      [['80-', 1]],
+    );
   });
 
   it('routes only its own rows: others are -1', () => {
@@ -77,10 +104,23 @@ describe('SplitStrategy named by a destination (SplitDiff)', () => {
   it('mid-cutover (rdonly and replica moved), SplitClone and SplitDiff find the split through sourceShards', () => {
     const topo = keyspaceTopology(['-80*', '80-*', '-40', '40-c0', 'c0-']);
     const entry = (shard: string, uid: number) => ({ uid, keyspace: 'ks', shard, keyRange: shard, tables: ['t'] });
-    for (const d of ['-40', '40-c0', 'c0-']) topo.keyspaces.ks.shards[d] = { servedTypes: ['replica', 'rdonly'], sourceShards: d === '-40' ? [entry('-80', 0)] : d === 'c0-' ? [entry('80-', 1)] : [entry('-80', 0), entry('80-', 1)] };
+    for (const d of ['-40', '40-c0', 'c0-'])
+      topo.keyspaces.ks.shards[d] = {
+        servedTypes: ['replica', 'rdonly'],
+        sourceShards: d === '-40' ? [entry('-80', 0)] : d === 'c0-' ? [entry('80-', 1)] : [entry('-80', 0), entry('80-', 1)],
+      };
     for (const s of ['-80', '80-']) topo.keyspaces.ks.shards[s].servedTypes = ['primary'];
     const clone = new SplitStrategy('ks', '80-', []).resolveTargets(topo);
-    assert.deepEqual([clone.sources.map((s) => [s.shard, s.uid]), clone.destinations.map((d) => d.shard)], [[['-80', 0], ['80-', 1]], ['-40', '40-c0', 'c0-']]);
+    assert.deepEqual(
+      [clone.sources.map((s) => [s.shard, s.uid]), clone.destinations.map((d) => d.shard)],
+      [
+        [
+          ['-80', 0],
+          ['80-', 1],
+        ],
+        ['-40', '40-c0', 'c0-'],
+      ],
+    );
     const diff = new SplitStrategy('ks', 'c0-', [], 'destination').resolveTargets(topo);
     assert.deepEqual([diff.sources.map((s) => [s.shard, s.uid]), diff.destinations.map((d) => d.shard)], [[['80-', 1]], ['c0-']]);
     // Without the record (a clone with -skip_set_source_shards), the destinations now serve: refused by name.

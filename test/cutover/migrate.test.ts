@@ -80,7 +80,11 @@ async function cloned(db: string, seed: number): Promise<{ topoFile: string; loa
 
 /** A source row's values, as an INSERT takes them back. */
 async function sourceRow(db: string, id: number): Promise<unknown[]> {
-  const [row] = await sql(c.primary, `SELECT id, CAST(keyspace_id AS CHAR) AS keyspace_id, v, HEX(bin) AS bin, CAST(amount AS CHAR) AS amount, CAST(at AS CHAR) AS at, CONCAT(js) AS js, n FROM \`${db}\`.acct WHERE id = ?`, [id]);
+  const [row] = await sql(
+    c.primary,
+    `SELECT id, CAST(keyspace_id AS CHAR) AS keyspace_id, v, HEX(bin) AS bin, CAST(amount AS CHAR) AS amount, CAST(at AS CHAR) AS at, CONCAT(js) AS js, n FROM \`${db}\`.acct WHERE id = ?`,
+    [id],
+  );
   return [row.id, row.keyspace_id, row.v, row.bin, row.amount, row.at, row.js, row.n];
 }
 
@@ -99,7 +103,6 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
     const db = 'cut_e2e';
     const { topoFile, load, d } = await cloned(db, 3);
     try {
-
       // Out of order: primary before replica is refused, and nothing changes.
       const early = await migrate(d.jobs, 'primary');
       assert.equal(early.state, 'error');
@@ -111,7 +114,12 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
         assert.equal(s.state, 'done', s.error ?? '');
         assert.equal(s.cutover?.steps[0].state, 'done');
       }
-      assert.deepEqual(served(await readTopologyFile(topoFile)), { '0': ['primary'], '-55': ['replica', 'rdonly'], '55-aa': ['replica', 'rdonly'], 'aa-': ['replica', 'rdonly'] });
+      assert.deepEqual(served(await readTopologyFile(topoFile)), {
+        '0': ['primary'],
+        '-55': ['replica', 'rdonly'],
+        '55-aa': ['replica', 'rdonly'],
+        'aa-': ['replica', 'rdonly'],
+      });
 
       // Forward primary, the load still writing.
       await sleep(500);
@@ -119,13 +127,30 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       const primary = await migrate(d.jobs, 'primary');
       assert.equal(primary.state, 'done', primary.error ?? '');
       const cut = primary.cutover!;
-      assert.deepEqual(cut.steps.map((s) => s.state), ['done', 'done', 'done', 'done', 'done', 'done']);
+      assert.deepEqual(
+        cut.steps.map((s) => s.state),
+        ['done', 'done', 'done', 'done', 'done', 'done'],
+      );
       assert.ok(cut.writePauseMs !== null && cut.writePauseMs > 0);
       assert.ok(Object.keys(cut.positions.from).length === 1 && Object.keys(cut.positions.to).length === 3);
-      console.log(`# forward primary: write pause ${cut.writePauseMs} ms (steps ${cut.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write so far ${Math.round(load.longestWriteMs)} ms; refusals ${JSON.stringify([...load.refusals])}`);
+      console.log(
+        `# forward primary: write pause ${cut.writePauseMs} ms (steps ${cut.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write so far ${Math.round(load.longestWriteMs)} ms; refusals ${JSON.stringify([...load.refusals])}`,
+      );
       const topo = await readTopologyFile(topoFile);
-      assert.deepEqual(served(topo), { '0': [], '-55': ['primary', 'replica', 'rdonly'], '55-aa': ['primary', 'replica', 'rdonly'], 'aa-': ['primary', 'replica', 'rdonly'] });
-      assert.deepEqual(topo.keyspaces.ks.shards['0'].sourceShards.map((s) => [s.uid, s.shard]), [[0, '-55'], [1, '55-aa'], [2, 'aa-']]);
+      assert.deepEqual(served(topo), {
+        '0': [],
+        '-55': ['primary', 'replica', 'rdonly'],
+        '55-aa': ['primary', 'replica', 'rdonly'],
+        'aa-': ['primary', 'replica', 'rdonly'],
+      });
+      assert.deepEqual(
+        topo.keyspaces.ks.shards['0'].sourceShards.map((s) => [s.uid, s.shard]),
+        [
+          [0, '-55'],
+          [1, '55-aa'],
+          [2, 'aa-'],
+        ],
+      );
       for (const shard of SHARDS) assert.deepEqual(topo.keyspaces.ks.shards[shard].sourceShards, []);
       assert.equal(await readOnly(c.primary.port), true, 'the source stays read-only');
       for (const dst of c.dests) assert.equal(await readOnly(dst.port), false);
@@ -134,10 +159,22 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       await until('writes land on the destinations', () => c.dests.every((dst) => (load.byPort.get(dst.port) ?? 0) > 5), 30_000);
       assert.ok(load.acknowledged > beforeFlip);
       const reverse = d.streams.snapshot();
-      assert.deepEqual(reverse.map((s) => [s.keyspace, s.shard, s.source, s.state]), [['ks', '0', 'ks/-55', 'running'], ['ks', '0', 'ks/55-aa', 'running'], ['ks', '0', 'ks/aa-', 'running']]);
+      assert.deepEqual(
+        reverse.map((s) => [s.keyspace, s.shard, s.source, s.state]),
+        [
+          ['ks', '0', 'ks/-55', 'running'],
+          ['ks', '0', 'ks/55-aa', 'running'],
+          ['ks', '0', 'ks/aa-', 'running'],
+        ],
+      );
       // A pause in the load: every acknowledged write so far is on the destinations, and the source has followed.
       await load.stop();
-      await assertHolds(load, c.dests.map((dst) => dst.port), db, 'every acknowledged write is on the destinations');
+      await assertHolds(
+        load,
+        c.dests.map((dst) => dst.port),
+        db,
+        'every acknowledged write is on the destinations',
+      );
       await streamsCaughtUp(d.streams, topoFile);
       await assertDestinationsEqualSource(db);
       load.start(200);
@@ -156,7 +193,11 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       const home = await readTopologyFile(topoFile);
       assert.deepEqual(served(home), { '0': ['primary', 'replica', 'rdonly'], '-55': [], '55-aa': [], 'aa-': [] });
       assert.deepEqual(home.keyspaces.ks.shards['0'].sourceShards, []);
-      for (const shard of SHARDS) assert.deepEqual(home.keyspaces.ks.shards[shard].sourceShards.map((s) => s.shard), ['0']);
+      for (const shard of SHARDS)
+        assert.deepEqual(
+          home.keyspaces.ks.shards[shard].sourceShards.map((s) => s.shard),
+          ['0'],
+        );
 
       // The destinations follow the source again.
       await sleep(1500);
@@ -205,18 +246,32 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       await sleep(300);
       const held = await migrate(d.jobs, 'primary', { waitTimeout: '2s' });
       assert.equal(held.state, 'error');
-      assert.match(held.error ?? '', /streams reach their positions failed: the streams did not reach the sources' positions within --wait-timeout 2s: ks\/0 -> ks\/55-aa is behind by \d+ transaction\(s\) in domain \d+ \(at MariaDB\/[-0-9,]+, needs MariaDB\/[-0-9,]+; (\d+|\?) s behind\)/);
+      assert.match(
+        held.error ?? '',
+        /streams reach their positions failed: the streams did not reach the sources' positions within --wait-timeout 2s: ks\/0 -> ks\/55-aa is behind by \d+ transaction\(s\) in domain \d+ \(at MariaDB\/[-0-9,]+, needs MariaDB\/[-0-9,]+; (\d+|\?) s behind\)/,
+      );
       assert.match(held.error ?? '', /undone: .*allow writes on zone1-100 again.*; the topology is unchanged/);
-      assert.deepEqual(held.cutover!.steps.map((s) => s.state), ['undone', 'failed', 'waiting', 'waiting', 'waiting', 'waiting']);
+      assert.deepEqual(
+        held.cutover!.steps.map((s) => s.state),
+        ['undone', 'failed', 'waiting', 'waiting', 'waiting', 'waiting'],
+      );
       assert.equal(await readOnly(c.primary.port), false, 'the source takes writes again');
       for (const dst of c.dests) assert.equal(await readOnly(dst.port), false);
       assert.deepEqual(await readTopologyFile(topoFile), topoBefore, 'the topology is unchanged');
-      assert.deepEqual(await sql(c.primary, 'SELECT source_shard_uid AS uid, HEX(pos) AS pos, flags FROM _vt.blp_checkpoint ORDER BY 1'), rowsBefore, 'no reverse stream recorded');
+      assert.deepEqual(
+        await sql(c.primary, 'SELECT source_shard_uid AS uid, HEX(pos) AS pos, flags FROM _vt.blp_checkpoint ORDER BY 1'),
+        rowsBefore,
+        'no reverse stream recorded',
+      );
       const acked = load.byPort.get(c.primary.port) ?? 0;
       await until('the source takes the load again', () => (load.byPort.get(c.primary.port) ?? 0) > acked + 5, 10_000);
       await unlock();
       unlock = null;
-      assert.deepEqual(d.streams.snapshot().map((s) => s.state), ['running', 'running', 'running'], 'the streams run on');
+      assert.deepEqual(
+        d.streams.snapshot().map((s) => s.state),
+        ['running', 'running', 'running'],
+        'the streams run on',
+      );
       await until('streams caught up', () => d.streams.snapshot().every((s) => s.secondsBehind === 0), 60_000);
 
       // A stream in error: a row deleted by hand on a destination, then deleted on the source too.
@@ -249,10 +304,18 @@ describe('MigrateServedTypes on real streams, under a routed write load', () => 
       assert.equal(cut.state, 'done', cut.error ?? '');
       await sleep(2000);
       const rate = (count() - ackedBefore) / ((performance.now() - startedAt) / 1000);
-      console.log(`# at ${Math.round(rate)} writes/s acknowledged: write pause ${cut.cutover!.writePauseMs} ms (${cut.cutover!.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write of the writers started for it ${Math.round(Math.max(...writers.slice(1).map((w) => w.longestWriteMs)))} ms`);
+      console.log(
+        `# at ${Math.round(rate)} writes/s acknowledged: write pause ${cut.cutover!.writePauseMs} ms (${cut.cutover!.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write of the writers started for it ${Math.round(Math.max(...writers.slice(1).map((w) => w.longestWriteMs)))} ms`,
+      );
       for (const w of writers) await w.stop();
       await streamsCaughtUp(d.streams, topoFile);
-      await assertHolds(load, c.dests.map((dst) => dst.port), db, 'every acknowledged write is on the destinations', writers.slice(1));
+      await assertHolds(
+        load,
+        c.dests.map((dst) => dst.port),
+        db,
+        'every acknowledged write is on the destinations',
+        writers.slice(1),
+      );
       await assertDestinationsEqualSource(db);
     } finally {
       await unlock?.();

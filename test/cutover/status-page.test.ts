@@ -8,21 +8,42 @@ import type { CutoverStatus, StatusSnapshot } from '../../src/worker/status.ts';
 import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts';
 import { FakeJobs, TOPOLOGY, idleSnapshot } from '../http/fake-jobs.ts';
 
-
-const NAMES = ['stop writes on the primaries giving up serving', 'streams reach their positions', 'record the reverse streams', 'flip the topology', 'allow writes on the new primaries', 'start the reverse streams'];
+const NAMES = [
+  'stop writes on the primaries giving up serving',
+  'streams reach their positions',
+  'record the reverse streams',
+  'flip the topology',
+  'allow writes on the new primaries',
+  'start the reverse streams',
+];
 
 /** A primary cutover with `done` steps finished (all of them: ended, with its pause); a vertical one moves `tables`. */
 function snapshot(done: number, tables: string[] = []): StatusSnapshot {
   const ended = done === NAMES.length;
   const cutover: CutoverStatus = {
-    servedType: 'primary', reverse: false, from: tables.length ? ['src/0'] : ['ks/0'], to: tables.length ? ['dst/0'] : ['ks/-80', 'ks/80-'], tables,
-    steps: NAMES.map((name, i) => ({ name, state: i < done ? 'done' : i === done ? 'running' : 'waiting', detail: i < done ? `detail ${i + 1}` : null, ms: i < done ? 10 * (i + 1) : null })),
+    servedType: 'primary',
+    reverse: false,
+    from: tables.length ? ['src/0'] : ['ks/0'],
+    to: tables.length ? ['dst/0'] : ['ks/-80', 'ks/80-'],
+    tables,
+    steps: NAMES.map((name, i) => ({
+      name,
+      state: i < done ? 'done' : i === done ? 'running' : 'waiting',
+      detail: i < done ? `detail ${i + 1}` : null,
+      ms: i < done ? 10 * (i + 1) : null,
+    })),
     writePauseMs: ended ? 312 : null,
     positions: { from: { 'zone1-100': 'MariaDB/0-100-42' }, to: ended ? { 'zone1-200': 'MariaDB/0-200-7', 'zone1-300': 'MariaDB/0-300-9' } : {} },
   };
   return {
-    ...idleSnapshot(), state: ended ? 'done' : 'migrating served types', job: { command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options: { servedType: 'primary' } },
-    startedAt: '2026-12-04T18:00:00.000Z', endedAt: ended ? '2026-12-04T18:00:02.000Z' : null, sources: ['ks/0'], destinations: ['ks/-80', 'ks/80-'], cutover,
+    ...idleSnapshot(),
+    state: ended ? 'done' : 'migrating served types',
+    job: { command: 'MigrateServedTypes', keyspace: 'ks', shard: '0', options: { servedType: 'primary' } },
+    startedAt: '2026-12-04T18:00:00.000Z',
+    endedAt: ended ? '2026-12-04T18:00:02.000Z' : null,
+    sources: ['ks/0'],
+    destinations: ['ks/-80', 'ks/80-'],
+    cutover,
   };
 }
 
@@ -54,7 +75,14 @@ test('the steps appear on /status as they happen, then the pause', { skip: missi
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${base}/status`);
   assert.equal(await page.isVisible('#cutover-card'), true);
-  assert.deepEqual(await page.$$eval('#cutover-steps li .badge', (els) => els.map((e) => e.textContent)), ['done', 'running', 'waiting', 'waiting', 'waiting', 'waiting']);
+  assert.deepEqual(await page.$$eval('#cutover-steps li .badge', (els) => els.map((e) => e.textContent)), [
+    'done',
+    'running',
+    'waiting',
+    'waiting',
+    'waiting',
+    'waiting',
+  ]);
   // (A vertical split's card, drawn by the script, names the moved tables.)
   jobs.current = snapshot(3, ['acct']);
   await page.waitForFunction(() => document.querySelectorAll('#cutover-steps li.state-done').length === 3, undefined, { timeout: 10_000, polling: 100 });

@@ -110,10 +110,17 @@ describe('MigrateServedTypes of a vertical split, under routed write loads', () 
       const topoBefore = await readTopologyFile(topoFile);
       const held = await migrateOn(d.jobs, 'dst', '0', 'primary', { waitTimeout: '2s' });
       assert.equal(held.state, 'error');
-      assert.match(held.error ?? '', /streams reach their positions failed: the streams did not reach the sources' positions within --wait-timeout 2s: src\/0 -> dst\/0 is behind by \d+ transaction\(s\) in domain \d+/);
+      assert.match(
+        held.error ?? '',
+        /streams reach their positions failed: the streams did not reach the sources' positions within --wait-timeout 2s: src\/0 -> dst\/0 is behind by \d+ transaction\(s\) in domain \d+/,
+      );
       assert.match(held.error ?? '', /undone: allow writes to acct on zone1-100 again; the topology is unchanged/);
       assert.deepEqual(await readTopologyFile(topoFile), topoBefore, 'the topology is unchanged');
-      assert.equal(Number((await sql(c.primary, 'SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [SRC_DB]))[0].n), 0, 'no deny trigger is left');
+      assert.equal(
+        Number((await sql(c.primary, 'SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [SRC_DB]))[0].n),
+        0,
+        'no deny trigger is left',
+      );
       const acked = moved.byPort.get(c.primary.port) ?? 0;
       await until('the source takes writes to acct again', () => (moved.byPort.get(c.primary.port) ?? 0) > acked + 5, 10_000);
       await unlock();
@@ -126,17 +133,33 @@ describe('MigrateServedTypes of a vertical split, under routed write loads', () 
       const primary = await migrateOn(d.jobs, 'dst', '0', 'primary');
       assert.equal(primary.state, 'done', primary.error ?? '');
       const cut = primary.cutover!;
-      assert.deepEqual(cut.steps.map((s) => s.state), ['done', 'done', 'done', 'done', 'done', 'done']);
+      assert.deepEqual(
+        cut.steps.map((s) => s.state),
+        ['done', 'done', 'done', 'done', 'done', 'done'],
+      );
       assert.match(cut.steps[0].detail ?? '', /^writes to acct refused on zone1-100 \(other tables write on\)/);
-      console.log(`# vertical forward primary: write pause of acct ${cut.writePauseMs} ms (${cut.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write of acct ${Math.round(moved.longestWriteMs)} ms, of stay (not moved) ${Math.round(stay.longestWriteMs)} ms`);
+      console.log(
+        `# vertical forward primary: write pause of acct ${cut.writePauseMs} ms (${cut.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}); longest client write of acct ${Math.round(moved.longestWriteMs)} ms, of stay (not moved) ${Math.round(stay.longestWriteMs)} ms`,
+      );
       const topo = await readTopologyFile(topoFile);
       assert.deepEqual([topo.keyspaces.src.shards['0'].servedTypes, topo.keyspaces.dst.shards['0'].servedTypes], [ALL, ALL]);
       assert.deepEqual(topo.keyspaces.dst.shards['0'].sourceShards, []);
       assert.deepEqual(topo.keyspaces.src.shards['0'].sourceShards, [{ uid: 0, keyspace: 'dst', shard: '0', keyRange: '-', tables: ['acct'] }]);
       assert.equal(await readOnly(c.primary.port), false, 'the source serves its other tables on');
-      assert.match(await appWrite(c.primary.port, SRC_DB, 'DELETE FROM acct WHERE id = 1') ?? 'accepted', /table moved to dst\/0 \(MigrateServedTypes\); write it there/, 'acct refuses application writes on the source');
-      await until('acct is written on the destination, stay on the source', () => (moved.byPort.get(c.dests[0].port) ?? 0) > 5 && (stay.byPort.get(c.primary.port) ?? 0) > stayBefore + 5, 30_000);
-      assert.deepEqual(d.streams.snapshot().map((s) => [s.keyspace, s.shard, s.source, s.state]), [['src', '0', 'dst/0', 'running']]);
+      assert.match(
+        (await appWrite(c.primary.port, SRC_DB, 'DELETE FROM acct WHERE id = 1')) ?? 'accepted',
+        /table moved to dst\/0 \(MigrateServedTypes\); write it there/,
+        'acct refuses application writes on the source',
+      );
+      await until(
+        'acct is written on the destination, stay on the source',
+        () => (moved.byPort.get(c.dests[0].port) ?? 0) > 5 && (stay.byPort.get(c.primary.port) ?? 0) > stayBefore + 5,
+        30_000,
+      );
+      assert.deepEqual(
+        d.streams.snapshot().map((s) => [s.keyspace, s.shard, s.source, s.state]),
+        [['src', '0', 'dst/0', 'running']],
+      );
       await moved.stop();
       await assertHolds(moved, c.dests[0], DST_DB, 'acct', 'every acknowledged write of acct is on the destination');
       await streamsCaughtUp(d.streams, topoFile);
@@ -147,8 +170,14 @@ describe('MigrateServedTypes of a vertical split, under routed write loads', () 
       // Back: --reverse primary on the reverse stream, then replica and rdonly.
       const back = await migrateOn(d.jobs, 'dst', '0', 'primary', { reverse: true });
       assert.equal(back.state, 'done', back.error ?? '');
-      console.log(`# vertical reverse primary: write pause of acct ${back.cutover!.writePauseMs} ms; longest client write of acct ${Math.round(moved.longestWriteMs)} ms, of stay ${Math.round(stay.longestWriteMs)} ms`);
-      assert.match(await appWrite(c.dests[0].port, DST_DB, 'DELETE FROM acct WHERE id = 1') ?? 'accepted', /table moved to src\/0/, 'acct refuses application writes on the destination');
+      console.log(
+        `# vertical reverse primary: write pause of acct ${back.cutover!.writePauseMs} ms; longest client write of acct ${Math.round(moved.longestWriteMs)} ms, of stay ${Math.round(stay.longestWriteMs)} ms`,
+      );
+      assert.match(
+        (await appWrite(c.dests[0].port, DST_DB, 'DELETE FROM acct WHERE id = 1')) ?? 'accepted',
+        /table moved to src\/0/,
+        'acct refuses application writes on the destination',
+      );
       for (const type of ['replica', 'rdonly']) {
         const s = await migrateOn(d.jobs, 'dst', '0', type, { reverse: true });
         assert.equal(s.state, 'done', s.error ?? '');
@@ -165,8 +194,14 @@ describe('MigrateServedTypes of a vertical split, under routed write loads', () 
       const rows = await assertHolds(moved, c.primary, SRC_DB, 'acct', 'every acknowledged write of acct, both phases, is on the source');
       await assertSidesEqual('the destination follows the source again');
       const stayRows = await assertHolds(stay, c.primary, SRC_DB, 'stay', 'every acknowledged write of stay is on the source');
-      assert.deepEqual((await sql(c.dests[0], 'SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [DST_DB])).map((r) => r.t), ['acct'], 'stay never reached the destination');
-      console.log(`# acct: ${moved.acknowledged} writes acknowledged, ${rows} rows, by port ${JSON.stringify([...moved.byPort])}; stay: ${stay.acknowledged} writes, ${stayRows} rows, refusals ${JSON.stringify([...stay.refusals])}`);
+      assert.deepEqual(
+        (await sql(c.dests[0], 'SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [DST_DB])).map((r) => r.t),
+        ['acct'],
+        'stay never reached the destination',
+      );
+      console.log(
+        `# acct: ${moved.acknowledged} writes acknowledged, ${rows} rows, by port ${JSON.stringify([...moved.byPort])}; stay: ${stay.acknowledged} writes, ${stayRows} rows, refusals ${JSON.stringify([...stay.refusals])}`,
+      );
     } finally {
       await unlock?.();
       await moved.stop().catch(() => {});

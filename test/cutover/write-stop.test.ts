@@ -23,7 +23,10 @@ function appConn(): Promise<Connection> {
 }
 
 async function refusal(p: Promise<unknown>): Promise<string | null> {
-  return p.then(() => null, (err: unknown) => String((err as { code?: string }).code ?? (err as Error).message));
+  return p.then(
+    () => null,
+    (err: unknown) => String((err as { code?: string }).code ?? (err as Error).message),
+  );
 }
 
 describe('stopping writes for a cutover', () => {
@@ -31,8 +34,14 @@ describe('stopping writes for a cutover', () => {
     c = await testCluster();
     at = c.dests[2];
     await createAppUser([at]);
-    await sql(at, `SET GLOBAL read_only = 0; DROP DATABASE IF EXISTS \`${DB}\`; CREATE DATABASE \`${DB}\`; CREATE TABLE \`${DB}\`.moved (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE \`${DB}\`.stays (id INT PRIMARY KEY)`);
-    const ref = { alias: 'zone1-990', tablet: { keyspace: 'ks', shard: '0', type: 'primary' as const, host: '127.0.0.1', port: at.port, dbName: DB, user: 'root' } };
+    await sql(
+      at,
+      `SET GLOBAL read_only = 0; DROP DATABASE IF EXISTS \`${DB}\`; CREATE DATABASE \`${DB}\`; CREATE TABLE \`${DB}\`.moved (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE \`${DB}\`.stays (id INT PRIMARY KEY)`,
+    );
+    const ref = {
+      alias: 'zone1-990',
+      tablet: { keyspace: 'ks', shard: '0', type: 'primary' as const, host: '127.0.0.1', port: at.port, dbName: DB, user: 'root' },
+    };
     client = new TabletLink({ ref, credentials: {}, policy: () => null, signal: new AbortController().signal, counted: () => {} }).client(3, false);
   });
 
@@ -68,15 +77,24 @@ describe('stopping writes for a cutover', () => {
     const position = await binlogPosition(client, 'MariaDB');
     assert.equal(position, committed, 'the acknowledged write is in the binlog before the position read after the triggers');
     assert.equal(await refusal(app.query("INSERT INTO moved VALUES (4, 'late')")), 'ER_SIGNAL_EXCEPTION');
-    assert.match((await app.query('UPDATE moved SET v = NULL').catch((e: Error) => e.message)) as string, /table moved to dst\/0 \(MigrateServedTypes\); write it there/);
+    assert.match(
+      (await app.query('UPDATE moved SET v = NULL').catch((e: Error) => e.message)) as string,
+      /table moved to dst\/0 \(MigrateServedTypes\); write it there/,
+    );
     assert.equal(await refusal(app.query('DELETE FROM moved')), 'ER_SIGNAL_EXCEPTION');
     await app.query('INSERT INTO stays VALUES (1)');
     // shardworker's own sessions (the streams) pass.
     await client.query('a stream write', `INSERT INTO \`${DB}\`.moved VALUES (5, 'stream')`);
-    assert.deepEqual((await sql(at, `SELECT id FROM \`${DB}\`.moved ORDER BY id`)).map((r) => r.id), [3, 5]);
-    assert.equal(await positionOf(at.port) !== position, true, 'the triggers are not binlogged, the writes after them are');
+    assert.deepEqual(
+      (await sql(at, `SELECT id FROM \`${DB}\`.moved ORDER BY id`)).map((r) => r.id),
+      [3, 5],
+    );
+    assert.equal((await positionOf(at.port)) !== position, true, 'the triggers are not binlogged, the writes after them are');
     const triggers = await sql(at, 'SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY 1', [DB]);
-    assert.deepEqual(triggers.map((r) => r.n), ['_sw_deny_d_moved', '_sw_deny_i_moved', '_sw_deny_u_moved']);
+    assert.deepEqual(
+      triggers.map((r) => r.n),
+      ['_sw_deny_d_moved', '_sw_deny_i_moved', '_sw_deny_u_moved'],
+    );
     await allowTableWrites(client, ['moved']);
     await app.query("INSERT INTO moved VALUES (6, 'again')");
     await app.end();
@@ -95,7 +113,10 @@ describe('stopping writes for a cutover', () => {
   });
 
   test('the trigger text: quoted names, the message cut to 128 characters, a hashed name for a long table', () => {
-    assert.equal(denyWritesSql('d`b', "t'1", "it's moved")[0], "CREATE OR REPLACE TRIGGER `d``b`.`_sw_deny_i_t'1` BEFORE INSERT ON `d``b`.`t'1` FOR EACH ROW BEGIN IF @shardworker IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'it\\'s moved'; END IF; END");
+    assert.equal(
+      denyWritesSql('d`b', "t'1", "it's moved")[0],
+      "CREATE OR REPLACE TRIGGER `d``b`.`_sw_deny_i_t'1` BEFORE INSERT ON `d``b`.`t'1` FOR EACH ROW BEGIN IF @shardworker IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'it\\'s moved'; END IF; END",
+    );
     assert.match(denyWritesSql('db', 't', 'x'.repeat(200))[2], new RegExp(`BEFORE DELETE ON \`db\`.\`t\` .* MESSAGE_TEXT = '${'x'.repeat(128)}';`));
     const long = denyTriggerName('t'.repeat(60), 'UPDATE');
     assert.match(long, /^_sw_deny_u_[0-9a-f]{40}$/);

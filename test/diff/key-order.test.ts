@@ -37,13 +37,29 @@ describe('keyComparator', () => {
 
 describe('orderTerms', () => {
   it('integers by the column (index order), the rest by bytes; select expressions kept', () => {
-    const t = table([['id', 'int'], ['name', 'varchar'], ['f', 'float']], ['id', 'name', 'f']);
+    const t = table(
+      [
+        ['id', 'int'],
+        ['name', 'varchar'],
+        ['f', 'float'],
+      ],
+      ['id', 'name', 'f'],
+    );
     t.selectList[2] = 'CAST(`f` AS DOUBLE)';
     const sql = buildChunkSelect({ db: 'd', table: 't', selectList: t.selectList, chunk: '`id` >= 5', orderBy: orderTerms(t, rowKeyOf(t)) });
-    assert.equal(sql, 'SELECT `id`,`name`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` >= 5 ORDER BY `id`,CAST(`name` AS BINARY),CAST(CAST(`f` AS DOUBLE) AS BINARY)');
+    assert.equal(
+      sql,
+      'SELECT `id`,`name`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` >= 5 ORDER BY `id`,CAST(`name` AS BINARY),CAST(CAST(`f` AS DOUBLE) AS BINARY)',
+    );
   });
   it('a table without a primary key orders by every column', () => {
-    const t = table([['a', 'bigint'], ['b', 'text']], []);
+    const t = table(
+      [
+        ['a', 'bigint'],
+        ['b', 'text'],
+      ],
+      [],
+    );
     const sql = buildChunkSelect({ db: 'd', table: 't', selectList: t.selectList, chunk: null, orderBy: orderTerms(t, rowKeyOf(t)) });
     assert.equal(sql, 'SELECT `a`,`b` FROM `d`.`t` ORDER BY `a`,CAST(`b` AS BINARY)');
   });
@@ -51,7 +67,15 @@ describe('orderTerms', () => {
 
 describe('describeKey', () => {
   it('names each key column; text quoted, binary in hex, NULL as NULL, long values cut', () => {
-    const t = table([['id', 'int'], ['s', 'varchar'], ['b', 'varbinary'], ['n', 'varchar']], []);
+    const t = table(
+      [
+        ['id', 'int'],
+        ['s', 'varchar'],
+        ['b', 'varbinary'],
+        ['n', 'varchar'],
+      ],
+      [],
+    );
     const key = rowKeyOf(t);
     assert.equal(describeKey(row(5, 'x"y', Buffer.from([0, 1]), null), key), 'id=5, s="x\\"y", b=0x0001, n=NULL');
     assert.equal(describeKey(row(-1, 'Äé 😀', Buffer.from([0xc3]), 'tab\there'), key), 'id=-1, s="Äé 😀", b=0xc3, n=0x7461620968657265');

@@ -7,8 +7,21 @@ import { MAX_EXAMPLES, type DiffTally } from '../../src/diff/tally.ts';
 import type { Row } from '../../src/mysql/sql.ts';
 import { row, Rows, table } from './helpers.ts';
 
-const INT_PK = table([['id', 'bigint'], ['name', 'varchar'], ['data', 'blob']], ['id']);
-const NO_PK = table([['a', 'int'], ['b', 'varchar']], []);
+const INT_PK = table(
+  [
+    ['id', 'bigint'],
+    ['name', 'varchar'],
+    ['data', 'blob'],
+  ],
+  ['id'],
+);
+const NO_PK = table(
+  [
+    ['a', 'int'],
+    ['b', 'varchar'],
+  ],
+  [],
+);
 
 function spec(t: ReturnType<typeof table>) {
   return { key: rowKeyOf(t), columns: t.columns.map((c) => c.name) };
@@ -28,7 +41,15 @@ const keys = (t: DiffTally, kind: keyof DiffTally['examples']) => t.examples[kin
 describe('diffRows, by primary key', () => {
   it('identical sides match row for row', async () => {
     const rows = [row(1, 'a', null), row(2, 'b', Buffer.from([0, 255])), row(3, '', Buffer.alloc(0))];
-    assert.deepEqual(counts(await diff(rows, rows.map((r) => [...r]))), { processed: 3, matching: 3, mismatched: 0, extraOnSource: 0, extraOnDestination: 0 });
+    assert.deepEqual(
+      counts(
+        await diff(
+          rows,
+          rows.map((r) => [...r]),
+        ),
+      ),
+      { processed: 3, matching: 3, mismatched: 0, extraOnSource: 0, extraOnDestination: 0 },
+    );
   });
 
   it('both empty: nothing processed', async () => {
@@ -55,7 +76,10 @@ describe('diffRows, by primary key', () => {
 
   it('NULL differs from an empty value, and from another NULL-free value', async () => {
     const t = await diff([row(1, null, null), row(2, '', 'v')], [row(1, '', null), row(2, '', null)]);
-    assert.deepEqual(t.examples.mismatched, [{ key: 'id=1', columns: ['name'] }, { key: 'id=2', columns: ['data'] }]);
+    assert.deepEqual(t.examples.mismatched, [
+      { key: 'id=1', columns: ['name'] },
+      { key: 'id=2', columns: ['data'] },
+    ]);
   });
 
   it('compares raw bytes: a trailing space or another case is a difference', async () => {
@@ -75,7 +99,10 @@ describe('diffRows, by primary key', () => {
   it('orders integer keys by value, not by their text: 9 < 10, negatives first', async () => {
     const ids = ['-100', '-9', '-1', '0', '9', '10', '100', '9223372036854775807'];
     const rows = ids.map((i) => row(i, 'x', null));
-    const t = await diff(rows, rows.filter((_, i) => i !== 5));
+    const t = await diff(
+      rows,
+      rows.filter((_, i) => i !== 5),
+    );
     assert.deepEqual(counts(t), { processed: 8, matching: 7, mismatched: 0, extraOnSource: 1, extraOnDestination: 0 });
     assert.deepEqual(keys(t, 'extraOnSource'), ['id=10']);
   });
@@ -99,7 +126,14 @@ describe('diffRows, by primary key', () => {
   });
 
   it('a composite key: integer then bytes', async () => {
-    const t2 = table([['a', 'int'], ['b', 'varbinary'], ['v', 'text']], ['a', 'b']);
+    const t2 = table(
+      [
+        ['a', 'int'],
+        ['b', 'varbinary'],
+        ['v', 'text'],
+      ],
+      ['a', 'b'],
+    );
     const source = [row(1, Buffer.from([0x00]), 'p'), row(1, Buffer.from([0xff]), 'q'), row(2, 'A', 'r'), row(2, 'a', 's')];
     const dest = [row(1, Buffer.from([0x00]), 'p'), row(2, 'A', 'r'), row(2, 'a', 'S'), row(10, 'z', 't')];
     const t = await diffRows(new Rows(source), new Rows(dest), spec(t2));
@@ -110,7 +144,10 @@ describe('diffRows, by primary key', () => {
   });
 
   it('refuses a side out of key order, naming it', async () => {
-    await assert.rejects(diff([row(2, 'x', null), row(1, 'x', null)], []), (e: unknown) => e instanceof RowOrderError && /source rows are out of key order: id=1 came after id=2/.test(e.message));
+    await assert.rejects(
+      diff([row(2, 'x', null), row(1, 'x', null)], []),
+      (e: unknown) => e instanceof RowOrderError && /source rows are out of key order: id=1 came after id=2/.test(e.message),
+    );
     await assert.rejects(diff([], [row(10, 'x', null), row(9, 'x', null)]), /destination rows are out of key order: id=9 came after id=10/);
   });
 
@@ -160,13 +197,31 @@ describe('diffRows, a table without a primary key (sorted full rows)', () => {
 
 describe('rowKeyOf', () => {
   it('falls back to every column when a primary key column is not read (generated)', () => {
-    const key = rowKeyOf(table([['a', 'int'], ['b', 'int']], ['g']));
+    const key = rowKeyOf(
+      table(
+        [
+          ['a', 'int'],
+          ['b', 'int'],
+        ],
+        ['g'],
+      ),
+    );
     assert.equal(key.byPrimaryKey, false);
     assert.deepEqual(key.indexes, [0, 1]);
   });
 
   it('integer kinds for integer types, bytes for the rest', () => {
-    const key = rowKeyOf(table([['a', 'tinyint'], ['b', 'decimal'], ['c', 'datetime'], ['d', 'bigint']], ['d', 'b', 'c', 'a']));
+    const key = rowKeyOf(
+      table(
+        [
+          ['a', 'tinyint'],
+          ['b', 'decimal'],
+          ['c', 'datetime'],
+          ['d', 'bigint'],
+        ],
+        ['d', 'b', 'c', 'a'],
+      ),
+    );
     assert.deepEqual(key.kinds, ['integer', 'bytes', 'bytes', 'integer']);
     assert.deepEqual(key.indexes, [3, 1, 2, 0]);
   });
@@ -174,16 +229,21 @@ describe('rowKeyOf', () => {
 
 describe('joinBatches: several sources, several destinations', () => {
   const columns = 3;
-  const batches = (rows: Row[], tag = 0, perBatch = 2) => (async function* () {
-    yield* RowBatch.of(rows, columns, tag, perBatch);
-  })();
-  const tagged = (rows: [Row, number][], perBatch = 2) => (async function* () {
-    for (const [r, tag] of rows) yield* RowBatch.of([r], columns, tag, perBatch);
-  })();
+  const batches = (rows: Row[], tag = 0, perBatch = 2) =>
+    (async function* () {
+      yield* RowBatch.of(rows, columns, tag, perBatch);
+    })();
+  const tagged = (rows: [Row, number][], perBatch = 2) =>
+    (async function* () {
+      for (const [r, tag] of rows) yield* RowBatch.of([r], columns, tag, perBatch);
+    })();
 
   it('merges two sources into one destination in key order (a merge)', async () => {
-    const [t] = await joinBatches([batches([row(1, 'a', null), row(4, 'd', null), row(5, 'e', null)]), batches([row(2, 'b', null), row(3, 'c', null), row(6, 'f', null)])],
-      [batches([row(1, 'a', null), row(2, 'b', null), row(3, 'X', null), row(4, 'd', null), row(6, 'f', null), row(7, 'g', null)])], spec(INT_PK));
+    const [t] = await joinBatches(
+      [batches([row(1, 'a', null), row(4, 'd', null), row(5, 'e', null)]), batches([row(2, 'b', null), row(3, 'c', null), row(6, 'f', null)])],
+      [batches([row(1, 'a', null), row(2, 'b', null), row(3, 'X', null), row(4, 'd', null), row(6, 'f', null), row(7, 'g', null)])],
+      spec(INT_PK),
+    );
     assert.equal(t.processed, 7);
     assert.equal(t.matching, 4);
     assert.deepEqual(keys(t, 'mismatched'), ['id=3']);
@@ -193,8 +253,18 @@ describe('joinBatches: several sources, several destinations', () => {
   });
 
   it('reads one source once for two destinations, each row compared where its tag sends it (a split)', async () => {
-    const source = tagged([[row(1, 'a', null), 0], [row(2, 'b', null), 1], [row(3, 'c', null), 0], [row(4, 'd', null), 1], [row(5, 'e', null), 1]]);
-    const [low, high] = await joinBatches([source], [batches([row(1, 'a', null), row(2, 'b', null), row(3, 'c', null)]), batches([row(4, 'd', null), row(5, 'E', null), row(9, 'z', null)])], spec(INT_PK));
+    const source = tagged([
+      [row(1, 'a', null), 0],
+      [row(2, 'b', null), 1],
+      [row(3, 'c', null), 0],
+      [row(4, 'd', null), 1],
+      [row(5, 'e', null), 1],
+    ]);
+    const [low, high] = await joinBatches(
+      [source],
+      [batches([row(1, 'a', null), row(2, 'b', null), row(3, 'c', null)]), batches([row(4, 'd', null), row(5, 'E', null), row(9, 'z', null)])],
+      spec(INT_PK),
+    );
     assert.deepEqual({ processed: low.processed, matching: low.matching }, { processed: 3, matching: 2 });
     // Row 2 is the other destination's: on this one it is extra, and missing from the other.
     assert.deepEqual(keys(low, 'extraOnDestination'), ['id=2']);
@@ -206,9 +276,16 @@ describe('joinBatches: several sources, several destinations', () => {
 
   it('compares values longer than 250 bytes and NULLs by their bytes', async () => {
     const long = 'x'.repeat(70_000);
-    const [t] = await joinBatches([batches([row(1, long, null), row(2, long, 'n'), row(3, null, null)])], [batches([row(1, long, null), row(2, long + 'y', 'n'), row(3, '', null)])], spec(INT_PK));
+    const [t] = await joinBatches(
+      [batches([row(1, long, null), row(2, long, 'n'), row(3, null, null)])],
+      [batches([row(1, long, null), row(2, long + 'y', 'n'), row(3, '', null)])],
+      spec(INT_PK),
+    );
     assert.equal(t.matching, 1);
     assert.deepEqual(keys(t, 'mismatched'), ['id=2', 'id=3']);
-    assert.deepEqual(t.examples.mismatched.map((e) => e.columns), [['name'], ['name']]);
+    assert.deepEqual(
+      t.examples.mismatched.map((e) => e.columns),
+      [['name'], ['name']],
+    );
   });
 });

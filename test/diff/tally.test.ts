@@ -16,10 +16,17 @@ describe('tally', () => {
   it('differences: counts with the first keys of each kind', () => {
     const t = tally(
       { processed: 10, matching: 6, mismatched: 1, extraOnSource: 2, extraOnDestination: 1 },
-      { mismatched: [{ key: 'id=5', columns: ['name'] }], extraOnSource: [{ key: 'id=7' }, { key: 'id=8' }], extraOnDestination: [{ key: 'id=9', destination: 'zone1-200' }] },
+      {
+        mismatched: [{ key: 'id=5', columns: ['name'] }],
+        extraOnSource: [{ key: 'id=7' }, { key: 'id=8' }],
+        extraOnDestination: [{ key: 'id=9', destination: 'zone1-200' }],
+      },
     );
     assert.equal(differences(t), 4);
-    assert.equal(describeTally(t), '10 rows checked: 6 matching, 1 mismatched (id=5 [name]), 2 extra on source (id=7; id=8), 1 extra on destination (id=9 on zone1-200)');
+    assert.equal(
+      describeTally(t),
+      '10 rows checked: 6 matching, 1 mismatched (id=5 [name]), 2 extra on source (id=7; id=8), 1 extra on destination (id=9 on zone1-200)',
+    );
   });
 
   it('says when there are more than it shows', () => {

@@ -32,7 +32,10 @@ export async function testDaemon(topoFile: string): Promise<TestDaemon> {
   const log = pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'daemon.log'), sync: true }));
   const streams = new StreamManager({ topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0, log });
   await streams.open();
-  const jobs = new JobController({ topo, credentials: {}, retryDuration: 60_000, streams }, { level: 'info', destination: pino.destination({ dest: path.join(path.dirname(topoFile), 'jobs.log'), sync: true }) });
+  const jobs = new JobController(
+    { topo, credentials: {}, retryDuration: 60_000, streams },
+    { level: 'info', destination: pino.destination({ dest: path.join(path.dirname(topoFile), 'jobs.log'), sync: true }) },
+  );
   return { streams, jobs, close: () => streams.close() };
 }
 
@@ -46,7 +49,13 @@ export async function runOn(jobs: JobController, request: JobRequest): Promise<S
 }
 
 /** One MigrateServedTypes of `keyspace/shard`, run to its end. */
-export function migrateOn(jobs: JobController, keyspace: string, shard: string, servedType: string, options: Record<string, unknown> = {}): Promise<StatusSnapshot> {
+export function migrateOn(
+  jobs: JobController,
+  keyspace: string,
+  shard: string,
+  servedType: string,
+  options: Record<string, unknown> = {},
+): Promise<StatusSnapshot> {
   return runOn(jobs, { command: 'MigrateServedTypes', keyspace, shard, options: { servedType, ...options } });
 }
 
@@ -56,10 +65,14 @@ export async function streamsCaughtUp(streams: StreamManager, topoFile: string):
   const portOf = (source: string) => Object.values(topo.tablets).find((t) => `${t.keyspace}/${t.shard}` === source && t.type === 'primary')!.port;
   const targets = new Map<string, string>();
   for (const s of streams.snapshot()) targets.set(s.source, await positionOf(portOf(s.source)));
-  await until(`streams at their sources' positions: ${JSON.stringify(streams.snapshot().map((s) => [s.source, s.shard, s.state, s.position, s.lastError]))}`, () => {
-    const snaps = streams.snapshot();
-    const failed = snaps.find((s) => s.state === 'error');
-    if (failed) throw new Error(`stream in error: ${failed.lastError}`);
-    return snaps.length > 0 && snaps.every((s) => reached(s.position, targets.get(s.source)!));
-  }, 120_000);
+  await until(
+    `streams at their sources' positions: ${JSON.stringify(streams.snapshot().map((s) => [s.source, s.shard, s.state, s.position, s.lastError]))}`,
+    () => {
+      const snaps = streams.snapshot();
+      const failed = snaps.find((s) => s.state === 'error');
+      if (failed) throw new Error(`stream in error: ${failed.lastError}`);
+      return snaps.length > 0 && snaps.every((s) => reached(s.position, targets.get(s.source)!));
+    },
+    120_000,
+  );
 }

@@ -26,11 +26,15 @@ const clusterDir = () => process.env.SHARDWORKER_TEST_ETCD_DIR ?? path.join(root
 
 /** The member (0-2) that leads now. */
 export async function etcdLeader(): Promise<number> {
-  const { stdout } = await run('etcdctl', ['--endpoints', etcdEndpoints(), '--command-timeout=3s', 'endpoint', 'status', '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } });
+  const { stdout } = await run('etcdctl', ['--endpoints', etcdEndpoints(), '--command-timeout=3s', 'endpoint', 'status', '-w', 'json'], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
   const statuses = JSON.parse(stdout) as { Endpoint: string; Status: { header: { member_id: number }; leader: number } }[];
   const i = statuses.findIndex((s) => BigInt(s.Status.header.member_id) === BigInt(s.Status.leader));
   if (i < 0) throw new Error(`no etcd leader among ${etcdEndpoints()}`);
-  return etcdEndpoints().split(',').indexOf(statuses[i].Endpoint.replace(/^https?:\/\//, ''));
+  return etcdEndpoints()
+    .split(',')
+    .indexOf(statuses[i].Endpoint.replace(/^https?:\/\//, ''));
 }
 
 export async function killEtcdMember(i: number): Promise<void> {

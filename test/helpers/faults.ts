@@ -34,9 +34,16 @@ export async function restart(spec: InstanceSpec): Promise<void> {
  * A controller as `run` makes one, with its own retry duration; logs to a file next to the topology. `beforeAttempt`
  * is called before each attempt of each statement to a tablet: how a test acts at a chosen phase of the job.
  */
-export async function controller(topoFile: string, retryDuration: number, beforeAttempt?: (tablet: string, doing: string) => Promise<void>): Promise<JobController> {
+export async function controller(
+  topoFile: string,
+  retryDuration: number,
+  beforeAttempt?: (tablet: string, doing: string) => Promise<void>,
+): Promise<JobController> {
   const topo = await openTopology(`file:${topoFile}`);
-  return new JobController({ topo, credentials: {}, retryDuration, beforeAttempt }, { level: 'info', destination: pino.destination({ dest: topoFile + '.log', sync: true }) });
+  return new JobController(
+    { topo, credentials: {}, retryDuration, beforeAttempt },
+    { level: 'info', destination: pino.destination({ dest: topoFile + '.log', sync: true }) },
+  );
 }
 
 /**
@@ -44,7 +51,11 @@ export async function controller(topoFile: string, retryDuration: number, before
  * kills the instance and starts it again (in the background: the statement meets a tablet that is down, and is
  * retried until it is up). `restarted` settles when the instance is up again (at once if the phase never came).
  */
-export function killAt(spec: InstanceSpec, tablet: string, phase: RegExp): { hook: (tablet: string, doing: string) => Promise<void>; hit: () => string | null; restarted: () => Promise<void> } {
+export function killAt(
+  spec: InstanceSpec,
+  tablet: string,
+  phase: RegExp,
+): { hook: (tablet: string, doing: string) => Promise<void>; hit: () => string | null; restarted: () => Promise<void> } {
   let hit: string | null = null;
   let restarting: Promise<void> = Promise.resolve();
   return {

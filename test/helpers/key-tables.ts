@@ -18,7 +18,9 @@ export const KEY_TABLES: { name: string; key: string }[] = [
 
 /** Each table's SQL: created and filled with `rows` generated rows plus its edge rows. */
 const TABLE_SQL: Record<string, (rows: number) => string> = {
-  s: (rows) => `CREATE TABLE s (k VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, body VARCHAR(100) CHARACTER SET utf8mb4);
+  s: (
+    rows,
+  ) => `CREATE TABLE s (k VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, body VARCHAR(100) CHARACTER SET utf8mb4);
     INSERT INTO s SELECT CONCAT(ELT(seq % 5 + 1, 'abc', 'ABC', 'Abd', 'ä', 'a'), '-', seq), ${KS('seq')}, CONCAT('row ', seq, ' ✓') FROM seq_1_to_${rows};
     INSERT INTO s VALUES ('', ${KS("'s0'")}, 'smallest'), ('a', ${KS("'s1'")}, 'a alone'), ('ÿÿÿ', ${KS("'s2'")}, 'near the end'), ('😀', ${KS("'s3'")}, 'largest');`,
   b: (rows) => `CREATE TABLE b (k VARBINARY(20) NOT NULL PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, body VARBINARY(100));
@@ -28,7 +30,9 @@ const TABLE_SQL: Record<string, (rows: number) => string> = {
     INSERT INTO d SELECT TIMESTAMP('2020-01-01') + INTERVAL seq * 997 SECOND + INTERVAL seq MICROSECOND, ${KS('seq')}, CONCAT('at ', seq) FROM seq_1_to_${rows};
     INSERT INTO d VALUES ('0000-00-00 00:00:00.000000', ${KS("'d0'")}, 'zero'), ('1000-01-01 00:00:00.000000', ${KS("'d1'")}, 'first'), ('9999-12-31 23:59:59.999999', ${KS("'d2'")}, 'last');`,
   // Wide rows: a read of a chunk of c outlasts what the sockets buffer, so a test can kill it mid-chunk.
-  c: (rows) => `CREATE TABLE c (name VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, n INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, pad VARBINARY(4000), PRIMARY KEY (name, n));
+  c: (
+    rows,
+  ) => `CREATE TABLE c (name VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, n INT NOT NULL, keyspace_id BIGINT UNSIGNED NOT NULL, pad VARBINARY(4000), PRIMARY KEY (name, n));
     INSERT INTO c SELECT ELT(seq % 3 + 1, 'x', 'X', 'y'), CAST(seq AS SIGNED) - ${Math.floor(rows / 2)}, ${KS('seq')}, UNHEX(REPEAT(MD5(seq), 250)) FROM seq_1_to_${rows};
     INSERT INTO c VALUES ('', -2147483648, ${KS("'c0'")}, 'smallest'), ('x', 2147483647, ${KS("'c1'")}, 'x last'), ('Y', -2147483648, ${KS("'c2'")}, 'Y first'), ('zzz', 2147483647, ${KS("'c3'")}, 'largest');`,
 };

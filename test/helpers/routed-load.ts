@@ -35,8 +35,11 @@ export const ROUTED_TABLE = routedTable('acct');
 /** Creates the application user on every instance (not binlogged: no stream or replica should see it). */
 export async function createAppUser(instances: Endpoint[]): Promise<void> {
   for (const at of instances) {
-    await sql(at, `SET SESSION sql_log_bin = 0; CREATE USER IF NOT EXISTS '${APP_USER}'@'%'; CREATE USER IF NOT EXISTS '${APP_USER}'@'localhost'; CREATE USER IF NOT EXISTS '${APP_USER}'@'127.0.0.1';
-      GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '${APP_USER}'@'%'; GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '${APP_USER}'@'localhost'; GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '${APP_USER}'@'127.0.0.1'`);
+    await sql(
+      at,
+      `SET SESSION sql_log_bin = 0; CREATE USER IF NOT EXISTS '${APP_USER}'@'%'; CREATE USER IF NOT EXISTS '${APP_USER}'@'localhost'; CREATE USER IF NOT EXISTS '${APP_USER}'@'127.0.0.1';
+      GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '${APP_USER}'@'%'; GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '${APP_USER}'@'localhost'; GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '${APP_USER}'@'127.0.0.1'`,
+    );
   }
 }
 
@@ -124,7 +127,9 @@ export class RoutedLoad {
         key = `${to.port}/${to.db}`;
         const conn = await this.#conn(to.port, to.db);
         // Idempotent: re-sent after an unknown outcome it leaves the same row.
-        await conn.query(`INSERT INTO \`${this.#table}\` VALUES ${text} ON DUPLICATE KEY UPDATE keyspace_id = VALUES(keyspace_id), v = VALUES(v), bin = VALUES(bin), amount = VALUES(amount), at = VALUES(at), js = VALUES(js), n = VALUES(n)`);
+        await conn.query(
+          `INSERT INTO \`${this.#table}\` VALUES ${text} ON DUPLICATE KEY UPDATE keyspace_id = VALUES(keyspace_id), v = VALUES(v), bin = VALUES(bin), amount = VALUES(amount), at = VALUES(at), js = VALUES(js), n = VALUES(n)`,
+        );
         this.expected.set(id, { ksid, sql: text });
         this.acknowledged++;
         this.byPort.set(port, (this.byPort.get(port) ?? 0) + 1);
@@ -154,7 +159,9 @@ export class RoutedLoad {
     }
     const source = this.#route(0n);
     const db = `\`${this.#db}\``;
-    const fresh = keepDatabase ? `CREATE DATABASE IF NOT EXISTS ${db}; USE ${db}; DROP TABLE IF EXISTS \`${this.#table}\`` : `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db}`;
+    const fresh = keepDatabase
+      ? `CREATE DATABASE IF NOT EXISTS ${db}; USE ${db}; DROP TABLE IF EXISTS \`${this.#table}\``
+      : `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db}`;
     await sql({ port: source.port }, `${fresh}; ${routedTable(this.#table)}; INSERT INTO \`${this.#table}\` VALUES ${tuples.join(',')}`);
   }
 
@@ -199,8 +206,12 @@ export class RoutedLoad {
   /** The acknowledged rows (of this load and `others`), as readRows shows them: read back from a scratch table on `at`. */
   async expectedRows(at: Endpoint, scratchDb: string, others: RoutedLoad[] = []): Promise<Map<string, string>> {
     const tuples = [this, ...others].flatMap((l) => [...l.expected.values()].map((r) => r.sql));
-    await sql(at, `SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS \`${scratchDb}\`; CREATE DATABASE \`${scratchDb}\`; USE \`${scratchDb}\`; ${routedTable(this.#table)}`);
-    for (let i = 0; i < tuples.length; i += 500) await sql(at, `SET SESSION sql_log_bin = 0; INSERT INTO \`${scratchDb}\`.\`${this.#table}\` VALUES ${tuples.slice(i, i + 500).join(',')}`);
+    await sql(
+      at,
+      `SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS \`${scratchDb}\`; CREATE DATABASE \`${scratchDb}\`; USE \`${scratchDb}\`; ${routedTable(this.#table)}`,
+    );
+    for (let i = 0; i < tuples.length; i += 500)
+      await sql(at, `SET SESSION sql_log_bin = 0; INSERT INTO \`${scratchDb}\`.\`${this.#table}\` VALUES ${tuples.slice(i, i + 500).join(',')}`);
     const rows = await readRows(at, scratchDb, this.#table);
     await sql(at, `SET SESSION sql_log_bin = 0; DROP DATABASE \`${scratchDb}\``);
     return rows;

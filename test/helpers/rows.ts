@@ -15,7 +15,11 @@ function expression(column: string, dataType: string): string {
 
 /** Every row of the table as one string, keyed by its primary key text; sorted. */
 export async function readRows(at: Endpoint, db: string, table: string): Promise<Map<string, string>> {
-  const cols = (await sql(at, 'SELECT COLUMN_NAME AS c, DATA_TYPE AS t, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [db, table])) as {
+  const cols = (await sql(
+    at,
+    'SELECT COLUMN_NAME AS c, DATA_TYPE AS t, COLUMN_KEY AS k FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [db, table],
+  )) as {
     c: string;
     t: string;
     k: string;
@@ -23,7 +27,10 @@ export async function readRows(at: Endpoint, db: string, table: string): Promise
   if (cols.length === 0) throw new Error(`${db}.${table} does not exist on port ${at.port}`);
   const pk = cols.filter((c) => c.k === 'PRI').map((c) => expression(c.c, c.t));
   const all = cols.map((c) => expression(c.c, c.t));
-  const rows = await sql(at, `SELECT CONCAT_WS('|', ${pk.length ? pk.join(',') : all.join(',')}) AS k, CONCAT_WS('|', ${all.join(',')}) AS v FROM \`${db}\`.\`${table.replace(/`/g, '``')}\``);
+  const rows = await sql(
+    at,
+    `SELECT CONCAT_WS('|', ${pk.length ? pk.join(',') : all.join(',')}) AS k, CONCAT_WS('|', ${all.join(',')}) AS v FROM \`${db}\`.\`${table.replace(/`/g, '``')}\``,
+  );
   const out = new Map<string, string>();
   for (const r of rows) {
     const key = String(r.k);

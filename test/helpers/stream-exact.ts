@@ -37,7 +37,11 @@ export async function assertSplitExact(source: Endpoint, dests: readonly Endpoin
       const missing = [...expected.keys()].filter((k) => !got.has(k)).slice(0, 5);
       const extra = [...got.keys()].filter((k) => !expected.has(k)).slice(0, 5);
       const differ = [...expected.keys()].filter((k) => got.has(k) && got.get(k) !== expected.get(k)).slice(0, 3);
-      assert.deepEqual({ missing, extra, differ: differ.map((k) => [k, expected.get(k), got.get(k)]) }, { missing: [], extra: [], differ: [] }, `${table} on ${shard}`);
+      assert.deepEqual(
+        { missing, extra, differ: differ.map((k) => [k, expected.get(k), got.get(k)]) },
+        { missing: [], extra: [], differ: [] },
+        `${table} on ${shard}`,
+      );
     }
     assert.equal(total, want.size, `${table}: every source row on exactly one destination`);
   }

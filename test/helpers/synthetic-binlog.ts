@@ -14,7 +14,10 @@ export class SyntheticBinlog {
   /** Set to make the next open fail (a source that is down). */
   failOpens = 0;
 
-  constructor(readonly domainServer = '0-100', startSeq = 0) {
+  constructor(
+    readonly domainServer = '0-100',
+    startSeq = 0,
+  ) {
     this.#seq = startSeq;
   }
 
@@ -34,7 +37,14 @@ export class SyntheticBinlog {
 
   ddl(database: string, statement: string): string {
     this.#seq++;
-    this.push({ type: 'ddl', gtid: `${this.domainServer}-${this.#seq}`, database, statement, position: this.position, timestamp: Math.floor(Date.now() / 1000) });
+    this.push({
+      type: 'ddl',
+      gtid: `${this.domainServer}-${this.#seq}`,
+      database,
+      statement,
+      position: this.position,
+      timestamp: Math.floor(Date.now() / 1000),
+    });
     return this.position;
   }
 
@@ -88,4 +98,8 @@ export function binlogTable(database: string, table: string, columns: string[]):
 
 export const insert = (table: BinlogTable, ...rows: BinlogValue[][]) => ({ change: 'insert' as const, table, rows: rows.map((after) => ({ after })) });
 export const del = (table: BinlogTable, ...rows: BinlogValue[][]) => ({ change: 'delete' as const, table, rows: rows.map((before) => ({ before })) });
-export const update = (table: BinlogTable, ...pairs: [BinlogValue[], BinlogValue[]][]) => ({ change: 'update' as const, table, rows: pairs.map(([before, after]) => ({ before, after })) });
+export const update = (table: BinlogTable, ...pairs: [BinlogValue[], BinlogValue[]][]) => ({
+  change: 'update' as const,
+  table,
+  rows: pairs.map(([before, after]) => ({ before, after })),
+});

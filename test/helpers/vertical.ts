@@ -41,7 +41,10 @@ export function writeVerticalTopology(c: TestCluster, layout: VerticalLayout): s
 
 /** Every row of a table as hex, sorted: for tables without a primary key, whose rows may repeat. */
 export async function sortedRowsHex(at: { port: number }, db: string, table: string): Promise<string[]> {
-  const cols = await sql(at, 'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [db, table]);
+  const cols = await sql(at, 'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [
+    db,
+    table,
+  ]);
   const all = cols.map((r) => `IFNULL(HEX(\`${String(r.c)}\`), 'NULL')`).join(',');
   const rows = await sql(at, `SELECT CONCAT_WS('|', ${all}) AS r FROM \`${db}\`.\`${table}\` ORDER BY r`);
   return rows.map((r) => String(r.r));

@@ -27,8 +27,28 @@ function copyingSnapshot(): StatusSnapshot {
     sources: ['zone1-101'],
     destinations: ['zone1-200', 'zone1-300'],
     tables: [
-      { name: 'customer', kind: 'table', state: 'copying', rowsEstimated: 1_000_000, rowsCopied: 420_000, chunksTotal: 10, chunksDone: 4, rowsPerSecond: 52_000, etaSeconds: 65 },
-      { name: 'corder', kind: 'table', state: 'waiting', rowsEstimated: 1_010_000, rowsCopied: 0, chunksTotal: 11, chunksDone: 0, rowsPerSecond: 0, etaSeconds: null },
+      {
+        name: 'customer',
+        kind: 'table',
+        state: 'copying',
+        rowsEstimated: 1_000_000,
+        rowsCopied: 420_000,
+        chunksTotal: 10,
+        chunksDone: 4,
+        rowsPerSecond: 52_000,
+        etaSeconds: 65,
+      },
+      {
+        name: 'corder',
+        kind: 'table',
+        state: 'waiting',
+        rowsEstimated: 1_010_000,
+        rowsCopied: 0,
+        chunksTotal: 11,
+        chunksDone: 0,
+        rowsPerSecond: 0,
+        etaSeconds: null,
+      },
       { name: 'customer_names', kind: 'view', state: 'done', rowsEstimated: 0, rowsCopied: 0, chunksTotal: 0, chunksDone: 0, rowsPerSecond: 0, etaSeconds: 0 },
       { name: '<b>odd</b>', kind: 'table', state: 'done', rowsEstimated: 10, rowsCopied: 10, chunksTotal: 1, chunksDone: 1, rowsPerSecond: 0, etaSeconds: 0 },
     ],
@@ -86,14 +106,26 @@ describe('GET /api/status/view', () => {
     const view = res.json() as StatusView;
     assert.deepEqual(view, JSON.parse(JSON.stringify(statusView({ ...jobs.current, streams: [] }))));
     assert.deepEqual(view.job, {
-      state: 'error', stateClass: 'state-error', running: false, ended: true, command: 'SplitClone', target: 'commerce/0', percent: '20.8%',
-      progressVerb: 'copied', eta: '2h 03m', error: 'it <b>failed</b>',
+      state: 'error',
+      stateClass: 'state-error',
+      running: false,
+      ended: true,
+      command: 'SplitClone',
+      target: 'commerce/0',
+      percent: '20.8%',
+      progressVerb: 'copied',
+      eta: '2h 03m',
+      error: 'it <b>failed</b>',
     });
-    assert.deepEqual([view.startedAtIso, view.endedAt, view.elapsed, view.sources, view.destinations, view.rowsHeading, view.retries, view.live],
-      ['2026-11-23T19:00:00.000Z', '2026-11-23 19:02:05 UTC', '2m 05s', 'zone1-101', 'zone1-200, zone1-300', 'rows copied / estimated', 'none', false]);
+    assert.deepEqual(
+      [view.startedAtIso, view.endedAt, view.elapsed, view.sources, view.destinations, view.rowsHeading, view.retries, view.live],
+      ['2026-11-23T19:00:00.000Z', '2026-11-23 19:02:05 UTC', '2m 05s', 'zone1-101', 'zone1-200, zone1-300', 'rows copied / estimated', 'none', false],
+    );
     const customer = view.tables[0];
-    assert.deepEqual([customer.width, customer.percent, customer.rows, customer.rate, customer.eta, customer.chunks, customer.stateClass, customer.progressLabel],
-      [42, '42.0%', '420,000 / 1,000,000', '52,000 rows/s', '1m 05s', '4/10', 'state-copying', 'progress of customer']);
+    assert.deepEqual(
+      [customer.width, customer.percent, customer.rows, customer.rate, customer.eta, customer.chunks, customer.stateClass, customer.progressLabel],
+      [42, '42.0%', '420,000 / 1,000,000', '52,000 rows/s', '1m 05s', '4/10', 'state-copying', 'progress of customer'],
+    );
     assert.equal(view.tables[2].rows, '— / —', 'a view has no rows');
     assert.equal(view.totals.rows, '420,010 / 2,010,010');
     assert.equal(view.log, '2026-11-23T19:00:00.000Z job SplitClone commerce/0 started\ncopying customer <chunk 5/10>');
@@ -107,14 +139,17 @@ describe('GET /api/status/view', () => {
     assert.match(html, /data-live="false"/);
   });
 
-  test('a diff\'s lines: running text, counts, examples; live while it runs', async () => {
+  test("a diff's lines: running text, counts, examples; live while it runs", async () => {
     const { app, jobs } = await appWith();
     jobs.current = diffSnapshot();
     const view = (await app.inject({ method: 'GET', url: '/api/status/view' })).json() as StatusView;
     const corder = view.tables.find((t) => t.name === 'corder');
     assert.equal(corder?.diff?.running, 'diffing… ');
     assert.equal(corder?.diff?.cls, 'diff-bad');
-    assert.deepEqual(corder?.diff?.kinds.map((k) => k.title), ['mismatched: 1', 'extra on source: 7']);
+    assert.deepEqual(
+      corder?.diff?.kinds.map((k) => k.title),
+      ['mismatched: 1', 'extra on source: 7'],
+    );
     assert.equal(view.rowsHeading, 'rows read / estimated');
     assert.equal(view.live, true);
   });
@@ -137,7 +172,12 @@ describe('POST /api/jobs', () => {
   });
 
   const bad: Array<[string, unknown, string, RegExp]> = [
-    ['unknown command', { ...START, command: 'SplitEverything' }, 'command', /command must be one of SplitClone, VerticalSplitClone, SplitDiff, VerticalSplitDiff/],
+    [
+      'unknown command',
+      { ...START, command: 'SplitEverything' },
+      'command',
+      /command must be one of SplitClone, VerticalSplitClone, SplitDiff, VerticalSplitDiff/,
+    ],
     ['command of the wrong type', { ...START, command: 1 }, 'command', /command must be a string/],
     ['missing command', { keyspace: 'commerce', shard: '0' }, 'command', /command is required/],
     ['missing keyspace', { command: 'SplitClone', shard: '0' }, 'keyspace', /keyspace is required/],
@@ -159,7 +199,12 @@ describe('POST /api/jobs', () => {
     ['option below its range', { ...START, options: { sourceReaderCount: 0 } }, 'sourceReaderCount', /at least 1/],
     ['option above its range', { ...START, options: { destinationWriterCount: 1000 } }, 'destinationWriterCount', /at most 256/],
     ['unknown option', { ...START, options: { turbo: true } }, 'turbo', /unknown option turbo/],
-    ['option of another command', { ...START, options: { resume: true, excludeTables: [] }, command: 'VerticalSplitDiff' }, 'resume', /does not apply to VerticalSplitDiff/],
+    [
+      'option of another command',
+      { ...START, options: { resume: true, excludeTables: [] }, command: 'VerticalSplitDiff' },
+      'resume',
+      /does not apply to VerticalSplitDiff/,
+    ],
     ['missing required option', { command: 'VerticalSplitClone', keyspace: 'customer', shard: '0' }, 'tables', /tables is required/],
     ['keyspace not in the topology', { ...START, keyspace: 'nosuch' }, 'keyspace', /keyspace nosuch is not in the topology/],
     ['keyspace named like an Object property', { ...START, keyspace: 'constructor' }, 'keyspace', /not in the topology/],
@@ -220,7 +265,9 @@ describe('POST /api/jobs', () => {
   });
 
   test('500 with the reason when the topology cannot be read', async () => {
-    const { app, jobs } = await appWith(new FakeJobs(), async () => { throw new Error('ENOENT: topo.json'); });
+    const { app, jobs } = await appWith(new FakeJobs(), async () => {
+      throw new Error('ENOENT: topo.json');
+    });
     const res = await app.inject({ method: 'POST', url: '/api/jobs', payload: START });
     assert.equal(res.statusCode, 500);
     assert.match(res.json().error, /ENOENT: topo.json/);
@@ -279,7 +326,11 @@ describe('GET /', () => {
       const form = html.slice(start, html.indexOf('</form>', start));
       assert.match(form, new RegExp(`name="command" value="${command}"`));
       const names = [...form.matchAll(/name="opt\.([a-zA-Z]+)"/g)].map((m) => m[1]);
-      assert.deepEqual(names, optionsFor(command).map((d) => d.name), command);
+      assert.deepEqual(
+        names,
+        optionsFor(command).map((d) => d.name),
+        command,
+      );
       for (const def of optionsFor(command)) assert.ok(form.includes(def.help), `${command} ${def.name} help`);
     }
     const splitClone = html.slice(html.indexOf('id="form-SplitClone"'), html.indexOf('id="form-VerticalSplitClone"'));
@@ -303,7 +354,9 @@ describe('GET /', () => {
   });
 
   test('still renders when the topology cannot be read, and says why', async () => {
-    const { app } = await appWith(new FakeJobs(), async () => { throw new Error('bad topology: tablet zone1-9 names keyspace nosuch'); });
+    const { app } = await appWith(new FakeJobs(), async () => {
+      throw new Error('bad topology: tablet zone1-9 names keyspace nosuch');
+    });
     const res = await app.inject({ method: 'GET', url: '/' });
     assert.equal(res.statusCode, 200);
     assert.match(res.body, /cannot read the topology: bad topology: tablet zone1-9 names keyspace nosuch/);
@@ -323,7 +376,9 @@ describe('POST /jobs (the index form)', () => {
 
   test('starts the job and redirects to /status (303); fields left empty or at their default are left out', async () => {
     const { app, jobs } = await appWith();
-    const res = await app.inject(form({ command: 'SplitClone', target: 'commerce/0', ...defaults('SplitClone'), 'opt.chunkCount': '200', 'opt.minTableSizeForSplit': '2MiB' }));
+    const res = await app.inject(
+      form({ command: 'SplitClone', target: 'commerce/0', ...defaults('SplitClone'), 'opt.chunkCount': '200', 'opt.minTableSizeForSplit': '2MiB' }),
+    );
     assert.equal(res.statusCode, 303);
     assert.equal(res.headers.location, '/status');
     assert.equal(jobs.started.length, 1);
@@ -406,11 +461,17 @@ describe('GET /status', () => {
     assert.match(html, /setTimeout\(poll, 1000\)/);
   });
 
-  test('shows what holds the writes up (the lock watch\'s lines), and hides the box when nothing does', async () => {
+  test("shows what holds the writes up (the lock watch's lines), and hides the box when nothing does", async () => {
     const { app, jobs } = await appWith();
-    jobs.current = { ...copyingSnapshot(), waits: ['zone1-200: `commerce`.`customer`: thread 42 (INSERT INTO `commerce`.`customer` …) has waited 7 s: Waiting for table metadata lock'] };
+    jobs.current = {
+      ...copyingSnapshot(),
+      waits: ['zone1-200: `commerce`.`customer`: thread 42 (INSERT INTO `commerce`.`customer` …) has waited 7 s: Waiting for table metadata lock'],
+    };
     let html = (await app.inject({ method: 'GET', url: '/status' })).body;
-    assert.match(html, /id="waits">\s*<div class="wait">zone1-200: `commerce`.`customer`: thread 42 \(INSERT INTO `commerce`.`customer` …\) has waited 7 s: Waiting for table metadata lock<\/div>/);
+    assert.match(
+      html,
+      /id="waits">\s*<div class="wait">zone1-200: `commerce`.`customer`: thread 42 \(INSERT INTO `commerce`.`customer` …\) has waited 7 s: Waiting for table metadata lock<\/div>/,
+    );
     const api = (await app.inject({ method: 'GET', url: '/api/status' })).json() as { waits: string[] };
     assert.equal(api.waits.length, 1);
     jobs.current = copyingSnapshot();
@@ -451,7 +512,8 @@ describe('GET /status', () => {
 
 describe('GET /status of a diff job', () => {
   /** The HTML of a table's row, or of the line under it with what its diff found. */
-  const rowOf = (html: string, table: string) => html.slice(html.indexOf(`data-table="${table}"`), html.indexOf('</tr>', html.indexOf(`data-table="${table}"`)));
+  const rowOf = (html: string, table: string) =>
+    html.slice(html.indexOf(`data-table="${table}"`), html.indexOf('</tr>', html.indexOf(`data-table="${table}"`)));
   const diffOf = (html: string, table: string) => {
     const at = html.indexOf(`data-diff-of="${table}"`);
     assert.ok(at > 0, `a diff line for ${table}`);
@@ -473,24 +535,41 @@ describe('GET /status of a diff job', () => {
     assert.match(customer, /^data-diff-of="customer">/, 'shown');
     assert.match(customer, /class="diff diff-ok"/);
     assert.match(customer, /<p class="diff-summary">30000 rows checked, no differences<\/p>/, 'finished: no "diffing…"');
-    assert.equal(text(customer.slice(customer.indexOf('<p class="diff-counts">'))).trim(),
-      'checked 30,000 · matching 30,000 · mismatched 0 · extra on source 0 · extra on destination 0 · by primary key');
+    assert.equal(
+      text(customer.slice(customer.indexOf('<p class="diff-counts">'))).trim(),
+      'checked 30,000 · matching 30,000 · mismatched 0 · extra on source 0 · extra on destination 0 · by primary key',
+    );
     assert.ok(!customer.includes('<details'), 'no examples of a clean table');
 
     const corder = diffOf(html, 'corder');
     assert.match(corder, /class="diff diff-bad"/);
-    assert.match(corder, /<p class="diff-summary"><span class="diff-running">diffing… <\/span>37500 rows checked: 37492 matching, 1 mismatched \(order_id=17 \[price, status\]\), 7 extra on source/);
-    assert.equal(text(corder.slice(corder.indexOf('<p class="diff-counts">'), corder.indexOf('</p>', corder.indexOf('<p class="diff-counts">')))),
-      'checked 37,500 · matching 37,492 · mismatched 1 · extra on source 7 · extra on destination 0 · by primary key');
+    assert.match(
+      corder,
+      /<p class="diff-summary"><span class="diff-running">diffing… <\/span>37500 rows checked: 37492 matching, 1 mismatched \(order_id=17 \[price, status\]\), 7 extra on source/,
+    );
+    assert.equal(
+      text(corder.slice(corder.indexOf('<p class="diff-counts">'), corder.indexOf('</p>', corder.indexOf('<p class="diff-counts">')))),
+      'checked 37,500 · matching 37,492 · mismatched 1 · extra on source 7 · extra on destination 0 · by primary key',
+    );
     assert.match(corder, /<span class="n-bad">mismatched 1<\/span>/);
     assert.match(corder, /<span class="n-none">extra on destination 0<\/span>/);
     const kinds = [...corder.matchAll(/<details class="diff-examples" data-kind="(\w+)"><summary>([^<]*)<\/summary>/g)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(kinds, [['mismatched', 'mismatched: 1'], ['extraOnSource', 'extra on source: 7']], 'a list per kind found so far');
+    assert.deepEqual(
+      kinds,
+      [
+        ['mismatched', 'mismatched: 1'],
+        ['extraOnSource', 'extra on source: 7'],
+      ],
+      'a list per kind found so far',
+    );
     assert.match(corder, /<li><code>order_id=17<\/code> \[price, status\]<\/li>/);
 
     assert.match(rowOf(html, 'event_log'), /<span class="t-name">event_log<\/span><small class="note">no primary key: compared as sorted full rows<\/small>/);
     assert.match(rowOf(html, 'customer'), /<small class="note" hidden><\/small>/);
-    assert.match(diffOf(html, 'event_log'), /class="diff diff-ok"><p class="diff-summary"><span class="diff-running">diffing… <\/span>300 rows checked, no differences/);
+    assert.match(
+      diffOf(html, 'event_log'),
+      /class="diff diff-ok"><p class="diff-summary"><span class="diff-running">diffing… <\/span>300 rows checked, no differences/,
+    );
     assert.match(diffOf(html, 'event_log'), /by full row/);
   });
 
@@ -503,10 +582,17 @@ describe('GET /status of a diff job', () => {
     const corder = diffOf(html, 'corder');
     assert.match(corder, /class="diff diff-bad"><p class="diff-summary">75000 rows checked: 74983 matching, 2 mismatched/);
     assert.ok(!corder.includes('diffing…'));
-    const lists = Object.fromEntries([...corder.matchAll(/<details class="diff-examples" data-kind="(\w+)"><summary>([^<]*)<\/summary><ul>(.*?)<\/ul><\/details>/g)]
-      .map((m) => [m[1], { title: m[2], items: [...m[3].matchAll(/<li[^>]*>(.*?)<\/li>/g)].map((li) => li[1]) }]));
+    const lists = Object.fromEntries(
+      [...corder.matchAll(/<details class="diff-examples" data-kind="(\w+)"><summary>([^<]*)<\/summary><ul>(.*?)<\/ul><\/details>/g)].map((m) => [
+        m[1],
+        { title: m[2], items: [...m[3].matchAll(/<li[^>]*>(.*?)<\/li>/g)].map((li) => li[1]) },
+      ]),
+    );
     assert.deepEqual(lists, {
-      mismatched: { title: 'mismatched: 2', items: ['<code>order_id=17</code> [price, status]', '<code>order_id=&lt;script&gt;alert(1)&lt;/script&gt;</code> [sku]'] },
+      mismatched: {
+        title: 'mismatched: 2',
+        items: ['<code>order_id=17</code> [price, status]', '<code>order_id=&lt;script&gt;alert(1)&lt;/script&gt;</code> [sku]'],
+      },
       extraOnSource: {
         title: 'extra on source: 14',
         items: [...Array.from({ length: 10 }, (_, i) => `<code>order_id=${1001 + i}</code>`), '… and 4 more'],
@@ -540,8 +626,11 @@ describe('GET /status of a diff job', () => {
     let html = (await app.inject({ method: 'GET', url: '/status' })).body;
     assert.match(html, /id="rows-heading">rows copied \/ estimated</);
     const lines = [...html.matchAll(/<tr class="diff-row" data-diff-of="([^"]*)"( hidden)?>/g)];
-    assert.deepEqual(lines.map((m) => [m[1], m[2]]), [...copyingSnapshot().tables.map((t) => [t.name.replace(/</g, '&lt;').replace(/>/g, '&gt;'), ' hidden']), ['', ' hidden']],
-      'one hidden line per table, and the template');
+    assert.deepEqual(
+      lines.map((m) => [m[1], m[2]]),
+      [...copyingSnapshot().tables.map((t) => [t.name.replace(/</g, '&lt;').replace(/>/g, '&gt;'), ' hidden']), ['', ' hidden']],
+      'one hidden line per table, and the template',
+    );
     assert.ok(!html.includes('<div class="diff '));
     assert.match((await app.inject({ method: 'GET', url: '/' })).body, /20\.8% copied/);
 
@@ -591,8 +680,7 @@ describe('GET /metrics', () => {
       assert.deepEqual(viaPackage.map((f) => f.name).sort(), families.map((f) => f.name).sort());
     }
     const byName = new Map(families.map((f) => [f.name, f]));
-    const values = (name: string, label?: string) =>
-      Object.fromEntries(byName.get(name)!.metrics.map((m) => [label ? m.labels[label] : '', Number(m.value)]));
+    const values = (name: string, label?: string) => Object.fromEntries(byName.get(name)!.metrics.map((m) => [label ? m.labels[label] : '', Number(m.value)]));
     return { byName, values };
   }
 
@@ -603,7 +691,16 @@ describe('GET /metrics', () => {
     assert.equal(byName.get('shardworker_job_state')?.type, 'gauge');
     const states = values('shardworker_job_state', 'state');
     assert.deepEqual(states, {
-      'not started': 0, initializing: 0, 'finding target instances': 0, 'copying the data': 1, 'diffing the data': 0, 'migrating served types': 0, 'cleaning up': 0, done: 0, error: 0, canceled: 0,
+      'not started': 0,
+      initializing: 0,
+      'finding target instances': 0,
+      'copying the data': 1,
+      'diffing the data': 0,
+      'migrating served types': 0,
+      'cleaning up': 0,
+      done: 0,
+      error: 0,
+      canceled: 0,
     });
     assert.deepEqual(values('shardworker_table_rows_copied', 'table'), { customer: 420000, corder: 0, customer_names: 0, '<b>odd</b>': 10 });
     assert.deepEqual(values('shardworker_table_rows_estimated', 'table'), { customer: 1000000, corder: 1010000, customer_names: 0, '<b>odd</b>': 10 });
@@ -626,15 +723,33 @@ describe('GET /metrics', () => {
     assert.equal(family?.type, 'gauge');
     const rows = (f: typeof family | undefined) => Object.fromEntries(f!.metrics.map((m) => [`${m.labels.table}/${m.labels.kind}`, Number(m.value)]));
     assert.deepEqual(rows(family), {
-      'customer/matching': 30000, 'customer/mismatched': 0, 'customer/extra_on_source': 0, 'customer/extra_on_destination': 0,
-      'corder/matching': 37492, 'corder/mismatched': 1, 'corder/extra_on_source': 7, 'corder/extra_on_destination': 0,
-      'event_log/matching': 300, 'event_log/mismatched': 0, 'event_log/extra_on_source': 0, 'event_log/extra_on_destination': 0,
+      'customer/matching': 30000,
+      'customer/mismatched': 0,
+      'customer/extra_on_source': 0,
+      'customer/extra_on_destination': 0,
+      'corder/matching': 37492,
+      'corder/mismatched': 1,
+      'corder/extra_on_source': 7,
+      'corder/extra_on_destination': 0,
+      'event_log/matching': 300,
+      'event_log/mismatched': 0,
+      'event_log/extra_on_source': 0,
+      'event_log/extra_on_destination': 0,
     });
     jobs.current = diffSnapshot(true);
     assert.deepEqual(rows((await scrape(app)).byName.get('shardworker_table_diff_rows')), {
-      'customer/matching': 30000, 'customer/mismatched': 0, 'customer/extra_on_source': 0, 'customer/extra_on_destination': 0,
-      'corder/matching': 74983, 'corder/mismatched': 2, 'corder/extra_on_source': 14, 'corder/extra_on_destination': 1,
-      'event_log/matching': 1200, 'event_log/mismatched': 0, 'event_log/extra_on_source': 0, 'event_log/extra_on_destination': 0,
+      'customer/matching': 30000,
+      'customer/mismatched': 0,
+      'customer/extra_on_source': 0,
+      'customer/extra_on_destination': 0,
+      'corder/matching': 74983,
+      'corder/mismatched': 2,
+      'corder/extra_on_source': 14,
+      'corder/extra_on_destination': 1,
+      'event_log/matching': 1200,
+      'event_log/mismatched': 0,
+      'event_log/extra_on_source': 0,
+      'event_log/extra_on_destination': 0,
     });
     // Only the tables with a diff: none for a clone without --verify.
     jobs.current = copyingSnapshot();
@@ -671,10 +786,20 @@ describe('logging', () => {
   test('requests go to the pino logger given', async () => {
     const { pino } = await import('pino');
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } });
+    const logger = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          lines.push(line);
+        },
+      },
+    );
     const app = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, logger });
     await app.inject({ method: 'GET', url: '/healthz' });
-    assert.ok(lines.some((l) => JSON.parse(l).req?.url === '/healthz'), lines.join(''));
+    assert.ok(
+      lines.some((l) => JSON.parse(l).req?.url === '/healthz'),
+      lines.join(''),
+    );
   });
 });
 
@@ -689,8 +814,20 @@ describe('other routes', () => {
   test('every route of the contract is there', async () => {
     const { app } = await appWith();
     await app.ready();
-    for (const [method, url] of [['GET', '/'], ['POST', '/jobs'], ['GET', '/status'], ['POST', '/cancel'], ['POST', '/reset'], ['GET', '/api/status'], ['GET', '/api/status/view'],
-      ['POST', '/api/jobs'], ['POST', '/api/cancel'], ['POST', '/api/reset'], ['GET', '/metrics'], ['GET', '/healthz']] as const) {
+    for (const [method, url] of [
+      ['GET', '/'],
+      ['POST', '/jobs'],
+      ['GET', '/status'],
+      ['POST', '/cancel'],
+      ['POST', '/reset'],
+      ['GET', '/api/status'],
+      ['GET', '/api/status/view'],
+      ['POST', '/api/jobs'],
+      ['POST', '/api/cancel'],
+      ['POST', '/api/reset'],
+      ['GET', '/metrics'],
+      ['GET', '/healthz'],
+    ] as const) {
       assert.ok(app.hasRoute({ method, url }), `${method} ${url}`);
     }
   });

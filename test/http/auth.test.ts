@@ -76,7 +76,12 @@ const API_CREDENTIALS: Array<{ name: string; headers: (b: Browser) => Record<str
   { name: 'a wrong token', headers: () => bearer(WRONG), allowed: false, message: /^the Bearer token is wrong$/ },
   { name: 'a token of another length', headers: () => bearer(TOKEN + 'x'), allowed: false, message: /the Bearer token is wrong/ },
   { name: 'an empty Bearer', headers: () => ({ authorization: 'Bearer ' }), allowed: false, message: /the Bearer token is wrong/ },
-  { name: 'Basic instead of Bearer', headers: () => ({ authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` }), allowed: false, message: /needs the token/ },
+  {
+    name: 'Basic instead of Bearer',
+    headers: () => ({ authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` }),
+    allowed: false,
+    message: /needs the token/,
+  },
   { name: 'the session cookie alone', headers: (b) => ({ cookie: b.cookie }), allowed: false, message: /needs the token/ },
   { name: 'the token as a cookie', headers: () => ({ cookie: `${SESSION_COOKIE}=${TOKEN}` }), allowed: false, message: /needs the token/ },
   { name: 'the right token', headers: () => bearer(TOKEN), allowed: true, message: /./ },
@@ -140,9 +145,24 @@ const FORM_CREDENTIALS: Array<{ name: string; send: (b: Browser) => { headers: R
   { name: 'no session', send: (b) => ({ headers: {}, csrf: b.csrf }), status: 401, message: /Log in to start, cancel or reset a job/ },
   { name: 'an unknown session', send: (b) => ({ headers: { cookie: `${SESSION_COOKIE}=${'0'.repeat(64)}` }, csrf: b.csrf }), status: 401, message: /Log in/ },
   { name: 'the token as the cookie', send: (b) => ({ headers: { cookie: `${SESSION_COOKIE}=${TOKEN}` }, csrf: b.csrf }), status: 401, message: /Log in/ },
-  { name: 'a session but no CSRF field', send: (b) => ({ headers: { cookie: b.cookie } }), status: 403, message: /did not carry this session&#39;s CSRF token \(missing\)/ },
-  { name: 'a session and a wrong CSRF field', send: (b) => ({ headers: { cookie: b.cookie }, csrf: b.csrf.replace(/.$/, (c) => (c === '0' ? '1' : '0')) }), status: 403, message: /CSRF token \(wrong\)/ },
-  { name: 'a session and the token as the CSRF field', send: (b) => ({ headers: { cookie: b.cookie }, csrf: TOKEN }), status: 403, message: /CSRF token \(wrong\)/ },
+  {
+    name: 'a session but no CSRF field',
+    send: (b) => ({ headers: { cookie: b.cookie } }),
+    status: 403,
+    message: /did not carry this session&#39;s CSRF token \(missing\)/,
+  },
+  {
+    name: 'a session and a wrong CSRF field',
+    send: (b) => ({ headers: { cookie: b.cookie }, csrf: b.csrf.replace(/.$/, (c) => (c === '0' ? '1' : '0')) }),
+    status: 403,
+    message: /CSRF token \(wrong\)/,
+  },
+  {
+    name: 'a session and the token as the CSRF field',
+    send: (b) => ({ headers: { cookie: b.cookie }, csrf: TOKEN }),
+    status: 403,
+    message: /CSRF token \(wrong\)/,
+  },
   { name: 'a wrong Bearer', send: () => ({ headers: bearer(WRONG) }), status: 401, message: /the Bearer token is wrong/ },
   { name: 'a session and its CSRF field', send: (b) => ({ headers: { cookie: b.cookie }, csrf: b.csrf }), status: 303, message: /^$/ },
   { name: 'the right Bearer (no browser, so no CSRF needed)', send: () => ({ headers: bearer(TOKEN) }), status: 303, message: /^$/ },
@@ -157,7 +177,12 @@ describe('the forms: a session cookie and its CSRF field', () => {
         route.arrange?.(jobs);
         const { headers, csrf } = cred.send(browser);
         const fields = csrf === undefined ? route.fields : { ...route.fields, _csrf: csrf };
-        const res = await app.inject({ method: 'POST', url: route.url, headers: { ...FORM_TYPE, ...headers }, payload: new URLSearchParams(fields).toString() });
+        const res = await app.inject({
+          method: 'POST',
+          url: route.url,
+          headers: { ...FORM_TYPE, ...headers },
+          payload: new URLSearchParams(fields).toString(),
+        });
         assert.equal(res.statusCode, cred.status, res.body.slice(0, 500));
         if (cred.status === 303) {
           assert.equal(res.headers.location, route.location);
@@ -183,7 +208,12 @@ describe('the forms: a session cookie and its CSRF field', () => {
     const a = await appWith();
     const b = await appWith();
     const browser = await logIn(a.app);
-    const res = await b.app.inject({ method: 'POST', url: '/jobs', headers: { ...FORM_TYPE, cookie: browser.cookie }, payload: new URLSearchParams({ command: 'SplitClone', target: 'commerce/0', _csrf: browser.csrf }).toString() });
+    const res = await b.app.inject({
+      method: 'POST',
+      url: '/jobs',
+      headers: { ...FORM_TYPE, cookie: browser.cookie },
+      payload: new URLSearchParams({ command: 'SplitClone', target: 'commerce/0', _csrf: browser.csrf }).toString(),
+    });
     assert.equal(res.statusCode, 401);
     assert.equal(b.jobs.started.length, 0);
   });
@@ -194,7 +224,12 @@ describe('the forms: a session cookie and its CSRF field', () => {
     const out = await app.inject({ method: 'POST', url: '/logout', headers: { ...FORM_TYPE, cookie: browser.cookie }, payload: `_csrf=${browser.csrf}` });
     assert.equal(out.statusCode, 303);
     assert.match(String(out.headers['set-cookie']), new RegExp(`^${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict$`));
-    const res = await app.inject({ method: 'POST', url: '/jobs', headers: { ...FORM_TYPE, cookie: browser.cookie }, payload: new URLSearchParams({ command: 'SplitClone', target: 'commerce/0', _csrf: browser.csrf }).toString() });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/jobs',
+      headers: { ...FORM_TYPE, cookie: browser.cookie },
+      payload: new URLSearchParams({ command: 'SplitClone', target: 'commerce/0', _csrf: browser.csrf }).toString(),
+    });
     assert.equal(res.statusCode, 401);
     assert.equal(jobs.started.length, 0);
     assert.equal((await app.inject({ method: 'GET', url: '/status', headers: { cookie: browser.cookie } })).statusCode, 303);
@@ -206,7 +241,12 @@ describe('the forms: a session cookie and its CSRF field', () => {
     const two = await logIn(app);
     assert.notEqual(one.cookie, two.cookie);
     assert.notEqual(one.csrf, two.csrf);
-    const res = await app.inject({ method: 'POST', url: '/jobs', headers: { ...FORM_TYPE, cookie: one.cookie }, payload: new URLSearchParams({ command: 'SplitClone', target: 'commerce/0', _csrf: two.csrf }).toString() });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/jobs',
+      headers: { ...FORM_TYPE, cookie: one.cookie },
+      payload: new URLSearchParams({ command: 'SplitClone', target: 'commerce/0', _csrf: two.csrf }).toString(),
+    });
     assert.equal(res.statusCode, 403);
     assert.equal(jobs.started.length, 0);
   });
@@ -215,7 +255,12 @@ describe('the forms: a session cookie and its CSRF field', () => {
 // --- Logging in ----------------------------------------------------------------------------------------------
 
 describe('GET and POST /login', () => {
-  const login = (fields: Record<string, string>): InjectOptions => ({ method: 'POST', url: '/login', headers: FORM_TYPE, payload: new URLSearchParams(fields).toString() });
+  const login = (fields: Record<string, string>): InjectOptions => ({
+    method: 'POST',
+    url: '/login',
+    headers: FORM_TYPE,
+    payload: new URLSearchParams(fields).toString(),
+  });
 
   test('the right token: an HttpOnly, SameSite=Strict session cookie that is not the token, then 303 to next', async () => {
     const { app } = await appWith();
@@ -257,7 +302,15 @@ describe('GET and POST /login', () => {
   });
 
   test('next stays on this server', async () => {
-    for (const [next, to] of [['/status', '/status'], ['/api/status', '/api/status'], ['//evil.example/x', '/'], ['/\\evil.example', '/'], ['https://evil.example', '/'], ['javascript:alert(1)', '/'], ['', '/']]) {
+    for (const [next, to] of [
+      ['/status', '/status'],
+      ['/api/status', '/api/status'],
+      ['//evil.example/x', '/'],
+      ['/\\evil.example', '/'],
+      ['https://evil.example', '/'],
+      ['javascript:alert(1)', '/'],
+      ['', '/'],
+    ]) {
       assert.equal(safeNext(next), to, next);
     }
     const { app } = await appWith();
@@ -377,11 +430,27 @@ describe('without --auth-token-file', () => {
 describe('access policy, sessions, secrets', () => {
   test('accessOf: open, read, api-write, form-write; anything new is guarded', () => {
     const cases: Array<[string, string, string]> = [
-      ['GET', '/healthz', 'open'], ['GET', '/login', 'open'], ['POST', '/login', 'open'], ['HEAD', '/healthz', 'open'],
-      ['GET', '/', 'read'], ['GET', '/status', 'read'], ['GET', '/api/status', 'read'], ['GET', '/api/status/view', 'read'], ['GET', '/metrics', 'read'], ['GET', '/anything-new', 'read'],
-      ['POST', '/api/jobs', 'api-write'], ['POST', '/api/cancel', 'api-write'], ['DELETE', '/api/jobs', 'api-write'], ['POST', '/api/new', 'api-write'],
-      ['POST', '/jobs', 'form-write'], ['POST', '/cancel', 'form-write'], ['POST', '/reset', 'form-write'], ['POST', '/logout', 'form-write'],
-      ['PUT', '/status', 'form-write'], ['OPTIONS', '/', 'form-write'], ['POST', '/healthz', 'form-write'],
+      ['GET', '/healthz', 'open'],
+      ['GET', '/login', 'open'],
+      ['POST', '/login', 'open'],
+      ['HEAD', '/healthz', 'open'],
+      ['GET', '/', 'read'],
+      ['GET', '/status', 'read'],
+      ['GET', '/api/status', 'read'],
+      ['GET', '/api/status/view', 'read'],
+      ['GET', '/metrics', 'read'],
+      ['GET', '/anything-new', 'read'],
+      ['POST', '/api/jobs', 'api-write'],
+      ['POST', '/api/cancel', 'api-write'],
+      ['DELETE', '/api/jobs', 'api-write'],
+      ['POST', '/api/new', 'api-write'],
+      ['POST', '/jobs', 'form-write'],
+      ['POST', '/cancel', 'form-write'],
+      ['POST', '/reset', 'form-write'],
+      ['POST', '/logout', 'form-write'],
+      ['PUT', '/status', 'form-write'],
+      ['OPTIONS', '/', 'form-write'],
+      ['POST', '/healthz', 'form-write'],
     ];
     for (const [method, path, access] of cases) assert.equal(accessOf(method, path), access, `${method} ${path}`);
   });
@@ -425,4 +494,3 @@ describe('access policy, sessions, secrets', () => {
     assert.equal(cookieValue('shardworker_session', SESSION_COOKIE), undefined);
   });
 });
-

@@ -26,12 +26,13 @@ async function serveInBrowser(t: TestContext, jobs: FakeJobs, shotPrefix: string
   });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(msg.text());
+  });
   return { jobs, base, shots, browser, page, pageErrors };
 }
 
-const barWidth = (page: Page, table: string) =>
-  page.$eval(`#table-rows tr[data-table="${table}"] .fill`, (el) => parseFloat((el as HTMLElement).style.width));
+const barWidth = (page: Page, table: string) => page.$eval(`#table-rows tr[data-table="${table}"] .fill`, (el) => parseFloat((el as HTMLElement).style.width));
 
 test('start a SplitClone from the index and watch /status reach done', { skip: missing, timeout: 60_000 }, async (t) => {
   const { jobs, base, shots, browser, page, pageErrors } = await serveInBrowser(t, new FakeJobs(splitCloneSimulation(5000)), 'shardworker-browser-');
@@ -47,23 +48,33 @@ test('start a SplitClone from the index and watch /status reach done', { skip: m
   await Promise.all([page.waitForURL(base + '/status'), page.click('#form-SplitClone button[type="submit"]')]);
   assert.equal(jobs.started.length, 1);
   assert.deepEqual(jobs.started[0], { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: { chunkCount: '500' } });
-  await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+  await page.evaluate(() => {
+    (window as unknown as { sameDocument: boolean }).sameDocument = true;
+  });
 
   // The bars move while the copy runs, without reloading the page.
   await page.waitForSelector('#table-rows tr[data-table="corder"]', { timeout: 10_000 });
-  await page.waitForFunction(() => {
-    const fill = document.querySelector('#table-rows tr[data-table="corder"] .fill') as HTMLElement | null;
-    const w = fill ? parseFloat(fill.style.width) : 0;
-    return w > 0 && w < 60;
-  }, undefined, { timeout: 10_000, polling: 100 });
+  await page.waitForFunction(
+    () => {
+      const fill = document.querySelector('#table-rows tr[data-table="corder"] .fill') as HTMLElement | null;
+      const w = fill ? parseFloat(fill.style.width) : 0;
+      return w > 0 && w < 60;
+    },
+    undefined,
+    { timeout: 10_000, polling: 100 },
+  );
   const first = await barWidth(page, 'corder');
   const firstCustomer = await barWidth(page, 'customer');
   await page.screenshot({ path: join(shots, 'status-copying.png'), fullPage: true });
   assert.match((await page.textContent('#state')) ?? '', /copying the data/);
-  await page.waitForFunction((w) => {
-    const fill = document.querySelector('#table-rows tr[data-table="corder"] .fill') as HTMLElement | null;
-    return fill !== null && parseFloat(fill.style.width) > w;
-  }, first, { timeout: 10_000, polling: 100 });
+  await page.waitForFunction(
+    (w) => {
+      const fill = document.querySelector('#table-rows tr[data-table="corder"] .fill') as HTMLElement | null;
+      return fill !== null && parseFloat(fill.style.width) > w;
+    },
+    first,
+    { timeout: 10_000, polling: 100 },
+  );
   const second = await barWidth(page, 'corder');
   assert.ok(second > first, `corder bar grew: ${first}% then ${second}%`);
   assert.ok((await barWidth(page, 'customer')) >= firstCustomer);
@@ -83,7 +94,18 @@ test('start a SplitClone from the index and watch /status reach done', { skip: m
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok((await stat(shot)).size > 10_000);
   const visibleText = await page.innerText('main');
-  for (const want of ['customer', 'corder', 'done', '60,000 / 60,000', '150,000 / 150,000', '210,000 / 210,000', '100.0%', 'zone1-101', 'zone1-200, zone1-300', 'chunkCount=500']) {
+  for (const want of [
+    'customer',
+    'corder',
+    'done',
+    '60,000 / 60,000',
+    '150,000 / 150,000',
+    '210,000 / 210,000',
+    '100.0%',
+    'zone1-101',
+    'zone1-200, zone1-300',
+    'chunkCount=500',
+  ]) {
     assert.ok(visibleText.includes(want), `page shows ${want}`);
   }
   assert.match(await page.innerText('#log'), /done$/);
@@ -138,12 +160,17 @@ function domOf(page: Page, selector: string): Promise<string> {
   })()`);
 }
 
-test('a SplitDiff on /status: diffing, then error with the red summary and its examples, as the server draws it', { skip: missing, timeout: 60_000 }, async (t) => {
+test('a SplitDiff on /status: diffing, then error with the red summary and its examples, as the server draws it', {
+  skip: missing,
+  timeout: 60_000,
+}, async (t) => {
   const { jobs, base, shots, browser, page, pageErrors } = await serveInBrowser(t, new FakeJobs(splitDiffSimulation(6000)), 'shardworker-browser-diff-');
 
   await jobs.start({ command: 'SplitDiff', keyspace: 'commerce', shard: '-80', options: {} });
   await page.goto(base + '/status');
-  await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+  await page.evaluate(() => {
+    (window as unknown as { sameDocument: boolean }).sameDocument = true;
+  });
   assert.equal(await page.textContent('#rows-heading'), 'rows read / estimated');
 
   // While diffing: corder's line is red already, says it is still diffing, and lists what it found so far.
@@ -171,13 +198,17 @@ test('a SplitDiff on /status: diffing, then error with the red summary and its e
   assert.equal(await colorOf('#table-rows tr[data-diff-of="customer"] .diff-summary'), green);
   assert.equal(await colorOf('#table-rows tr[data-diff-of="event_log"] .diff-summary'), green);
   assert.match((await page.textContent(`${corderDiff} .diff-summary`)) ?? '', /^75000 rows checked: 74983 matching, 2 mismatched/);
-  assert.equal(await page.textContent(`${corderDiff} .diff-counts`),
-    'checked 75,000 · matching 74,983 · mismatched 2 · extra on source 14 · extra on destination 1 · by primary key');
-  const lists = await page.$$eval(`${corderDiff} details`, (ds) => ds.map((d) => ({
-    kind: (d as HTMLElement).dataset.kind,
-    title: d.querySelector('summary')!.textContent,
-    items: [...d.querySelectorAll('li')].map((li) => li.textContent),
-  })));
+  assert.equal(
+    await page.textContent(`${corderDiff} .diff-counts`),
+    'checked 75,000 · matching 74,983 · mismatched 2 · extra on source 14 · extra on destination 1 · by primary key',
+  );
+  const lists = await page.$$eval(`${corderDiff} details`, (ds) =>
+    ds.map((d) => ({
+      kind: (d as HTMLElement).dataset.kind,
+      title: d.querySelector('summary')!.textContent,
+      items: [...d.querySelectorAll('li')].map((li) => li.textContent),
+    })),
+  );
   assert.deepEqual(lists, [
     { kind: 'mismatched', title: 'mismatched: 2', items: ['order_id=17 [price, status]', 'order_id=<script>alert(1)</script> [sku]'] },
     { kind: 'extraOnSource', title: 'extra on source: 14', items: [...Array.from({ length: 10 }, (_, i) => `order_id=${1001 + i}`), '… and 4 more'] },
@@ -186,7 +217,11 @@ test('a SplitDiff on /status: diffing, then error with the red summary and its e
   assert.equal(await page.$$eval('main script', (ss) => ss.length), 1, 'the key with <script> is text, no element');
   assert.equal(await page.textContent('#table-rows tr[data-table="event_log"] .note'), 'no primary key: compared as sorted full rows');
   assert.equal(await page.isVisible('#table-rows tr[data-table="customer"] .note'), false);
-  await page.$$eval('#tables details', (ds) => ds.forEach((d) => { (d as HTMLDetailsElement).open = true; }));
+  await page.$$eval('#tables details', (ds) =>
+    ds.forEach((d) => {
+      (d as HTMLDetailsElement).open = true;
+    }),
+  );
   await page.screenshot({ path: join(shots, 'diff-error.png'), fullPage: true });
 
   // What the script drew equals what the server draws for the same (ended, so unchanging) snapshot.
@@ -194,7 +229,11 @@ test('a SplitDiff on /status: diffing, then error with the red summary and its e
   const polledText = await page.innerText('#tables');
   const polledFacts = await page.innerText('dl.facts');
   await page.reload();
-  await page.$$eval('#tables details', (ds) => ds.forEach((d) => { (d as HTMLDetailsElement).open = true; }));
+  await page.$$eval('#tables details', (ds) =>
+    ds.forEach((d) => {
+      (d as HTMLDetailsElement).open = true;
+    }),
+  );
   assert.equal(await domOf(page, '#tables'), polledDom);
   assert.equal(await page.innerText('#tables'), polledText);
   assert.equal(await page.innerText('dl.facts'), polledFacts);
@@ -209,7 +248,9 @@ test('a SplitDiff on /status: diffing, then error with the red summary and its e
   const right = await phonePage.$$eval('#tables .diff', (ds) => Math.max(...ds.map((d) => d.getBoundingClientRect().right)));
   assert.ok(right <= 390, `diff lines within the screen (right edge ${right}px)`);
   await phonePage.screenshot({ path: join(shots, 'diff-phone.png'), fullPage: true });
-  await phonePage.$eval('.table-wrap', (w) => { w.scrollLeft = w.scrollWidth; });
+  await phonePage.$eval('.table-wrap', (w) => {
+    w.scrollLeft = w.scrollWidth;
+  });
   await phonePage.waitForTimeout(100);
   const left = await phonePage.$$eval('#tables .diff', (ds) => Math.min(...ds.map((d) => d.getBoundingClientRect().left)));
   assert.ok(left >= 0, `diff lines stay in view when the table scrolls (left edge ${left}px)`);
@@ -279,26 +320,64 @@ function shownOnPage(page: Page): Promise<unknown> {
 /** What shownOnPage should read for `v`: its strings as they are, put together only as the markup puts them. */
 function expectedOnPage(v: StatusView): unknown {
   const row = (r: StatusView['totals']) => ({
-    cls: r.stateClass, name: r.name, note: r.note, state: r.state, width: `${r.width}%`, label: r.progressLabel, percent: r.percent, rows: r.rows,
-    chunks: r.chunks, rate: r.rate, eta: r.eta, kind: r.kind,
+    cls: r.stateClass,
+    name: r.name,
+    note: r.note,
+    state: r.state,
+    width: `${r.width}%`,
+    label: r.progressLabel,
+    percent: r.percent,
+    rows: r.rows,
+    chunks: r.chunks,
+    rate: r.rate,
+    eta: r.eta,
+    kind: r.kind,
   });
-  const diff = (d: StatusView['totals']['diff']) => d && {
-    cls: `diff ${d.cls}`, summary: d.running + d.summary, counts: d.counts.map((c) => c.text),
-    kinds: d.kinds.map((k) => ({ kind: k.kind, title: k.title, items: [...k.examples.map((e) => e.key + e.rest), ...(k.more ? [k.more] : [])] })),
-  };
+  const diff = (d: StatusView['totals']['diff']) =>
+    d && {
+      cls: `diff ${d.cls}`,
+      summary: d.running + d.summary,
+      counts: d.counts.map((c) => c.text),
+      kinds: d.kinds.map((k) => ({ kind: k.kind, title: k.title, items: [...k.examples.map((e) => e.key + e.rest), ...(k.more ? [k.more] : [])] })),
+    };
   return {
-    state: v.job.state, stateClass: `badge ${v.job.stateClass}`,
+    state: v.job.state,
+    stateClass: `badge ${v.job.stateClass}`,
     facts: [v.endedAt, v.elapsed, v.sources, v.destinations, v.retries, v.locks, v.snapshot],
-    waits: v.waits, error: v.job.error, cancel: v.job.running, reset: v.job.ended,
-    rowsHeading: v.rowsHeading, tables: v.tables.map((r) => ({ row: row(r), diff: diff(r.diff) })), totals: row(v.totals),
-    streams: v.streams.map((s) => [s.key, s.stateClass, s.destination, s.source, s.sourceTablet, s.state, s.held, s.owner, s.position, s.behind, s.transactions, s.rows, s.rate, s.lastError]),
+    waits: v.waits,
+    error: v.job.error,
+    cancel: v.job.running,
+    reset: v.job.ended,
+    rowsHeading: v.rowsHeading,
+    tables: v.tables.map((r) => ({ row: row(r), diff: diff(r.diff) })),
+    totals: row(v.totals),
+    streams: v.streams.map((s) => [
+      s.key,
+      s.stateClass,
+      s.destination,
+      s.source,
+      s.sourceTablet,
+      s.state,
+      s.held,
+      s.owner,
+      s.position,
+      s.behind,
+      s.transactions,
+      s.rows,
+      s.rate,
+      s.lastError,
+    ]),
     control: v.control && {
       texts: [v.control.writes, v.control.why, v.control.throttledTotal, v.control.pausedTotal, v.control.maxTps, v.control.maxReplicationLag],
-      replicas: [...v.control.replicas, ...(v.control.noReplicas ? [v.control.noReplicas] : [])], actions: v.control.running, paused: v.control.paused,
+      replicas: [...v.control.replicas, ...(v.control.noReplicas ? [v.control.noReplicas] : [])],
+      actions: v.control.running,
+      paused: v.control.paused,
     },
     cutover: v.cutover && {
-      title: v.cutover.title, steps: v.cutover.steps.map((st) => [st.stateClass, `${st.state} ${st.name} ${st.took}${st.detail}`]),
-      writePause: v.cutover.writePause, positions: v.cutover.positions.map((p) => p.label + p.position),
+      title: v.cutover.title,
+      steps: v.cutover.steps.map((st) => [st.stateClass, `${st.state} ${st.name} ${st.took}${st.detail}`]),
+      writePause: v.cutover.writePause,
+      positions: v.cutover.positions.map((p) => p.label + p.position),
     },
     log: v.log,
   };
@@ -315,16 +394,43 @@ function everything(ended: boolean, replicas: boolean): StatusSnapshot {
     sources: ended ? [...s.sources, 'zone1-102'] : s.sources,
     waits: ended ? [] : ['zone1-200: thread 42 has waited 7 s: Waiting for table metadata lock'],
     retries: { total: ended ? 3 : 1, byTablet: ended ? { 'zone1-200': 2, 'zone1-101': 1 } : { 'zone1-200': 1 } },
-    locks: { names: ended ? ['shard commerce/-80', 'shard commerce/0'] : ['shard commerce/-80'], holder: { host: 'db-worker-1', pid: 4242, jobId: 'j1', since: s.startedAt ?? '' } },
-    snapshot: { openedAt: s.startedAt ?? '', closedAt: ended ? s.endedAt : null, ageSeconds: ended ? 10 : 5.5, position: 'MariaDB/0-100-42', tablets: [{ tablet: 'zone1-101', position: 'MariaDB/0-100-42', openedAt: s.startedAt ?? '', commitsHeldMs: 4.1 }] },
+    locks: {
+      names: ended ? ['shard commerce/-80', 'shard commerce/0'] : ['shard commerce/-80'],
+      holder: { host: 'db-worker-1', pid: 4242, jobId: 'j1', since: s.startedAt ?? '' },
+    },
+    snapshot: {
+      openedAt: s.startedAt ?? '',
+      closedAt: ended ? s.endedAt : null,
+      ageSeconds: ended ? 10 : 5.5,
+      position: 'MariaDB/0-100-42',
+      tablets: [{ tablet: 'zone1-101', position: 'MariaDB/0-100-42', openedAt: s.startedAt ?? '', commitsHeldMs: 4.1 }],
+    },
     control: {
-      paused: false, pausedSince: null, pausedSecondsTotal: ended ? 2.5 : 1.25, throttled: !ended, throttleReason: ended ? null : 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
-      throttledSince: ended ? null : '2026-11-23T19:00:03.000Z', throttledSecondsTotal: ended ? 6 : 4.5, lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
-      maxTps: ended ? 20 : 0, maxReplicationLagSeconds: ended ? 3 : 2, replicas: replicas ? [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: ended ? null : 3.2, error: ended ? 'no answer' : null }] : [], holding: null,
+      paused: false,
+      pausedSince: null,
+      pausedSecondsTotal: ended ? 2.5 : 1.25,
+      throttled: !ended,
+      throttleReason: ended ? null : 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      throttledSince: ended ? null : '2026-11-23T19:00:03.000Z',
+      throttledSecondsTotal: ended ? 6 : 4.5,
+      lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      maxTps: ended ? 20 : 0,
+      maxReplicationLagSeconds: ended ? 3 : 2,
+      replicas: replicas ? [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: ended ? null : 3.2, error: ended ? 'no answer' : null }] : [],
+      holding: null,
     },
     cutover: {
-      servedType: 'primary', reverse: false, from: ['commerce/0'], to: ['commerce/-80', 'commerce/80-'], tables: ended ? ['corder'] : [],
-      steps: ['stop writes', 'flip the topology'].map((name, i) => ({ name, state: ended || i === 0 ? 'done' : 'running', detail: ended || i === 0 ? `detail ${i + 1}` : null, ms: ended || i === 0 ? 10 * (i + 1) : null })),
+      servedType: 'primary',
+      reverse: false,
+      from: ['commerce/0'],
+      to: ['commerce/-80', 'commerce/80-'],
+      tables: ended ? ['corder'] : [],
+      steps: ['stop writes', 'flip the topology'].map((name, i) => ({
+        name,
+        state: ended || i === 0 ? 'done' : 'running',
+        detail: ended || i === 0 ? `detail ${i + 1}` : null,
+        ms: ended || i === 0 ? 10 * (i + 1) : null,
+      })),
       writePauseMs: ended ? 312 : null,
       positions: { from: { 'zone1-100': 'MariaDB/0-100-42' }, to: ended ? { 'zone1-200': 'MariaDB/0-200-7' } : {} },
     },
@@ -340,7 +446,9 @@ test('/status places what GET /api/status/view says, every card, after its polls
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${base}/status`);
-  await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
+  await page.evaluate(() => {
+    (window as unknown as { sameDocument: boolean }).sameDocument = true;
+  });
   assert.deepEqual(await shownOnPage(page), expectedOnPage(await viewOf(page)), 'the first render');
 
   // Every card changes: the script must redraw each from the route's JSON (streams keep the page polling).

@@ -63,9 +63,18 @@ function running(): StatusSnapshot {
     job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} },
     startedAt: '2026-12-05T09:00:00.000Z',
     control: {
-      paused: false, pausedSince: null, pausedSecondsTotal: 0, throttled: true, throttleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
-      throttledSince: '2026-12-05T09:00:05.000Z', throttledSecondsTotal: 4.5, lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
-      maxTps: 0, maxReplicationLagSeconds: 2, replicas: [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: 3.2, error: null }], holding: null,
+      paused: false,
+      pausedSince: null,
+      pausedSecondsTotal: 0,
+      throttled: true,
+      throttleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      throttledSince: '2026-12-05T09:00:05.000Z',
+      throttledSecondsTotal: 4.5,
+      lastThrottleReason: 'replica zone1-201 of commerce/-80 is 3.2 s behind (bound 2 s)',
+      maxTps: 0,
+      maxReplicationLagSeconds: 2,
+      replicas: [{ tablet: 'zone1-201', shard: 'commerce/-80', lagSeconds: 3.2, error: null }],
+      holding: null,
     },
   };
 }

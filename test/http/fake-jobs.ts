@@ -5,7 +5,15 @@ import { JobConflictError, type JobControl } from '../../src/worker/job-control.
 import { parseOptions } from '../../src/worker/options.ts';
 import type { TuneRequest } from '../../src/worker/live-control.ts';
 import { describeTally, type DiffTally } from '../../src/diff/tally.ts';
-import { ENDED_STATES, idleSnapshot, type JobRequest, type StatusSnapshot, type TableDiffStatus, type TableStatus, type WorkerState } from '../../src/worker/status.ts';
+import {
+  ENDED_STATES,
+  idleSnapshot,
+  type JobRequest,
+  type StatusSnapshot,
+  type TableDiffStatus,
+  type TableStatus,
+  type WorkerState,
+} from '../../src/worker/status.ts';
 import type { Topology } from '../../src/topology/types.ts';
 import { exampleTopology } from '../topology/fixtures/topology.ts';
 
@@ -122,32 +130,30 @@ export function splitCloneSimulation(totalMs = 5000): Simulation {
   ];
   return (request, t, startedAt) => {
     const state =
-      t < at(0.06) ? 'initializing'
-      : t < copyFrom ? 'finding target instances'
-      : t < copyTo ? 'copying the data'
-      : t < totalMs ? 'cleaning up'
-      : 'done';
+      t < at(0.06) ? 'initializing' : t < copyFrom ? 'finding target instances' : t < copyTo ? 'copying the data' : t < totalMs ? 'cleaning up' : 'done';
     const log = [`${startedAt.toISOString()} job ${request.command} ${request.keyspace}/${request.shard} started`];
     if (t >= at(0.06)) log.push('found destination shards commerce/-80, commerce/80-');
     const found = t >= copyFrom;
     if (found) log.push('source tablet zone1-101 marked worker, replication stopped at MariaDB/0-1-42');
-    const rows: TableStatus[] = !found ? [] : tables.map((tb) => {
-      const f = Math.max(0, Math.min(1, (t - tb.from) / (tb.to - tb.from)));
-      const copied = Math.round(tb.rows * f);
-      const rate = f > 0 && f < 1 ? tb.rows / ((tb.to - tb.from) / 1000) : 0;
-      const tableState = f >= 1 ? 'done' : f > 0 ? 'copying' : t >= tb.from - 100 ? 'creating' : 'waiting';
-      return {
-        name: tb.name,
-        kind: 'table',
-        state: tableState,
-        rowsEstimated: tb.rows,
-        rowsCopied: copied,
-        chunksTotal: tb.chunks,
-        chunksDone: Math.floor(tb.chunks * f),
-        rowsPerSecond: rate,
-        etaSeconds: f >= 1 ? 0 : f >= 0.01 && rate > 0 ? (tb.rows - copied) / rate : null,
-      };
-    });
+    const rows: TableStatus[] = !found
+      ? []
+      : tables.map((tb) => {
+          const f = Math.max(0, Math.min(1, (t - tb.from) / (tb.to - tb.from)));
+          const copied = Math.round(tb.rows * f);
+          const rate = f > 0 && f < 1 ? tb.rows / ((tb.to - tb.from) / 1000) : 0;
+          const tableState = f >= 1 ? 'done' : f > 0 ? 'copying' : t >= tb.from - 100 ? 'creating' : 'waiting';
+          return {
+            name: tb.name,
+            kind: 'table',
+            state: tableState,
+            rowsEstimated: tb.rows,
+            rowsCopied: copied,
+            chunksTotal: tb.chunks,
+            chunksDone: Math.floor(tb.chunks * f),
+            rowsPerSecond: rate,
+            etaSeconds: f >= 1 ? 0 : f >= 0.01 && rate > 0 ? (tb.rows - copied) / rate : null,
+          };
+        });
     for (const tb of tables) if (t >= tb.to) log.push(`table ${tb.name}: ${tb.rows} rows copied`);
     if (t >= copyTo) log.push('replication restarted on zone1-101, type rdonly restored');
     if (t >= totalMs) log.push('done');
@@ -272,7 +278,17 @@ function diffTableAt(tb: DiffSimTable, f: number, totalMs: number): TableStatus 
   if (tb.note) table.note = tb.note;
   if (f > 0) {
     const { processed, matching, mismatched, extraOnSource, extraOnDestination, examples } = found;
-    table.diff = { comparedBy: tb.comparedBy, processed, matching, mismatched, extraOnSource, extraOnDestination, examples, finished: f >= 1, summary: describeTally(found) };
+    table.diff = {
+      comparedBy: tb.comparedBy,
+      processed,
+      matching,
+      mismatched,
+      extraOnSource,
+      extraOnDestination,
+      examples,
+      finished: f >= 1,
+      summary: describeTally(found),
+    };
   }
   return table;
 }
@@ -285,18 +301,24 @@ const DIFF_ERROR = (tables: TableStatus[]) => {
 
 function diffFrame(request: JobRequest, t: number, startedAt: Date, totalMs: number): StatusSnapshot {
   const state: WorkerState =
-    t < 0.06 * totalMs ? 'initializing'
-    : t < 0.12 * totalMs ? 'finding target instances'
-    : t < 0.88 * totalMs ? 'diffing the data'
-    : t < totalMs ? 'cleaning up'
-    : 'error';
+    t < 0.06 * totalMs
+      ? 'initializing'
+      : t < 0.12 * totalMs
+        ? 'finding target instances'
+        : t < 0.88 * totalMs
+          ? 'diffing the data'
+          : t < totalMs
+            ? 'cleaning up'
+            : 'error';
   const log = [`${startedAt.toISOString()} job ${request.command} ${request.keyspace}/${request.shard} started`];
   const found = t >= 0.12 * totalMs;
   if (found) log.push('source tablet zone1-101 marked worker, destination zone1-200 stopped at MariaDB/0-1-42');
-  const tables = !found ? [] : DIFF_TABLES.map((tb) => {
-    const f = Math.max(0, Math.min(1, (t / totalMs - tb.from) / (tb.to - tb.from)));
-    return diffTableAt(tb, f, totalMs);
-  });
+  const tables = !found
+    ? []
+    : DIFF_TABLES.map((tb) => {
+        const f = Math.max(0, Math.min(1, (t / totalMs - tb.from) / (tb.to - tb.from)));
+        return diffTableAt(tb, f, totalMs);
+      });
   for (const tb of tables) if (tb.diff?.finished) log.push(`table ${tb.name}: ${tb.diff.summary}`);
   const error = state === 'error' ? DIFF_ERROR(tables) : null;
   if (error) log.push(`error: ${error}`);

@@ -23,7 +23,11 @@ const FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 // As Go's strconv.ParseFloat, which Prometheus uses: NaN and Inf in any case (prom-client writes `Nan`).
 const SPECIAL_FLOAT = /^(?:[+-]?inf(?:inity)?|nan)$/i;
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-const SUFFIXES: Record<string, string[]> = { histogram: ['_bucket', '_sum', '_count', '_created'], summary: ['_sum', '_count', '_created'], counter: ['_total', '_created'] };
+const SUFFIXES: Record<string, string[]> = {
+  histogram: ['_bucket', '_sum', '_count', '_created'],
+  summary: ['_sum', '_count', '_created'],
+  counter: ['_total', '_created'],
+};
 
 function fail(lineNo: number, line: string, why: string): never {
   throw new Error(`prometheus text line ${lineNo}: ${why}: ${JSON.stringify(line)}`);

@@ -57,9 +57,13 @@ test('the index forms offer --snapshot and --source-tablet-type as dropdowns', a
   const app = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, statusMaxAgeMs: 0 });
   try {
     const html = (await app.inject({ method: 'GET', url: '/' })).body;
-    const select = /<select id="form-SplitClone-snapshot" name="opt\.snapshot">\s*<option value="stop-replication" selected>stop-replication<\/option>\s*<option value="consistent">consistent<\/option>\s*<\/select>/;
+    const select =
+      /<select id="form-SplitClone-snapshot" name="opt\.snapshot">\s*<option value="stop-replication" selected>stop-replication<\/option>\s*<option value="consistent">consistent<\/option>\s*<\/select>/;
     assert.match(html, select);
-    assert.match(html, /<select id="form-SplitClone-sourceTabletType" name="opt\.sourceTabletType">\s*<option value="rdonly" selected>rdonly<\/option>\s*<option value="replica">replica<\/option>\s*<option value="primary">primary<\/option>/);
+    assert.match(
+      html,
+      /<select id="form-SplitClone-sourceTabletType" name="opt\.sourceTabletType">\s*<option value="rdonly" selected>rdonly<\/option>\s*<option value="replica">replica<\/option>\s*<option value="primary">primary<\/option>/,
+    );
   } finally {
     await app.close();
   }

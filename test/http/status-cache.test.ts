@@ -25,7 +25,11 @@ describe('StatusCache', () => {
   test('one snapshot per window, renderings made once per snapshot and key', () => {
     let now = 0;
     let taken = 0;
-    const cache = new StatusCache(() => ({ ...idleSnapshot(), streams: [], log: [`snapshot ${++taken}`] }), 250, () => now);
+    const cache = new StatusCache(
+      () => ({ ...idleSnapshot(), streams: [], log: [`snapshot ${++taken}`] }),
+      250,
+      () => now,
+    );
     const a = cache.snapshot();
     now = 249;
     assert.equal(cache.snapshot(), a);
@@ -62,7 +66,12 @@ describe('the app under many requests', () => {
   test('/api/status/view and /status share one view per snapshot: its elapsed time moves with the next snapshot only', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.parse('2026-12-05T09:00:10.000Z') });
     const jobs = new FakeJobs();
-    jobs.current = { ...idleSnapshot(), state: 'copying the data', job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} }, startedAt: '2026-12-05T09:00:00.000Z' };
+    jobs.current = {
+      ...idleSnapshot(),
+      state: 'copying the data',
+      job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} },
+      startedAt: '2026-12-05T09:00:00.000Z',
+    };
     const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, statusMaxAgeMs: 60_000 });
     const view = async () => (await app.inject({ method: 'GET', url: '/api/status/view' })).json() as { elapsed: string; job: { state: string } };
     const first = await app.inject({ method: 'GET', url: '/api/status/view' });

@@ -8,7 +8,6 @@ import { chromiumMissing as missing, openInBrowser } from '../helpers/browser.ts
 import { FakeJobs, TOPOLOGY, idleSnapshot } from './fake-jobs.ts';
 import { FakeStreams, streamSnapshot } from './fake-streams.ts';
 
-
 /** Streams catching up: seconds behind falls by 1 a second to 0, rows grow. */
 class CatchingUp extends FakeStreams {
   since = Date.now();
@@ -24,7 +23,13 @@ class CatchingUp extends FakeStreams {
 
 test('/status shows the streams table, updated live until seconds behind is 0', { skip: missing, timeout: 60_000 }, async (t) => {
   const jobs = new FakeJobs();
-  jobs.current = { ...idleSnapshot(), state: 'done', job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} }, startedAt: '2026-11-23T19:00:00.000Z', endedAt: '2026-11-23T19:01:00.000Z' };
+  jobs.current = {
+    ...idleSnapshot(),
+    state: 'done',
+    job: { command: 'SplitClone', keyspace: 'commerce', shard: '0', options: {} },
+    startedAt: '2026-11-23T19:00:00.000Z',
+    endedAt: '2026-11-23T19:01:00.000Z',
+  };
   const streams = new CatchingUp();
   const app = await buildApp({ jobs, readTopology: async () => TOPOLOGY, streams });
   const { page, base } = await openInBrowser(app, t, { width: 1200, height: 900 });
@@ -43,7 +48,10 @@ test('/status shows the streams table, updated live until seconds behind is 0', 
   assert.ok(Number((await page.textContent(`${row} .s-rows`))!.replace(/,/g, '')) > 0);
   // A diff holds the stream: the row says so, and stops saying so when it lets go.
   streams.heldBy = 'SplitDiff job 1234';
-  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'held by SplitDiff job 1234', `${row} .s-held`, { timeout: 10_000, polling: 200 });
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'held by SplitDiff job 1234', `${row} .s-held`, {
+    timeout: 10_000,
+    polling: 200,
+  });
   assert.match((await page.textContent(`${row} .s-state .badge`)) ?? '', /stopped/);
   streams.heldBy = undefined;
   await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === '', `${row} .s-held`, { timeout: 10_000, polling: 200 });

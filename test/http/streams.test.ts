@@ -43,7 +43,12 @@ describe('streams over HTTP', () => {
     assert.match(unknown.json().error, /no stream feeds commerce\/c0-/);
     const bad = await app.inject({ method: 'POST', url: '/api/streams/stop', headers: JSON_TYPE, payload: { keyspace: 'commerce' } });
     assert.equal(bad.statusCode, 400);
-    const extra = await app.inject({ method: 'POST', url: '/api/streams/start', headers: JSON_TYPE, payload: { keyspace: 'commerce', shard: '-80', force: true } });
+    const extra = await app.inject({
+      method: 'POST',
+      url: '/api/streams/start',
+      headers: JSON_TYPE,
+      payload: { keyspace: 'commerce', shard: '-80', force: true },
+    });
     assert.equal(extra.statusCode, 400);
     assert.match(extra.json().error, /force/);
   });
@@ -67,12 +72,27 @@ describe('streams over HTTP', () => {
     const app = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, streams, auth: { token: TOKEN, publicStatus: false } });
     const without = await app.inject({ method: 'POST', url: '/api/streams/stop', headers: JSON_TYPE, payload: { keyspace: 'commerce', shard: '-80' } });
     assert.equal(without.statusCode, 401);
-    const wrong = await app.inject({ method: 'POST', url: '/api/streams/stop', headers: { ...JSON_TYPE, authorization: 'Bearer nope-nope-nope-nope' }, payload: { keyspace: 'commerce', shard: '-80' } });
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/api/streams/stop',
+      headers: { ...JSON_TYPE, authorization: 'Bearer nope-nope-nope-nope' },
+      payload: { keyspace: 'commerce', shard: '-80' },
+    });
     assert.equal(wrong.statusCode, 401);
-    const crossSite = await app.inject({ method: 'POST', url: '/api/streams/stop', headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}`, 'sec-fetch-site': 'cross-site' }, payload: { keyspace: 'commerce', shard: '-80' } });
+    const crossSite = await app.inject({
+      method: 'POST',
+      url: '/api/streams/stop',
+      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}`, 'sec-fetch-site': 'cross-site' },
+      payload: { keyspace: 'commerce', shard: '-80' },
+    });
     assert.equal(crossSite.statusCode, 403);
     assert.deepEqual(streams.calls, []);
-    const right = await app.inject({ method: 'POST', url: '/api/streams/stop', headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, payload: { keyspace: 'commerce', shard: '-80' } });
+    const right = await app.inject({
+      method: 'POST',
+      url: '/api/streams/stop',
+      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+      payload: { keyspace: 'commerce', shard: '-80' },
+    });
     assert.equal(right.statusCode, 200);
     assert.deepEqual(streams.calls, ['stop commerce/-80']);
   });
@@ -82,17 +102,32 @@ describe('streams over HTTP', () => {
     const html = (await app.inject({ method: 'GET', url: '/status' })).body;
     const table = html.slice(html.indexOf('id="streams-card"'), html.indexOf('</table>', html.indexOf('id="streams-card"')));
     assert.doesNotMatch(table.slice(0, 40), /hidden/);
-    for (const want of ['commerce/-80', 'commerce/80-', 'commerce/0', 'zone1-100', 'MariaDB/0-100-57', '1,234', '5,678', '210 rows/s', '3s', '40s', 'state-error', '&lt;b&gt;']) assert.ok(table.includes(want), `streams table shows ${want}`);
+    for (const want of [
+      'commerce/-80',
+      'commerce/80-',
+      'commerce/0',
+      'zone1-100',
+      'MariaDB/0-100-57',
+      '1,234',
+      '5,678',
+      '210 rows/s',
+      '3s',
+      '40s',
+      'state-error',
+      '&lt;b&gt;',
+    ])
+      assert.ok(table.includes(want), `streams table shows ${want}`);
     assert.ok(!table.includes('<b>'));
     const empty = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY });
     assert.match((await empty.inject({ method: 'GET', url: '/status' })).body, /id="streams-card" hidden/);
   });
 
-  test('/metrics has each stream\'s seconds behind, transactions, rows and errors', async () => {
+  test("/metrics has each stream's seconds behind, transactions, rows and errors", async () => {
     const app = await buildApp({ jobs: new FakeJobs(), readTopology: async () => TOPOLOGY, streams: new FakeStreams() });
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     const samples = parsePrometheusStrict(text).flatMap((f) => f.metrics);
-    const value = (name: string, shard: string) => Number(samples.find((s) => s.name === name && s.labels.destination === `commerce/${shard}` && s.labels.source === 'commerce/0')?.value);
+    const value = (name: string, shard: string) =>
+      Number(samples.find((s) => s.name === name && s.labels.destination === `commerce/${shard}` && s.labels.source === 'commerce/0')?.value);
     assert.equal(value('shardworker_stream_seconds_behind', '-80'), 3);
     assert.equal(value('shardworker_stream_seconds_behind', '80-'), 40);
     assert.equal(value('shardworker_stream_transactions_applied_total', '-80'), 1234);
@@ -103,7 +138,10 @@ describe('streams over HTTP', () => {
   });
 
   test('shardworker stream: its lines, and a clear refusal when no daemon answers', () => {
-    assert.equal(streamLine(streamSnapshot()), 'commerce/-80 <- commerce/0  running  owner pid 4242 on db-worker-1  position MariaDB/0-100-57  behind 3s  1234 transactions, 5678 rows, 210 rows/s');
+    assert.equal(
+      streamLine(streamSnapshot()),
+      'commerce/-80 <- commerce/0  running  owner pid 4242 on db-worker-1  position MariaDB/0-100-57  behind 3s  1234 transactions, 5678 rows, 210 rows/s',
+    );
     const r = spawnSync(process.execPath, ['bin/shardworker.js', '--port', '1', 'stream', 'status'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /no daemon answers at http:\/\/127\.0\.0\.1:1/);

@@ -44,7 +44,9 @@ class CommitProbe {
     this.#running = (async () => {
       const conn = await connect(at);
       try {
-        await conn.query('CREATE DATABASE IF NOT EXISTS snap_probe; CREATE TABLE IF NOT EXISTS snap_probe.p (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT) ENGINE=InnoDB');
+        await conn.query(
+          'CREATE DATABASE IF NOT EXISTS snap_probe; CREATE TABLE IF NOT EXISTS snap_probe.p (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT) ENGINE=InnoDB',
+        );
         while (!this.#stop) {
           await conn.query('INSERT INTO snap_probe.p (at) VALUES (?)', [Date.now()]);
           this.#commits.push(now());
@@ -54,7 +56,6 @@ class CommitProbe {
       }
     })();
   }
-
 
   /** Commits per second and the longest gap (ms) between two commits from `from` to `to`. */
   window(from: number, to: number): { perSecond: number; longestGapMs: number } {
@@ -110,7 +111,16 @@ describe('SplitClone --snapshot consistent', () => {
     let jobs: JobController | null = null;
     const startedAt = now();
     const seen: { during: StatusSnapshot | null } = { during: null };
-    const job = runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { snapshot: 'consistent', sourceTabletType: 'primary', minTableSizeForSplit: 0, minRowsPerChunk: 1000, sourceReaderCount: 4 } }, (j) => (jobs = j));
+    const job = runJob(
+      topoFile,
+      {
+        command: 'SplitClone',
+        keyspace: 'ks',
+        shard: '0',
+        options: { snapshot: 'consistent', sourceTabletType: 'primary', minTableSizeForSplit: 0, minRowsPerChunk: 1000, sourceReaderCount: 4 },
+      },
+      (j) => (jobs = j),
+    );
     const watch = typesSeen(topoFile, job);
     // The snapshot's age, as the status shows it while the copy runs.
     void (async () => {
@@ -144,15 +154,24 @@ describe('SplitClone --snapshot consistent', () => {
     const around = probe.window(opened - 1000, opened + 1000);
     const jobSeconds = (endedAt - startedAt) / 1000;
     console.log(
-      `# consistent snapshot: commits held ${s.tablets[0].commitsHeldMs} ms; job ${jobSeconds.toFixed(1)} s; probe commits/s before ${a.perSecond}, during ${b.perSecond}; ` +
-        `longest probe commit gap before ${a.longestGapMs} ms, during ${b.longestGapMs} ms, within 1 s of the snapshot ${around.longestGapMs} ms; load transactions/s before ${Math.round((loadBefore - loadAtFrom) / 3)}, during ${Math.round((loadDuring - loadBefore) / jobSeconds)}; loadavg ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+      `# consistent snapshot: commits held ${s.tablets[0].commitsHeldMs} ms; job ${jobSeconds.toFixed(1)} s; probe commits/s before ${a.perSecond}, during ${b.perSecond}; `
+        + `longest probe commit gap before ${a.longestGapMs} ms, during ${b.longestGapMs} ms, within 1 s of the snapshot ${around.longestGapMs} ms; load transactions/s before ${Math.round((loadBefore - loadAtFrom) / 3)}, during ${Math.round((loadDuring - loadBefore) / jobSeconds)}; loadavg ${(
+          await import('node:os')
+        )
+          .loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}`,
     );
     assert.ok(b.perSecond > 0 && loadDuring > loadBefore, 'the primary took writes during the job');
     // Generous on a shared, loaded machine: commits are held back for milliseconds, never for the copy.
-    assert.ok(b.longestGapMs < jobSeconds * 1000 / 2 && b.longestGapMs < 5000, `the primary stopped taking writes for ${b.longestGapMs} ms`);
+    assert.ok(b.longestGapMs < (jobSeconds * 1000) / 2 && b.longestGapMs < 5000, `the primary stopped taking writes for ${b.longestGapMs} ms`);
 
     const manager = new StreamManager({
-      topo: await openTopology(`file:${topoFile}`), credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0,
+      topo: await openTopology(`file:${topoFile}`),
+      credentials: {},
+      openBinlog: openSourceBinlog,
+      retryDuration: 60_000,
+      refreshMs: 0,
       log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
     });
     await manager.open();
@@ -162,11 +181,15 @@ describe('SplitClone --snapshot consistent', () => {
       await probe.stop();
       assert.deepEqual(load.errors, []);
       const target = await sourcePosition(c.primary);
-      await until(`streams at ${target}: ${JSON.stringify(manager.snapshot().map((x) => [x.state, x.position, x.lastError]))}`, () => {
-        const snaps = manager.snapshot();
-        if (snaps.some((x) => x.state === 'error')) throw new Error(`stream in error: ${snaps.map((x) => x.lastError).join('; ')}`);
-        return snaps.length === 3 && snaps.every((x) => reached(x.position, target));
-      }, 120_000);
+      await until(
+        `streams at ${target}: ${JSON.stringify(manager.snapshot().map((x) => [x.state, x.position, x.lastError]))}`,
+        () => {
+          const snaps = manager.snapshot();
+          if (snaps.some((x) => x.state === 'error')) throw new Error(`stream in error: ${snaps.map((x) => x.lastError).join('; ')}`);
+          return snaps.length === 3 && snaps.every((x) => reached(x.position, target));
+        },
+        120_000,
+      );
       await assertSplitExact(c.primary, c.dests, SHARDS, db);
     } finally {
       await manager.close();
@@ -183,7 +206,12 @@ describe('SplitClone --snapshot consistent', () => {
     const topoFile = writeTopology(c, layout(db));
     const before = await readTopologyFile(topoFile);
     // The layout has no replica tablet: refused by name, nothing changed. The kill runs on the rdonly below.
-    const status = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { snapshot: 'consistent', sourceTabletType: 'replica' } });
+    const status = await runJob(topoFile, {
+      command: 'SplitClone',
+      keyspace: 'ks',
+      shard: '0',
+      options: { snapshot: 'consistent', sourceTabletType: 'replica' },
+    });
     assert.equal(status.state, 'error');
     assert.match(status.error ?? '', /no healthy replica tablet in ks\/0/);
     assert.deepEqual(await readTopologyFile(topoFile), before);
@@ -191,24 +219,50 @@ describe('SplitClone --snapshot consistent', () => {
     // 60 MB of wide rows behind writes held to --max-tps: the readers wait on the writers' bounded queues for
     // seconds, so the kill lands while reads remain, whatever the machine's speed.
     await sql(c.primary, `CREATE TABLE \`${db}\`.pad (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, v MEDIUMTEXT) ENGINE=InnoDB`);
-    await sql(c.primary, `INSERT INTO \`${db}\`.pad SELECT seq, CAST(CONV(SUBSTR(MD5(seq), 1, 16), 16, 10) AS UNSIGNED), REPEAT('x', 10000) FROM \`${db}\`.seq_1_to_6000`);
-    await until('the rdonly has the wide rows', async () => Number((await sql(c.rdonly, `SELECT COUNT(*) AS n FROM \`${db}\`.pad`).catch(() => [{ n: 0 }]))[0].n) === 6000, 60_000);
+    await sql(
+      c.primary,
+      `INSERT INTO \`${db}\`.pad SELECT seq, CAST(CONV(SUBSTR(MD5(seq), 1, 16), 16, 10) AS UNSIGNED), REPEAT('x', 10000) FROM \`${db}\`.seq_1_to_6000`,
+    );
+    await until(
+      'the rdonly has the wide rows',
+      async () => Number((await sql(c.rdonly, `SELECT COUNT(*) AS n FROM \`${db}\`.pad`).catch(() => [{ n: 0 }]))[0].n) === 6000,
+      60_000,
+    );
     let started: JobController | null = null;
     const killed = runJob(
       topoFile,
       {
-        command: 'SplitClone', keyspace: 'ks', shard: '0',
-        options: { snapshot: 'consistent', sourceTabletType: 'rdonly', minTableSizeForSplit: 0, minRowsPerChunk: 200, sourceReaderCount: 2, destinationWriterCount: 1, writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 10 },
+        command: 'SplitClone',
+        keyspace: 'ks',
+        shard: '0',
+        options: {
+          snapshot: 'consistent',
+          sourceTabletType: 'rdonly',
+          minTableSizeForSplit: 0,
+          minRowsPerChunk: 200,
+          sourceReaderCount: 2,
+          destinationWriterCount: 1,
+          writeMethod: 'insert',
+          writeQueryMaxRows: 20,
+          maxTps: 10,
+        },
       },
       (j) => (started = j),
     );
-    await until('copying from the snapshot', () => {
-      const s = (started as JobController | null)?.snapshot();
-      return s?.state === 'copying the data' && s.totals.rowsCopied > 0;
-    }, 60_000);
+    await until(
+      'copying from the snapshot',
+      () => {
+        const s = (started as JobController | null)?.snapshot();
+        return s?.state === 'copying the data' && s.totals.rowsCopied > 0;
+      },
+      60_000,
+    );
     // The readers' transactions are the ones open for more than a moment on the rdonly: all of them go.
-    const readers = await sql(c.rdonly, `SELECT t.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-      WHERE t.trx_started <= NOW() - INTERVAL 1 SECOND AND p.USER <> 'system user'`);
+    const readers = await sql(
+      c.rdonly,
+      `SELECT t.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+      WHERE t.trx_started <= NOW() - INTERVAL 1 SECOND AND p.USER <> 'system user'`,
+    );
     assert.ok(readers.length >= 1, 'the readers hold their transactions');
     for (const r of readers) await sql(c.rdonly, `KILL ${Number(r.id)}`);
     const ended = await killed;
@@ -238,9 +292,15 @@ describe('SplitClone --snapshot consistent', () => {
     const topo = await openTopology(`file:${topoFile}`);
     const { JobController: Controller } = await import('../../src/worker/controller.ts');
     const jobs = new Controller({ topo, credentials: {} }, { level: 'silent', destination: pino.destination('/dev/null') });
-    await assert.rejects(jobs.start(request({ snapshot: 'consistent', resume: true })), /resume cannot be used with snapshot consistent: the snapshot lived in the interrupted job's transactions/);
+    await assert.rejects(
+      jobs.start(request({ snapshot: 'consistent', resume: true })),
+      /resume cannot be used with snapshot consistent: the snapshot lived in the interrupted job's transactions/,
+    );
     await assert.rejects(jobs.start(request({ snapshot: 'consistant' })), /option snapshot: expected stop-replication or consistent, got "consistant"/);
     await assert.rejects(jobs.start(request({ sourceTabletType: 'primary' })), /sourceTabletType: primary only with snapshot consistent/);
-    await assert.rejects(jobs.start({ command: 'SplitDiff', keyspace: 'ks', shard: '-55', options: { snapshot: 'consistent' } }), /option snapshot does not apply to SplitDiff/);
+    await assert.rejects(
+      jobs.start({ command: 'SplitDiff', keyspace: 'ks', shard: '-55', options: { snapshot: 'consistent' } }),
+      /option snapshot does not apply to SplitDiff/,
+    );
   });
 });

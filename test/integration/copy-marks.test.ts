@@ -17,19 +17,37 @@ describe('copy checkpoints', () => {
   let c: TestCluster;
   before(async () => {
     c = await testCluster();
-    await onSource(c, `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
       CREATE TABLE a (id BIGINT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, v VARCHAR(40) NOT NULL);
       INSERT INTO a SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('a', seq) FROM seq_1_to_3000;
       CREATE TABLE b (id BIGINT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, v VARCHAR(40) NOT NULL);
       INSERT INTO b SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('b', seq) FROM seq_1_to_1000;
-      ANALYZE TABLE a, b;`);
+      ANALYZE TABLE a, b;`,
+    );
   });
 
   test('the next table’s plan is recorded while the only writer of a destination waits on a locked table', async () => {
     await resetDestinations(c, db);
-    const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
-    const jobs = new JobController({ topo: await openTopology(`file:${topoFile}`), credentials: {} }, { level: 'warn', destination: pino.destination({ dest: topoFile + '.log', sync: true }) });
-    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod: 'bulk', minRowsPerChunk: 500, minTableSizeForSplit: 0, sourceReaderCount: 1, destinationWriterCount: 1 } });
+    const topoFile = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
+    const jobs = new JobController(
+      { topo: await openTopology(`file:${topoFile}`), credentials: {} },
+      { level: 'warn', destination: pino.destination({ dest: topoFile + '.log', sync: true }) },
+    );
+    await jobs.start({
+      command: 'SplitClone',
+      keyspace: 'ks',
+      shard: '0',
+      options: { writeMethod: 'bulk', minRowsPerChunk: 500, minTableSizeForSplit: 0, sourceReaderCount: 1, destinationWriterCount: 1 },
+    });
     // Lock `a` (copied first, the larger) on the first destination as soon as the job has created it.
     const unlock = await lockWhenCreated(c.dests[0], db, 'a');
     let planned = false;

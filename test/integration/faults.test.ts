@@ -11,7 +11,15 @@ import { assertHalvesExact, controller, instanceAt, kill, restart, seedSql, slee
 
 const ROWS = 6000;
 // Slow enough to be mid-copy for seconds: 6000 rows in batches of 20 at 60 statements per second per destination.
-const SLOW = { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 60, minTableSizeForSplit: 0, minRowsPerChunk: 1000, sourceReaderCount: 2, destinationWriterCount: 2 };
+const SLOW = {
+  writeMethod: 'insert',
+  writeQueryMaxRows: 20,
+  maxTps: 60,
+  minTableSizeForSplit: 0,
+  minRowsPerChunk: 1000,
+  sourceReaderCount: 2,
+  destinationWriterCount: 2,
+};
 
 describe('faults', () => {
   let c: TestCluster;
@@ -27,7 +35,15 @@ describe('faults', () => {
     await restart(dest0);
   });
 
-  const topology = () => writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
+  const topology = () =>
+    writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
 
   test('a destination primary killed and restarted mid-copy: the job retries and copies everything exactly once', async () => {
     await resetDestinations(c, db);
@@ -77,10 +93,17 @@ describe('faults', () => {
     await until('rows copied', () => jobs.snapshot().totals.rowsCopied >= 600);
     // A read of an earlier test's aborted job can linger on the server until it notices its client is gone.
     let readers: Record<string, unknown>[] = [];
-    await until('one chunk read in flight', async () => {
-      readers = await sql(c.rdonly, `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE 'SELECT %FROM \`${db}\`.\`t\`%'`);
-      return readers.length === 1;
-    }, 10_000);
+    await until(
+      'one chunk read in flight',
+      async () => {
+        readers = await sql(
+          c.rdonly,
+          `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE 'SELECT %FROM \`${db}\`.\`t\`%'`,
+        );
+        return readers.length === 1;
+      },
+      10_000,
+    );
     await sql(c.rdonly, `KILL ${Number(readers[0].id)}`);
     await jobs.settled();
     const final = jobs.snapshot();

@@ -24,15 +24,29 @@ describe('starting jobs over HTTP', () => {
 
   before(async () => {
     c = await testCluster();
-    await onSource(c, `DROP DATABASE IF EXISTS ${SRC}; CREATE DATABASE ${SRC}; USE ${SRC};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${SRC}; CREATE DATABASE ${SRC}; USE ${SRC};
       CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40));
       INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x') FROM seq_1_to_300;
       CREATE TABLE orders (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, total DECIMAL(10,2));
-      INSERT INTO orders SELECT seq, CAST(CONV(SUBSTRING(MD5(seq * 7),1,16),16,10) AS UNSIGNED), seq / 100 FROM seq_1_to_200;`);
+      INSERT INTO orders SELECT seq, CAST(CONV(SUBSTRING(MD5(seq * 7),1,16),16,10) AS UNSIGNED), seq / 100 FROM seq_1_to_200;`,
+    );
     await reset();
-    const file = writeVerticalTopology(c, { sourceDb: SRC, destDb: DST, destInstance: 2, splitInto: [{ shard: '-80', instance: 0 }, { shard: '80-', instance: 1 }] });
+    const file = writeVerticalTopology(c, {
+      sourceDb: SRC,
+      destDb: DST,
+      destInstance: 2,
+      splitInto: [
+        { shard: '-80', instance: 0 },
+        { shard: '80-', instance: 1 },
+      ],
+    });
     const topo = await openTopology(`file:${file}`);
-    jobs = new JobController({ topo, credentials: {} }, { level: 'info', destination: pino.destination({ dest: path.join(path.dirname(file), 'job.log'), sync: true }) });
+    jobs = new JobController(
+      { topo, credentials: {} },
+      { level: 'info', destination: pino.destination({ dest: path.join(path.dirname(file), 'job.log'), sync: true }) },
+    );
     app = await buildApp({ jobs, readTopology: () => topo.read() });
   });
 

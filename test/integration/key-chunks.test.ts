@@ -29,7 +29,15 @@ describe('tables chunked on a non-integer key', () => {
     await resetDestinations(c, 't_key_killed');
   });
 
-  const topology = () => writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
+  const topology = () =>
+    writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
   const assertAllExact = async (at = db) => {
     for (const { name } of KEY_TABLES) await assertKeyTableExact(c, at, name);
   };
@@ -48,38 +56,72 @@ describe('tables chunked on a non-integer key', () => {
   });
 
   // Rows read as text (insert) and in the binary protocol (bulk): the cursor's key comes from either.
-  for (const writeMethod of ['insert', 'bulk']) test(`a source read killed inside a chunk of the composite key resumes after the last row it read (${writeMethod})`, async () => {
-    // A database of c alone: every plan is made before the kill (a plan's query is not retried here).
-    const only = 't_key_killed';
-    await onSource(c, keyTablesSql(only, 12000, ['c']));
-    await resetDestinations(c, only);
-    const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: only }], destinations: [{ shard: '-80', instance: 0, dbName: only }, { shard: '80-', instance: 1, dbName: only }] });
-    const jobs = await controller(topoFile, 60_000);
-    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { ...CHUNKED, minRowsPerChunk: 1500, ...SLOW, writeMethod } });
-    // A read of a chunk after the first (bounded by a key of c) that the slow writers hold back: 48 MB of rows, more
-    // than the writers' queues (8 MiB a destination) and the sockets hold, so the server is blocked
-    // sending it and the kill lands inside the chunk.
-    let readers: Record<string, unknown>[] = [];
-    await until('a later chunk of c read in flight', async () => {
-      readers = await sql(c.rdonly, `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND STATE = 'Writing to net' AND INFO LIKE 'SELECT %FROM \`${only}\`.\`c\` WHERE (\`name\` > _utf8mb4 X%'`);
-      return readers.length === 1 && jobs.snapshot().totals.rowsCopied > 600;
-    }, 60_000);
-    await sql(c.rdonly, `KILL ${Number(readers[0].id)}`);
-    await jobs.settled();
-    const final = jobs.snapshot();
-    assert.equal(final.state, 'done', final.error ?? '');
-    assert.ok(final.tables[0].chunksTotal >= 3, `${final.tables[0].chunksTotal} chunks`);
-    assert.ok((final.retries?.byTablet['zone1-101'] ?? 0) > 0, `retries: ${JSON.stringify(final.retries)}`);
-    assert.ok(final.log.some((l) => /read failed; resuming after the last row read/.test(l)));
-    // Exactly once: the chunk read again from its start would have hit duplicate keys (and failed the job).
-    await assertKeyTableExact(c, only, 'c');
-  });
+  for (const writeMethod of ['insert', 'bulk'])
+    test(`a source read killed inside a chunk of the composite key resumes after the last row it read (${writeMethod})`, async () => {
+      // A database of c alone: every plan is made before the kill (a plan's query is not retried here).
+      const only = 't_key_killed';
+      await onSource(c, keyTablesSql(only, 12000, ['c']));
+      await resetDestinations(c, only);
+      const topoFile = writeTopology(c, {
+        keyspace: 'ks',
+        sources: [{ shard: '0', dbName: only }],
+        destinations: [
+          { shard: '-80', instance: 0, dbName: only },
+          { shard: '80-', instance: 1, dbName: only },
+        ],
+      });
+      const jobs = await controller(topoFile, 60_000);
+      await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { ...CHUNKED, minRowsPerChunk: 1500, ...SLOW, writeMethod } });
+      // A read of a chunk after the first (bounded by a key of c) that the slow writers hold back: 48 MB of rows, more
+      // than the writers' queues (8 MiB a destination) and the sockets hold, so the server is blocked
+      // sending it and the kill lands inside the chunk.
+      let readers: Record<string, unknown>[] = [];
+      await until(
+        'a later chunk of c read in flight',
+        async () => {
+          readers = await sql(
+            c.rdonly,
+            `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND STATE = 'Writing to net' AND INFO LIKE 'SELECT %FROM \`${only}\`.\`c\` WHERE (\`name\` > _utf8mb4 X%'`,
+          );
+          return readers.length === 1 && jobs.snapshot().totals.rowsCopied > 600;
+        },
+        60_000,
+      );
+      await sql(c.rdonly, `KILL ${Number(readers[0].id)}`);
+      await jobs.settled();
+      const final = jobs.snapshot();
+      assert.equal(final.state, 'done', final.error ?? '');
+      assert.ok(final.tables[0].chunksTotal >= 3, `${final.tables[0].chunksTotal} chunks`);
+      assert.ok((final.retries?.byTablet['zone1-101'] ?? 0) > 0, `retries: ${JSON.stringify(final.retries)}`);
+      assert.ok(final.log.some((l) => /read failed; resuming after the last row read/.test(l)));
+      // Exactly once: the chunk read again from its start would have hit duplicate keys (and failed the job).
+      await assertKeyTableExact(c, only, 'c');
+    });
 
   test('the worker SIGKILLed mid-copy, then --resume: finished chunks skipped, the others redone, exact', async () => {
     await resetDestinations(c, db);
     const topoFile = topology();
-    const slow = ['--write-method', 'insert', '--write-query-max-rows', '20', '--max-tps', '40', '--min-table-size-for-split', '0', '--min-rows-per-chunk', '250', '--source-reader-count', '2', '--destination-writer-count', '2'];
-    const child = spawn(process.execPath, ['bin/shardworker.js', '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', ...slow, 'ks/0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const slow = [
+      '--write-method',
+      'insert',
+      '--write-query-max-rows',
+      '20',
+      '--max-tps',
+      '40',
+      '--min-table-size-for-split',
+      '0',
+      '--min-rows-per-chunk',
+      '250',
+      '--source-reader-count',
+      '2',
+      '--destination-writer-count',
+      '2',
+    ];
+    const child = spawn(
+      process.execPath,
+      ['bin/shardworker.js', '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', ...slow, 'ks/0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     const copied = async () => {
       let n = 0;

@@ -13,14 +13,24 @@ describe('lock watch', () => {
   let c: TestCluster;
   before(async () => {
     c = await testCluster();
-    await onSource(c, `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
       CREATE TABLE held (id BIGINT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, v VARCHAR(40) NOT NULL);
-      INSERT INTO held SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), MD5(seq) FROM seq_1_to_5000;`);
+      INSERT INTO held SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), MD5(seq) FROM seq_1_to_5000;`,
+    );
   });
 
   test('a writer waiting on a lock held on a destination table shows on the status, then goes', async () => {
     await resetDestinations(c, db);
-    const topo = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
+    const topo = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
     let jobs: JobController | undefined;
     const locking = lockWhenCreated(c.dests[0], db, 'held');
     const finished = runJob(topo, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} }, (j) => {
@@ -46,6 +56,9 @@ describe('lock watch', () => {
     assert.equal(final.state, 'done', final.error ?? '');
     assert.deepEqual(final.waits, [], 'the wait is gone once the job ends');
     // The job's log names it too.
-    assert.ok(final.log.some((l) => /waiting: zone1-200: .*held/.test(l)), final.log.join('\n'));
+    assert.ok(
+      final.log.some((l) => /waiting: zone1-200: .*held/.test(l)),
+      final.log.join('\n'),
+    );
   });
 });

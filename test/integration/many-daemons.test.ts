@@ -13,7 +13,17 @@ import { replicationStatus, sandboxDown, sandboxUp, waitForCatchUp, type Endpoin
 import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
 import { api, BIN, startDaemon, type Daemon } from '../helpers/daemon.ts';
-import { onSource, readTopologyFile, resetDestinations, sql, TEST_BASE_PORT, TEST_SANDBOX_DIR, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
+import {
+  onSource,
+  readTopologyFile,
+  resetDestinations,
+  sql,
+  TEST_BASE_PORT,
+  TEST_SANDBOX_DIR,
+  testCluster,
+  writeTopology,
+  type TestCluster,
+} from '../helpers/cluster.ts';
 import { etcdLeader, freshEtcdSpec, killEtcdMember, restartEtcdMember } from '../helpers/etcd.ts';
 import { readRows } from '../helpers/rows.ts';
 
@@ -59,21 +69,41 @@ describe('many daemons on one etcd', () => {
       dest: { port: r.instances.destinations[0].port },
     }));
     c = await testCluster();
-    await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
       CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40), note VARBINARY(16));
-      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x'), UNHEX(MD5(seq)) FROM seq_1_to_2000;`);
+      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x'), UNHEX(MD5(seq)) FROM seq_1_to_2000;`,
+    );
     side = await sideUp;
-    await sql(side.primary, `DROP DATABASE IF EXISTS ${SIDE_DB}; CREATE DATABASE ${SIDE_DB}; USE ${SIDE_DB};
+    await sql(
+      side.primary,
+      `DROP DATABASE IF EXISTS ${SIDE_DB}; CREATE DATABASE ${SIDE_DB}; USE ${SIDE_DB};
       CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40), note VARBINARY(16));
-      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq + 5),1,16),16,10) AS UNSIGNED), CONCAT('s', seq, '@y'), UNHEX(MD5(seq + 5)) FROM seq_1_to_1500;`);
+      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq + 5),1,16),16,10) AS UNSIGNED), CONCAT('s', seq, '@y'), UNHEX(MD5(seq + 5)) FROM seq_1_to_1500;`,
+    );
     await waitForCatchUp(side.primary, side.rdonly, 60_000);
-    const file = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
+    const file = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: DB }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: DB },
+        { shard: '80-', instance: 1, dbName: DB },
+      ],
+    });
     // A second keyspace on other shards and other servers: the side sandbox's source, destinations on its
     // destination and on the suite's third one.
     const other = await readTopologyFile(
       writeTopology(
         { primary: side.primary, rdonly: side.rdonly, dests: [side.dest, c.dests[2]] },
-        { keyspace: 'ks2', sources: [{ shard: '0', dbName: SIDE_DB }], destinations: [{ shard: '-80', instance: 0, dbName: SIDE_DB }, { shard: '80-', instance: 1, dbName: SIDE_DB }] },
+        {
+          keyspace: 'ks2',
+          sources: [{ shard: '0', dbName: SIDE_DB }],
+          destinations: [
+            { shard: '-80', instance: 0, dbName: SIDE_DB },
+            { shard: '80-', instance: 1, dbName: SIDE_DB },
+          ],
+        },
       ),
     );
     const merged = await readTopologyFile(file);
@@ -111,13 +141,19 @@ describe('many daemons on one etcd', () => {
     assert.equal(refused.status, 409);
     const holder = refused.json.holder as { host: string; pid: number; jobId: string };
     assert.equal(holder.pid, d1.proc.pid);
-    assert.match(refused.json.error as string, new RegExp(`^cannot start SplitClone on ks/0: shard ks/(-80|0|80-) is locked by job ${holder.jobId} \\(pid ${d1.proc.pid} on ${holder.host}, since `));
+    assert.match(
+      refused.json.error as string,
+      new RegExp(`^cannot start SplitClone on ks/0: shard ks/(-80|0|80-) is locked by job ${holder.jobId} \\(pid ${d1.proc.pid} on ${holder.host}, since `),
+    );
     assert.equal((await topo.locks.holder('shard ks/80-'))?.jobId, holder.jobId, 'the destinations are locked too');
     // Which daemon holds what: on /api/status and /status.
     const running = (await api(d1, 'GET', '/api/status')).json as unknown as StatusSnapshot;
     assert.deepEqual(running.locks, { names: ['shard ks/-80', 'shard ks/0', 'shard ks/80-'], holder });
     const page = await (await fetch(d1.url + '/status')).text();
-    assert.ok(page.includes(`<dd id="locks">shard ks/-80, shard ks/0, shard ks/80- (this daemon: pid ${d1.proc.pid} on ${holder.host})</dd>`), 'the status page names the locks');
+    assert.ok(
+      page.includes(`<dd id="locks">shard ks/-80, shard ks/0, shard ks/80- (this daemon: pid ${d1.proc.pid} on ${holder.host})</dd>`),
+      'the status page names the locks',
+    );
 
     // Other shards: accepted while the first job holds its own, and both copy at once.
     await sql(side.dest, `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
@@ -152,7 +188,7 @@ describe('many daemons on one etcd', () => {
     await sql(c.dests[2], `DROP DATABASE IF EXISTS ${SIDE_DB}; DROP DATABASE IF EXISTS _vt`);
   });
 
-  test('a daemon that loses its lease (frozen past the TTL) aborts its job: its shards may be someone else\'s', async () => {
+  test("a daemon that loses its lease (frozen past the TTL) aborts its job: its shards may be someone else's", async () => {
     const [d1] = daemons;
     await resetDestinations(c, DB);
     assert.equal((await api(d1, 'POST', '/api/jobs', { ...CLONE, options: SLOW })).status, 202);
@@ -175,7 +211,7 @@ describe('many daemons on one etcd', () => {
     assert.equal((await api(d1, 'POST', '/api/reset')).status, 200);
   });
 
-  test("a daemon killed mid-job: its locks are free once its lease expires", async () => {
+  test('a daemon killed mid-job: its locks are free once its lease expires', async () => {
     const [d1, d2] = daemons;
     await resetDestinations(c, DB);
     assert.equal((await api(d1, 'POST', '/api/jobs', { ...CLONE, options: SLOW })).status, 202);
@@ -183,7 +219,11 @@ describe('many daemons on one etcd', () => {
     d1.proc.kill('SIGKILL');
     await d1.exited;
     const killedAt = Date.now();
-    assert.equal((await api(d2, 'POST', '/api/jobs', { command: 'SplitDiff', keyspace: 'ks', shard: '-80', options: {} })).status, 409, 'held until the lease expires');
+    assert.equal(
+      (await api(d2, 'POST', '/api/jobs', { command: 'SplitDiff', keyspace: 'ks', shard: '-80', options: {} })).status,
+      409,
+      'held until the lease expires',
+    );
     for (;;) {
       if (!(await topo.locks.holder('shard ks/0'))) break;
       assert.ok(Date.now() - killedAt < (LEASE_TTL + 5) * 1000, 'the dead daemon still holds ks/0');

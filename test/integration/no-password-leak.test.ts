@@ -33,7 +33,20 @@ interface Daemon {
 const seen: string[] = [];
 
 async function startServe(topoFile: string, credsFile: string, tokenFile: string): Promise<Daemon> {
-  const args = [BIN, '--topo', `file:${topoFile}`, '--db-credentials-file', credsFile, '--auth-token-file', tokenFile, '--port', '0', '--log-level', 'trace', 'serve'];
+  const args = [
+    BIN,
+    '--topo',
+    `file:${topoFile}`,
+    '--db-credentials-file',
+    credsFile,
+    '--auth-token-file',
+    tokenFile,
+    '--port',
+    '0',
+    '--log-level',
+    'trace',
+    'serve',
+  ];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -100,10 +113,13 @@ describe('no password leaks', () => {
   before(async () => {
     c = await testCluster();
     // On the source primary, so that the rdonly replica gets the user (and the data) through replication.
-    await onSource(c, `CREATE OR REPLACE USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL PRIVILEGES ON *.* TO '${USER}'@'127.0.0.1';
+    await onSource(
+      c,
+      `CREATE OR REPLACE USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL PRIVILEGES ON *.* TO '${USER}'@'127.0.0.1';
       DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
       CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40));
-      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x') FROM seq_1_to_2000;`);
+      INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x') FROM seq_1_to_2000;`,
+    );
     for (const dest of c.dests.slice(0, 2)) await setPassword(dest, PASSWORD);
     dir = mkdtempSync(path.join(tmpdir(), 'sw-no-leak-'));
     const creds = path.join(dir, 'credentials.json');
@@ -114,7 +130,10 @@ describe('no password leaks', () => {
       keyspace: 'ks',
       user: USER,
       sources: [{ shard: '0', dbName: DB }],
-      destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: DB },
+        { shard: '80-', instance: 1, dbName: DB },
+      ],
     });
     seen.push(readFileSync(topo, 'utf8'));
     d = await startServe(topo, creds, tokenFile);
@@ -144,7 +163,12 @@ describe('no password leaks', () => {
 
   test('a SplitClone as user sw, watched through every page and JSON route: done', async () => {
     await resetDestinations(c, DB);
-    const started = await fetchText(d, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 40, destinationWriterCount: 2 } });
+    const started = await fetchText(d, 'POST', '/api/jobs', {
+      command: 'SplitClone',
+      keyspace: 'ks',
+      shard: '0',
+      options: { writeMethod: 'insert', writeQueryMaxRows: 20, maxTps: 40, destinationWriterCount: 2 },
+    });
     assert.equal(started.status, 202, started.text);
     const s = await watchUntilEnded(d);
     assert.equal(s.state, 'done', s.error ?? '');
@@ -189,9 +213,15 @@ describe('no password leaks', () => {
     const logs = d.output();
     const lines = logs.split('\n').filter((l) => l.trim() !== '');
     assert.ok(lines.length > 20, `the run logged (${lines.length} lines)`);
-    assert.ok(lines.some((l) => l.includes('zone1-300')), 'the failure is in the log, named by its tablet');
+    assert.ok(
+      lines.some((l) => l.includes('zone1-300')),
+      'the failure is in the log, named by its tablet',
+    );
     assert.ok(seen.length > 20, `pages and bodies were fetched (${seen.length})`);
-    for (const [what, texts] of [['log', lines], ['HTTP reply', seen]] as const) {
+    for (const [what, texts] of [
+      ['log', lines],
+      ['HTTP reply', seen],
+    ] as const) {
       for (const text of texts) {
         for (const secret of [PASSWORD, OTHER_PASSWORD, TOKEN]) {
           assert.ok(!text.includes(secret), `a ${what} holds ${secret === TOKEN ? 'the token' : 'a password'}: ${text.slice(0, 400)}`);

@@ -50,22 +50,37 @@ describe('recover', () => {
   before(async () => {
     c = await testCluster();
     rdonly = await instanceAt(c.rdonly.port);
-    await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
       CREATE TABLE t (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, body VARBINARY(16000));
-      INSERT INTO t SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), UNHEX(REPEAT(MD5(seq), 1000)) FROM seq_1_to_1000;`);
+      INSERT INTO t SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), UNHEX(REPEAT(MD5(seq), 1000)) FROM seq_1_to_1000;`,
+    );
   });
   // The shared sandbox must be whole for the files that run next.
   after(async () => {
     await replicaWhole();
   });
 
-  const topology = () => writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
+  const topology = () =>
+    writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: DB }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: DB },
+        { shard: '80-', instance: 1, dbName: DB },
+      ],
+    });
 
   /** A topology whose zone1-101 is held by a worker job of `pid` on this host. */
   function heldTopology(pid: number, jobId: string): string {
     const file = topology();
     const t = JSON.parse(readFileSync(file, 'utf8')) as Topology;
-    t.tablets['zone1-101'] = { ...t.tablets['zone1-101'], type: 'worker', workerJob: { jobId, previousType: 'rdonly', since: new Date().toISOString(), pid, hostname: os.hostname() } };
+    t.tablets['zone1-101'] = {
+      ...t.tablets['zone1-101'],
+      type: 'worker',
+      workerJob: { jobId, previousType: 'rdonly', since: new Date().toISOString(), pid, hostname: os.hostname() },
+    };
     writeFileSync(file, JSON.stringify(t, null, 2));
     return file;
   }
@@ -83,9 +98,15 @@ describe('recover', () => {
       assert.equal(final.state, 'error');
       const error = final.error ?? '';
       // The copy's own failure first, naming the tablet it could not read from…
-      assert.match(error, /^reading t \(chunk \d+\): still failing after \d+ attempts over \d+s \(--retry-duration\): reading t \(chunk \d+\) on zone1-101 [^;]*ECONNREFUSED[^;]*; then /);
+      assert.match(
+        error,
+        /^reading t \(chunk \d+\): still failing after \d+ attempts over \d+s \(--retry-duration\): reading t \(chunk \d+\) on zone1-101 [^;]*ECONNREFUSED[^;]*; then /,
+      );
       // …then what cleanup left: replication not restarted (and why), the type restored.
-      assert.match(error, /; then cleanup failed: not undone: restart replication on zone1-101 \(starting replication on zone1-101 \(127\.0\.0\.1:\d+\/t_recover\): connect ECONNREFUSED [^)]*\); undone: restore zone1-101 to rdonly$/);
+      assert.match(
+        error,
+        /; then cleanup failed: not undone: restart replication on zone1-101 \(starting replication on zone1-101 \(127\.0\.0\.1:\d+\/t_recover\): connect ECONNREFUSED [^)]*\); undone: restore zone1-101 to rdonly$/,
+      );
       assert.equal((await readTopologyFile(topoFile)).tablets['zone1-101'].type, 'rdonly');
     } finally {
       await replicaWhole();
@@ -133,8 +154,8 @@ describe('recover', () => {
     assert.equal(final.state, 'error');
     assert.equal(
       final.error,
-      `no healthy rdonly tablet in ks/0: zone1-101 is already taken by worker job dead-job (pid ${pid} on ${os.hostname()}, which is gone): ` +
-        'finish that copy with --resume, or give the tablet back with `shardworker recover`',
+      `no healthy rdonly tablet in ks/0: zone1-101 is already taken by worker job dead-job (pid ${pid} on ${os.hostname()}, which is gone): `
+        + 'finish that copy with --resume, or give the tablet back with `shardworker recover`',
     );
     // Nothing was changed: the tablet is still held as it was.
     assert.equal((await readTopologyFile(topoFile)).tablets['zone1-101'].workerJob?.jobId, 'dead-job');

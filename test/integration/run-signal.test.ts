@@ -12,16 +12,45 @@ let c: TestCluster;
 
 before(async () => {
   c = await testCluster();
-  await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
+  await onSource(
+    c,
+    `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
     CREATE TABLE t (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL);
-    INSERT INTO t SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED) FROM seq_1_to_3000;`);
+    INSERT INTO t SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED) FROM seq_1_to_3000;`,
+  );
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} during run: canceled, source restored, exit 1`, async () => {
     await resetDestinations(c, DB);
-    const topo = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
-    const proc = spawn(process.execPath, [BIN, '--topo', `file:${topo}`, '--port', '0', '--log-level', 'warn', 'run', 'SplitClone', '--write-method', 'insert', '--write-query-max-rows', '10', '--max-tps', '10', '--destination-writer-count', '1', 'ks/0']);
+    const topo = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: DB }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: DB },
+        { shard: '80-', instance: 1, dbName: DB },
+      ],
+    });
+    const proc = spawn(process.execPath, [
+      BIN,
+      '--topo',
+      `file:${topo}`,
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      'run',
+      'SplitClone',
+      '--write-method',
+      'insert',
+      '--write-query-max-rows',
+      '10',
+      '--max-tps',
+      '10',
+      '--destination-writer-count',
+      '1',
+      'ks/0',
+    ]);
     let out = '';
     let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -16,14 +16,21 @@ import { writeVerticalTopology } from '../helpers/vertical.ts';
 const SRC = 'so_src';
 const VDST = 'so_vdst';
 const SDST = 'so_sdst';
-const TRIGGERS = ['film_created BEFORE INSERT film 1', 'film_text_add AFTER INSERT film 1', 'film_title BEFORE INSERT film 2', 'payment_touch AFTER INSERT payment 1'];
+const TRIGGERS = [
+  'film_created BEFORE INSERT film 1',
+  'film_text_add AFTER INSERT film 1',
+  'film_title BEFORE INSERT film 2',
+  'payment_touch AFTER INSERT payment 1',
+];
 /** Copied by both clones; customer_ext (referenced by payment) stays behind. */
 const COPIED = ['address', 'film', 'film_text', 'payment', 'staff', 'store'];
 
 async function seed(c: TestCluster): Promise<void> {
   // keyspace ids spread over the whole uint64 range, with both sides of 0x80…: 2^63 - 1 and 2^63.
   const ksid = `CAST(seq AS UNSIGNED) * 614891469123651720`;
-  await onSource(c, `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', foreign_key_checks = 0;
+  await onSource(
+    c,
+    `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', foreign_key_checks = 0;
     DROP DATABASE IF EXISTS ${SRC}; CREATE DATABASE ${SRC} CHARACTER SET utf8mb4; USE ${SRC};
     CREATE TABLE customer_ext (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(40)) ENGINE=InnoDB;
     CREATE TABLE store (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, manager_staff_id INT NOT NULL,
@@ -55,7 +62,8 @@ async function seed(c: TestCluster): Promise<void> {
     INSERT INTO address SELECT seq, ${ksid}, ST_GeomFromText(CONCAT('POLYGON((', seq, ' 0, ', seq + 1, ' 0, ', seq + 1, ' 1, ', seq, ' 0))')) FROM seq_1_to_29;
     INSERT INTO film (id, keyspace_id, title, description, rating, features, release_year) SELECT seq, ${ksid}, CONCAT('Film ', seq, ' 🎬'),
       CONCAT('A story of ', seq, ' dinosaurs'), ELT(1 + seq % 3, 'G', 'PG', 'R'), IF(seq % 2, 'Trailers,Commentaries', ''), 1990 + seq FROM seq_1_to_29;
-    INSERT INTO film (id, keyspace_id, title) VALUES (100, 9223372036854775807, 'just below 0x80'), (101, 9223372036854775808, 'exactly 0x80');`);
+    INSERT INTO film (id, keyspace_id, title) VALUES (100, 9223372036854775807, 'just below 0x80'), (101, 9223372036854775808, 'exactly 0x80');`,
+  );
   // The clones run seconds later: a BEFORE INSERT trigger fired by the copy would rewrite every created value.
   await new Promise((resolve) => setTimeout(resolve, 1100));
 }
@@ -65,7 +73,11 @@ function logOf(topoFile: string): string {
 }
 
 async function triggersOn(at: { port: number }, db: string): Promise<string[]> {
-  const rows = await sql(at, 'SELECT CONCAT(TRIGGER_NAME, " ", ACTION_TIMING, " ", EVENT_MANIPULATION, " ", EVENT_OBJECT_TABLE, " ", ACTION_ORDER) AS t FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME', [db]);
+  const rows = await sql(
+    at,
+    'SELECT CONCAT(TRIGGER_NAME, " ", ACTION_TIMING, " ", EVENT_MANIPULATION, " ", EVENT_OBJECT_TABLE, " ", ACTION_ORDER) AS t FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME',
+    [db],
+  );
   return rows.map((r) => String(r.t));
 }
 
@@ -96,12 +108,23 @@ describe('schema objects', () => {
     test('moves the tables with their triggers and the view over them, byte for byte, and names what stayed behind', async () => {
       const final = await runJob(topo, { command: 'VerticalSplitClone', keyspace: 'dst', shard: '0', options: { tables: COPIED, verify: true } });
       assert.equal(final.state, 'done', final.error ?? '');
-      assert.deepEqual(final.tables.map((t) => t.name).sort(), [...COPIED, 'film_list'].sort(), 'the view over moved tables comes; the one over customer_ext does not');
+      assert.deepEqual(
+        final.tables.map((t) => t.name).sort(),
+        [...COPIED, 'film_list'].sort(),
+        'the view over moved tables comes; the one over customer_ext does not',
+      );
       for (const table of COPIED) assert.deepEqual(await readRows(c.dests[0], VDST, table), await readRows(c.primary, SRC, table), table);
       assert.deepEqual(await triggersOn(c.dests[0], VDST), TRIGGERS);
       assert.equal(Number((await sql(c.dests[0], `SELECT COUNT(*) AS n FROM ${VDST}.film_list`))[0].n), 31);
-      const fks = await sql(c.dests[0], 'SELECT CONSTRAINT_NAME AS n, REFERENCED_TABLE_NAME AS r FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? ORDER BY n', [VDST]);
-      assert.deepEqual(fks.map((r) => `${String(r.n)}->${String(r.r)}`), ['fk_payment_customer->customer_ext', 'fk_staff_store->store', 'fk_store_staff->staff']);
+      const fks = await sql(
+        c.dests[0],
+        'SELECT CONSTRAINT_NAME AS n, REFERENCED_TABLE_NAME AS r FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? ORDER BY n',
+        [VDST],
+      );
+      assert.deepEqual(
+        fks.map((r) => `${String(r.n)}->${String(r.r)}`),
+        ['fk_payment_customer->customer_ext', 'fk_staff_store->store', 'fk_store_staff->staff'],
+      );
       const log = logOf(topo);
       assert.match(log, /procedure rewards_report is not copied/);
       assert.match(log, /event nightly_cleanup is not copied/);
@@ -173,7 +196,15 @@ describe('schema objects', () => {
       assert.equal(Number((await sql(high, `SELECT COUNT(*) AS n FROM ${SDST}.film WHERE id = 101`))[0].n), 1);
       for (const d of [low, high]) assert.deepEqual(await triggersOn(d, SDST), TRIGGERS);
       const after = await readTopologyFile(topo);
-      assert.deepEqual(after.keyspaces.ks.shards['8000000000000000-'].sourceShards[0].tables, ['address', 'film', 'film_list', 'film_text', 'payment', 'staff', 'store']);
+      assert.deepEqual(after.keyspaces.ks.shards['8000000000000000-'].sourceShards[0].tables, [
+        'address',
+        'film',
+        'film_list',
+        'film_text',
+        'payment',
+        'staff',
+        'store',
+      ]);
       assert.match(logOf(topo), /procedure rewards_report is not copied/);
       assert.match(logOf(topo), /event nightly_cleanup is not copied/);
       await triggersFire(high, SDST, 600, '18446744073709551615');

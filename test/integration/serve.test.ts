@@ -44,12 +44,22 @@ describe('shardworker serve', () => {
 
   before(async () => {
     c = await testCluster();
-    await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
       CREATE TABLE customer (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, email VARCHAR(40));
       INSERT INTO customer SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), CONCAT('c', seq, '@x') FROM seq_1_to_2000;
       CREATE TABLE corder (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, total DECIMAL(10,2));
-      INSERT INTO corder SELECT seq, CAST(CONV(SUBSTRING(MD5(seq * 7),1,16),16,10) AS UNSIGNED), seq / 100 FROM seq_1_to_1000;`);
-    topo = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
+      INSERT INTO corder SELECT seq, CAST(CONV(SUBSTRING(MD5(seq * 7),1,16),16,10) AS UNSIGNED), seq / 100 FROM seq_1_to_1000;`,
+    );
+    topo = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: DB }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: DB },
+        { shard: '80-', instance: 1, dbName: DB },
+      ],
+    });
     d = await startServe(topo);
   });
 
@@ -114,16 +124,24 @@ describe('shardworker serve', () => {
     await Promise.all([page.waitForURL(d.url + '/status'), page.click('#form-SplitClone button[type="submit"]')]);
     await page.waitForSelector('#table-rows tr[data-table="customer"]');
     const width = () => page.$eval('#table-rows tr[data-table="customer"] .fill', (el) => parseFloat((el as HTMLElement).style.width) || 0);
-    await page.waitForFunction(() => {
-      const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
-      const w = fill ? parseFloat(fill.style.width) : 0;
-      return w > 0 && w < 100;
-    }, undefined, { timeout: 30_000, polling: 100 });
+    await page.waitForFunction(
+      () => {
+        const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
+        const w = fill ? parseFloat(fill.style.width) : 0;
+        return w > 0 && w < 100;
+      },
+      undefined,
+      { timeout: 30_000, polling: 100 },
+    );
     const first = await width();
-    await page.waitForFunction((w) => {
-      const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
-      return fill !== null && parseFloat(fill.style.width) > w;
-    }, first, { timeout: 30_000, polling: 100 });
+    await page.waitForFunction(
+      (w) => {
+        const fill = document.querySelector('#table-rows tr[data-table="customer"] .fill') as HTMLElement | null;
+        return fill !== null && parseFloat(fill.style.width) > w;
+      },
+      first,
+      { timeout: 30_000, polling: 100 },
+    );
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'done', undefined, { timeout: 60_000, polling: 250 });
     const dir = await mkdtemp(join(tmpdir(), 'sw-shot-'));
     await page.screenshot({ path: join(dir, 'status-done.png'), fullPage: true });

@@ -26,7 +26,15 @@ describe('the source tablet restarting mid-copy', () => {
     await restart(rdonly);
     await sql(c.rdonly, 'START SLAVE');
   });
-  const topology = () => writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
+  const topology = () =>
+    writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
   // Reset per test: the second one writes on the source primary.
   const seed = `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
     CREATE TABLE t (id BIGINT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, body VARBINARY(64));
@@ -46,10 +54,25 @@ describe('the source tablet restarting mid-copy', () => {
     assert.equal(fault.hit(), 'reading t (chunk 2)');
     assert.equal(final.state, 'done', final.error ?? '');
     assert.ok((final.retries?.byTablet['zone1-101'] ?? 0) > 0, `retries: ${JSON.stringify(final.retries)}`);
-    const lines = readFileSync(topoFile + '.log', 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.ok(lines.some((r) => r.msg === 'read failed; resuming after the last row read' && r.tablet === 'zone1-101' && r.doing === 'reading t (chunk 2)' && r.table === 't' && r.chunk === 2));
+    const lines = readFileSync(topoFile + '.log', 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(
+      lines.some(
+        (r) =>
+          r.msg === 'read failed; resuming after the last row read'
+          && r.tablet === 'zone1-101'
+          && r.doing === 'reading t (chunk 2)'
+          && r.table === 't'
+          && r.chunk === 2,
+      ),
+    );
     // The status page's log line too.
-    assert.ok(final.log.some((l) => /WARN read failed; resuming after the last row read table=t chunk=2 tablet=zone1-101 doing=reading t \(chunk 2\)/.test(l)), final.log.join('\n'));
+    assert.ok(
+      final.log.some((l) => /WARN read failed; resuming after the last row read table=t chunk=2 tablet=zone1-101 doing=reading t \(chunk 2\)/.test(l)),
+      final.log.join('\n'),
+    );
     await assertHalvesExact(c, db);
     assert.equal((await readTopologyFile(topoFile)).tablets['zone1-101'].type, 'rdonly');
     assert.equal((await replicationStatus(c.rdonly)).running, true);
@@ -74,7 +97,10 @@ describe('the source tablet restarting mid-copy', () => {
     const final = jobs.snapshot();
     assert.equal(moved, 'reading t (chunk 2)');
     assert.equal(final.state, 'error');
-    assert.match(final.error ?? '', /^source tablet zone1-101: it moved from the snapshot position MariaDB\/\S+ to MariaDB\/\S+ \(it restarted and replicated by itself\): the snapshot is gone/);
+    assert.match(
+      final.error ?? '',
+      /^source tablet zone1-101: it moved from the snapshot position MariaDB\/\S+ to MariaDB\/\S+ \(it restarted and replicated by itself\): the snapshot is gone/,
+    );
     const [from, to] = /position (MariaDB\/\S+) to (MariaDB\/\S+) /.exec(final.error ?? '')!.slice(1);
     assert.notEqual(from, to);
     // Cleanup gave the tablet back: its type restored, replicating again.

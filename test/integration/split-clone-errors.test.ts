@@ -18,15 +18,25 @@ function cli(args: string[]) {
 describe('SplitClone refuses bad input', () => {
   let c: TestCluster;
   let topo: string;
-  const layout = () => ({ keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
+  const layout = () => ({
+    keyspace: 'ks',
+    sources: [{ shard: '0', dbName: DB }],
+    destinations: [
+      { shard: '-80', instance: 0, dbName: DB },
+      { shard: '80-', instance: 1, dbName: DB },
+    ],
+  });
 
   before(async () => {
     c = await testCluster();
-    await onSource(c, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}; USE ${DB};
       CREATE TABLE good (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL);
       INSERT INTO good SELECT seq, seq * 1000000007 FROM seq_1_to_100;
       CREATE TABLE no_ksid (id INT PRIMARY KEY, name VARCHAR(10));
-      INSERT INTO no_ksid VALUES (1, 'a');`);
+      INSERT INTO no_ksid VALUES (1, 'a');`,
+    );
   });
 
   async function assertSourceUntouched(file: string) {

@@ -18,11 +18,16 @@ const itemRows = (db: string, from: number, to: number) =>
 /** Whether item `id` lives on shard -80 (its keyspace id, the first 8 bytes of MD5(id), is below 0x80…). */
 const onLowShard = (id: number) => parseInt(createHash('md5').update(String(id)).digest('hex')[0], 16) < 8;
 
-const SHARDS = [{ shard: '-80', instance: 0 }, { shard: '80-', instance: 1 }];
+const SHARDS = [
+  { shard: '-80', instance: 0 },
+  { shard: '80-', instance: 1 },
+];
 const CHUNKED = { minTableSizeForSplit: 0, minRowsPerChunk: 40 };
 
 async function seed(c: TestCluster, db: string, items: number): Promise<void> {
-  await onSource(c, `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES';
+  await onSource(
+    c,
+    `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES';
     DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db} CHARACTER SET utf8mb4; USE ${db};
     CREATE TABLE item (id BIGINT NOT NULL PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(40) CHARACTER SET utf8mb4,
       price DECIMAL(10,2), data VARBINARY(32), KEY ks (keyspace_id));
@@ -33,7 +38,8 @@ async function seed(c: TestCluster, db: string, items: number): Promise<void> {
     INSERT INTO nopk SELECT ${ksid('seq % 50')}, CONCAT('v', seq % 50) FROM seq_1_to_150;
     CREATE TABLE empty (id INT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL);
     CREATE VIEW cheap AS SELECT id, name FROM item WHERE price < 10;
-    ANALYZE TABLE item, tag, nopk;`);
+    ANALYZE TABLE item, tag, nopk;`,
+  );
   await resetDestinations(c, db);
 }
 
@@ -55,7 +61,8 @@ function assertClean(s: StatusSnapshot): void {
 describe('SplitDiff', () => {
   let c: TestCluster;
   let topo: string;
-  const diff = (shard: string, options: Record<string, unknown> = {}) => runJob(topo, { command: 'SplitDiff', keyspace: 'ks', shard, options: { ...CHUNKED, ...options } });
+  const diff = (shard: string, options: Record<string, unknown> = {}) =>
+    runJob(topo, { command: 'SplitDiff', keyspace: 'ks', shard, options: { ...CHUNKED, ...options } });
   const low = () => c.dests[0];
   const high = () => c.dests[1];
   let idLo = 0;
@@ -96,23 +103,36 @@ describe('SplitDiff', () => {
   test('fails on changed values (integer, string and no primary key), naming table and key', async () => {
     const tag = String((await sql(low(), `SELECT name FROM ${DB}.tag WHERE n % 4 = 2 ORDER BY n LIMIT 1`))[0].name); // Ä…
     const v = `v${[...Array(50).keys()].find(onLowShard)}`;
-    await sql(low(), `UPDATE ${DB}.item SET price = price + 1 WHERE id = ${idLo}; UPDATE ${DB}.tag SET n = -n WHERE name = ?;
-      UPDATE ${DB}.nopk SET v = 'changed' WHERE v = '${v}' LIMIT 1`, [tag]);
+    await sql(
+      low(),
+      `UPDATE ${DB}.item SET price = price + 1 WHERE id = ${idLo}; UPDATE ${DB}.tag SET n = -n WHERE name = ?;
+      UPDATE ${DB}.nopk SET v = 'changed' WHERE v = '${v}' LIMIT 1`,
+      [tag],
+    );
     try {
       const s = await diff('-80');
       assert.equal(s.state, 'error');
       assert.match(s.error ?? '', /differences found in 3 of 4 tables/);
       assert.match(s.error ?? '', new RegExp(`item: \\d+ rows checked: \\d+ matching, 1 mismatched \\(id=${idLo} \\[price\\]\\)`));
       assert.ok((s.error ?? '').includes(`1 mismatched (name=${JSON.stringify(tag)} [n])`), s.error ?? '');
-      assert.match(s.error ?? '', new RegExp(`nopk: \\d+ rows checked: \\d+ matching, 1 extra on source \\(keyspace_id=\\d+, v="${v}"\\), 1 extra on destination \\(keyspace_id=\\d+, v="changed"\\)`));
+      assert.match(
+        s.error ?? '',
+        new RegExp(
+          `nopk: \\d+ rows checked: \\d+ matching, 1 extra on source \\(keyspace_id=\\d+, v="${v}"\\), 1 extra on destination \\(keyspace_id=\\d+, v="changed"\\)`,
+        ),
+      );
       const byName = tables(s);
       assert.deepEqual(byName.get('item')!.diff!.examples.mismatched, [{ key: `id=${idLo}`, columns: ['price'] }]);
       assert.equal(byName.get('item')!.state, 'error');
       assert.equal(byName.get('empty')!.state, 'done');
       assert.equal((await replicationStatus(c.rdonly)).running, true);
     } finally {
-      await sql(low(), `UPDATE ${DB}.item SET price = price - 1 WHERE id = ${idLo}; UPDATE ${DB}.tag SET n = -n WHERE name = ?;
-        UPDATE ${DB}.nopk SET v = '${v}' WHERE v = 'changed'`, [tag]);
+      await sql(
+        low(),
+        `UPDATE ${DB}.item SET price = price - 1 WHERE id = ${idLo}; UPDATE ${DB}.tag SET n = -n WHERE name = ?;
+        UPDATE ${DB}.nopk SET v = '${v}' WHERE v = 'changed'`,
+        [tag],
+      );
     }
   });
 
@@ -175,7 +195,10 @@ describe('SplitDiff', () => {
       const s = await diff(dest);
       assertClean(s);
       assert.ok(Date.now() - started > 1000, 'the diff waited for the delayed replica');
-      assert.ok(s.log.some((l) => l.includes('bringing the source tablet to the position')), s.log.join('\n'));
+      assert.ok(
+        s.log.some((l) => l.includes('bringing the source tablet to the position')),
+        s.log.join('\n'),
+      );
     } finally {
       await sql(c.rdonly, 'STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE');
       await replicating(c);
@@ -208,7 +231,14 @@ describe('SplitDiff', () => {
       INSERT INTO m SELECT seq, ${ksid('seq')}, CONCAT('v', seq) FROM seq_1_to_400 WHERE ${where};`;
     await onSource(c, make(lo, 'CONV(SUBSTRING(MD5(seq),1,2),16,10) < 128') + make(hi, 'CONV(SUBSTRING(MD5(seq),1,2),16,10) >= 128'));
     await resetDestinations(c, all);
-    const merge = writeTopology(c, { keyspace: 'km', sources: [{ shard: '-80', dbName: lo }, { shard: '80-', dbName: hi }], destinations: [{ shard: '0', instance: 2, dbName: all }] });
+    const merge = writeTopology(c, {
+      keyspace: 'km',
+      sources: [
+        { shard: '-80', dbName: lo },
+        { shard: '80-', dbName: hi },
+      ],
+      destinations: [{ shard: '0', instance: 2, dbName: all }],
+    });
     const clone = await runJob(merge, { command: 'SplitClone', keyspace: 'km', shard: '-80', options: {} });
     assert.equal(clone.state, 'done', clone.error ?? '');
     const s = await runJob(merge, { command: 'SplitDiff', keyspace: 'km', shard: '0', options: CHUNKED });
@@ -239,13 +269,21 @@ describe('--verify', () => {
     let writes = 0;
     const writer = (async () => {
       for (let n = 1; writing; n++) {
-        await sql(c.primary, `INSERT INTO ${db}.item VALUES (${100000 + n}, ${n * 7919}, 'new', 1, NULL); UPDATE ${db}.item SET name = CONCAT(name, '+') WHERE id = ${1 + (n % 4000)}`);
+        await sql(
+          c.primary,
+          `INSERT INTO ${db}.item VALUES (${100000 + n}, ${n * 7919}, 'new', 1, NULL); UPDATE ${db}.item SET name = CONCAT(name, '+') WHERE id = ${1 + (n % 4000)}`,
+        );
         writes++;
       }
     })();
     let final: StatusSnapshot;
     try {
-      final = await runJob(topo, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { verify: true, sourceReaderCount: 1, minTableSizeForSplit: 0, minRowsPerChunk: 50 } });
+      final = await runJob(topo, {
+        command: 'SplitClone',
+        keyspace: 'ks',
+        shard: '0',
+        options: { verify: true, sourceReaderCount: 1, minTableSizeForSplit: 0, minRowsPerChunk: 50 },
+      });
     } finally {
       writing = false;
       await writer;
@@ -266,7 +304,10 @@ describe('--verify', () => {
     assert.equal(item.diff!.matching, item.rowsCopied);
     const primaryRows = Number((await sql(c.primary, `SELECT COUNT(*) AS n FROM ${db}.item`))[0].n);
     assert.ok(primaryRows > item.rowsCopied, `the primary has ${primaryRows} rows, the snapshot ${item.rowsCopied}`);
-    assert.ok(final.log.some((l) => l.includes('diffing')), 'the log says when the diff starts');
+    assert.ok(
+      final.log.some((l) => l.includes('diffing')),
+      'the log says when the diff starts',
+    );
     assert.equal((await readTopologyFile(topo)).tablets['zone1-101'].type, 'rdonly');
     assert.equal((await replicationStatus(c.rdonly)).running, true);
   });

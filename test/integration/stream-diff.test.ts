@@ -37,7 +37,10 @@ async function daemon(topoFile: string, name = 'daemon'): Promise<Daemon> {
   const log = pino({ level: 'info' }, pino.destination({ dest: path.join(dir, `${name}.log`), sync: true }));
   const streams = new StreamManager({ topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0, log });
   await streams.open();
-  const jobs = new JobController({ topo, credentials: {}, retryDuration: 60_000, streams }, { level: 'info', destination: pino.destination({ dest: path.join(dir, `${name}-jobs.log`), sync: true }) });
+  const jobs = new JobController(
+    { topo, credentials: {}, retryDuration: 60_000, streams },
+    { level: 'info', destination: pino.destination({ dest: path.join(dir, `${name}-jobs.log`), sync: true }) },
+  );
   return { streams, jobs };
 }
 
@@ -60,12 +63,16 @@ async function assertRdonlyBack(topoFile: string): Promise<void> {
 
 async function allReach(streams: StreamManager): Promise<void> {
   const target = await sourcePosition(c.primary);
-  await until(`streams at ${target}: ${JSON.stringify(streams.snapshot().map((s) => [s.shard, s.state, s.position, s.lastError]))}`, () => {
-    const snaps = streams.snapshot();
-    const failed = snaps.find((s) => s.state === 'error');
-    if (failed) throw new Error(`stream in error: ${failed.lastError}`);
-    return snaps.every((s) => reached(s.position, target));
-  }, 120_000);
+  await until(
+    `streams at ${target}: ${JSON.stringify(streams.snapshot().map((s) => [s.shard, s.state, s.position, s.lastError]))}`,
+    () => {
+      const snaps = streams.snapshot();
+      const failed = snaps.find((s) => s.state === 'error');
+      if (failed) throw new Error(`stream in error: ${failed.lastError}`);
+      return snaps.every((s) => reached(s.position, target));
+    },
+    120_000,
+  );
 }
 
 const running = (d: Daemon) => d.streams.snapshot().every((s) => s.state === 'running' && s.heldBy === undefined);
@@ -81,7 +88,11 @@ describe('SplitDiff with streams running', () => {
     await resetDestinations(c, db);
     load = new WriteLoad(c.primary, db, 41);
     await load.seed(1000);
-    topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: SHARDS.map((shard, instance) => ({ shard, instance, dbName: db })) });
+    topoFile = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: SHARDS.map((shard, instance) => ({ shard, instance, dbName: db })),
+    });
     load.start(2);
     const clone = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
     assert.equal(clone.state, 'done', clone.error ?? '');
@@ -101,7 +112,10 @@ describe('SplitDiff with streams running', () => {
     for (const shard of ['-55', 'aa-']) {
       const snap = await runDiff(d.jobs, { command: 'SplitDiff', keyspace: 'ks', shard, options: {} });
       assert.equal(snap.state, 'done', snap.error ?? '');
-      assert.ok(snap.log.some((l) => /streams held for the diff/.test(l)), 'the streams were held');
+      assert.ok(
+        snap.log.some((l) => /streams held for the diff/.test(l)),
+        'the streams were held',
+      );
       if (snap.log.some((l) => /running the stream to the source tablet's position/.test(l))) ranOn++;
       assert.ok(snap.tables.find((t) => t.name === 'types')!.rowsCopied > 0);
       assert.ok(running(d), `streams running again after the diff of ${shard}: ${JSON.stringify(d.streams.snapshot())}`);
@@ -146,10 +160,16 @@ describe('SplitDiff with streams running', () => {
     // A second daemon on the same topology sees the streams run in the first.
     const other = await daemon(topoFile, 'other');
     try {
-      await until('the other daemon sees the streams elsewhere', () => other.streams.snapshot().length === 3 && other.streams.snapshot().every((s) => s.state === 'elsewhere'));
+      await until(
+        'the other daemon sees the streams elsewhere',
+        () => other.streams.snapshot().length === 3 && other.streams.snapshot().every((s) => s.state === 'elsewhere'),
+      );
       const elsewhere = await runDiff(other.jobs, { command: 'SplitDiff', keyspace: 'ks', shard: '55-aa', options: {} });
       assert.equal(elsewhere.state, 'error');
-      assert.match(elsewhere.error ?? '', new RegExp(`stream ks/0 -> ks/55-aa runs in the daemon with pid ${process.pid} on .*: a diff must stop it, so run the diff on that daemon`));
+      assert.match(
+        elsewhere.error ?? '',
+        new RegExp(`stream ks/0 -> ks/55-aa runs in the daemon with pid ${process.pid} on .*: a diff must stop it, so run the diff on that daemon`),
+      );
       await assertRdonlyBack(topoFile);
       assert.ok(running(d));
     } finally {

@@ -39,7 +39,10 @@ async function streamsOf(d: Daemon): Promise<StreamSnapshot[]> {
 /** Every one of the three streams runs in `owner` (here on `d` when `d` is the owner, elsewhere otherwise). */
 function ownedBy(streams: StreamSnapshot[], owner: Daemon, d: Daemon): boolean {
   const here = owner === d;
-  return streams.length === SHARDS.length && streams.every((s) => s.owner?.pid === owner.proc.pid && s.owner?.here === here && s.state === (here ? 'running' : 'elsewhere'));
+  return (
+    streams.length === SHARDS.length
+    && streams.every((s) => s.owner?.pid === owner.proc.pid && s.owner?.here === here && s.state === (here ? 'running' : 'elsewhere'))
+  );
 }
 
 describe('stream ownership on etcd', () => {
@@ -54,7 +57,11 @@ describe('stream ownership on etcd', () => {
     await resetDestinations(c, DB);
     load = new WriteLoad(c.primary, DB, 31);
     await load.seed(1000);
-    const file = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: DB }], destinations: SHARDS.map((shard, instance) => ({ shard, instance, dbName: DB })) });
+    const file = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: DB }],
+      destinations: SHARDS.map((shard, instance) => ({ shard, instance, dbName: DB })),
+    });
     spec = freshEtcdSpec(`?lease-ttl=${LEASE_TTL}`);
     await run(process.execPath, [BIN, '--topo', spec, 'topo', 'import', file]);
     topo = await openTopology(spec);
@@ -72,7 +79,11 @@ describe('stream ownership on etcd', () => {
     load.start(1);
     const clone = await api(d1, 'POST', '/api/jobs', { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
     assert.equal(clone.status, 202, JSON.stringify(clone.json));
-    await until('the clone ends', async () => ['done', 'error', 'canceled'].includes(((await api(d1, 'GET', '/api/status')).json as unknown as StatusSnapshot).state), 120_000);
+    await until(
+      'the clone ends',
+      async () => ['done', 'error', 'canceled'].includes(((await api(d1, 'GET', '/api/status')).json as unknown as StatusSnapshot).state),
+      120_000,
+    );
     assert.equal(((await api(d1, 'GET', '/api/status')).json as unknown as StatusSnapshot).state, 'done');
 
     // The daemon that ran the clone takes its streams at once; the other sees them at its next topology read.
@@ -82,7 +93,10 @@ describe('stream ownership on etcd', () => {
     assert.equal(lock?.pid, d1.proc.pid, 'the lock is on d1');
     const refused = await api(d2, 'POST', '/api/streams/stop', { keyspace: 'ks', shard: '-55' });
     assert.equal(refused.status, 409);
-    assert.match(refused.json.error as string, new RegExp(`^stream ks/0 -> ks/-55 runs in the daemon with pid ${d1.proc.pid} on \\S+ \\(since [^)]+\\); stop or start it there$`));
+    assert.match(
+      refused.json.error as string,
+      new RegExp(`^stream ks/0 -> ks/-55 runs in the daemon with pid ${d1.proc.pid} on \\S+ \\(since [^)]+\\); stop or start it there$`),
+    );
     const page = await (await fetch(d2.url + '/status')).text();
     assert.ok(page.includes(`<td class="s-owner">pid ${d1.proc.pid} on ${lock!.host}</td>`), 'the page names the owner');
     assert.ok((await fetch(d1.url + '/status').then((r) => r.text())).includes(`<td class="s-owner">pid ${d1.proc.pid} on ${lock!.host} (this daemon)</td>`));
@@ -101,20 +115,33 @@ describe('stream ownership on etcd', () => {
     await load.stop();
     assert.deepEqual(load.errors, []);
     const target = await sourcePosition(c.primary);
-    await until(`streams at ${target}`, async () => {
-      const streams = await streamsOf(d2);
-      if (streams.some((s) => s.state === 'error')) throw new Error(`stream in error: ${streams.map((s) => s.lastError).join('; ')}`);
-      return streams.every((s) => reached(s.position, target));
-    }, 120_000);
+    await until(
+      `streams at ${target}`,
+      async () => {
+        const streams = await streamsOf(d2);
+        if (streams.some((s) => s.state === 'error')) throw new Error(`stream in error: ${streams.map((s) => s.lastError).join('; ')}`);
+        return streams.every((s) => reached(s.position, target));
+      },
+      120_000,
+    );
     await assertSplitExact(c.primary, c.dests, SHARDS, DB);
-    assert.ok((await streamsOf(d2)).every((s) => s.owner?.pid === d2.proc.pid && s.owner?.here === true), 'the API names the new owner');
+    assert.ok(
+      (await streamsOf(d2)).every((s) => s.owner?.pid === d2.proc.pid && s.owner?.here === true),
+      'the API names the new owner',
+    );
 
     // Stopping and starting still works on the owner.
     const stopped = await api(d2, 'POST', '/api/streams/stop', { keyspace: 'ks', shard: '55-aa' });
     assert.equal(stopped.status, 200, JSON.stringify(stopped.json));
-    assert.deepEqual((stopped.json.streams as StreamSnapshot[]).map((s) => [s.state, s.owner?.pid]), [['stopped', d2.proc.pid]]);
+    assert.deepEqual(
+      (stopped.json.streams as StreamSnapshot[]).map((s) => [s.state, s.owner?.pid]),
+      [['stopped', d2.proc.pid]],
+    );
     const started = await api(d2, 'POST', '/api/streams/start', { keyspace: 'ks', shard: '55-aa' });
-    assert.deepEqual((started.json.streams as StreamSnapshot[]).map((s) => s.state), ['running']);
+    assert.deepEqual(
+      (started.json.streams as StreamSnapshot[]).map((s) => s.state),
+      ['running'],
+    );
     assert.doesNotMatch(d2.log(), /"level":50/, 'd2 logged no error');
   });
 
@@ -138,11 +165,15 @@ describe('stream ownership on etcd', () => {
     await load.stop();
     assert.deepEqual(load.errors, []);
     const target = await sourcePosition(c.primary);
-    await until(`streams at ${target}`, async () => {
-      const streams = await streamsOf(d3);
-      if (streams.some((s) => s.state === 'error')) throw new Error(`stream in error: ${streams.map((s) => s.lastError).join('; ')}`);
-      return streams.every((s) => reached(s.position, target));
-    }, 120_000);
+    await until(
+      `streams at ${target}`,
+      async () => {
+        const streams = await streamsOf(d3);
+        if (streams.some((s) => s.state === 'error')) throw new Error(`stream in error: ${streams.map((s) => s.lastError).join('; ')}`);
+        return streams.every((s) => reached(s.position, target));
+      },
+      120_000,
+    );
     await assertSplitExact(c.primary, c.dests, SHARDS, DB);
   });
 });

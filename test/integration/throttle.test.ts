@@ -27,7 +27,10 @@ const db = 't_throttle';
 const TOKEN = 'throttle-test-token-0123456789';
 
 async function checksum(port: number, where = '1'): Promise<string> {
-  const rows = await sql({ port }, `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', id, keyspace_id, HEX(body)))) AS CHAR) AS s FROM \`${db}\`.big WHERE ${where}`);
+  const rows = await sql(
+    { port },
+    `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', id, keyspace_id, HEX(body)))) AS CHAR) AS s FROM \`${db}\`.big WHERE ${where}`,
+  );
   return `${rows[0].n}/${rows[0].s}`;
 }
 
@@ -39,11 +42,21 @@ describe('throttling and live control', () => {
   before(async () => {
     c = await testCluster();
     // A destination shard with a replica: its own two instances, above the sandbox's ports.
-    dst = await startCluster({ dir, basePort: TEST_BASE_PORT + 40, instances: [{ name: 'dst-primary', serverId: 401 }, { name: 'dst-replica', serverId: 402, replicaOf: 'dst-primary' }] });
-    await onSource(c, `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
+    dst = await startCluster({
+      dir,
+      basePort: TEST_BASE_PORT + 40,
+      instances: [
+        { name: 'dst-primary', serverId: 401 },
+        { name: 'dst-replica', serverId: 402, replicaOf: 'dst-primary' },
+      ],
+    });
+    await onSource(
+      c,
+      `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
       CREATE TABLE big (id BIGINT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, body VARBINARY(512) NOT NULL);
       INSERT INTO big SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), REPEAT(UNHEX(MD5(seq)), 16) FROM seq_1_to_${ROWS};
-      ANALYZE TABLE big;`);
+      ANALYZE TABLE big;`,
+    );
   });
 
   after(async () => {
@@ -54,7 +67,14 @@ describe('throttling and live control', () => {
   async function freshTopology(): Promise<string> {
     await sql({ port: dst['dst-primary'].port }, `DROP DATABASE IF EXISTS \`${db}\`; DROP DATABASE IF EXISTS \`_vt\``);
     await sql(c.dests[1], `DROP DATABASE IF EXISTS \`${db}\`; DROP DATABASE IF EXISTS \`_vt\``);
-    const file = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
+    const file = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
     const topo = JSON.parse(readFileSync(file, 'utf8')) as Topology;
     topo.tablets['zone1-200'].port = dst['dst-primary'].port;
     topo.tablets['zone1-201'] = { keyspace: 'ks', shard: '-80', type: 'replica', host: '127.0.0.1', port: dst['dst-replica'].port, dbName: db, user: 'root' };
@@ -63,14 +83,22 @@ describe('throttling and live control', () => {
   }
 
   async function controller(file: string): Promise<JobController> {
-    return new JobController({ topo: await openTopology(`file:${file}`), credentials: {} }, { level: 'info', destination: pino.destination({ dest: file + '.log', sync: true }) });
+    return new JobController(
+      { topo: await openTopology(`file:${file}`), credentials: {} },
+      { level: 'info', destination: pino.destination({ dest: file + '.log', sync: true }) },
+    );
   }
 
   async function assertByteExact(): Promise<void> {
     const low = 'keyspace_id < 9223372036854775808';
     const high = 'keyspace_id >= 9223372036854775808';
     const want = async (where: string) => {
-      const r = (await sql(c.primary, `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', id, keyspace_id, HEX(body)))) AS CHAR) AS s FROM \`${db}\`.big WHERE ${where}`))[0];
+      const r = (
+        await sql(
+          c.primary,
+          `SELECT COUNT(*) AS n, CAST(SUM(CRC32(CONCAT_WS('|', id, keyspace_id, HEX(body)))) AS CHAR) AS s FROM \`${db}\`.big WHERE ${where}`,
+        )
+      )[0];
       return `${r.n}/${r.s}`;
     };
     assert.equal(await checksum(dst['dst-primary'].port), await want(low));
@@ -80,7 +108,12 @@ describe('throttling and live control', () => {
   test('--max-replication-lag 2s: the copy holds while the replica is behind, its lag stays within 3 s, and the copy ends byte-exact', async (t) => {
     const file = await freshTopology();
     const jobs = await controller(file);
-    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { maxReplicationLag: '2s', maxTps: 10, writeQueryMaxSize: 262144, sourceReaderCount: 4, destinationWriterCount: 4 } });
+    await jobs.start({
+      command: 'SplitClone',
+      keyspace: 'ks',
+      shard: '0',
+      options: { maxReplicationLag: '2s', maxTps: 10, writeQueryMaxSize: 262144, sourceReaderCount: 4, destinationWriterCount: 4 },
+    });
 
     const replica = { port: dst['dst-replica'].port };
     // The replica's own view of its lag, every 0.5 s, all through the job.
@@ -91,7 +124,13 @@ describe('throttling and live control', () => {
         const status = (await sql(replica, 'SHOW SLAVE STATUS'))[0];
         const s = jobs.snapshot();
         const sbm = status?.Seconds_Behind_Master;
-        samples.push({ at: Date.now(), sbm: sbm === null || sbm === undefined ? null : Number(sbm), throttled: s.control?.throttled ?? false, reason: s.control?.throttleReason ?? null, lag: s.control?.replicas[0]?.lagSeconds ?? null });
+        samples.push({
+          at: Date.now(),
+          sbm: sbm === null || sbm === undefined ? null : Number(sbm),
+          throttled: s.control?.throttled ?? false,
+          reason: s.control?.throttleReason ?? null,
+          lag: s.control?.replicas[0]?.lagSeconds ?? null,
+        });
         await sleep(500);
       }
     })();
@@ -120,24 +159,35 @@ describe('throttling and live control', () => {
     const throttled = samples.filter((s) => s.throttled);
     const sbms = samples.map((s) => s.sbm ?? 0);
     t.diagnostic(`replica lag samples (Seconds_Behind_Master): ${sbms.join(' ')}; monitor: ${samples.map((s) => s.lag?.toFixed(1) ?? '-').join(' ')}`);
-    t.diagnostic(`throttled in ${throttled.length} of ${samples.length} samples, ${final.control!.throttledSecondsTotal.toFixed(1)} s in all: ${final.control!.lastThrottleReason}`);
+    t.diagnostic(
+      `throttled in ${throttled.length} of ${samples.length} samples, ${final.control!.throttledSecondsTotal.toFixed(1)} s in all: ${final.control!.lastThrottleReason}`,
+    );
     assert.ok(throttled.length > 0, 'the status never said the job was throttled');
     assert.match(throttled[0].reason ?? '', /replica zone1-201 of ks\/-80 is \d+\.\d s behind \(bound 2 s\)/);
     assert.ok(final.control!.throttledSecondsTotal > 0);
     assert.ok(Math.max(...sbms) <= 3, `the replica fell ${Math.max(...sbms)} s behind (bound 2 s + 1 s)`);
-    assert.ok(final.log.some((l) => /writes throttled: replica zone1-201/.test(l)), 'the log says when writes were throttled');
+    assert.ok(
+      final.log.some((l) => /writes throttled: replica zone1-201/.test(l)),
+      'the log says when writes were throttled',
+    );
     await assertByteExact();
   });
 
   test('pause holds within 2 s and keeps the tablets; resume goes on; tune changes the rate; all need the token', async (t) => {
     const file = await freshTopology();
     const jobs = await controller(file);
-    const app = await buildApp({ jobs, readTopology: async () => (await openTopology(`file:${file}`)).read(), auth: { token: TOKEN, publicStatus: false }, statusMaxAgeMs: 0 });
+    const app = await buildApp({
+      jobs,
+      readTopology: async () => (await openTopology(`file:${file}`)).read(),
+      auth: { token: TOKEN, publicStatus: false },
+      statusMaxAgeMs: 0,
+    });
     const { page, base } = await openInBrowser(app, t);
     const port = Number(new URL(base).port);
     const tokenFile = file + '.token';
     writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
-    const ctl = async (...args: string[]) => run(process.execPath, ['bin/shardworker.js', 'ctl', ...args, '--port', String(port), '--auth-token-file', tokenFile]).then((r) => r.stdout.trim());
+    const ctl = async (...args: string[]) =>
+      run(process.execPath, ['bin/shardworker.js', 'ctl', ...args, '--port', String(port), '--auth-token-file', tokenFile]).then((r) => r.stdout.trim());
     const bearer = { authorization: `Bearer ${TOKEN}` };
     const rows = () => jobs.snapshot().totals.rowsCopied;
     const rate = async (ms: number) => {
@@ -147,7 +197,12 @@ describe('throttling and live control', () => {
     };
 
     // Small batches at 2 a second per destination: a copy of minutes unless tuned up.
-    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: { maxTps: 2, writeQueryMaxSize: 65536, sourceReaderCount: 4, destinationWriterCount: 4 } });
+    await jobs.start({
+      command: 'SplitClone',
+      keyspace: 'ks',
+      shard: '0',
+      options: { maxTps: 2, writeQueryMaxSize: 65536, sourceReaderCount: 4, destinationWriterCount: 4 },
+    });
     while (rows() < 2000) await sleep(50);
 
     // Without the token, every control is refused and changes nothing.
@@ -155,7 +210,10 @@ describe('throttling and live control', () => {
       const r = await app.inject({ method: 'POST', url, payload: url === '/api/tune' ? { maxTps: 100 } : {} });
       assert.equal(r.statusCode, 401, url);
     }
-    const refused = await run(process.execPath, ['bin/shardworker.js', 'ctl', 'pause', '--port', String(port)]).then(() => null, (err: { code: number; stderr: string }) => err);
+    const refused = await run(process.execPath, ['bin/shardworker.js', 'ctl', 'pause', '--port', String(port)]).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
     assert.equal(refused?.code, 1);
     assert.match(refused?.stderr ?? '', /shardworker: POST \/api\/pause needs the token/);
     assert.equal(jobs.snapshot().control!.paused, false);
@@ -172,7 +230,10 @@ describe('throttling and live control', () => {
     assert.equal(await checksum(dst['dst-primary'].port), heldOnDest, 'the destination changed while paused');
     const status = await ctl('status');
     t.diagnostic(status);
-    assert.match(status, /^SplitClone ks\/0: copying the data; paused since \S+; throttled 0\.0 s in all, paused \d+\.\d s; max tps 2, max replication lag none; \d+ rows\/s\nholding source tablets zone1-101 \(marked worker, replication stopped at the snapshot\)/);
+    assert.match(
+      status,
+      /^SplitClone ks\/0: copying the data; paused since \S+; throttled 0\.0 s in all, paused \d+\.\d s; max tps 2, max replication lag none; \d+ rows\/s\nholding source tablets zone1-101 \(marked worker, replication stopped at the snapshot\)/,
+    );
     assert.match(status, /\nreplica zone1-201 \(ks\/-80\) \d+\.\ds behind$/);
     const topo = await (await openTopology(`file:${file}`)).read();
     assert.equal(topo.tablets['zone1-101'].type, 'worker', 'a paused job keeps its source tablet');

@@ -24,7 +24,23 @@ function makeCerts(dir: string): { ca: string; cert: string; key: string } {
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=shardworker test CA');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(path.join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.cnf');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.cnf',
+  );
   return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
 }
 
@@ -90,7 +106,14 @@ describe('TLS to tablets', () => {
       await q('CREATE TABLE IF NOT EXISTS tls_binlog.t (k INT PRIMARY KEY)');
       const start = String((await q('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0].p);
       await q('INSERT INTO tls_binlog.t VALUES (7)');
-      const source = await openBinlogSource({ tablet: tablet(true), credentials: {}, tls: { ca: readFileSync(certs.ca) }, position: `MariaDB/${start}`, signal: new AbortController().signal, logger: pino({ level: 'silent' }) });
+      const source = await openBinlogSource({
+        tablet: tablet(true),
+        credentials: {},
+        tls: { ca: readFileSync(certs.ca) },
+        position: `MariaDB/${start}`,
+        signal: new AbortController().signal,
+        logger: pino({ level: 'silent' }),
+      });
       const keys: unknown[] = [];
       for await (const ev of source) {
         if (ev.type === 'rows') keys.push(...ev.rows.map((r) => r.after?.[0]));
@@ -107,7 +130,9 @@ describe('TLS to tablets', () => {
     const topo = path.join(certDir, 'topo.json');
     writeFileSync(topo, '{"keyspaces": {}, "tablets": {}}');
     const missing = path.join(certDir, 'nope', 'ca.pem');
-    const proc = spawn(process.execPath, [BIN, '--topo', `file:${topo}`, '--db-ca-file', missing, '--port', '0', 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [BIN, '--topo', `file:${topo}`, '--db-ca-file', missing, '--port', '0', 'serve'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);

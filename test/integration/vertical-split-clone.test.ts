@@ -13,7 +13,9 @@ const DST = 'v_dst';
 const MOVED = ['customer', 'corder', 'audit'];
 
 async function seed(c: TestCluster): Promise<void> {
-  await onSource(c, `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES', time_zone = '+00:00';
+  await onSource(
+    c,
+    `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES', time_zone = '+00:00';
     DROP DATABASE IF EXISTS ${SRC}; CREATE DATABASE ${SRC} CHARACTER SET utf8mb4; USE ${SRC};
     CREATE TABLE customer (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(50) CHARACTER SET utf8mb4, balance DECIMAL(12,2),
       created DATETIME(6), photo VARBINARY(64), prefs JSON, flags BIT(8), KEY name (name)) ENGINE=InnoDB;
@@ -29,7 +31,8 @@ async function seed(c: TestCluster): Promise<void> {
     CREATE TABLE product (id INT PRIMARY KEY, name VARCHAR(20));
     INSERT INTO product VALUES (1, 'stays');
     CREATE VIEW customer_orders AS SELECT c.id, c.name, o.order_id FROM customer c JOIN corder o ON o.customer_id = c.id;
-    ANALYZE TABLE customer, corder, audit;`);
+    ANALYZE TABLE customer, corder, audit;`,
+  );
   for (const d of c.dests) await sql(d, `DROP DATABASE IF EXISTS ${DST}; DROP DATABASE IF EXISTS _vt`);
 }
 
@@ -44,7 +47,9 @@ describe('VerticalSplitClone', () => {
 
   test('moves two tables, a table without a primary key and a view into the new keyspace, byte for byte', async () => {
     const final = await runJob(topo, {
-      command: 'VerticalSplitClone', keyspace: 'dst', shard: '0',
+      command: 'VerticalSplitClone',
+      keyspace: 'dst',
+      shard: '0',
       options: { tables: ['customer', '/^cor.er$/', 'audit', 'customer_orders'], minTableSizeForSplit: 0, minRowsPerChunk: 40, writeQueryMaxRows: 13 },
     });
     assert.equal(final.state, 'done', final.error ?? '');
@@ -66,18 +71,28 @@ describe('VerticalSplitClone', () => {
     const viaView = await sql(c.dests[0], `SELECT COUNT(*) AS n FROM ${DST}.customer_orders`);
     assert.equal(Number(viaView[0].n), 700);
     // the tables not asked for stay behind, and the source keeps everything
-    assert.equal(Number((await sql(c.dests[0], `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DST}' AND TABLE_NAME = 'product'`))[0].n), 0);
+    assert.equal(
+      Number((await sql(c.dests[0], `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DST}' AND TABLE_NAME = 'product'`))[0].n),
+      0,
+    );
     for (const table of [...MOVED, 'product']) assert.ok(Number((await sql(c.primary, `SELECT COUNT(*) AS n FROM ${SRC}.${table}`))[0].n) > 0, table);
     // sourceShards records the tables; the source tablet is back and replicating
     const after = await readTopologyFile(topo);
-    assert.deepEqual(after.keyspaces.dst.shards['0'].sourceShards, [{ uid: 0, keyspace: 'src', shard: '0', keyRange: '-', tables: ['customer', '/^cor.er$/', 'audit', 'customer_orders'] }]);
+    assert.deepEqual(after.keyspaces.dst.shards['0'].sourceShards, [
+      { uid: 0, keyspace: 'src', shard: '0', keyRange: '-', tables: ['customer', '/^cor.er$/', 'audit', 'customer_orders'] },
+    ]);
     assert.equal(after.tablets['zone1-101'].type, 'rdonly');
     assert.equal((await replicationStatus(c.rdonly)).running, true);
     assert.match(String((await sql(c.dests[0], 'SELECT CAST(pos AS CHAR) AS p FROM _vt.blp_checkpoint'))[0].p), /^MariaDB\/0-\d+-\d+$/);
   });
 
   test('VerticalSplitDiff passes on the clean clone', async () => {
-    const final = await runJob(topo, { command: 'VerticalSplitDiff', keyspace: 'dst', shard: '0', options: { tables: [...MOVED, 'customer_orders'], minTableSizeForSplit: 0, minRowsPerChunk: 40 } });
+    const final = await runJob(topo, {
+      command: 'VerticalSplitDiff',
+      keyspace: 'dst',
+      shard: '0',
+      options: { tables: [...MOVED, 'customer_orders'], minTableSizeForSplit: 0, minRowsPerChunk: 40 },
+    });
     assert.equal(final.state, 'done', final.error ?? '');
     const byName = new Map(final.tables.map((t) => [t.name, t]));
     assert.equal(byName.get('customer')!.diff!.summary, '301 rows checked, no differences');
@@ -108,12 +123,18 @@ describe('VerticalSplitClone', () => {
       assert.equal(diff.get('corder')!.extraOnSource, 1);
       assert.equal(diff.get('audit')!.extraOnDestination, 1);
       // The view over the three tables comes with them (its definition compared, no rows).
-      assert.deepEqual(final.tables.map((t) => `${t.name} ${t.state}`), ['audit error', 'corder error', 'customer error', 'customer_orders done']);
+      assert.deepEqual(
+        final.tables.map((t) => `${t.name} ${t.state}`),
+        ['audit error', 'corder error', 'customer error', 'customer_orders done'],
+      );
       assert.equal((await replicationStatus(c.rdonly)).running, true);
     } finally {
       await sql(d, `UPDATE ${DST}.customer SET balance = balance - 1 WHERE id = 5000015`);
       // order -249 is seq 1 of the seed's formula
-      await sql(d, `INSERT INTO ${DST}.corder SELECT CAST(seq AS SIGNED) - 250, (1 + seq % 300) * 1000003, IF(seq % 3 = 0, CONCAT('gift ', seq, ' 🎁'), NULL) FROM ${DST}.seq_1_to_1`);
+      await sql(
+        d,
+        `INSERT INTO ${DST}.corder SELECT CAST(seq AS SIGNED) - 250, (1 + seq % 300) * 1000003, IF(seq % 3 = 0, CONCAT('gift ', seq, ' 🎁'), NULL) FROM ${DST}.seq_1_to_1`,
+      );
       await sql(d, `DELETE FROM ${DST}.audit WHERE what = 'extra'`);
     }
     const again = await runJob(topo, { command: 'VerticalSplitDiff', keyspace: 'dst', shard: '0', options: { tables: MOVED } });
@@ -123,7 +144,12 @@ describe('VerticalSplitClone', () => {
   test('with verify, diffs the moved tables before the source replica restarts', async () => {
     for (const d of c.dests) await sql(d, 'DROP DATABASE IF EXISTS v_verify');
     const verify = writeVerticalTopology(c, { sourceDb: SRC, destDb: 'v_verify', destInstance: 1 });
-    const final = await runJob(verify, { command: 'VerticalSplitClone', keyspace: 'dst', shard: '0', options: { tables: ['customer', 'corder', 'audit', 'customer_orders'], verify: true, strategy: '' } });
+    const final = await runJob(verify, {
+      command: 'VerticalSplitClone',
+      keyspace: 'dst',
+      shard: '0',
+      options: { tables: ['customer', 'corder', 'audit', 'customer_orders'], verify: true, strategy: '' },
+    });
     assert.equal(final.state, 'done', final.error ?? '');
     const byName = new Map(final.tables.map((t) => [t.name, t]));
     assert.equal(byName.get('customer')!.diff!.summary, '301 rows checked, no differences');

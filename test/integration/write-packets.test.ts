@@ -20,7 +20,14 @@ describe('write batches and max_allowed_packet', () => {
 
   const clone = async (writeMethod: string) => {
     await resetDestinations(c, db);
-    const topo = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: [{ shard: '-80', instance: 0, dbName: db }, { shard: '80-', instance: 1, dbName: db }] });
+    const topo = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: db },
+        { shard: '80-', instance: 1, dbName: db },
+      ],
+    });
     return runJob(topo, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: { minTableSizeForSplit: 0, minRowsPerChunk: 1000, writeMethod } });
   };
 
@@ -28,7 +35,10 @@ describe('write batches and max_allowed_packet', () => {
     const final = await clone('auto');
     assert.equal(final.state, 'done', final.error ?? '');
     await assertHalvesExact(c, db);
-    assert.deepEqual(final.log.filter((l) => l.includes('rows are written with')).map((l) => /with the (\S+) method/.exec(l)?.[1]), ['bulk', 'bulk']);
+    assert.deepEqual(
+      final.log.filter((l) => l.includes('rows are written with')).map((l) => /with the (\S+) method/.exec(l)?.[1]),
+      ['bulk', 'bulk'],
+    );
   });
 
   for (const writeMethod of ['load-data', 'bulk']) {

@@ -196,7 +196,11 @@ describe('bytes router', () => {
     for (let i = 0; i < 5000; i++) {
       const id = Buffer.alloc(next() % 5);
       for (let j = 0; j < id.length; j++) id[j] = next() % 2 ? picks[next() % picks.length] : next() % 256;
-      assert.equal(r(id), ranges.findIndex((kr) => contains(kr, id)), `id ${id.toString('hex')}`);
+      assert.equal(
+        r(id),
+        ranges.findIndex((kr) => contains(kr, id)),
+        `id ${id.toString('hex')}`,
+      );
       // And with Vitess's definition itself: both sides normalized, then compared.
       const vitess = ranges.findIndex((kr) => (kr.start.length === 0 || compareIds(id, kr.start) >= 0) && (kr.end.length === 0 || compareIds(id, kr.end) < 0));
       assert.equal(r(id), vitess, `id ${id.toString('hex')} (Vitess)`);

@@ -7,7 +7,10 @@ const rel = (current: string, target: string) => compareGtidLists(parseGtidList(
 describe('positions', () => {
   it('splits the flavor from the value', () => {
     assert.deepEqual(parsePosition('MariaDB/0-100-57'), { flavor: 'MariaDB', value: '0-100-57' });
-    assert.deepEqual(parsePosition('MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5'), { flavor: 'MySQL56', value: '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5' });
+    assert.deepEqual(parsePosition('MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5'), {
+      flavor: 'MySQL56',
+      value: '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5',
+    });
     assert.deepEqual(parsePosition('MariaDB/'), { flavor: 'MariaDB', value: '' });
     assert.throws(() => parsePosition('0-100-57'), PositionError);
     assert.throws(() => parsePosition('Oracle/1'), /does not start with MariaDB\//);

@@ -80,12 +80,23 @@ describe('chunks of non-integer keys', () => {
   });
 
   test('an integer key keeps its even split; a small table, a FLOAT key and a prefix key are one chunk', async () => {
-    await onSource(c, `USE ${db}; CREATE TABLE i (id BIGINT PRIMARY KEY, v INT); INSERT INTO i SELECT seq, seq FROM seq_1_to_1000;
+    await onSource(
+      c,
+      `USE ${db}; CREATE TABLE i (id BIGINT PRIMARY KEY, v INT); INSERT INTO i SELECT seq, seq FROM seq_1_to_1000;
       CREATE TABLE f (k FLOAT PRIMARY KEY); INSERT INTO f SELECT seq / 3 FROM seq_1_to_1000;
-      CREATE TABLE p (k VARCHAR(40) NOT NULL, PRIMARY KEY (k(4))); INSERT INTO p SELECT CONCAT(seq, '-', MD5(seq)) FROM seq_1_to_1000; ANALYZE TABLE i, f, p;`);
+      CREATE TABLE p (k VARCHAR(40) NOT NULL, PRIMARY KEY (k(4))); INSERT INTO p SELECT CONCAT(seq, '-', MD5(seq)) FROM seq_1_to_1000; ANALYZE TABLE i, f, p;`,
+    );
     const more = (await readSchema(client, db)).tables;
     const i = await planChunks(client, db, more.find((t) => t.name === 'i')!, { ...opts, chunkCount: 4 });
-    assert.deepEqual(i, { column: 'id', chunks: [{ start: null, end: '251' }, { start: '251', end: '501' }, { start: '501', end: '751' }, { start: '751', end: null }] });
+    assert.deepEqual(i, {
+      column: 'id',
+      chunks: [
+        { start: null, end: '251' },
+        { start: '251', end: '501' },
+        { start: '501', end: '751' },
+        { start: '751', end: null },
+      ],
+    });
     const f = await planChunks(client, db, more.find((t) => t.name === 'f')!, opts);
     assert.deepEqual(f, { column: null, chunks: [{ start: null, end: null }] });
     // A key on a prefix of the column: not in the order of the full values, which a walk would sort at every step.
@@ -99,34 +110,42 @@ describe('chunks of non-integer keys', () => {
   // after the first, a middle and the last row of each chunk, and the read that resumes after the cursor's last key
   // must hand on exactly the chunk's remaining rows, in key order, none twice.
   for (const { name } of KEY_TABLES) {
-    for (const binary of [false, true]) test(`${name}: a read broken inside a chunk resumes after its last row (${binary ? 'binary' : 'text'} protocol)`, async () => {
-      const table = tables.find((t) => t.name === name)!;
-      const plan = await planChunks(client, db, table, opts);
-      const keyOf = (row: RawRow) => table.primaryKey.map((k) => row.value(table.columns.findIndex((col) => col.name === k))!.toString('hex')).join(':');
-      const read = async (range: (typeof plan.chunks)[number], after: string | null, stopAfter: number, cursor: KeyCursor | null): Promise<string[]> => {
-        const keys: string[] = [];
-        const abort = new AbortController();
-        const broken = new Error('the read breaks here');
-        await client.scan('reading a chunk', async () => chunkQuery(db, table, plan, range, table.primaryKey, after), (row) => {
-          cursor?.track(row);
-          keys.push(keyOf(row));
-          if (keys.length === stopAfter) throw broken;
-        }, { signal: abort.signal, binary }).catch((err: unknown) => {
-          if (err !== broken) throw err;
-        });
-        return keys;
-      };
-      for (const [i, range] of plan.chunks.entries()) {
-        const whole = await read(range, null, -1, null);
-        assert.ok(whole.length > 2, `chunk ${i} of ${name}: ${whole.length} rows`);
-        for (const at of [1, Math.floor(whole.length / 2), whole.length]) {
-          const cursor = new KeyCursor(table);
-          const before = await read(range, null, at, cursor);
-          assert.equal(before.length, at);
-          const rest = await read(range, cursor.afterLast(), -1, null);
-          assert.deepEqual([...before, ...rest], whole, `chunk ${i} of ${name} broken after row ${at}`);
+    for (const binary of [false, true])
+      test(`${name}: a read broken inside a chunk resumes after its last row (${binary ? 'binary' : 'text'} protocol)`, async () => {
+        const table = tables.find((t) => t.name === name)!;
+        const plan = await planChunks(client, db, table, opts);
+        const keyOf = (row: RawRow) => table.primaryKey.map((k) => row.value(table.columns.findIndex((col) => col.name === k))!.toString('hex')).join(':');
+        const read = async (range: (typeof plan.chunks)[number], after: string | null, stopAfter: number, cursor: KeyCursor | null): Promise<string[]> => {
+          const keys: string[] = [];
+          const abort = new AbortController();
+          const broken = new Error('the read breaks here');
+          await client
+            .scan(
+              'reading a chunk',
+              async () => chunkQuery(db, table, plan, range, table.primaryKey, after),
+              (row) => {
+                cursor?.track(row);
+                keys.push(keyOf(row));
+                if (keys.length === stopAfter) throw broken;
+              },
+              { signal: abort.signal, binary },
+            )
+            .catch((err: unknown) => {
+              if (err !== broken) throw err;
+            });
+          return keys;
+        };
+        for (const [i, range] of plan.chunks.entries()) {
+          const whole = await read(range, null, -1, null);
+          assert.ok(whole.length > 2, `chunk ${i} of ${name}: ${whole.length} rows`);
+          for (const at of [1, Math.floor(whole.length / 2), whole.length]) {
+            const cursor = new KeyCursor(table);
+            const before = await read(range, null, at, cursor);
+            assert.equal(before.length, at);
+            const rest = await read(range, cursor.afterLast(), -1, null);
+            assert.deepEqual([...before, ...rest], whole, `chunk ${i} of ${name} broken after row ${at}`);
+          }
         }
-      }
-    });
+      });
   }
 });

@@ -43,44 +43,75 @@ describe('withRetry', () => {
   test('retries transient failures, reports each, then succeeds', async () => {
     const seen: string[] = [];
     let n = 0;
-    const result = await withRetry('x', async () => {
-      if (++n < 3) throw mysqlError(n === 1 ? 2013 : 1213);
-      return 'ok';
-    }, { policy, signal: new AbortController().signal, onRetry: (e) => seen.push(`${e.attempt}:${e.kind}`) });
+    const result = await withRetry(
+      'x',
+      async () => {
+        if (++n < 3) throw mysqlError(n === 1 ? 2013 : 1213);
+        return 'ok';
+      },
+      { policy, signal: new AbortController().signal, onRetry: (e) => seen.push(`${e.attempt}:${e.kind}`) },
+    );
     assert.equal(result, 'ok');
     assert.deepEqual(seen, ['1:connection', '2:rolled-back']);
   });
   test('a fatal failure is thrown at once', async () => {
     let n = 0;
-    await assert.rejects(withRetry('x', async () => {
-      n++;
-      throw mysqlError(1064, 'ER_PARSE_ERROR', 'You have an error in your SQL syntax');
-    }, { policy, signal: new AbortController().signal }), /SQL syntax/);
+    await assert.rejects(
+      withRetry(
+        'x',
+        async () => {
+          n++;
+          throw mysqlError(1064, 'ER_PARSE_ERROR', 'You have an error in your SQL syntax');
+        },
+        { policy, signal: new AbortController().signal },
+      ),
+      /SQL syntax/,
+    );
     assert.equal(n, 1);
   });
   test('gives up after the duration, naming the last error', async () => {
     const started = Date.now();
-    await assert.rejects(withRetry('writing rows into t', async () => {
-      throw mysqlError(2002, 'ECONNREFUSED', 'connect ECONNREFUSED');
-    }, { policy: { durationMs: 100, initialDelayMs: 10, maxDelayMs: 20 }, signal: new AbortController().signal }), (err: unknown) => {
-      assert.ok(err instanceof RetriesExhaustedError);
-      assert.match(err.message, /writing rows into t: still failing after \d+ attempts .*ECONNREFUSED/);
-      return true;
-    });
+    await assert.rejects(
+      withRetry(
+        'writing rows into t',
+        async () => {
+          throw mysqlError(2002, 'ECONNREFUSED', 'connect ECONNREFUSED');
+        },
+        { policy: { durationMs: 100, initialDelayMs: 10, maxDelayMs: 20 }, signal: new AbortController().signal },
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof RetriesExhaustedError);
+        assert.match(err.message, /writing rows into t: still failing after \d+ attempts .*ECONNREFUSED/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 1000);
   });
   test('an abort stops the waiting', async () => {
     const abort = new AbortController();
     setTimeout(() => abort.abort(new Error('canceled')), 20);
-    await assert.rejects(withRetry('x', async () => {
-      throw mysqlError(2013);
-    }, { policy: { durationMs: 60_000, initialDelayMs: 10_000 }, signal: abort.signal }), /canceled/);
+    await assert.rejects(
+      withRetry(
+        'x',
+        async () => {
+          throw mysqlError(2013);
+        },
+        { policy: { durationMs: 60_000, initialDelayMs: 10_000 }, signal: abort.signal },
+      ),
+      /canceled/,
+    );
   });
 });
 
 function table(pk: string[], columns: { name: string; dataType: string; charset?: string | null }[]): TableDefinition {
   return {
-    name: 't', kind: 'table', createSql: '', rowsEstimate: 0, dataLength: 0, indexLength: 0, primaryKey: pk,
+    name: 't',
+    kind: 'table',
+    createSql: '',
+    rowsEstimate: 0,
+    dataLength: 0,
+    indexLength: 0,
+    primaryKey: pk,
     columns: columns.map((c) => ({ ...c, columnType: c.dataType, encoding: 'bytes' as const })),
     selectList: columns.map((c) => c.name),
   };
@@ -104,20 +135,50 @@ function rawRow(values: (string | null)[]): RawRow {
 
 describe('KeyCursor', () => {
   test('integer key: the digits', () => {
-    const c = new KeyCursor(table(['id'], [{ name: 'v', dataType: 'varchar', charset: 'utf8mb4' }, { name: 'id', dataType: 'bigint' }]));
+    const c = new KeyCursor(
+      table(
+        ['id'],
+        [
+          { name: 'v', dataType: 'varchar', charset: 'utf8mb4' },
+          { name: 'id', dataType: 'bigint' },
+        ],
+      ),
+    );
     assert.equal(c.afterLast(), null);
     c.track(rawRow(['x', '41']));
     c.track(rawRow(['y', '-42']));
     assert.equal(c.afterLast(), '`id` > -42');
   });
   test('composite key of a string (in its charset), binary and datetime', () => {
-    const c = new KeyCursor(table(['a', 'b', 'c'], [{ name: 'a', dataType: 'varchar', charset: 'latin1' }, { name: 'b', dataType: 'varbinary' }, { name: 'c', dataType: 'datetime' }]));
+    const c = new KeyCursor(
+      table(
+        ['a', 'b', 'c'],
+        [
+          { name: 'a', dataType: 'varchar', charset: 'latin1' },
+          { name: 'b', dataType: 'varbinary' },
+          { name: 'c', dataType: 'datetime' },
+        ],
+      ),
+    );
     c.track(rawRow(["é'", '\x00\xff', '2026-01-02 03:04:05']));
     assert.equal(c.afterLast(), "(`a` > _latin1 X'e927' OR (`a` = _latin1 X'e927' AND (`b` > X'00ff' OR (`b` = X'00ff' AND `c` > '2026-01-02 03:04:05'))))");
   });
   test('a binary row (a prepared statement): the key in text form, as the literals need it', () => {
-    const c = new KeyCursor(table(['id', 'at'], [{ name: 'v', dataType: 'varchar', charset: 'utf8mb4' }, { name: 'id', dataType: 'bigint' }, { name: 'at', dataType: 'datetime' }]));
-    const layout = binaryLayout([{ columnType: 253, flags: 0, decimals: 0 }, { columnType: 8, flags: 0, decimals: 0 }, { columnType: 12, flags: 0, decimals: 6 }]);
+    const c = new KeyCursor(
+      table(
+        ['id', 'at'],
+        [
+          { name: 'v', dataType: 'varchar', charset: 'utf8mb4' },
+          { name: 'id', dataType: 'bigint' },
+          { name: 'at', dataType: 'datetime' },
+        ],
+      ),
+    );
+    const layout = binaryLayout([
+      { columnType: 253, flags: 0, decimals: 0 },
+      { columnType: 8, flags: 0, decimals: 0 },
+      { columnType: 12, flags: 0, decimals: 6 },
+    ]);
     const id = Buffer.alloc(8);
     id.writeBigInt64LE(-42n);
     const packet = binaryRowPacket([Buffer.from([1, 0x79]), id, Buffer.from([7, 0xea, 0x07, 1, 2, 3, 4, 5])]);
@@ -128,8 +189,16 @@ describe('KeyCursor', () => {
     packet.fill(0x55);
     assert.equal(c.afterLast(), "(`id` > -42 OR (`id` = -42 AND `at` > '2026-01-02 03:04:05.000000'))");
   });
-  test('a long key grows the cursor\'s buffer; the key outlives the row\'s bytes', () => {
-    const c = new KeyCursor(table(['a', 'b'], [{ name: 'a', dataType: 'varbinary' }, { name: 'b', dataType: 'bigint' }]));
+  test("a long key grows the cursor's buffer; the key outlives the row's bytes", () => {
+    const c = new KeyCursor(
+      table(
+        ['a', 'b'],
+        [
+          { name: 'a', dataType: 'varbinary' },
+          { name: 'b', dataType: 'bigint' },
+        ],
+      ),
+    );
     const packet = rowPacket([Buffer.alloc(300, 0xab), '7']);
     const row = new RawRow(2);
     row.parse(packet, 0, packet.length);

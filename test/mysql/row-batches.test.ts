@@ -24,7 +24,10 @@ after(async () => {
 test('a batched read whose connection is killed mid-result fails naming the tablet', async () => {
   const marker = `stream_kill_${process.pid}`;
   // Many rows, read slowly: the result is still being sent when the KILL lands.
-  const rows = scanBatches(pool, ref, 'reading the test rows', `SELECT seq, '${marker}' FROM mysql.seq_1_to_5000000`, { signal: new AbortController().signal, ahead: 1 });
+  const rows = scanBatches(pool, ref, 'reading the test rows', `SELECT seq, '${marker}' FROM mysql.seq_1_to_5000000`, {
+    signal: new AbortController().signal,
+    ahead: 1,
+  });
   const first = await rows.next();
   assert.equal(first.done, false);
   const found = await sql(c.rdonly, `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()`, [`%${marker}%`]);
@@ -34,7 +37,9 @@ test('a batched read whose connection is killed mid-result fails naming the tabl
     for (;;) if ((await rows.next()).done) return 'ended';
   })();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the read still waits 10 s after its connection was killed')), 10_000)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error('the read still waits 10 s after its connection was killed')), 10_000)),
+  );
   try {
     await assert.rejects(Promise.race([drained, timeout]), (err: unknown) => {
       assert.ok(err instanceof TabletError, String(err));
@@ -49,12 +54,18 @@ test('a batched read whose connection is killed mid-result fails naming the tabl
 test('batches hold every row exactly as sent, NULLs and long values included, and the read pauses ahead of the consumer', async () => {
   const signal = new AbortController().signal;
   let read = 0;
-  const batches = scanBatches(pool, ref, 'reading the test rows', "SELECT seq, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 300)), CAST(seq AS CHAR) FROM mysql.seq_1_to_100000", {
-    signal,
-    tagOf: (row) => (row.value(0)!.toString() === '7' ? -1 : 1),
-    onRead: (n) => (read += n),
-    ahead: 1,
-  });
+  const batches = scanBatches(
+    pool,
+    ref,
+    'reading the test rows',
+    "SELECT seq, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 300)), CAST(seq AS CHAR) FROM mysql.seq_1_to_100000",
+    {
+      signal,
+      tagOf: (row) => (row.value(0)!.toString() === '7' ? -1 : 1),
+      onRead: (n) => (read += n),
+      ahead: 1,
+    },
+  );
   const first = await batches.next();
   assert.equal(first.done, false);
   await new Promise((r) => setTimeout(r, 200));

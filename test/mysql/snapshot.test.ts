@@ -14,7 +14,13 @@ test('MariaDB 10.4 and later hold BACKUP STAGE BLOCK_COMMIT; older MariaDB a glo
 
 test('MySQL is refused with a clear reason, and so is a version that cannot be read', () => {
   for (const v of ['8.0.36', '5.7.44-log', '8.4.0-0ubuntu0.24.04.1']) {
-    assert.throws(() => snapshotLockFor(v), (err: Error) => err instanceof SnapshotUnsupportedError && /--snapshot consistent is not supported on MySQL yet \(the server is /.test(err.message) && err.message.includes(v));
+    assert.throws(
+      () => snapshotLockFor(v),
+      (err: Error) =>
+        err instanceof SnapshotUnsupportedError
+        && /--snapshot consistent is not supported on MySQL yet \(the server is /.test(err.message)
+        && err.message.includes(v),
+    );
   }
   assert.throws(() => snapshotLockFor('MariaDB'), /cannot read the MariaDB version from "MariaDB"/);
 });

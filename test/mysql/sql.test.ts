@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildChunkSelect, keyRangeCondition, encodeRow, encodeValue, encodingForType, insertPrefix, quoteId, quoteString, quoteTable } from '../../src/mysql/sql.ts';
+import {
+  buildChunkSelect,
+  keyRangeCondition,
+  encodeRow,
+  encodeValue,
+  encodingForType,
+  insertPrefix,
+  quoteId,
+  quoteString,
+  quoteTable,
+} from '../../src/mysql/sql.ts';
 import { parseShardName } from '../../src/keyrange/keyrange.ts';
 
 test('identifiers are quoted, backticks doubled', () => {
@@ -19,7 +29,8 @@ test('string literals escape quotes, backslashes and control bytes', () => {
 
 test('numeric types are written as sent, everything else as hex', () => {
   for (const t of ['tinyint', 'INT', 'bigint', 'decimal', 'float', 'double', 'year']) assert.equal(encodingForType(t), 'number');
-  for (const t of ['varchar', 'blob', 'datetime', 'timestamp', 'enum', 'set', 'bit', 'json', 'longtext', 'date', 'time']) assert.equal(encodingForType(t), 'bytes');
+  for (const t of ['varchar', 'blob', 'datetime', 'timestamp', 'enum', 'set', 'bit', 'json', 'longtext', 'date', 'time'])
+    assert.equal(encodingForType(t), 'bytes');
   assert.equal(encodeValue(null, 'number'), 'NULL');
   assert.equal(encodeValue(null, 'bytes'), 'NULL');
   assert.equal(encodeValue(Buffer.from('18446744073709551615'), 'number'), '18446744073709551615');
@@ -43,8 +54,14 @@ test('chunk selects', () => {
     'SELECT `id`,CAST(`f` AS DOUBLE) FROM `d`.`t` WHERE `id` < 10 ORDER BY `id`',
   );
   assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: null, orderBy: [] }), 'SELECT `a` FROM `d`.`t`');
-  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: null, orderBy: ['a'], after: '`a` > 3' }), 'SELECT `a` FROM `d`.`t` WHERE `a` > 3 ORDER BY `a`');
-  assert.equal(buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: '`a` >= 1', orderBy: [], after: '`a` > 3' }), 'SELECT `a` FROM `d`.`t` WHERE `a` >= 1 AND `a` > 3');
+  assert.equal(
+    buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: null, orderBy: ['a'], after: '`a` > 3' }),
+    'SELECT `a` FROM `d`.`t` WHERE `a` > 3 ORDER BY `a`',
+  );
+  assert.equal(
+    buildChunkSelect({ db: 'd', table: 't', selectList: ['`a`'], chunk: '`a` >= 1', orderBy: [], after: '`a` > 3' }),
+    'SELECT `a` FROM `d`.`t` WHERE `a` >= 1 AND `a` > 3',
+  );
 });
 
 test('keyRangeCondition: the rows of a key range, as the padded comparison of DESIGN.md decides', () => {

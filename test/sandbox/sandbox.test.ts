@@ -76,15 +76,14 @@ test('sandboxUp seeds the primary and the rdonly replica catches up', async () =
 
 test('keyspace ids spread over the whole uint64 range; the view exists', async () => {
   await withConnection(up.instances.primary, async (c) => {
-    const [rows] = await c.query<RowDataPacket[]>(
-      'SELECT SUM(keyspace_id >= 9223372036854775808) AS high, COUNT(*) AS n FROM commerce.customer',
-    );
+    const [rows] = await c.query<RowDataPacket[]>('SELECT SUM(keyspace_id >= 9223372036854775808) AS high, COUNT(*) AS n FROM commerce.customer');
     const high = Number(rows[0]?.high) / Number(rows[0]?.n);
     assert.ok(high > 0.4 && high < 0.6, `upper half holds ${high} of the ids`);
-    const [views] = await c.query<RowDataPacket[]>(
-      "SELECT TABLE_NAME AS t FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'commerce'",
+    const [views] = await c.query<RowDataPacket[]>("SELECT TABLE_NAME AS t FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'commerce'");
+    assert.deepEqual(
+      views.map((v) => v.t),
+      ['customer_emails'],
     );
-    assert.deepEqual(views.map((v) => v.t), ['customer_emails']);
   });
 });
 
@@ -122,7 +121,10 @@ test('sandboxUp again reuses the running instances without re-seeding', async ()
 test('sandboxDown stops exactly the recorded instances', async () => {
   const all = [up.instances.primary, up.instances.rdonly, ...up.instances.destinations];
   const stopped = await sandboxDown(dir);
-  assert.deepEqual(stopped.map((s) => s.stopped), [true, true, true, true]);
+  assert.deepEqual(
+    stopped.map((s) => s.stopped),
+    [true, true, true, true],
+  );
   for (const inst of all) {
     assert.equal(instanceRunning(inst), false, `${inst.name} still runs`);
     const cmdline = existsSync(`/proc/${inst.pid}/cmdline`) ? readFileSync(`/proc/${inst.pid}/cmdline`, 'utf8') : '';

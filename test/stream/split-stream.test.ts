@@ -54,27 +54,42 @@ async function assertExact(db: string): Promise<void> {
       const missing = [...expected.keys()].filter((k) => !got.has(k)).slice(0, 5);
       const extra = [...got.keys()].filter((k) => !expected.has(k)).slice(0, 5);
       const differ = [...expected.keys()].filter((k) => got.has(k) && got.get(k) !== expected.get(k)).slice(0, 3);
-      assert.deepEqual({ missing, extra, differ: differ.map((k) => [k, expected.get(k), got.get(k)]) }, { missing: [], extra: [], differ: [] }, `${table} on ${shard}`);
+      assert.deepEqual(
+        { missing, extra, differ: differ.map((k) => [k, expected.get(k), got.get(k)]) },
+        { missing: [], extra: [], differ: [] },
+        `${table} on ${shard}`,
+      );
     }
     assert.equal(total, source.size, `${table}: every source row on exactly one destination`);
   }
 }
 
 function manager(topoFile: string, retryDuration = 60_000): Promise<StreamManager> {
-  return openTopology(`file:${topoFile}`).then((topo) => new StreamManager({
-    topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration, refreshMs: 0,
-    log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
-  }));
+  return openTopology(`file:${topoFile}`).then(
+    (topo) =>
+      new StreamManager({
+        topo,
+        credentials: {},
+        openBinlog: openSourceBinlog,
+        retryDuration,
+        refreshMs: 0,
+        log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
+      }),
+  );
 }
 
 /** Waits until every stream stands at the source's position now; fails at once if one stopped in error. */
 async function allReach(m: StreamManager, timeoutMs = 120_000): Promise<void> {
   const target = await sourcePosition();
-  await until(`streams at ${target}: ${JSON.stringify(m.snapshot().map((s) => [s.state, s.position, s.lastError]))}`, () => {
-    const snaps = m.snapshot();
-    if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
-    return snaps.every((s) => reached(s.position, target));
-  }, timeoutMs);
+  await until(
+    `streams at ${target}: ${JSON.stringify(m.snapshot().map((s) => [s.state, s.position, s.lastError]))}`,
+    () => {
+      const snaps = m.snapshot();
+      if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
+      return snaps.every((s) => reached(s.position, target));
+    },
+    timeoutMs,
+  );
 }
 
 /** A clone of a seeded database into the three destinations; returns the topology file. */
@@ -108,7 +123,11 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
     const clonedAt = load.transactions;
 
     const manager = new StreamManager({
-      topo: await openTopology(`file:${topoFile}`), credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0,
+      topo: await openTopology(`file:${topoFile}`),
+      credentials: {},
+      openBinlog: openSourceBinlog,
+      retryDuration: 60_000,
+      refreshMs: 0,
       log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
     });
     await manager.open();
@@ -119,11 +138,15 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       assert.deepEqual(load.errors, []);
       assert.ok(load.transactions - clonedAt > 10, `only ${load.transactions - clonedAt} transactions after the clone`);
       const target = await sourcePosition();
-      await until(`streams at ${target}: ${JSON.stringify(manager.snapshot().map((s) => [s.state, s.position, s.lastError]))}`, () => {
-        const snaps = manager.snapshot();
-        if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
-        return snaps.every((s) => reached(s.position, target));
-      }, 120_000);
+      await until(
+        `streams at ${target}: ${JSON.stringify(manager.snapshot().map((s) => [s.state, s.position, s.lastError]))}`,
+        () => {
+          const snaps = manager.snapshot();
+          if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
+          return snaps.every((s) => reached(s.position, target));
+        },
+        120_000,
+      );
       for (const p of await checkpointPositions(db)) assert.ok(reached(p, target), `checkpoint ${p} reaches ${target}`);
       await assertExact(db);
       const applied = manager.snapshot().reduce((n, s) => n + s.rowsApplied, 0);
@@ -143,7 +166,9 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
     const status = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
     assert.equal(status.state, 'done', status.error ?? '');
     const serve = (): ChildProcess =>
-      spawn(process.execPath, ['bin/shardworker.js', '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn', 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      spawn(process.execPath, ['bin/shardworker.js', '--topo', `file:${topoFile}`, '--port', '0', '--log-level', 'warn', 'serve'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     load.start(1);
     let daemon = serve();
     await sleep(4000);
@@ -200,7 +225,10 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
     await m.open();
     try {
       const stopped = await m.stop('ks', '-55');
-      assert.deepEqual(stopped.map((s) => s.state), ['stopped']);
+      assert.deepEqual(
+        stopped.map((s) => s.state),
+        ['stopped'],
+      );
       assert.match(String((await sql(c.dests[0], 'SELECT flags FROM _vt.blp_checkpoint'))[0].flags), /DontStart/);
       load.start(1);
       await sleep(1500);
@@ -210,7 +238,10 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       await again.open();
       try {
         await sleep(500);
-        assert.deepEqual(again.snapshot().map((s) => s.state), ['stopped', 'running', 'running']);
+        assert.deepEqual(
+          again.snapshot().map((s) => s.state),
+          ['stopped', 'running', 'running'],
+        );
         await again.start('ks', '-55');
         assert.equal(String((await sql(c.dests[0], 'SELECT flags FROM _vt.blp_checkpoint'))[0].flags), '');
         await allReach(again);
@@ -236,10 +267,23 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       await sql(c.dests[0], `DELETE FROM ${db}.types WHERE id = ${victim.id}`);
       await sql(c.primary, `UPDATE ${db}.types SET name = 'changed' WHERE id = ${victim.id}`);
       await until('the stream stops in error', () => m.snapshot()[0].state === 'error');
-      assert.match(m.snapshot()[0].lastError ?? '', new RegExp(`update of types \\(id=${victim.id}\\) in source transaction 0-100-\\d+ .*found no row with that key`));
-      assert.ok(m.snapshot().slice(1).every((s) => s.state === 'running'));
+      assert.match(
+        m.snapshot()[0].lastError ?? '',
+        new RegExp(`update of types \\(id=${victim.id}\\) in source transaction 0-100-\\d+ .*found no row with that key`),
+      );
+      assert.ok(
+        m
+          .snapshot()
+          .slice(1)
+          .every((s) => s.state === 'running'),
+      );
       await sql(c.primary, `ALTER TABLE ${db}.pairs ADD COLUMN extra INT`);
-      await until('the other streams stop in error', () => m.snapshot().slice(1).every((s) => s.state === 'error'));
+      await until('the other streams stop in error', () =>
+        m
+          .snapshot()
+          .slice(1)
+          .every((s) => s.state === 'error'),
+      );
       for (const s of m.snapshot().slice(1)) assert.match(s.lastError ?? '', /DDL on a streamed table .*ALTER TABLE .*pairs ADD COLUMN extra INT/);
     } finally {
       await m.close();
@@ -262,7 +306,10 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       await sleep(2000);
       await load.stop(); // its transactions cut by the kill failed at the client; the source's rows are the truth
       await allReach(m);
-      assert.ok(m.snapshot().every((s) => s.retries > 0), 'every stream retried');
+      assert.ok(
+        m.snapshot().every((s) => s.retries > 0),
+        'every stream retried',
+      );
       await assertExact(db);
     } finally {
       await restart(spec);

@@ -50,10 +50,13 @@ let topoFile: string;
 const streams: Stream[] = [];
 
 async function resetDestination(i: number, pos: string): Promise<void> {
-  await sql(c.dests[i], `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS _vt; CREATE DATABASE ${DB}; USE ${DB}; ${TABLE};
+  await sql(
+    c.dests[i],
+    `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS _vt; CREATE DATABASE ${DB}; USE ${DB}; ${TABLE};
     CREATE DATABASE _vt; CREATE TABLE _vt.blp_checkpoint (source_shard_uid INT UNSIGNED NOT NULL PRIMARY KEY, pos VARBINARY(64000), max_tps BIGINT NOT NULL,
       max_replication_lag BIGINT NOT NULL, time_updated BIGINT UNSIGNED NOT NULL, transaction_timestamp BIGINT UNSIGNED NOT NULL, flags VARBINARY(250));
-    INSERT INTO _vt.blp_checkpoint VALUES (0, '${pos}', 9223372036854775807, 9223372036854775807, 0, 0, '')`);
+    INSERT INTO _vt.blp_checkpoint VALUES (0, '${pos}', 9223372036854775807, 9223372036854775807, 0, 0, '')`,
+  );
 }
 
 async function startStream(binlog: SyntheticBinlog, shard: string, extra: Partial<StreamDeps> = {}): Promise<Stream> {
@@ -66,10 +69,14 @@ async function startStream(binlog: SyntheticBinlog, shard: string, extra: Partia
 }
 
 async function reaches(s: Stream, position: string): Promise<void> {
-  await until(`stream ${s.name} at ${position} (it is at ${s.snapshot().position}, ${s.state}: ${s.snapshot().lastError})`, () => {
-    if (s.state === 'error') throw new Error(`stream in error: ${s.snapshot().lastError}`);
-    return s.snapshot().position === position;
-  }, 30_000);
+  await until(
+    `stream ${s.name} at ${position} (it is at ${s.snapshot().position}, ${s.state}: ${s.snapshot().lastError})`,
+    () => {
+      if (s.state === 'error') throw new Error(`stream in error: ${s.snapshot().lastError}`);
+      return s.snapshot().position === position;
+    },
+    30_000,
+  );
 }
 
 async function checkpointPos(i: number): Promise<string> {
@@ -87,7 +94,14 @@ async function commits(i: number): Promise<number> {
 describe('stream apply loop (synthetic binlog, real destinations)', () => {
   before(async () => {
     c = await testCluster();
-    topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: SRC_DB }], destinations: [{ shard: '-80', instance: 0, dbName: DB }, { shard: '80-', instance: 1, dbName: DB }] });
+    topoFile = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: SRC_DB }],
+      destinations: [
+        { shard: '-80', instance: 0, dbName: DB },
+        { shard: '80-', instance: 1, dbName: DB },
+      ],
+    });
   });
   beforeEach(async () => {
     for (const s of streams.splice(0)) await s.stop();
@@ -107,7 +121,10 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
     await reaches(s, target);
     const made = (await commits(0)) - before;
     assert.ok(made < 50, `200 source transactions took ${made} destination commits`);
-    assert.deepEqual(await ids(0), Array.from({ length: 100 }, (_, k) => 2 * k + 1));
+    assert.deepEqual(
+      await ids(0),
+      Array.from({ length: 100 }, (_, k) => 2 * k + 1),
+    );
     assert.equal(await checkpointPos(0), target);
     const snap = s.snapshot();
     assert.equal(snap.rowsApplied, 100);
@@ -123,22 +140,55 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
   test('values are written exactly (decimal, temporal, zero dates, bit, json, binary, latin1, float and unsigned extremes)', async () => {
     const binlog = new SyntheticBinlog();
     await resetDestination(0, binlog.position);
-    const values: BinlogValue[] = [7n, LOW, Buffer.from('héllo 😀 \' " \\', 'utf8'), Buffer.from([0, 1, 0xff, 0x27, 0x5c]), Buffer.from([0xe9, 0xf1]),
-      '-12345678901234567890123456789012345.123456789012345678901234567890', '2026-03-08 02:30:00.123456', '2026-03-08 07:30:00.654321', '0000-00-00',
-      Buffer.from('{"a": [1, 2.5]}'), Buffer.from('ffffffffffffffff', 'hex'), Math.fround(3.4028234663852886e38), 5e-324, 18446744073709551615n, 3n, 5n];
+    const values: BinlogValue[] = [
+      7n,
+      LOW,
+      Buffer.from('héllo 😀 \' " \\', 'utf8'),
+      Buffer.from([0, 1, 0xff, 0x27, 0x5c]),
+      Buffer.from([0xe9, 0xf1]),
+      '-12345678901234567890123456789012345.123456789012345678901234567890',
+      '2026-03-08 02:30:00.123456',
+      '2026-03-08 07:30:00.654321',
+      '0000-00-00',
+      Buffer.from('{"a": [1, 2.5]}'),
+      Buffer.from('ffffffffffffffff', 'hex'),
+      Math.fround(3.4028234663852886e38),
+      5e-324,
+      18446744073709551615n,
+      3n,
+      5n,
+    ];
     binlog.transaction(insert(t, values, row(8, LOW), row(9, LOW)));
     // The same values again, by updates that share one joined UPDATE.
     const pos = binlog.transaction(update(t, [row(8, LOW), [8n, ...values.slice(1)]], [row(9, LOW), [9n, ...values.slice(1)]]));
     const s = await startStream(binlog, '-80');
     await reaches(s, pos);
-    const rows = await sql(c.dests[0], `SELECT HEX(name) n, HEX(bin) b, HEX(latin) l, CAST(dec65 AS CHAR) dec65, CAST(dt6 AS CHAR) dt6, CAST(ts AS CHAR) ts, CAST(zd AS CHAR) zd,
-      CAST(js AS CHAR) js, HEX(b64) b64, CAST(f AS DOUBLE) f, d, CAST(u64 AS CHAR) u64, en, st FROM ${DB}.t ORDER BY id`);
+    const rows = await sql(
+      c.dests[0],
+      `SELECT HEX(name) n, HEX(bin) b, HEX(latin) l, CAST(dec65 AS CHAR) dec65, CAST(dt6 AS CHAR) dt6, CAST(ts AS CHAR) ts, CAST(zd AS CHAR) zd,
+      CAST(js AS CHAR) js, HEX(b64) b64, CAST(f AS DOUBLE) f, d, CAST(u64 AS CHAR) u64, en, st FROM ${DB}.t ORDER BY id`,
+    );
     assert.equal(rows.length, 3);
-    for (const got of rows) assert.deepEqual({ ...got, f: Number(got.f), d: Number(got.d) }, {
-      n: Buffer.from('héllo 😀 \' " \\').toString('hex').toUpperCase(), b: '0001FF275C', l: 'E9F1',
-      dec65: '-12345678901234567890123456789012345.123456789012345678901234567890', dt6: '2026-03-08 02:30:00.123456', ts: '2026-03-08 07:30:00.654321',
-      zd: '0000-00-00', js: '{"a": [1, 2.5]}', b64: 'FFFFFFFFFFFFFFFF', f: Math.fround(3.4028234663852886e38), d: 5e-324, u64: '18446744073709551615', en: 'c', st: 'x,z',
-    });
+    for (const got of rows)
+      assert.deepEqual(
+        { ...got, f: Number(got.f), d: Number(got.d) },
+        {
+          n: Buffer.from('héllo 😀 \' " \\').toString('hex').toUpperCase(),
+          b: '0001FF275C',
+          l: 'E9F1',
+          dec65: '-12345678901234567890123456789012345.123456789012345678901234567890',
+          dt6: '2026-03-08 02:30:00.123456',
+          ts: '2026-03-08 07:30:00.654321',
+          zd: '0000-00-00',
+          js: '{"a": [1, 2.5]}',
+          b64: 'FFFFFFFFFFFFFFFF',
+          f: Math.fround(3.4028234663852886e38),
+          d: 5e-324,
+          u64: '18446744073709551615',
+          en: 'c',
+          st: 'x,z',
+        },
+      );
   });
 
   test('an update moving a row across key ranges: a delete on one side, an insert on the other', async () => {
@@ -214,7 +264,10 @@ describe('stream apply loop (synthetic binlog, real destinations)', () => {
     const pos = binlog.transaction(insert(t2, [...row(2, LOW), 42n]));
     const s = await startStream(binlog, '-80', { onDdl: 'exec' });
     await reaches(s, pos);
-    assert.deepEqual(await sql(c.dests[0], `SELECT CAST(id AS CHAR) id, extra FROM ${DB}.t ORDER BY id`), [{ id: '1', extra: null }, { id: '2', extra: 42 }]);
+    assert.deepEqual(await sql(c.dests[0], `SELECT CAST(id AS CHAR) id, extra FROM ${DB}.t ORDER BY id`), [
+      { id: '1', extra: null },
+      { id: '2', extra: 42 },
+    ]);
   });
 
   test('a stopped stream resumes exactly from its checkpoint; a source that refuses is retried', async () => {

@@ -23,17 +23,22 @@ let topoFile: string;
 const streams: Stream[] = [];
 
 async function resetDestination(pos: string): Promise<void> {
-  await sql(c.dests[0], `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS _vt; CREATE DATABASE ${DB}; USE ${DB};
+  await sql(
+    c.dests[0],
+    `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS _vt; CREATE DATABASE ${DB}; USE ${DB};
     CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(40));
     CREATE DATABASE _vt; CREATE TABLE _vt.blp_checkpoint (source_shard_uid INT UNSIGNED NOT NULL PRIMARY KEY, pos VARBINARY(64000), max_tps BIGINT NOT NULL,
       max_replication_lag BIGINT NOT NULL, time_updated BIGINT UNSIGNED NOT NULL, transaction_timestamp BIGINT UNSIGNED NOT NULL, flags VARBINARY(250));
-    INSERT INTO _vt.blp_checkpoint VALUES (0, '${pos}', 9223372036854775807, 9223372036854775807, 0, 0, '')`);
+    INSERT INTO _vt.blp_checkpoint VALUES (0, '${pos}', 9223372036854775807, 9223372036854775807, 0, 0, '')`,
+  );
 }
 
 async function startStream(binlog: SyntheticBinlog): Promise<Stream> {
   const topo = await openTopology(`file:${topoFile}`);
-  const s = new Stream({ keyspace: 'ks', shard: '-80', source: { uid: 0, keyspace: 'ks', shard: '0', keyRange: '-', tables: [] } },
-    { topo, credentials: {}, openBinlog: binlog.open, log: pino({ level: 'silent' }), retryDuration: 20_000 });
+  const s = new Stream(
+    { keyspace: 'ks', shard: '-80', source: { uid: 0, keyspace: 'ks', shard: '0', keyRange: '-', tables: [] } },
+    { topo, credentials: {}, openBinlog: binlog.open, log: pino({ level: 'silent' }), retryDuration: 20_000 },
+  );
   streams.push(s);
   s.start();
   return s;
@@ -81,7 +86,10 @@ describe('stream destination faults', () => {
       binlog.transaction(insert(t, [21n, LOW, Buffer.from('r21')]));
       let waiting: Record<string, unknown>[] = [];
       await until('the stream waits on the checkpoint row', async () => {
-        waiting = await sql(c.dests[0], "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT pos FROM `_vt`%FOR UPDATE' AND ID <> CONNECTION_ID()");
+        waiting = await sql(
+          c.dests[0],
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT pos FROM `_vt`%FOR UPDATE' AND ID <> CONNECTION_ID()",
+        );
         return waiting.length > 0;
       });
       for (const { id } of waiting) await sql(c.dests[0], `KILL CONNECTION ${Number(id)}`);
@@ -90,7 +98,10 @@ describe('stream destination faults', () => {
       await locker.end();
     }
     await reaches(s, add(binlog, 22, 40));
-    assert.deepEqual(await ids(), Array.from({ length: 40 }, (_, k) => k + 1));
+    assert.deepEqual(
+      await ids(),
+      Array.from({ length: 40 }, (_, k) => k + 1),
+    );
     assert.equal(s.state, 'running');
     assert.ok(s.snapshot().retries >= 1, `retries ${s.snapshot().retries}`);
     assert.equal(s.snapshot().errors, 0);
@@ -108,7 +119,10 @@ describe('stream destination faults', () => {
     await sql(c.dests[0], `DELETE FROM ${DB}.t WHERE id > 10; UPDATE _vt.blp_checkpoint SET pos = '${half}' WHERE source_shard_uid = 0`);
     const end = add(binlog, 21, 30);
     await reaches(s, end);
-    assert.deepEqual(await ids(), Array.from({ length: 30 }, (_, k) => k + 1));
+    assert.deepEqual(
+      await ids(),
+      Array.from({ length: 30 }, (_, k) => k + 1),
+    );
     assert.ok(s.snapshot().retries >= 1, `retries ${s.snapshot().retries}`);
     assert.match(s.snapshot().lastError ?? '', /is at .*, not at .* where the stream left it/);
   });

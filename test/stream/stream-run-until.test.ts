@@ -24,7 +24,13 @@ async function drain(source: AsyncIterable<BinlogEvent>, quietMs = 100): Promise
   const events: BinlogEvent[] = [];
   const it = source[Symbol.asyncIterator]();
   for (;;) {
-    const next = await Promise.race([it.next().then((r) => r, (error: unknown) => ({ error })), new Promise<'quiet'>((r) => setTimeout(() => r('quiet'), quietMs))]);
+    const next = await Promise.race([
+      it.next().then(
+        (r) => r,
+        (error: unknown) => ({ error }),
+      ),
+      new Promise<'quiet'>((r) => setTimeout(() => r('quiet'), quietMs)),
+    ]);
     if (next === 'quiet') return { events, error: null };
     if ('error' in next) return { events, error: next.error };
     if (next.done) return { events, error: null };
@@ -46,7 +52,10 @@ describe('untilGate (synthetic binlog)', () => {
     const gated = untilGate(await binlog.open({ ref: null as never, credentials: {}, position: start, signal, log }), start, target);
     const { events, error } = await drain(gated);
     assert.equal(error, null);
-    assert.deepEqual(events.map((e) => e.type), ['begin', 'commit', 'begin', 'commit']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['begin', 'commit', 'begin', 'commit'],
+    );
     assert.equal((events[3] as Extract<BinlogEvent, { type: 'commit' }>).position, target);
     await gated.close();
   });
@@ -62,10 +71,16 @@ describe('untilGate (synthetic binlog)', () => {
     assert.ok(past.error instanceof StreamStopError);
     assert.match(String(past.error), /stands at MariaDB\/0-100-2, past MariaDB\/0-100-1/);
     // A target no transaction of this source stands on (another server's sequence in the domain, say).
-    const jumped = await drain(untilGate(await binlog.open({ ref: null as never, credentials: {}, position: start, signal, log }), start, 'MariaDB/0-100-1,1-5-3'));
+    const jumped = await drain(
+      untilGate(await binlog.open({ ref: null as never, credentials: {}, position: start, signal, log }), start, 'MariaDB/0-100-1,1-5-3'),
+    );
     assert.ok(jumped.error instanceof StreamStopError, String(jumped.error));
     assert.match(String(jumped.error), /went from before it to MariaDB\/0-100-2 without standing on it/);
-    assert.deepEqual(jumped.events.map((e) => e.type), ['begin', 'commit', 'begin'], 'the commit past the target is held back');
+    assert.deepEqual(
+      jumped.events.map((e) => e.type),
+      ['begin', 'commit', 'begin'],
+      'the commit past the target is held back',
+    );
   });
 });
 
@@ -81,11 +96,19 @@ describe('hold, runUntil and release on a real stream', () => {
     await resetDestinations(c, db);
     const load = new WriteLoad(c.primary, db, 31);
     await load.seed(300);
-    const topoFile = writeTopology(c, { keyspace: 'ks', sources: [{ shard: '0', dbName: db }], destinations: shards.map((shard, instance) => ({ shard, instance, dbName: db })) });
+    const topoFile = writeTopology(c, {
+      keyspace: 'ks',
+      sources: [{ shard: '0', dbName: db }],
+      destinations: shards.map((shard, instance) => ({ shard, instance, dbName: db })),
+    });
     const clone = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
     assert.equal(clone.state, 'done', clone.error ?? '');
     const m = new StreamManager({
-      topo: await openTopology(`file:${topoFile}`), credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0,
+      topo: await openTopology(`file:${topoFile}`),
+      credentials: {},
+      openBinlog: openSourceBinlog,
+      retryDuration: 60_000,
+      refreshMs: 0,
       log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'until.log'), sync: true })),
     });
     await m.open();
@@ -118,7 +141,12 @@ describe('hold, runUntil and release on a real stream', () => {
       assert.equal(await count(), before + 3, 'the rows of the first three transactions, and no more');
       assert.equal(m.snapshot()[0].state, 'stopped');
       // The others ran on meanwhile.
-      await until('the other streams at the source', () => m.snapshot().slice(1).every((s) => reached(s.position, positions[5])));
+      await until('the other streams at the source', () =>
+        m
+          .snapshot()
+          .slice(1)
+          .every((s) => reached(s.position, positions[5])),
+      );
 
       await m.runUntil('ks', '-55', 0, positions[2], { signal, timeoutMs: 30_000 }); // there already: nothing to do
       assert.equal(await checkpoint(), positions[2]);

@@ -22,19 +22,24 @@ let topoFile: string;
 const streams: Stream[] = [];
 
 async function resetDestination(pos: string, extra = ''): Promise<void> {
-  await sql(c.dests[0], `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS _vt; CREATE DATABASE ${DB}; USE ${DB};
+  await sql(
+    c.dests[0],
+    `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS _vt; CREATE DATABASE ${DB}; USE ${DB};
     CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, name VARCHAR(40));
     CREATE TABLE audit (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, t_id BIGINT NOT NULL);
     ${extra}
     CREATE DATABASE _vt; CREATE TABLE _vt.blp_checkpoint (source_shard_uid INT UNSIGNED NOT NULL PRIMARY KEY, pos VARBINARY(64000), max_tps BIGINT NOT NULL,
       max_replication_lag BIGINT NOT NULL, time_updated BIGINT UNSIGNED NOT NULL, transaction_timestamp BIGINT UNSIGNED NOT NULL, flags VARBINARY(250));
-    INSERT INTO _vt.blp_checkpoint VALUES (0, '${pos}', 9223372036854775807, 9223372036854775807, 0, 0, '')`);
+    INSERT INTO _vt.blp_checkpoint VALUES (0, '${pos}', 9223372036854775807, 9223372036854775807, 0, 0, '')`,
+  );
 }
 
 function startStream(binlog: SyntheticBinlog, extra: Partial<StreamDeps> = {}, tables: string[] = []): Promise<Stream> {
   return openTopology(`file:${topoFile}`).then((topo) => {
-    const s = new Stream({ keyspace: 'ks', shard: '-80', source: { uid: 0, keyspace: 'ks', shard: '0', keyRange: '-', tables } },
-      { topo, credentials: {}, openBinlog: binlog.open, log: pino({ level: 'silent' }), retryDuration: 20_000, ...extra });
+    const s = new Stream(
+      { keyspace: 'ks', shard: '-80', source: { uid: 0, keyspace: 'ks', shard: '0', keyRange: '-', tables } },
+      { topo, credentials: {}, openBinlog: binlog.open, log: pino({ level: 'silent' }), retryDuration: 20_000, ...extra },
+    );
     streams.push(s);
     s.start();
     return s;
@@ -64,9 +69,12 @@ describe('streams refuse destination tables with triggers', () => {
 
   test('a trigger on a streamed table: the stream stops in error naming it, the destination unchanged', async () => {
     const binlog = new SyntheticBinlog();
-    await resetDestination(binlog.position, `
+    await resetDestination(
+      binlog.position,
+      `
       CREATE TRIGGER t_rewrite BEFORE INSERT ON t FOR EACH ROW SET NEW.name = 'rewritten';
-      CREATE TRIGGER t_audit AFTER INSERT ON t FOR EACH ROW INSERT INTO audit (t_id) VALUES (NEW.id);`);
+      CREATE TRIGGER t_audit AFTER INSERT ON t FOR EACH ROW INSERT INTO audit (t_id) VALUES (NEW.id);`,
+    );
     const start = binlog.position;
     binlog.transaction(insert(t, [1n, LOW, Buffer.from('one')]));
     binlog.transaction(insert(t, [2n, LOW, Buffer.from('two')]));

@@ -34,7 +34,11 @@ test('a vertical stream carries the moved tables only, exactly', async () => {
   const status = await runJob(topoFile, { command: 'VerticalSplitClone', keyspace: 'dst', shard: '0', options: { tables: 'types,/^pai/' } });
   assert.equal(status.state, 'done', status.error ?? '');
   const m = new StreamManager({
-    topo: await openTopology(`file:${topoFile}`), credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0,
+    topo: await openTopology(`file:${topoFile}`),
+    credentials: {},
+    openBinlog: openSourceBinlog,
+    retryDuration: 60_000,
+    refreshMs: 0,
     log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
   });
   await m.open();
@@ -44,11 +48,17 @@ test('a vertical stream carries the moved tables only, exactly', async () => {
     await load.stop();
     assert.deepEqual(load.errors, []);
     const target = `MariaDB/${String((await sql(c.primary, 'SELECT @@gtid_binlog_pos AS p'))[0].p)}`;
-    await until(`the stream at ${target}: ${JSON.stringify(m.snapshot())}`, () => {
-      const [s] = m.snapshot();
-      if (s.state === 'error') throw new Error(`stream in error: ${s.lastError}`);
-      return s.position !== null && compareGtidLists(parseGtidList(parsePosition(s.position).value), parseGtidList(parsePosition(target).value)).kind !== 'behind';
-    }, 120_000);
+    await until(
+      `the stream at ${target}: ${JSON.stringify(m.snapshot())}`,
+      () => {
+        const [s] = m.snapshot();
+        if (s.state === 'error') throw new Error(`stream in error: ${s.lastError}`);
+        return (
+          s.position !== null && compareGtidLists(parseGtidList(parsePosition(s.position).value), parseGtidList(parsePosition(target).value)).kind !== 'behind'
+        );
+      },
+      120_000,
+    );
     for (const table of ['types', 'pairs']) {
       const want = await readRows(c.primary, sourceDb, table);
       const got = await readRows(c.dests[2], destDb, table);
@@ -56,7 +66,10 @@ test('a vertical stream carries the moved tables only, exactly', async () => {
       assert.deepEqual([...got].sort(), [...want].sort(), table);
     }
     assert.ok(m.snapshot()[0].rowsApplied > 0);
-    assert.equal((await sql(c.dests[2], `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${destDb}' AND TABLE_NAME = 'stays'`))[0].n, '0');
+    assert.equal(
+      (await sql(c.dests[2], `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${destDb}' AND TABLE_NAME = 'stays'`))[0].n,
+      '0',
+    );
   } finally {
     await m.close();
   }

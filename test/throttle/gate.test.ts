@@ -11,7 +11,13 @@ const never = new AbortController().signal;
 
 /** Whether `p` settles within `ms`. */
 async function settles(p: Promise<unknown>, ms = 30): Promise<boolean> {
-  return Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    sleep(ms).then(() => false),
+  ]);
 }
 
 describe('WriteGate', () => {
@@ -114,7 +120,11 @@ describe('LiveControl.tune', () => {
       [{ speed: 1 }, 'speed'],
       [{}, 'body'],
     ] as const) {
-      assert.throws(() => c.tune(body as Record<string, unknown>), (e: unknown) => e instanceof OptionError && e.field === field, JSON.stringify(body));
+      assert.throws(
+        () => c.tune(body as Record<string, unknown>),
+        (e: unknown) => e instanceof OptionError && e.field === field,
+        JSON.stringify(body),
+      );
     }
     assert.equal(c.snapshot().maxTps, 50, 'a refused tune changed nothing');
   });

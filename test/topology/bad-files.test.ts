@@ -70,19 +70,51 @@ const topologyCases: Array<[string, Make, (string | RegExp)[]]> = [
   ['a keyspace that is a string', topo((t) => (t.keyspaces.commerce = 'commerce')), [': keyspaces.commerce: must be an object, got "commerce"']],
   ['a shard name that is no key range', topo((t) => (t.keyspaces.commerce.shards['80-zz'] = {})), [': keyspaces.commerce.shards.80-zz: ']],
   ['a shard name with a path in it', topo((t) => (t.keyspaces.commerce.shards['../80'] = {})), [': keyspaces.commerce.shards.../80: ']],
-  ['servedTypes not an array', topo((t) => (t.keyspaces.commerce.shards['0'].servedTypes = 'primary')), [': keyspaces.commerce.shards.0.servedTypes: must be an array, got "primary"']],
-  ['an unknown served type', topo((t) => (t.keyspaces.commerce.shards['0'].servedTypes = ['master'])), [': keyspaces.commerce.shards.0.servedTypes[0]: unknown tablet type "master"']],
-  ['overlapping serving shards', topo((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['primary'])), [': keyspaces.commerce.shards: serving shards 0 and -80 overlap (both serve primary)']],
-  ['a bad sharding column type', topo((t) => (t.keyspaces.commerce.shardingColumnType = 'int')), [': keyspaces.commerce: shardingColumnType must be one of uint64, bytes, got "int"']],
-  ['servedFrom an unknown keyspace', topo((t) => (t.keyspaces.customer.servedFrom = { keyspace: 'nosuch' })), [': keyspaces.customer.servedFrom: unknown keyspace "nosuch"']],
+  [
+    'servedTypes not an array',
+    topo((t) => (t.keyspaces.commerce.shards['0'].servedTypes = 'primary')),
+    [': keyspaces.commerce.shards.0.servedTypes: must be an array, got "primary"'],
+  ],
+  [
+    'an unknown served type',
+    topo((t) => (t.keyspaces.commerce.shards['0'].servedTypes = ['master'])),
+    [': keyspaces.commerce.shards.0.servedTypes[0]: unknown tablet type "master"'],
+  ],
+  [
+    'overlapping serving shards',
+    topo((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['primary'])),
+    [': keyspaces.commerce.shards: serving shards 0 and -80 overlap (both serve primary)'],
+  ],
+  [
+    'a bad sharding column type',
+    topo((t) => (t.keyspaces.commerce.shardingColumnType = 'int')),
+    [': keyspaces.commerce: shardingColumnType must be one of uint64, bytes, got "int"'],
+  ],
+  [
+    'servedFrom an unknown keyspace',
+    topo((t) => (t.keyspaces.customer.servedFrom = { keyspace: 'nosuch' })),
+    [': keyspaces.customer.servedFrom: unknown keyspace "nosuch"'],
+  ],
   ['a tablet of an unknown keyspace', topo((t) => (t.tablets['zone1-101'].keyspace = 'comerce')), [': tablets.zone1-101: unknown keyspace "comerce"']],
   ['a tablet of an unknown shard', topo((t) => (t.tablets['zone1-101'].shard = '40-')), [': tablets.zone1-101: unknown shard "40-" of keyspace commerce']],
-  ['a tablet port that is a string', topo((t) => (t.tablets['zone1-200'].port = '15302')), [': tablets.zone1-200: port must be an integer from 1 to 65535, got "15302"']],
+  [
+    'a tablet port that is a string',
+    topo((t) => (t.tablets['zone1-200'].port = '15302')),
+    [': tablets.zone1-200: port must be an integer from 1 to 65535, got "15302"'],
+  ],
   ['a tablet without a user', topo((t) => delete t.tablets['zone1-300'].user), [': tablets.zone1-300: user must be a non-empty string, got nothing']],
-  ['a tablet of an unknown type', topo((t) => (t.tablets['zone1-300'].type = 'master')), [': tablets.zone1-300: type must be one of primary, replica, rdonly, worker, spare, drained, got "master"']],
+  [
+    'a tablet of an unknown type',
+    topo((t) => (t.tablets['zone1-300'].type = 'master')),
+    [': tablets.zone1-300: type must be one of primary, replica, rdonly, worker, spare, drained, got "master"'],
+  ],
   ['two primaries in a shard', topo((t) => (t.tablets['zone1-101'].type = 'primary')), [': tablets.zone1-101: shard commerce/0 already has primary zone1-100']],
   ['a tablet that is a list', topo((t) => (t.tablets['zone1-100'] = [])), [': tablets.zone1-100: must be an object, got []']],
-  ['a sourceShards entry without uid', topo((t) => (t.keyspaces.commerce.shards['-80'].sourceShards = [{ keyspace: 'commerce', shard: '0', keyRange: '-', tables: [] }])), [': keyspaces.commerce.shards.-80.sourceShards[0]: uid must be a non-negative integer, got nothing']],
+  [
+    'a sourceShards entry without uid',
+    topo((t) => (t.keyspaces.commerce.shards['-80'].sourceShards = [{ keyspace: 'commerce', shard: '0', keyRange: '-', tables: [] }])),
+    [': keyspaces.commerce.shards.-80.sourceShards[0]: uid must be a non-negative integer, got nothing'],
+  ],
 ];
 
 describe('bad topology files: refused, naming the file and the entry', () => {

@@ -11,7 +11,11 @@ import { BACKENDS } from './fixtures/backends.ts';
 
 describe('parseEtcdSpec', () => {
   it('takes members, a prefix and a lease TTL', () => {
-    assert.deepEqual(parseEtcdSpec('etcd://h1:2379,10.0.0.2:2379/shardworker/prod'), { hosts: ['h1:2379', '10.0.0.2:2379'], root: '/shardworker/prod', leaseTtlSeconds: 15 });
+    assert.deepEqual(parseEtcdSpec('etcd://h1:2379,10.0.0.2:2379/shardworker/prod'), {
+      hosts: ['h1:2379', '10.0.0.2:2379'],
+      root: '/shardworker/prod',
+      leaseTtlSeconds: 15,
+    });
     assert.deepEqual(parseEtcdSpec('etcd://[::1]:2379/p/?lease-ttl=5'), { hosts: ['[::1]:2379'], root: '/p', leaseTtlSeconds: 5 });
   });
   it('refuses a bad spec naming the bad part', () => {
@@ -25,7 +29,11 @@ describe('parseEtcdSpec', () => {
       ['etcd://h1:2379/p?lease-ttl=1', 'lease-ttl must be whole seconds from 2 to 3600, got "1"'],
     ];
     for (const [spec, why] of cases) {
-      assert.throws(() => parseEtcdSpec(spec), (e: unknown) => e instanceof TopologyError && e.message.includes(why) && e.message.includes(JSON.stringify(spec)), spec);
+      assert.throws(
+        () => parseEtcdSpec(spec),
+        (e: unknown) => e instanceof TopologyError && e.message.includes(why) && e.message.includes(JSON.stringify(spec)),
+        spec,
+      );
     }
   });
 });
@@ -50,7 +58,12 @@ describe('etcd backend races', () => {
       }),
       (e: unknown) => {
         assert.ok(e instanceof TopologyError);
-        assert.match(e.message, new RegExp(`update lost the race ${MAX_UPDATE_ATTEMPTS} times \\(key /shardworker-test/\\w+/topo/tablets/zone1-101 changed under it each time\\); nothing of it was written`));
+        assert.match(
+          e.message,
+          new RegExp(
+            `update lost the race ${MAX_UPDATE_ATTEMPTS} times \\(key /shardworker-test/\\w+/topo/tablets/zone1-101 changed under it each time\\); nothing of it was written`,
+          ),
+        );
         return true;
       },
     );

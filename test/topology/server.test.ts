@@ -31,7 +31,6 @@ async function topoFile(content: unknown = exampleTopology()): Promise<string> {
   return file;
 }
 
-
 async function rejectsWith(p: Promise<unknown>, ...parts: (string | RegExp)[]) {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof TopologyError, `expected a TopologyError, got ${String(e)}`);
@@ -133,7 +132,10 @@ describe('update', () => {
     const file = await topoFile();
     const topo = await openTopology(`file:${file}`);
     await rm(file);
-    await rejectsWith(topo.update(() => undefined), `topology file ${file} does not exist`);
+    await rejectsWith(
+      topo.update(() => undefined),
+      `topology file ${file} does not exist`,
+    );
   });
 
   it('takes over a stale lock left by a dead process', async () => {
@@ -194,7 +196,10 @@ for (const backend of BACKENDS) {
     it('refuses a change that makes the topology invalid, naming it, and writes nothing', async () => {
       const topo = await open(await backend.create());
       const before = await topo.read();
-      await rejectsWith(topo.update((t) => setTabletType(t, 'zone1-101', 'primary')), '(after update): tablets.zone1-101: shard commerce/0 already has primary zone1-100');
+      await rejectsWith(
+        topo.update((t) => setTabletType(t, 'zone1-101', 'primary')),
+        '(after update): tablets.zone1-101: shard commerce/0 already has primary zone1-100',
+      );
       assert.deepEqual(await topo.read(), before);
     });
 
@@ -217,7 +222,10 @@ for (const backend of BACKENDS) {
       const readers = Array.from({ length: 20 }, () => topo.read()); // reads meanwhile always see a whole topology
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : topo).update(bumpCounter)));
       await Promise.all(readers);
-      assert.deepEqual([...results].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...results].sort((a, b) => a - b),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
       const t = (await topo.read()) as Topology & { counter?: number };
       assert.equal(t.counter, 20);
       assert.equal(t.tablets['zone1-101'].type, 'rdonly');
@@ -281,7 +289,11 @@ for (const backend of BACKENDS) {
 
     it("frees a dead holder's locks (etcd: once its lease expires)", { timeout: 60_000 }, async () => {
       const spec = await backend.create(undefined, '?lease-ttl=2');
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'lock-holder.ts'), spec, 'job-dead', shardLockName('commerce', '0')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(here, 'fixtures', 'lock-holder.ts'), spec, 'job-dead', shardLockName('commerce', '0')],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
         child.on('exit', (code) => reject(new Error(`lock holder exited ${code}`)));

@@ -92,9 +92,18 @@ describe('tabletsOf', () => {
     const t = (port: number) => ({ keyspace: 'commerce', shard: '0', type: 'replica' as const, host: 'h', port, dbName: 'd', user: 'u' });
     topo.tablets['zone1-99'] = t(1);
     topo.tablets['zone2-1'] = t(2);
-    assert.deepEqual(tabletsOf(topo, 'commerce', '0').map(([a]) => a), ['zone1-99', 'zone1-100', 'zone1-101', 'zone2-1']);
-    assert.deepEqual(tabletsOf(topo, 'commerce', '0', 'rdonly').map(([a, tab]) => [a, tab.port]), [['zone1-101', 15301]]);
-    assert.deepEqual(tabletsOf(topo, 'commerce', '-80', 'primary').map(([a]) => a), ['zone1-200']);
+    assert.deepEqual(
+      tabletsOf(topo, 'commerce', '0').map(([a]) => a),
+      ['zone1-99', 'zone1-100', 'zone1-101', 'zone2-1'],
+    );
+    assert.deepEqual(
+      tabletsOf(topo, 'commerce', '0', 'rdonly').map(([a, tab]) => [a, tab.port]),
+      [['zone1-101', 15301]],
+    );
+    assert.deepEqual(
+      tabletsOf(topo, 'commerce', '-80', 'primary').map(([a]) => a),
+      ['zone1-200'],
+    );
     assert.deepEqual(tabletsOf(topo, 'commerce', '-80', 'rdonly'), []);
     assert.deepEqual(tabletsOf(topo, 'nope', '0'), []);
   });

@@ -28,7 +28,13 @@ function refuses(input: unknown, message: string | RegExp) {
 
 describe('validateTopology accepts', () => {
   it('a tablet with tls true or false', () => {
-    const t = validateTopology(raw((x) => { x.tablets['zone1-100'].tls = true; x.tablets['zone1-101'].tls = false; }), 'topo.json');
+    const t = validateTopology(
+      raw((x) => {
+        x.tablets['zone1-100'].tls = true;
+        x.tablets['zone1-101'].tls = false;
+      }),
+      'topo.json',
+    );
     assert.equal(t.tablets['zone1-100'].tls, true);
     assert.equal(t.tablets['zone1-101'].tls, false);
   });
@@ -38,10 +44,7 @@ describe('validateTopology accepts', () => {
   });
 
   it('fills servedTypes, sourceShards, shards and tablets defaults', () => {
-    const t = validateTopology(
-      { keyspaces: { commerce: { shards: { '0': {} } }, customer: { servedFrom: { keyspace: 'commerce' } } } },
-      'topo.json',
-    );
+    const t = validateTopology({ keyspaces: { commerce: { shards: { '0': {} } }, customer: { servedFrom: { keyspace: 'commerce' } } } }, 'topo.json');
     assert.deepEqual(t.keyspaces.commerce.shards['0'], { servedTypes: [], sourceShards: [] });
     assert.deepEqual(t.keyspaces.customer.shards, {});
     assert.deepEqual(t.tablets, {});
@@ -97,25 +100,52 @@ describe('validateTopology refuses, naming the file and entry', () => {
     refuses({ keyspaces: {}, tablets: 'x' }, 'topo.json: tablets: must be an object');
   });
   it('a keyspace that is not an object', () => {
-    refuses(raw((t) => (t.keyspaces.commerce = 'x')), 'keyspaces.commerce: must be an object');
+    refuses(
+      raw((t) => (t.keyspaces.commerce = 'x')),
+      'keyspaces.commerce: must be an object',
+    );
   });
   it('a bad shardingColumnType', () => {
-    refuses(raw((t) => (t.keyspaces.commerce.shardingColumnType = 'int')), 'topo.json: keyspaces.commerce: shardingColumnType must be one of uint64, bytes, got "int"');
+    refuses(
+      raw((t) => (t.keyspaces.commerce.shardingColumnType = 'int')),
+      'topo.json: keyspaces.commerce: shardingColumnType must be one of uint64, bytes, got "int"',
+    );
   });
   it('a sharding column name without type, type without name, or empty name', () => {
-    refuses(raw((t) => delete t.keyspaces.commerce.shardingColumnType), 'keyspaces.commerce: shardingColumnName is set but shardingColumnType is not');
-    refuses(raw((t) => delete t.keyspaces.commerce.shardingColumnName), 'keyspaces.commerce: shardingColumnType is set but shardingColumnName is not');
-    refuses(raw((t) => (t.keyspaces.commerce.shardingColumnName = '')), 'keyspaces.commerce: shardingColumnName must be a non-empty string');
+    refuses(
+      raw((t) => delete t.keyspaces.commerce.shardingColumnType),
+      'keyspaces.commerce: shardingColumnName is set but shardingColumnType is not',
+    );
+    refuses(
+      raw((t) => delete t.keyspaces.commerce.shardingColumnName),
+      'keyspaces.commerce: shardingColumnType is set but shardingColumnName is not',
+    );
+    refuses(
+      raw((t) => (t.keyspaces.commerce.shardingColumnName = '')),
+      'keyspaces.commerce: shardingColumnName must be a non-empty string',
+    );
   });
   it('a shard name that is no key range', () => {
     for (const name of ['xyz', '80', '8-', 'c0-80', '']) {
-      refuses(raw((t) => (t.keyspaces.commerce.shards[name] = {})), `keyspaces.commerce.shards.${name}: shard name ${JSON.stringify(name)} is not a key range`);
+      refuses(
+        raw((t) => (t.keyspaces.commerce.shards[name] = {})),
+        `keyspaces.commerce.shards.${name}: shard name ${JSON.stringify(name)} is not a key range`,
+      );
     }
   });
   it('a shard that is not an object, or bad servedTypes', () => {
-    refuses(raw((t) => (t.keyspaces.commerce.shards['80-'] = 3)), 'keyspaces.commerce.shards.80-: must be an object');
-    refuses(raw((t) => (t.keyspaces.commerce.shards['80-'].servedTypes = 'primary')), 'keyspaces.commerce.shards.80-.servedTypes: must be an array');
-    refuses(raw((t) => (t.keyspaces.commerce.shards['0'].servedTypes = ['primary', 'master'])), 'keyspaces.commerce.shards.0.servedTypes[1]: unknown tablet type "master"');
+    refuses(
+      raw((t) => (t.keyspaces.commerce.shards['80-'] = 3)),
+      'keyspaces.commerce.shards.80-: must be an object',
+    );
+    refuses(
+      raw((t) => (t.keyspaces.commerce.shards['80-'].servedTypes = 'primary')),
+      'keyspaces.commerce.shards.80-.servedTypes: must be an array',
+    );
+    refuses(
+      raw((t) => (t.keyspaces.commerce.shards['0'].servedTypes = ['primary', 'master'])),
+      'keyspaces.commerce.shards.0.servedTypes[1]: unknown tablet type "master"',
+    );
   });
   it('bad sourceShards entries', () => {
     const entry = { uid: 0, keyspace: 'commerce', shard: '0', keyRange: '-', tables: [] };
@@ -127,7 +157,10 @@ describe('validateTopology refuses, naming the file and entry', () => {
     refuses(withSource('x'), 'sourceShards[0]: must be an object');
   });
   it('overlapping serving shards', () => {
-    refuses(raw((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['replica'])), 'topo.json: keyspaces.commerce.shards: serving shards 0 and -80 overlap');
+    refuses(
+      raw((t) => (t.keyspaces.commerce.shards['-80'].servedTypes = ['replica'])),
+      'topo.json: keyspaces.commerce.shards: serving shards 0 and -80 overlap',
+    );
     refuses(
       raw((t) => {
         t.keyspaces.commerce.shards = { '-80': { servedTypes: ['primary', 'rdonly'] }, '40-': { servedTypes: ['rdonly'] } };
@@ -136,10 +169,17 @@ describe('validateTopology refuses, naming the file and entry', () => {
       'serving shards -80 and 40- overlap (both serve rdonly)',
     );
     // Mid-cutover: the source serves primary while its destinations serve rdonly and replica; no type is ambiguous.
-    validateTopology(raw((t) => {
-      t.keyspaces.commerce.shards = { '0': { servedTypes: ['primary'] }, '-80': { servedTypes: ['replica', 'rdonly'] }, '80-': { servedTypes: ['replica', 'rdonly'] } };
-      t.tablets = {};
-    }), 'topo.json');
+    validateTopology(
+      raw((t) => {
+        t.keyspaces.commerce.shards = {
+          '0': { servedTypes: ['primary'] },
+          '-80': { servedTypes: ['replica', 'rdonly'] },
+          '80-': { servedTypes: ['replica', 'rdonly'] },
+        };
+        t.tablets = {};
+      }),
+      'topo.json',
+    );
     refuses(
       raw((t) => {
         t.keyspaces.commerce.shards = { '0': { servedTypes: ['primary'] }, '-': { servedTypes: ['primary'] } };
@@ -149,42 +189,89 @@ describe('validateTopology refuses, naming the file and entry', () => {
     );
   });
   it('servedFrom naming an unknown keyspace, itself, or malformed', () => {
-    refuses(raw((t) => (t.keyspaces.customer.servedFrom.keyspace = 'comerce')), 'topo.json: keyspaces.customer.servedFrom: unknown keyspace "comerce"');
-    refuses(raw((t) => (t.keyspaces.customer.servedFrom.keyspace = 'customer')), 'keyspaces.customer.servedFrom: a keyspace cannot be served from itself');
-    refuses(raw((t) => (t.keyspaces.customer.servedFrom = 'commerce')), 'keyspaces.customer.servedFrom: must be {"keyspace": NAME}');
+    refuses(
+      raw((t) => (t.keyspaces.customer.servedFrom.keyspace = 'comerce')),
+      'topo.json: keyspaces.customer.servedFrom: unknown keyspace "comerce"',
+    );
+    refuses(
+      raw((t) => (t.keyspaces.customer.servedFrom.keyspace = 'customer')),
+      'keyspaces.customer.servedFrom: a keyspace cannot be served from itself',
+    );
+    refuses(
+      raw((t) => (t.keyspaces.customer.servedFrom = 'commerce')),
+      'keyspaces.customer.servedFrom: must be {"keyspace": NAME}',
+    );
   });
   it('a tls flag that is not a boolean', () => {
-    for (const tls of ['yes', 1, null]) refuses(raw((t) => (t.tablets['zone1-101'].tls = tls)), 'topo.json: tablets.zone1-101: tls must be true or false');
+    for (const tls of ['yes', 1, null])
+      refuses(
+        raw((t) => (t.tablets['zone1-101'].tls = tls)),
+        'topo.json: tablets.zone1-101: tls must be true or false',
+      );
   });
   it('a tablet that is not an object', () => {
-    refuses(raw((t) => (t.tablets['zone1-101'] = null)), 'tablets.zone1-101: must be an object');
+    refuses(
+      raw((t) => (t.tablets['zone1-101'] = null)),
+      'tablets.zone1-101: must be an object',
+    );
   });
   it('a tablet of an unknown keyspace', () => {
-    refuses(raw((t) => (t.tablets['zone1-101'].keyspace = 'comerce')), 'topo.json: tablets.zone1-101: unknown keyspace "comerce"');
+    refuses(
+      raw((t) => (t.tablets['zone1-101'].keyspace = 'comerce')),
+      'topo.json: tablets.zone1-101: unknown keyspace "comerce"',
+    );
   });
   it('a tablet of an unknown shard', () => {
-    refuses(raw((t) => (t.tablets['zone1-101'].shard = '-40')), 'topo.json: tablets.zone1-101: unknown shard "-40" of keyspace commerce');
-    refuses(raw((t) => delete t.tablets['zone1-101'].shard), 'tablets.zone1-101: shard must be a non-empty string');
+    refuses(
+      raw((t) => (t.tablets['zone1-101'].shard = '-40')),
+      'topo.json: tablets.zone1-101: unknown shard "-40" of keyspace commerce',
+    );
+    refuses(
+      raw((t) => delete t.tablets['zone1-101'].shard),
+      'tablets.zone1-101: shard must be a non-empty string',
+    );
   });
   it('two primaries in a shard', () => {
-    refuses(raw((t) => (t.tablets['zone1-101'].type = 'primary')), 'topo.json: tablets.zone1-101: shard commerce/0 already has primary zone1-100');
+    refuses(
+      raw((t) => (t.tablets['zone1-101'].type = 'primary')),
+      'topo.json: tablets.zone1-101: shard commerce/0 already has primary zone1-100',
+    );
   });
   it('a bad tablet type', () => {
-    for (const type of ['master', '', undefined, 1]) refuses(raw((t) => (t.tablets['zone1-101'].type = type)), 'tablets.zone1-101: type must be one of primary, replica, rdonly, worker, spare, drained');
+    for (const type of ['master', '', undefined, 1])
+      refuses(
+        raw((t) => (t.tablets['zone1-101'].type = type)),
+        'tablets.zone1-101: type must be one of primary, replica, rdonly, worker, spare, drained',
+      );
   });
   it('a port that is not an integer 1-65535', () => {
     for (const port of [0, 65536, -1, 1.5, '15301', null, undefined]) {
-      refuses(raw((t) => (t.tablets['zone1-101'].port = port)), `tablets.zone1-101: port must be an integer from 1 to 65535, got ${port === undefined ? 'nothing' : JSON.stringify(port)}`);
+      refuses(
+        raw((t) => (t.tablets['zone1-101'].port = port)),
+        `tablets.zone1-101: port must be an integer from 1 to 65535, got ${port === undefined ? 'nothing' : JSON.stringify(port)}`,
+      );
     }
   });
   it('a missing or empty host, dbName, user', () => {
     for (const key of ['host', 'dbName', 'user']) {
-      refuses(raw((t) => delete t.tablets['zone1-101'][key]), `topo.json: tablets.zone1-101: ${key} must be a non-empty string, got nothing`);
-      refuses(raw((t) => (t.tablets['zone1-101'][key] = '')), `tablets.zone1-101: ${key} must be a non-empty string, got ""`);
+      refuses(
+        raw((t) => delete t.tablets['zone1-101'][key]),
+        `topo.json: tablets.zone1-101: ${key} must be a non-empty string, got nothing`,
+      );
+      refuses(
+        raw((t) => (t.tablets['zone1-101'][key] = '')),
+        `tablets.zone1-101: ${key} must be a non-empty string, got ""`,
+      );
     }
   });
   it('a bad workerJob', () => {
-    refuses(raw((t) => (t.tablets['zone1-101'].workerJob = { jobId: 'j', previousType: 'boss', since: 'now' })), 'tablets.zone1-101.workerJob: previousType must be one of');
-    refuses(raw((t) => (t.tablets['zone1-101'].workerJob = 'j')), 'tablets.zone1-101.workerJob: must be an object');
+    refuses(
+      raw((t) => (t.tablets['zone1-101'].workerJob = { jobId: 'j', previousType: 'boss', since: 'now' })),
+      'tablets.zone1-101.workerJob: previousType must be one of',
+    );
+    refuses(
+      raw((t) => (t.tablets['zone1-101'].workerJob = 'j')),
+      'tablets.zone1-101.workerJob: must be an object',
+    );
   });
 });

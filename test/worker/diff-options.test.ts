@@ -12,11 +12,17 @@ import { OptionError, optionsFor, parseOptions } from '../../src/worker/options.
 describe('diff options', () => {
   it('parallelDiffsCount: every command, default 8, bounded', () => {
     for (const command of ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const) {
-      assert.ok(optionsFor(command).some((d) => d.name === 'parallelDiffsCount'), command);
+      assert.ok(
+        optionsFor(command).some((d) => d.name === 'parallelDiffsCount'),
+        command,
+      );
     }
     assert.equal(parseOptions('SplitDiff', {}).parallelDiffsCount, 8);
     assert.equal(parseOptions('SplitDiff', { parallelDiffsCount: '3' }).parallelDiffsCount, 3);
-    assert.throws(() => parseOptions('SplitDiff', { parallelDiffsCount: 0 }), (e: unknown) => e instanceof OptionError && e.field === 'parallelDiffsCount');
+    assert.throws(
+      () => parseOptions('SplitDiff', { parallelDiffsCount: 0 }),
+      (e: unknown) => e instanceof OptionError && e.field === 'parallelDiffsCount',
+    );
   });
 
   it('verify: clones only, a boolean', () => {
@@ -47,7 +53,11 @@ describe('diff options', () => {
 
 describe('a diff in the status', () => {
   const tally = (mismatched: number) => ({
-    processed: 10, matching: 10 - mismatched, mismatched, extraOnSource: 0, extraOnDestination: 0,
+    processed: 10,
+    matching: 10 - mismatched,
+    mismatched,
+    extraOnSource: 0,
+    extraOnDestination: 0,
     examples: { mismatched: mismatched ? [{ key: 'id=5', columns: ['name'] }] : [], extraOnSource: [], extraOnDestination: [] },
   });
 
@@ -78,11 +88,20 @@ describe('a diff in the status', () => {
     assert.equal(failed.state, 'error');
     assert.equal(failed.note, 'no primary key: compared as sorted full rows');
     assert.deepEqual(failed.diff, {
-      comparedBy: 'full row', processed: 10, matching: 9, mismatched: 1, extraOnSource: 0, extraOnDestination: 0,
+      comparedBy: 'full row',
+      processed: 10,
+      matching: 9,
+      mismatched: 1,
+      extraOnSource: 0,
+      extraOnDestination: 0,
       examples: { mismatched: [{ key: 'id=5', columns: ['name'] }], extraOnSource: [], extraOnDestination: [] },
-      finished: true, summary: '10 rows checked: 9 matching, 1 mismatched (id=5 [name])',
+      finished: true,
+      summary: '10 rows checked: 9 matching, 1 mismatched (id=5 [name])',
     });
-    assert.match(statusText(status.snapshot()), /\n {4}note: no primary key: compared as sorted full rows\n {4}diff: 10 rows checked: 9 matching, 1 mismatched/);
+    assert.match(
+      statusText(status.snapshot()),
+      /\n {4}note: no primary key: compared as sorted full rows\n {4}diff: 10 rows checked: 9 matching, 1 mismatched/,
+    );
   });
 
   it("a clone's verify leaves the copy's figures alone", () => {

@@ -44,24 +44,48 @@ export interface BinaryLayout {
 /** The binding of each type: integers and temporal values as themselves; the rest as blobs of their bytes. */
 function paramType(type: number): number {
   switch (type) {
-    case TINY: case SHORT: case LONG: case LONGLONG: case FLOAT: case DOUBLE:
-    case DATE: case TIME: case DATETIME: case TIMESTAMP:
+    case TINY:
+    case SHORT:
+    case LONG:
+    case LONGLONG:
+    case FLOAT:
+    case DOUBLE:
+    case DATE:
+    case TIME:
+    case DATETIME:
+    case TIMESTAMP:
       return type;
     // Neither has a parameter reader of its own (the server would take the bytes as a string).
-    case INT24: return LONG;
-    case YEAR: return SHORT;
-    default: return BLOB;
+    case INT24:
+      return LONG;
+    case YEAR:
+      return SHORT;
+    default:
+      return BLOB;
   }
 }
 
 function width(type: number): number {
   switch (type) {
-    case TINY: return 1;
-    case SHORT: case YEAR: return 2;
-    case LONG: case INT24: case FLOAT: return 4;
-    case LONGLONG: case DOUBLE: return 8;
-    case DATE: case TIME: case DATETIME: case TIMESTAMP: return TEMPORAL;
-    default: return LENGTH_CODED;
+    case TINY:
+      return 1;
+    case SHORT:
+    case YEAR:
+      return 2;
+    case LONG:
+    case INT24:
+    case FLOAT:
+      return 4;
+    case LONGLONG:
+    case DOUBLE:
+      return 8;
+    case DATE:
+    case TIME:
+    case DATETIME:
+    case TIMESTAMP:
+      return TEMPORAL;
+    default:
+      return LENGTH_CODED;
   }
 }
 
@@ -86,21 +110,33 @@ const pad = (n: number, digits = 2): string => String(n).padStart(digits, '0');
 export function valueText(field: ResultField, v: Buffer): string {
   const unsigned = (field.flags & UNSIGNED_FLAG) !== 0;
   switch (field.columnType) {
-    case TINY: return String(unsigned ? v.readUInt8(0) : v.readInt8(0));
-    case SHORT: return String(unsigned ? v.readUInt16LE(0) : v.readInt16LE(0));
-    case YEAR: return pad(v.readUInt16LE(0), 4);
-    case LONG: case INT24: return String(unsigned ? v.readUInt32LE(0) : v.readInt32LE(0));
-    case LONGLONG: return String(unsigned ? v.readBigUInt64LE(0) : v.readBigInt64LE(0));
-    case FLOAT: return String(v.readFloatLE(0));
-    case DOUBLE: return String(v.readDoubleLE(0));
-    case DATE: return date(v);
-    case DATETIME: case TIMESTAMP: return `${date(v)} ${v.length >= 7 ? `${pad(v[4])}:${pad(v[5])}:${pad(v[6])}` : '00:00:00'}${fraction(field, v, 7)}`;
+    case TINY:
+      return String(unsigned ? v.readUInt8(0) : v.readInt8(0));
+    case SHORT:
+      return String(unsigned ? v.readUInt16LE(0) : v.readInt16LE(0));
+    case YEAR:
+      return pad(v.readUInt16LE(0), 4);
+    case LONG:
+    case INT24:
+      return String(unsigned ? v.readUInt32LE(0) : v.readInt32LE(0));
+    case LONGLONG:
+      return String(unsigned ? v.readBigUInt64LE(0) : v.readBigInt64LE(0));
+    case FLOAT:
+      return String(v.readFloatLE(0));
+    case DOUBLE:
+      return String(v.readDoubleLE(0));
+    case DATE:
+      return date(v);
+    case DATETIME:
+    case TIMESTAMP:
+      return `${date(v)} ${v.length >= 7 ? `${pad(v[4])}:${pad(v[5])}:${pad(v[6])}` : '00:00:00'}${fraction(field, v, 7)}`;
     case TIME: {
       if (v.length < 8) return `00:00:00${fraction(field, v, 8)}`;
       const hours = v.readUInt32LE(1) * 24 + v[5];
       return `${v[0] ? '-' : ''}${pad(hours)}:${pad(v[6])}:${pad(v[7])}${fraction(field, v, 8)}`;
     }
-    default: return v.toString('latin1');
+    default:
+      return v.toString('latin1');
   }
 }
 

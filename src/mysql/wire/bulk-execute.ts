@@ -56,7 +56,13 @@ function announceBulkOperations(): boolean {
   const command = (probe as unknown as { _command?: Partial<HandshakeInternals> | null })._command;
   probe.destroy();
   const proto = command ? (Object.getPrototypeOf(command) as Partial<HandshakeInternals>) : undefined;
-  if (!proto || typeof proto.sendCredentials !== 'function' || typeof proto.sendSSLRequest !== 'function' || typeof command?.mariadbExtendedClientFlags !== 'number') return false;
+  if (
+    !proto
+    || typeof proto.sendCredentials !== 'function'
+    || typeof proto.sendSSLRequest !== 'function'
+    || typeof command?.mariadbExtendedClientFlags !== 'number'
+  )
+    return false;
   const negotiate = (cmd: HandshakeInternals, connection: object) => {
     if (((cmd.handshake?.mariadbExtendedCapabilityFlags ?? 0) & BULK_OPERATIONS) === 0) return;
     cmd.clientFlags &= ~CLIENT_MYSQL;
@@ -200,7 +206,8 @@ function useStatement(core: CoreConnection, sql: string): { id: Promise<number>;
         if (err) return reject(err);
         // mysql2 keeps the server's statement id on the statement; its typings do not show it.
         const n = (statement as unknown as { id?: unknown }).id;
-        if (typeof n !== 'number') return reject(new Error('mysql2 gave a prepared statement without its id: its internals changed, shardworker must be updated'));
+        if (typeof n !== 'number')
+          return reject(new Error('mysql2 gave a prepared statement without its id: its internals changed, shardworker must be updated'));
         resolve(n);
       });
     });
@@ -274,7 +281,9 @@ class BulkLane {
       if (!bulkAvailable(conn)) throw new Error(BULK_UNAVAILABLE);
       const max = await maxAllowedPacket(conn);
       if (packet.length - PACKET_HEADER > max) {
-        throw new Error(`a batch of ${rows} rows is ${packet.length - PACKET_HEADER} bytes, more than the server's max_allowed_packet (${max}): lower --write-query-max-size, or use --write-method load-data`);
+        throw new Error(
+          `a batch of ${rows} rows is ${packet.length - PACKET_HEADER} bytes, more than the server's max_allowed_packet (${max}): lower --write-query-max-size, or use --write-method load-data`,
+        );
       }
       const core = conn.connection as unknown as CoreConnection;
       const statement = useStatement(core, sql);

@@ -138,7 +138,6 @@ export class ByteBuilder {
     this.#buf.copy(this.#buf, keep, from, this.#len);
     this.#len = keep + (this.#len - from);
   }
-
 }
 
 // The writers behind the methods above, also used directly by the batchers' per-row loops: each writes into

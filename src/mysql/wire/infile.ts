@@ -103,13 +103,19 @@ export async function loadDataOn(pool: Pool, ref: TabletRef, doing: string, sql:
       const max = Math.floor((await maxAllowedPacket(conn)) / 2);
       const onePacket = packet !== undefined && packet.length - PACKET_HEADER <= max && packet.length - PACKET_HEADER < MAX_PAYLOAD;
       result = await new Promise<ResultSetHeader>((resolve, reject) => {
-        const query = core.query({ sql, infileStreamFactory: () => infileStream(data, socket, Math.min(PIECE, max)) }, (err, res) => (err ? reject(err) : resolve(res as ResultSetHeader)));
+        const query = core.query({ sql, infileStreamFactory: () => infileStream(data, socket, Math.min(PIECE, max)) }, (err, res) =>
+          err ? reject(err) : resolve(res as ResultSetHeader),
+        );
         if (onePacket) sendAsOnePacket(query, packet);
       });
     } catch (err) {
       const errno = (err as { errno?: number }).errno;
       if (errno !== undefined && LOCAL_REFUSED.has(errno)) {
-        throw new TabletError(ref, doing, new Error(`${(err as Error).message} (the load-data write method needs local_infile=ON on the server; or use --write-method insert)`));
+        throw new TabletError(
+          ref,
+          doing,
+          new Error(`${(err as Error).message} (the load-data write method needs local_infile=ON on the server; or use --write-method insert)`),
+        );
       }
       throw err;
     }

@@ -19,8 +19,22 @@ import { NOT_TEXT, type RawRow } from './raw-rows.ts';
 export type LoadFieldEncoding = 'plain' | 'escaped' | 'hex';
 
 const PLAIN_TYPES = new Set([
-  'tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'year',
-  'date', 'datetime', 'timestamp', 'time',
+  'tinyint',
+  'smallint',
+  'mediumint',
+  'int',
+  'integer',
+  'bigint',
+  'decimal',
+  'numeric',
+  'float',
+  'double',
+  'real',
+  'year',
+  'date',
+  'datetime',
+  'timestamp',
+  'time',
 ]);
 
 export function loadFieldEncoding(dataType: string): LoadFieldEncoding {
@@ -53,9 +67,11 @@ export function loadDataStatement(db: string, table: string, columns: readonly L
       targets.push(quoteId(c.name));
     }
   });
-  return `LOAD DATA LOCAL INFILE '${INFILE_NAME}' INTO TABLE ${quoteTable(db, table)} CHARACTER SET binary`
+  return (
+    `LOAD DATA LOCAL INFILE '${INFILE_NAME}' INTO TABLE ${quoteTable(db, table)} CHARACTER SET binary`
     + " FIELDS TERMINATED BY X'09' ENCLOSED BY '' ESCAPED BY X'5C' LINES STARTING BY '' TERMINATED BY X'0A'"
-    + ` (${targets.join(',')})${sets.length ? ' SET ' + sets.join(', ') : ''}`;
+    + ` (${targets.join(',')})${sets.length ? ' SET ' + sets.join(', ') : ''}`
+  );
 }
 
 const TAB = 0x09;

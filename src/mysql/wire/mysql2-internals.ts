@@ -128,8 +128,8 @@ export function missingInternals(probe: Probe = makeProbe(), internals: readonly
 export class Mysql2InternalsError extends Error {
   constructor(missing: readonly Mysql2Internal[], version: string) {
     super(
-      `mysql2 ${version} lacks what shardworker relies on (it was built against mysql2 ${MYSQL2_VERSION}; reinstall with npm ci): ` +
-        missing.map((m) => `${m.name} in ${m.where}, used by ${m.usedBy}`).join('; '),
+      `mysql2 ${version} lacks what shardworker relies on (it was built against mysql2 ${MYSQL2_VERSION}; reinstall with npm ci): `
+        + missing.map((m) => `${m.name} in ${m.where}, used by ${m.usedBy}`).join('; '),
     );
     this.name = 'Mysql2InternalsError';
   }

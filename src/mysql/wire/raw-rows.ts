@@ -268,7 +268,9 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       binary = opts.binary === true && framer !== null;
       // A prepared statement's rows come through mysql2's Execute, which goes to its prototype's row state (shared
       // with Query) rather than the instance's: the framer takes them before either sees one.
-      const query = (binary ? core.execute({ sql, rowsAsArray: true }) : core.query({ sql, rowsAsArray: true, typeCast: false })) as unknown as QueryInternals & { next: unknown };
+      const query = (binary
+        ? core.execute({ sql, rowsAsArray: true })
+        : core.query({ sql, rowsAsArray: true, typeCast: false })) as unknown as QueryInternals & { next: unknown };
       const protoRow = (Object.getPrototypeOf(query) as QueryInternals).row;
       // Rows reach this state only when the framer could not take the connection over.
       const rawRow: RowState = function (this: QueryInternals, packet, connection) {

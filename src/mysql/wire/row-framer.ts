@@ -74,7 +74,8 @@ export class RowFramer implements PacketParserLike {
   static attach(conn: FramedConnection, inRows: () => boolean, sink: RowPacketSink, arena: ByteArena | null = null): RowFramer | null {
     const parser = conn.packetParser as PacketParserLike & { executeStart?: unknown; largePacketParts?: unknown[] };
     const proto = Object.getPrototypeOf(parser) as { executeStart?: unknown };
-    if (conn.config.compress || typeof proto.executeStart !== 'function' || parser.execute !== proto.executeStart || parser.largePacketParts?.length !== 0) return null;
+    if (conn.config.compress || typeof proto.executeStart !== 'function' || parser.execute !== proto.executeStart || parser.largePacketParts?.length !== 0)
+      return null;
     const framer = new RowFramer(conn, inRows, sink, arena);
     conn.packetParser = framer;
     if (framer.#staging) framer.#direct = setReadTarget(conn.stream, () => framer.#readTarget());
@@ -244,9 +245,12 @@ export class RowFramer implements PacketParserLike {
   #hold(buf: Buffer, next: number, pending: Promise<void>): void {
     this.#held = { chunk: buf, at: next };
     this.#conn.stream.pause();
-    pending.then(() => this.#resume(), () => {
-      // The scan has failed on it and drops the connection: nothing more to read.
-    });
+    pending.then(
+      () => this.#resume(),
+      () => {
+        // The scan has failed on it and drops the connection: nothing more to read.
+      },
+    );
   }
 
   /** A packet for mysql2's command (column definitions, EOF, OK, error); false once that ended the command. */

@@ -26,11 +26,13 @@ export function parseEtcdSpec(spec: string): EtcdSpec {
   }
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   if (prefix === '') throw bad('a PREFIX is required, so several topologies can share one etcd');
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(prefix)) throw bad(`prefix ${JSON.stringify(prefix)} may hold only letters, digits, '.', '_', '-' and single '/'`);
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(prefix))
+    throw bad(`prefix ${JSON.stringify(prefix)} may hold only letters, digits, '.', '_', '-' and single '/'`);
   let leaseTtlSeconds = DEFAULT_LEASE_TTL_SECONDS;
   for (const [name, value] of new URLSearchParams(m[3] ?? '')) {
     if (name !== 'lease-ttl') throw bad(`unknown parameter ${JSON.stringify(name)} (known: lease-ttl)`);
-    if (!/^\d+$/.test(value) || Number(value) < 2 || Number(value) > 3600) throw bad(`lease-ttl must be whole seconds from 2 to 3600, got ${JSON.stringify(value)}`);
+    if (!/^\d+$/.test(value) || Number(value) < 2 || Number(value) > 3600)
+      throw bad(`lease-ttl must be whole seconds from 2 to 3600, got ${JSON.stringify(value)}`);
     leaseTtlSeconds = Number(value);
   }
   return { hosts, root: `/${prefix}`, leaseTtlSeconds };

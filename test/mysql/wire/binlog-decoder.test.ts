@@ -81,5 +81,8 @@ test('an event whose CRC32 does not match is refused; a good one is stripped of 
   assert.equal(ev.type, 16);
   assert.equal(ev.serverId, 100);
   body[20] ^= 1;
-  assert.throws(() => readEvent(body, format), (err: Error) => err instanceof BinlogFormatError && /CRC32/.test(err.message));
+  assert.throws(
+    () => readEvent(body, format),
+    (err: Error) => err instanceof BinlogFormatError && /CRC32/.test(err.message),
+  );
 });

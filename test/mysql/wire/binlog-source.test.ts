@@ -85,8 +85,12 @@ test('every value of the type-torture table survives the binlog byte for byte: w
   await conn.query(`INSERT INTO ${DB}.t VALUES ${TORTURE_ROWS.join(',')}`);
   // A multi-statement transaction: updates (to other rows' values), an insert and a delete.
   await conn.query('BEGIN');
-  await conn.query(`UPDATE ${DB}.t SET dec65 = '42.000000000000000000000000000001', ts6 = '2024-03-10 07:00:00.5', tm6 = '-01:02:03.000004', b64 = b'1', f = -0.0, dbl = -2.5e-300, lat = X'FF', e = 'a', st = 'y' WHERE id = 3`);
-  await conn.query(`INSERT INTO ${DB}.t SELECT id + 10, dec65, dec_small, udec, dt6, dt0, dt3, ts6, ts0, dte, tm6, tm0, tm2, tm4, yr, b64, b3, b12, ubig, sbig, ti, uti, si, usi, mi, umi, i, ui, j, vb, bin4, lat, u8, chl, chu, txt, blb, mblb, f, dbl, e, st, g, pt FROM ${DB}.t WHERE id IN (1, 2)`);
+  await conn.query(
+    `UPDATE ${DB}.t SET dec65 = '42.000000000000000000000000000001', ts6 = '2024-03-10 07:00:00.5', tm6 = '-01:02:03.000004', b64 = b'1', f = -0.0, dbl = -2.5e-300, lat = X'FF', e = 'a', st = 'y' WHERE id = 3`,
+  );
+  await conn.query(
+    `INSERT INTO ${DB}.t SELECT id + 10, dec65, dec_small, udec, dt6, dt0, dt3, ts6, ts0, dte, tm6, tm0, tm2, tm4, yr, b64, b3, b12, ubig, sbig, ti, uti, si, usi, mi, umi, i, ui, j, vb, bin4, lat, u8, chl, chu, txt, blb, mblb, f, dbl, e, st, g, pt FROM ${DB}.t WHERE id IN (1, 2)`,
+  );
   await conn.query(`UPDATE ${DB}.t SET u8 = CONCAT(u8, '✓'), yr = 2000, sbig = sbig DIV 2 WHERE id IN (11, 12)`);
   await conn.query(`DELETE FROM ${DB}.t WHERE id = 4`);
   await conn.query('COMMIT');
@@ -102,11 +106,22 @@ test('every value of the type-torture table survives the binlog byte for byte: w
   // One statement's rows may come in several rows events (binlog_row_event_max_size): counted as one here.
   const kinds = events.map((ev) => (ev.type === 'rows' ? `rows:${ev.change}` : ev.type)).filter((k, i, all) => !(k.startsWith('rows:') && all[i - 1] === k));
   assert.deepEqual(kinds, [
-    'begin', 'rows:insert', 'commit',
-    'begin', 'rows:update', 'rows:insert', 'rows:update', 'rows:delete', 'commit',
+    'begin',
+    'rows:insert',
+    'commit',
+    'begin',
+    'rows:update',
+    'rows:insert',
+    'rows:update',
+    'rows:delete',
+    'commit',
     'ddl',
-    'begin', 'rows:insert', 'commit',
-    'begin', 'rows:delete', 'commit',
+    'begin',
+    'rows:insert',
+    'commit',
+    'begin',
+    'rows:delete',
+    'commit',
   ]);
   const ddl = events.find((ev) => ev.type === 'ddl');
   assert.ok(ddl && ddl.type === 'ddl');
@@ -117,10 +132,18 @@ test('every value of the type-torture table survives the binlog byte for byte: w
   const first = events[1];
   assert.ok(first.type === 'rows');
   // The first transaction's rows, over however many events they came in.
-  const inserted = events.slice(1, events.findIndex((ev) => ev.type === 'commit')).flatMap((ev) => (ev.type === 'rows' ? ev.rows : []));
+  const inserted = events
+    .slice(
+      1,
+      events.findIndex((ev) => ev.type === 'commit'),
+    )
+    .flatMap((ev) => (ev.type === 'rows' ? ev.rows : []));
   assert.equal(inserted.length, 4);
   assert.equal(first.table.table, 't');
-  assert.deepEqual(first.table.columns.slice(0, 3).map((col) => col.name), ['id', 'dec65', 'dec_small']);
+  assert.deepEqual(
+    first.table.columns.slice(0, 3).map((col) => col.name),
+    ['id', 'dec65', 'dec_small'],
+  );
   const names = first.table.columns.map((col) => col.name!);
   const row1 = Object.fromEntries(names.map((n, i) => [n, inserted[0].after![i]]));
   assert.equal(row1.dec65, '-12345678901234567890123456789012345.123456789012345678901234567890');
@@ -147,7 +170,10 @@ test('every value of the type-torture table survives the binlog byte for byte: w
   assert.equal(row2.dbl, 5e-324);
   const row3 = Object.fromEntries(names.map((n, i) => [n, inserted[2].after![i]]));
   assert.equal(row3.yr, 0n);
-  assert.equal(inserted[3].after!.slice(1).every((v) => v === null), true);
+  assert.equal(
+    inserted[3].after!.slice(1).every((v) => v === null),
+    true,
+  );
 
   await assertTwinEqual(events, 't', names, new Set(['j', 'vb', 'bin4', 'lat', 'u8', 'chl', 'chu', 'txt', 'blb', 'mblb', 'g', 'pt', 'b64', 'b3', 'b12']));
 });
@@ -174,7 +200,9 @@ async function assertTwinEqual(events: BinlogEvent[], table: string, names: stri
     );
     const differing = (diff as Record<string, unknown>[]).flatMap((r) => cols.filter((n) => Number(r[n]) !== 1).map((n) => `id ${r.id}: ${n}`));
     assert.deepEqual(differing, []);
-    const [[counts]] = (await twin.query(`SELECT (SELECT COUNT(*) FROM ${DB}.${table}) AS a, (SELECT COUNT(*) FROM ${TWIN}.${table}) AS b`)) as unknown as [[{ a: number; b: number }]];
+    const [[counts]] = (await twin.query(`SELECT (SELECT COUNT(*) FROM ${DB}.${table}) AS a, (SELECT COUNT(*) FROM ${TWIN}.${table}) AS b`)) as unknown as [
+      [{ a: number; b: number }],
+    ];
     assert.equal(Number(counts.b), Number(counts.a));
     const [sums] = await twin.query(`CHECKSUM TABLE ${DB}.${table}, ${TWIN}.${table} EXTENDED`);
     const [a, b] = (sums as { Checksum: number | string }[]).map((r) => String(r.Checksum));
@@ -220,7 +248,9 @@ test('decimals, times and floats over 2,000 spread values (every precision and f
   await conn.query(`UPDATE ${DB}.spread SET d5 = -d5, t6 = SEC_TO_TIME(-TIME_TO_SEC(t6)), f = -f WHERE id % 7 = 0`);
   const end = await gtidPos(conn);
   const events = await readUntil(start, end);
-  const names = (events.find((ev) => ev.type === 'rows' && ev.table.table === 'spread') as { table: { columns: { name: string | null }[] } }).table.columns.map((col) => col.name!);
+  const names = (events.find((ev) => ev.type === 'rows' && ev.table.table === 'spread') as { table: { columns: { name: string | null }[] } }).table.columns.map(
+    (col) => col.name!,
+  );
   await assertTwinEqual(events, 'spread', names, new Set(['bits']));
 });
 
@@ -230,7 +260,10 @@ test('a table without numeric columns (whose table map has no signedness) is rea
   await conn.query(`INSERT INTO ${DB}.words VALUES ('één', '2024-02-29'), ('two', NULL)`);
   const end = await gtidPos(conn);
   const rows = (await readUntil(start, end)).flatMap((ev) => (ev.type === 'rows' ? ev.rows.map((r) => r.after) : []));
-  assert.deepEqual(rows, [[Buffer.from('één'), '2024-02-29'], [Buffer.from('two'), null]]);
+  assert.deepEqual(rows, [
+    [Buffer.from('één'), '2024-02-29'],
+    [Buffer.from('two'), null],
+  ]);
 });
 
 test('a row event longer than one protocol packet (16 MiB) arrives whole', async () => {
@@ -259,11 +292,17 @@ test('reading again from a commit position yields exactly the transactions after
   assert.equal(commits.length, 5);
   assert.equal(commits.at(-1), end);
   // Each commit's position is its own transaction's GTID (the sandbox has one replication domain).
-  assert.deepEqual(commits, begins.map((g) => `MariaDB/${g}`));
+  assert.deepEqual(
+    commits,
+    begins.map((g) => `MariaDB/${g}`),
+  );
   const again = await readUntil(commits[1], end);
   const keys = again.flatMap((ev) => (ev.type === 'rows' ? ev.rows.map((r) => r.after![0]) : []));
   assert.deepEqual(keys, [3n, 4n, 5n]);
-  assert.deepEqual(again.filter((ev) => ev.type === 'begin').map((ev) => (ev as { gtid: string }).gtid), begins.slice(2));
+  assert.deepEqual(
+    again.filter((ev) => ev.type === 'begin').map((ev) => (ev as { gtid: string }).gtid),
+    begins.slice(2),
+  );
 });
 
 test('a consumer that is behind pauses the socket: the read-ahead stays bounded, and every row still arrives', async () => {
@@ -277,7 +316,14 @@ test('a consumer that is behind pauses the socket: the read-ahead stays bounded,
   const lines: string[] = [];
   const debugLogger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
   const readAheadBytes = 64 * 1024;
-  const source = await openBinlogSource({ tablet: tabletAt(c.primary), credentials: {}, position: start, signal: new AbortController().signal, logger: debugLogger, readAheadBytes });
+  const source = await openBinlogSource({
+    tablet: tabletAt(c.primary),
+    credentials: {},
+    position: start,
+    signal: new AbortController().signal,
+    logger: debugLogger,
+    readAheadBytes,
+  });
   let rows = 0;
   let events = 0;
   for await (const ev of source) {
@@ -323,7 +369,13 @@ test('aborting the signal ends a waiting iteration with its reason and closes th
 });
 
 test('a source without row events, full images or full metadata is refused naming the variable; MySQL is not supported yet', async () => {
-  const base = new Map([['version', '10.11.6-MariaDB'], ['log_bin', 'ON'], ['binlog_format', 'ROW'], ['binlog_row_image', 'FULL'], ['binlog_row_metadata', 'FULL']]);
+  const base = new Map([
+    ['version', '10.11.6-MariaDB'],
+    ['log_bin', 'ON'],
+    ['binlog_format', 'ROW'],
+    ['binlog_row_image', 'FULL'],
+    ['binlog_row_metadata', 'FULL'],
+  ]);
   const variant = (k: string, v: string) => new Map([...base, [k, v]]);
   assert.equal(binlogPreconditionProblem(base), null);
   assert.match(binlogPreconditionProblem(variant('log_bin', 'OFF'))!, /^log_bin is OFF/);
@@ -338,11 +390,21 @@ test('a source without row events, full images or full metadata is refused namin
   // Against a live server: a destination's global setting changed for a moment.
   const dest = await session(c.dests[2]);
   try {
-    for (const [name, bad, good] of [['binlog_format', 'STATEMENT', 'ROW'], ['binlog_row_image', 'MINIMAL', 'FULL'], ['binlog_row_metadata', 'MINIMAL', 'FULL']]) {
+    for (const [name, bad, good] of [
+      ['binlog_format', 'STATEMENT', 'ROW'],
+      ['binlog_row_image', 'MINIMAL', 'FULL'],
+      ['binlog_row_metadata', 'MINIMAL', 'FULL'],
+    ]) {
       await dest.query(`SET GLOBAL ${name} = '${bad}'`);
       try {
         await assert.rejects(
-          openBinlogSource({ tablet: tabletAt(c.dests[2], 'zone1-400'), credentials: {}, position: await gtidPos(dest), signal: new AbortController().signal, logger }),
+          openBinlogSource({
+            tablet: tabletAt(c.dests[2], 'zone1-400'),
+            credentials: {},
+            position: await gtidPos(dest),
+            signal: new AbortController().signal,
+            logger,
+          }),
           (err: Error) => {
             assert.equal(err.name, 'BinlogPreconditionError');
             assert.match(err.message, new RegExp(`zone1-400 \\(127\\.0\\.0\\.1:${c.dests[2].port}/${DB}\\): ${name} is ${bad}, must be ${good}`));
@@ -366,12 +428,22 @@ test('a restarted source surfaces as an error that retry classifies as connectio
   const s = await session(at);
   const position = await gtidPos(s);
   await s.end();
-  const source = await openBinlogSource({ tablet: tabletAt(at, 'zone1-400'), credentials: {}, position, signal: new AbortController().signal, logger, heartbeatMs: 500 });
+  const source = await openBinlogSource({
+    tablet: tabletAt(at, 'zone1-400'),
+    credentials: {},
+    position,
+    signal: new AbortController().signal,
+    logger,
+    heartbeatMs: 500,
+  });
   try {
     // Settled into a value at once: the failure comes while the kill is still being awaited.
     const failure = (async () => {
       for await (const ev of source) void ev;
-    })().then(() => null, (err: Error) => err);
+    })().then(
+      () => null,
+      (err: Error) => err,
+    );
     await new Promise((r) => setTimeout(r, 300));
     await kill(spec);
     const err = await failure;

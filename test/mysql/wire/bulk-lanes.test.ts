@@ -34,7 +34,15 @@ after(async () => {
 
 /** A bulk batch of rows `ids`, each with a body of `size` bytes. */
 function batch(ids: number[], size = 100): BulkBatch {
-  const b = new BulkBatcher(DB, 't', [{ name: 'id', dataType: 'bigint', encoding: 'number' }, { name: 'body', dataType: 'varbinary', encoding: 'bytes' }], { maxRows: 1, maxSize: 1 << 24 });
+  const b = new BulkBatcher(
+    DB,
+    't',
+    [
+      { name: 'id', dataType: 'bigint', encoding: 'number' },
+      { name: 'body', dataType: 'varbinary', encoding: 'bytes' },
+    ],
+    { maxRows: 1, maxSize: 1 << 24 },
+  );
   const row = new RawRow(2);
   for (const id of ids) {
     const p = rowPacket([String(id), Buffer.alloc(size, id & 0xff)]);
@@ -55,7 +63,10 @@ test('a refused batch fails alone; the batches sent behind it on the same connec
   const lanes = new BulkLanes(pool, 1);
   const batches = [batch(range(1, 500)), batch([...range(501, 499), 1]), batch(range(1001, 500)), batch(range(1501, 500))];
   const results = await Promise.allSettled(batches.map((b, i) => lanes.insert(ref, `batch ${i}`, b.sql, b.packet, b.rows)));
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+  );
   const err = (results[1] as PromiseRejectedResult).reason;
   assert.ok(err instanceof TabletError);
   assert.match(String(err.message), /Duplicate entry '1'/);
@@ -78,7 +89,11 @@ test('a connection killed with batches in flight fails each of them as a lost co
     const settled = Promise.allSettled(batches.map((b, i) => lanes.insert(ref, `batch ${i}`, b.sql, b.packet, b.rows)));
     let victim: number | undefined;
     for (let i = 0; i < 100 && victim === undefined; i++) {
-      const found = await sql(c.dests[2], `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%lock%' AND ID <> CONNECTION_ID()`, [DB]);
+      const found = await sql(
+        c.dests[2],
+        `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%lock%' AND ID <> CONNECTION_ID()`,
+        [DB],
+      );
       victim = found[0] ? Number(found[0].id) : undefined;
       if (victim === undefined) await new Promise((r) => setTimeout(r, 50));
     }
@@ -107,7 +122,10 @@ test('a connection that moves over more tables than it keeps statements for clos
   const tables = range(0, 12).map((i) => `m${i}`);
   for (const t of tables) await sql(c.dests[2], `CREATE OR REPLACE TABLE ${DB}.${t} (id BIGINT PRIMARY KEY, body VARBINARY(4000))`);
   const lanes = new BulkLanes(pool, 1);
-  const columns = [{ name: 'id', dataType: 'bigint', encoding: 'number' as const }, { name: 'body', dataType: 'varbinary', encoding: 'bytes' as const }];
+  const columns = [
+    { name: 'id', dataType: 'bigint', encoding: 'number' as const },
+    { name: 'body', dataType: 'varbinary', encoding: 'bytes' as const },
+  ];
   const into = (t: string, id: number) => {
     const b = new BulkBatcher(DB, t, columns, { maxRows: 1, maxSize: 1 << 20 });
     const row = new RawRow(2);
@@ -118,10 +136,12 @@ test('a connection that moves over more tables than it keeps statements for clos
   };
   // Twice over every table, the second round after the first tables' statements were closed.
   for (const round of [1, 2]) {
-    await Promise.all(tables.map((t) => {
-      const b = into(t, round);
-      return lanes.insert(ref, `into ${t}`, b.sql, b.packet, b.rows);
-    }));
+    await Promise.all(
+      tables.map((t) => {
+        const b = into(t, round);
+        return lanes.insert(ref, `into ${t}`, b.sql, b.packet, b.rows);
+      }),
+    );
   }
   for (const t of tables) assert.equal(Number((await sql(c.dests[2], `SELECT COUNT(*) AS n FROM ${DB}.${t}`))[0].n), 2);
   const open = await sql(c.dests[2], "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
@@ -132,7 +152,10 @@ test('a batch that raises a warning fails, naming it, and the connection goes on
   // A value with more decimals than its column is rounded with a Note, even in strict mode: the copy never sends
   // one (source and destination have the same types), so this stands for whatever a warning may be.
   await sql(c.dests[2], `CREATE OR REPLACE TABLE ${DB}.w (id BIGINT PRIMARY KEY, d DECIMAL(5,2))`);
-  const columns = [{ name: 'id', dataType: 'bigint', encoding: 'number' as const }, { name: 'd', dataType: 'decimal', encoding: 'number' as const }];
+  const columns = [
+    { name: 'id', dataType: 'bigint', encoding: 'number' as const },
+    { name: 'd', dataType: 'decimal', encoding: 'number' as const },
+  ];
   const lanes = new BulkLanes(pool, 1);
   const into = (values: [string, string][]) => {
     const b = new BulkBatcher(DB, 'w', columns, { maxRows: 1, maxSize: 1 << 20 });
@@ -144,9 +167,15 @@ test('a batch that raises a warning fails, naming it, and the connection goes on
     }
     return b.take() as BulkBatch;
   };
-  const bad = into([['1', '1.25'], ['2', '1.234']]);
+  const bad = into([
+    ['1', '1.25'],
+    ['2', '1.234'],
+  ]);
   await assert.rejects(lanes.insert(ref, 'warned', bad.sql, bad.packet, bad.rows), /1 warning\(s\) inserting 2 rows.*Note 1265/);
   const good = into([['3', '3.5']]);
   await lanes.insert(ref, 'after', good.sql, good.packet, good.rows);
-  assert.deepEqual((await sql(c.dests[2], `SELECT id FROM ${DB}.w ORDER BY id`)).map((r) => Number(r.id)), [1, 2, 3]);
+  assert.deepEqual(
+    (await sql(c.dests[2], `SELECT id FROM ${DB}.w ORDER BY id`)).map((r) => Number(r.id)),
+    [1, 2, 3],
+  );
 });

@@ -40,7 +40,12 @@ function binaryRow(next: () => number): Buffer {
     } else {
       // Lengths at every prefix boundary and some long ones.
       const len = [0, 1, 7, 8, 9, 15, 16, 17, 250, 251, 252, 300, 70_000][Math.floor(next() * 13)];
-      const prefix = len < 251 ? Buffer.from([len]) : len < 0x10000 ? Buffer.from([0xfc, len & 0xff, len >> 8]) : Buffer.from([0xfd, len & 0xff, (len >> 8) & 0xff, len >> 16]);
+      const prefix =
+        len < 251
+          ? Buffer.from([len])
+          : len < 0x10000
+            ? Buffer.from([0xfc, len & 0xff, len >> 8])
+            : Buffer.from([0xfd, len & 0xff, (len >> 8) & 0xff, len >> 16]);
       parts.push(prefix, fill(len));
     }
   }

@@ -61,7 +61,10 @@ test('reads land in the memory a reader names, else in the socket’s own buffer
     assert.equal(first.toString(), 'hello', 'a chunk read into the own buffer is a copy: the next read does not change it');
 
     const memory = Buffer.alloc(1024);
-    assert.equal(setReadTarget(socket, () => memory.subarray(100)), true);
+    assert.equal(
+      setReadTarget(socket, () => memory.subarray(100)),
+      true,
+    );
     await send(Buffer.from('x')); // this read was already waiting on the own buffer
     await send(Buffer.from('in place'));
     const last = chunks.at(-1)!;
@@ -118,7 +121,10 @@ test('memory a reader stops naming goes back when the socket closes, if no read 
 
 test('a socket that is not a direct one is left alone, and its reader gives memory back at once', () => {
   const plain = new net.Socket();
-  assert.equal(setReadTarget(plain, () => Buffer.alloc(10)), false);
+  assert.equal(
+    setReadTarget(plain, () => Buffer.alloc(10)),
+    false,
+  );
   let released = 0;
   stopReadTarget(plain, () => released++);
   assert.equal(released, 1);

@@ -6,7 +6,11 @@ import { rowPacket } from '../../helpers/packets.ts';
 
 test('LOAD DATA statement: binary charset, hex terminators, quoted names, BIT through UNHEX', () => {
   assert.equal(
-    loadDataStatement('d`b', 't', [{ name: 'id', encoding: 'plain' }, { name: 'b`it', encoding: 'hex' }, { name: 's', encoding: 'escaped' }]),
+    loadDataStatement('d`b', 't', [
+      { name: 'id', encoding: 'plain' },
+      { name: 'b`it', encoding: 'hex' },
+      { name: 's', encoding: 'escaped' },
+    ]),
     "LOAD DATA LOCAL INFILE 'shardworker-batch' INTO TABLE `d``b`.`t` CHARACTER SET binary FIELDS TERMINATED BY X'09' ENCLOSED BY '' ESCAPED BY X'5C' LINES STARTING BY '' TERMINATED BY X'0A' (`id`,@shardworker_1,`s`) SET `b``it` = UNHEX(@shardworker_1)",
   );
 });

@@ -9,7 +9,10 @@ import { MYSQL2_INTERNALS, MYSQL2_VERSION, makeProbe, missingInternals, Mysql2In
 test('the installed mysql2 is the pinned version and has every internal the wire code uses', () => {
   const require = createRequire(import.meta.url);
   assert.equal((require('mysql2/package.json') as { version: string }).version, MYSQL2_VERSION);
-  assert.deepEqual(missingInternals().map((m) => m.name), []);
+  assert.deepEqual(
+    missingInternals().map((m) => m.name),
+    [],
+  );
 });
 
 test('a missing internal is named, with its mysql2 file and the modules that use it', () => {
@@ -50,5 +53,8 @@ test('the CLI refuses to start on a mysql2 without them, naming the internal', (
     env: { ...process.env, NODE_PATH: '' },
   });
   assert.equal(out.status, 1, out.stderr);
-  assert.match(out.stderr, /shardworker: mysql2 .* lacks what shardworker relies on .*ClientHandshake\.prototype\.sendCredentials and sendSSLRequest in lib\/commands\/client_handshake\.js/);
+  assert.match(
+    out.stderr,
+    /shardworker: mysql2 .* lacks what shardworker relies on .*ClientHandshake\.prototype\.sendCredentials and sendSSLRequest in lib\/commands\/client_handshake\.js/,
+  );
 });

@@ -67,12 +67,29 @@ test('rows of every length, split across chunks, and one of 17 MiB in two packet
   // 17 MiB row is carried past the staging), or with an arena too small to stage in.
   const arena = new ByteArena(1 << 20);
   const tiny = new ByteArena(64 * 1024);
-  const cases = [[0, false, null], [3, false, null], [97, false, null], [0, true, null], [97, true, null], [0, false, arena], [3, false, arena], [97, true, arena], [5, true, tiny]] as const;
+  const cases = [
+    [0, false, null],
+    [3, false, null],
+    [97, false, null],
+    [0, true, null],
+    [97, true, null],
+    [0, false, arena],
+    [3, false, arena],
+    [97, true, arena],
+    [5, true, tiny],
+  ] as const;
   for (const [holdEvery, binary, staging] of cases) {
     const got: string[] = [];
     const label = `hold every ${holdEvery}, binary ${binary}, arena ${staging?.capacity ?? 'none'}`;
     const staged = staging ? { arena: staging, rows: 0 } : undefined;
-    const count = await scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => holdEvery > 0 && n % holdEvery === 0, staged), { signal, binary, arena: staging ?? undefined });
+    const count = await scanRows(
+      pool,
+      ref,
+      'reading test rows',
+      query,
+      digestSink(got, (n) => holdEvery > 0 && n % holdEvery === 0, staged),
+      { signal, binary, arena: staging ?? undefined },
+    );
     assert.equal(count, 3000, label);
     assert.deepEqual(got, reference, label);
     // Most rows come from the staging where there is room for it; none where there is not.
@@ -94,20 +111,39 @@ test('an error in the middle of a result fails the scan with the server message,
   // A scalar subquery that returns two rows errs at row 2500, after the server has sent the rows before it.
   const query = `SELECT seq, IF(seq = 2500, (SELECT seq FROM mysql.seq_1_to_2), seq) FROM mysql.seq_1_to_5000`;
   const arena = new ByteArena(1 << 20);
-  await assert.rejects(scanRows(pool, ref, 'reading test rows', query, digestSink(got, (n) => n % 50 === 0), { signal, arena }), (err: unknown) => {
-    assert.ok(err instanceof TabletError, String(err));
-    assert.match(err.message, /Subquery returns more than 1 row/);
-    return true;
-  });
+  await assert.rejects(
+    scanRows(
+      pool,
+      ref,
+      'reading test rows',
+      query,
+      digestSink(got, (n) => n % 50 === 0),
+      { signal, arena },
+    ),
+    (err: unknown) => {
+      assert.ok(err instanceof TabletError, String(err));
+      assert.match(err.message, /Subquery returns more than 1 row/);
+      return true;
+    },
+  );
   assert.ok(got.length >= 1 && got.length < 2500, `${got.length} rows before the error`);
   assert.equal(arena.outstanding, 0, 'the staging went back to its arena');
-  const count = await scanRows(pool, ref, 'reading test rows', 'SELECT seq FROM mysql.seq_1_to_10', digestSink([], () => false), { signal });
+  const count = await scanRows(
+    pool,
+    ref,
+    'reading test rows',
+    'SELECT seq FROM mysql.seq_1_to_10',
+    digestSink([], () => false),
+    { signal },
+  );
   assert.equal(count, 10);
 });
 
 test('binary rows (a prepared statement) hold the values text rows do, every type, NULLs across the bitmap', async () => {
   const db = `t_binary_rows_${process.pid}`;
-  await onSource(c, `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'; DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db};
+  await onSource(
+    c,
+    `SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'; DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db};
     CREATE TABLE ${db}.t (id INT PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED,
       bi BIGINT, bu BIGINT UNSIGNED, dec65 DECIMAL(65,30), d DATE, dt DATETIME, dt3 DATETIME(3), dt6 DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME, tm6 TIME(6),
       yr YEAR, s VARCHAR(20), b VARBINARY(300), bit9 BIT(9), en ENUM('a','b'), st SET('x','y'), js JSON);
@@ -117,15 +153,23 @@ test('binary rows (a prepared statement) hold the values text rows do, every typ
       (2, 127, 0, 32767, 8388607, 0, 2147483647, 0, 9223372036854775807, 0, '99999999999999999999999999999999999.999999999999999999999999999999', '9999-12-31',
         '9999-12-31 23:59:59', '1000-01-01 00:00:00.999', '2026-11-01 01:30:00', '2038-01-19 03:14:07.999999', '838:59:59', '123:00:00.5', 2155, '', X'', b'0', 'a', '', '{}'),
       (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-      (4, 0, NULL, 0, NULL, 1, NULL, 2, NULL, 3, NULL, '2024-02-29', NULL, '2024-02-29 00:00:00', NULL, NULL, '00:00:00', NULL, 1999, NULL, X'00', NULL, 'a', NULL, 'null')`);
+      (4, 0, NULL, 0, NULL, 1, NULL, 2, NULL, 3, NULL, '2024-02-29', NULL, '2024-02-29 00:00:00', NULL, NULL, '00:00:00', NULL, 1999, NULL, X'00', NULL, 'a', NULL, 'null')`,
+  );
   const query = `SELECT * FROM ${db}.t ORDER BY id`;
   const read = async (binary: boolean) => {
     const rows: (string | null)[][] = [];
     let binaryRows = 0;
-    await scanRows(pool, ref, 'reading test rows', query, (row) => {
-      if (row.layout) binaryRows++;
-      rows.push(Array.from({ length: row.columns }, (_, i) => row.value(i)?.toString('hex') ?? null));
-    }, { signal, binary });
+    await scanRows(
+      pool,
+      ref,
+      'reading test rows',
+      query,
+      (row) => {
+        if (row.layout) binaryRows++;
+        rows.push(Array.from({ length: row.columns }, (_, i) => row.value(i)?.toString('hex') ?? null));
+      },
+      { signal, binary },
+    );
     return { rows, binaryRows };
   };
   try {
@@ -137,7 +181,11 @@ test('binary rows (a prepared statement) hold the values text rows do, every typ
     for (const [r, values] of binary.rows.entries()) {
       for (const [i, v] of values.entries()) {
         const want = text.rows[r][i];
-        assert.equal(v, want, `row ${r + 1} column ${i}: ${v === null ? 'NULL' : Buffer.from(v, 'hex').toString('latin1')} read binary, ${want === null ? 'NULL' : Buffer.from(want, 'hex').toString('latin1')} as text`);
+        assert.equal(
+          v,
+          want,
+          `row ${r + 1} column ${i}: ${v === null ? 'NULL' : Buffer.from(v, 'hex').toString('latin1')} read binary, ${want === null ? 'NULL' : Buffer.from(want, 'hex').toString('latin1')} as text`,
+        );
       }
     }
   } finally {
@@ -151,9 +199,19 @@ test('a scan aborted mid-result gives its staging back only once no read can lan
   let rows = 0;
   // Long rows, many of them: the server is still sending when the scan stops.
   const query = 'SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM mysql.seq_1_to_200000';
-  await assert.rejects(scanRows(pool, ref, 'reading test rows', query, () => {
-    if (++rows === 2000) abort.abort(new Error('stop here'));
-  }, { signal: abort.signal, binary: true, arena }), /stop here/);
+  await assert.rejects(
+    scanRows(
+      pool,
+      ref,
+      'reading test rows',
+      query,
+      () => {
+        if (++rows === 2000) abort.abort(new Error('stop here'));
+      },
+      { signal: abort.signal, binary: true, arena },
+    ),
+    /stop here/,
+  );
   // Whatever the staging is given back (at once, or when the connection has closed), a buffer cut from the arena
   // afterwards is never written by the dropped connection.
   const deadline = Date.now() + 10_000;
@@ -162,7 +220,10 @@ test('a scan aborted mid-result gives its staging back only once no read can lan
   const reused = arena.take(256 * 1024)!;
   reused.fill(0x5a);
   await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.ok(reused.every((b) => b === 0x5a), 'no read landed in memory given back');
+  assert.ok(
+    reused.every((b) => b === 0x5a),
+    'no read landed in memory given back',
+  );
   arena.give(reused);
   const count = await scanRows(pool, ref, 'reading test rows', 'SELECT seq FROM mysql.seq_1_to_10', () => {}, { signal, arena });
   assert.equal(count, 10);

@@ -69,15 +69,15 @@ export function metadataLength(type: number): number {
  */
 export function isNumericType(type: number): boolean {
   return (
-    type === T.YEAR ||
-    type === T.TINY ||
-    type === T.SHORT ||
-    type === T.INT24 ||
-    type === T.LONG ||
-    type === T.LONGLONG ||
-    type === T.FLOAT ||
-    type === T.DOUBLE ||
-    type === T.NEWDECIMAL ||
-    type === T.DECIMAL
+    type === T.YEAR
+    || type === T.TINY
+    || type === T.SHORT
+    || type === T.INT24
+    || type === T.LONG
+    || type === T.LONGLONG
+    || type === T.FLOAT
+    || type === T.DOUBLE
+    || type === T.NEWDECIMAL
+    || type === T.DECIMAL
   );
 }

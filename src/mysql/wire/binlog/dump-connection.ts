@@ -141,11 +141,14 @@ export class DumpConnection {
     // (seconds to minutes for a large file on a busy host) and sends nothing, not even heartbeats; TCP keepalive
     // covers a connection lost meanwhile.
     const limit = Math.max(3 * this.#settings.heartbeatMs, 5_000);
-    this.#watchdog = setInterval(() => {
-      if (!this.#paused && this.#started && Date.now() - this.#lastPacketAt > limit) {
-        this.#fail(Object.assign(new Error(`no event or heartbeat from the source for ${Math.round(limit / 1000)}s`), { code: 'ETIMEDOUT' }));
-      }
-    }, Math.min(limit, 1_000));
+    this.#watchdog = setInterval(
+      () => {
+        if (!this.#paused && this.#started && Date.now() - this.#lastPacketAt > limit) {
+          this.#fail(Object.assign(new Error(`no event or heartbeat from the source for ${Math.round(limit / 1000)}s`), { code: 'ETIMEDOUT' }));
+        }
+      },
+      Math.min(limit, 1_000),
+    );
     this.#watchdog.unref();
   }
 

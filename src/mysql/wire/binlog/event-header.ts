@@ -85,7 +85,8 @@ export function readEvent(buf: Buffer, format: BinlogFormat | null): RawEvent {
     bodyEnd -= CHECKSUM_LENGTH;
     const want = buf.readUInt32LE(bodyEnd);
     const got = crc32(buf.subarray(0, bodyEnd));
-    if (want !== got) throw new BinlogFormatError(`binlog event of type ${type} at ${buf.readUInt32LE(13)} fails its CRC32 checksum (corrupt in transit or on the source)`);
+    if (want !== got)
+      throw new BinlogFormatError(`binlog event of type ${type} at ${buf.readUInt32LE(13)} fails its CRC32 checksum (corrupt in transit or on the source)`);
   }
   return {
     buf,

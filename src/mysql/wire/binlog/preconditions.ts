@@ -4,7 +4,16 @@
 // signedness a BIGINT UNSIGNED cannot be told from a signed one). Pure: the caller reads the variables.
 
 /** The server variables the check reads (SHOW GLOBAL VARIABLES names). */
-export const BINLOG_VARIABLES = ['version', 'log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', 'log_bin_compress', 'binlog_checksum', 'server_id'];
+export const BINLOG_VARIABLES = [
+  'version',
+  'log_bin',
+  'binlog_format',
+  'binlog_row_image',
+  'binlog_row_metadata',
+  'log_bin_compress',
+  'binlog_checksum',
+  'server_id',
+];
 
 export class BinlogPreconditionError extends Error {
   constructor(message: string) {
@@ -24,11 +33,12 @@ export function binlogPreconditionProblem(vars: Map<string, string>): string | n
   const logBin = vars.get('log_bin');
   if (logBin !== 'ON' && logBin !== '1') return `log_bin is ${logBin ?? '(unset)'}, must be ON (the source keeps no binlog to stream from)`;
   const problem =
-    want('binlog_format', 'ROW', 'row events are what the streams apply') ??
-    want('binlog_row_image', 'FULL', 'a change must carry its whole row') ??
-    (vars.has('binlog_row_metadata') ? want('binlog_row_metadata', 'FULL', 'column names and signedness in the table maps') : null);
+    want('binlog_format', 'ROW', 'row events are what the streams apply')
+    ?? want('binlog_row_image', 'FULL', 'a change must carry its whole row')
+    ?? (vars.has('binlog_row_metadata') ? want('binlog_row_metadata', 'FULL', 'column names and signedness in the table maps') : null);
   if (problem) return problem;
   const compress = vars.get('log_bin_compress');
-  if (compress !== undefined && compress !== 'OFF' && compress !== '0') return `log_bin_compress is ${compress}, must be OFF (compressed binlog events are not read yet)`;
+  if (compress !== undefined && compress !== 'OFF' && compress !== '0')
+    return `log_bin_compress is ${compress}, must be OFF (compressed binlog events are not read yet)`;
   return null;
 }

@@ -51,7 +51,8 @@ export function readRows(ev: RawEvent, format: BinlogFormat, map: TableMap, chan
     p += bitmapBytes;
   }
   // binlog_row_image=FULL: every column is in every image. Anything less cannot be written back as a whole row.
-  if (present.length !== n || presentAfter.length !== n) throw new BinlogFormatError(`rows event for ${ident} has partial row images (binlog_row_image must be FULL)`);
+  if (present.length !== n || presentAfter.length !== n)
+    throw new BinlogFormatError(`rows event for ${ident} has partial row images (binlog_row_image must be FULL)`);
   const c: Cursor = { buf, pos: p };
   const rows: RowImage[] = [];
   try {

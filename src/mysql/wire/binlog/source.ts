@@ -41,7 +41,10 @@ export interface BinlogSourceOptions {
 export async function openBinlogSource(options: BinlogSourceOptions): Promise<BinlogSource> {
   const { tablet, signal, logger } = options;
   const position = parsePosition(options.position);
-  if (position.flavor !== 'MariaDB') throw new PositionError(`binlog streaming reads from MariaDB GTID positions; ${JSON.stringify(options.position)} is not one (MySQL 8 binlog streaming is not supported yet)`);
+  if (position.flavor !== 'MariaDB')
+    throw new PositionError(
+      `binlog streaming reads from MariaDB GTID positions; ${JSON.stringify(options.position)} is not one (MySQL 8 binlog streaming is not supported yet)`,
+    );
   parseGtidList(position.value);
   signal.throwIfAborted();
   const decoder = new TransactionDecoder(position.value, logger);

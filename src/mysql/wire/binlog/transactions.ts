@@ -107,7 +107,8 @@ export class TransactionDecoder {
     const known = this.#known.get(id);
     if (known && known.body.equals(body)) return known.map;
     const map = readTableMap(ev, format);
-    if (!map.hasSignedness) throw new BinlogFormatError(`table map of ${map.table.database}.${map.table.table} has no column signedness (binlog_row_metadata must be FULL)`);
+    if (!map.hasSignedness)
+      throw new BinlogFormatError(`table map of ${map.table.database}.${map.table.table} has no column signedness (binlog_row_metadata must be FULL)`);
     // Bounded: ids of dropped or altered tables are never used again.
     if (this.#known.size >= 4096) this.#known.clear();
     this.#known.set(id, { body: Buffer.from(body), map });
