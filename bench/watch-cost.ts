@@ -1,6 +1,6 @@
 // `npm run bench:watch`: what watching costs the work (issue 20). A SplitClone of ROWS rows alone, and the same
 // with `rate` status requests a second against its daemon (pages, JSON and metrics in turn, from 20 clients of
-// their own address, by bench/watch-load.ts in a process of its own on the same machine: its CPU is in the
+// their own address, by bench/watch-load.ts in a process of its own on the same machine, started before the job: its CPU is in the
 // measurement), alternated round by round, each copy verified. Reports each run and the ratio of the medians.
 //
 // usage: npm run bench:watch -- [--rows N] [--rounds N] [--rate N] [--clients N] [--base-port P] [--dir D] [--keep-up]
@@ -56,12 +56,22 @@ async function main(): Promise<void> {
       await settle(c);
       let load: ReturnType<typeof spawn> | null = null;
       let out = '';
-      const result = await runShardworker(c, d, [], (url) => {
-        if (!watched) return;
-        load = spawn(process.execPath, ['--import', 'tsx/esm', path.join(import.meta.dirname, 'watch-load.ts'), url, String(rate), String(clients)], {
-          stdio: ['ignore', 'pipe', 'inherit'],
+      if (watched) {
+        // Started and ready before the job (its Node and tsx start-up is not watching), given the URL once known.
+        load = spawn(process.execPath, ['--import', 'tsx/esm', path.join(import.meta.dirname, 'watch-load.ts'), '-', String(rate), String(clients)], {
+          stdio: ['pipe', 'pipe', 'inherit'],
         });
-        load.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        const child = load;
+        await new Promise<void>((resolve, reject) => {
+          child.stdout!.on('data', (b: Buffer) => {
+            out += b.toString();
+            if (out.startsWith('ready\n')) resolve();
+          });
+          child.on('exit', (code) => reject(new Error(`the watchers exited (${code}) before they were ready`)));
+        });
+      }
+      const result = await runShardworker(c, d, [], (url) => {
+        load?.stdin!.write(`${url}\n`);
       });
       let watchers: Record<string, number> | null = null;
       if (load) {

@@ -3,14 +3,29 @@
 // /api/status and /metrics in turn, over keep-alive connections. Runs until SIGTERM, then prints one JSON line:
 // requests sent, answered 200, 429, failed, and latency percentiles.
 //
-// usage: node --import tsx/esm bench/watch-load.ts URL RATE CLIENTS
+// usage: node --import tsx/esm bench/watch-load.ts URL|- RATE CLIENTS
+// With `-`, it starts, prints `ready`, and waits for the URL on stdin: bench/watch-cost.ts starts it before the job,
+// so that its own start-up (Node and tsx, about half a CPU-second) is not counted as what watching costs.
 
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 
 const [base, rateArg, clientsArg] = process.argv.slice(2);
 const rate = Number(rateArg ?? 500);
 const clients = Number(clientsArg ?? 20);
-const url = new URL(base);
+
+/** The daemon's URL: the argument, or the first line on stdin after `ready`. */
+async function daemonUrl(): Promise<URL> {
+  if (base !== '-') return new URL(base);
+  process.stdout.write('ready\n');
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    lines.close();
+    return new URL(line.trim());
+  }
+  throw new Error('stdin ended before the URL came');
+}
+const url = await daemonUrl();
 const PATHS = ['/status', '/api/status', '/metrics'];
 const counts = { sent: 0, ok: 0, tooMany: 0, other: 0, failed: 0 };
 const latencies: number[] = [];
