@@ -71,7 +71,7 @@ async function main(): Promise<void> {
         });
       }
       const result = await runShardworker(c, d, [], (url) => {
-        load?.stdin!.write(`${url}\n`);
+        load?.stdin?.write(`${url}\n`);
       });
       let watchers: Record<string, number> | null = null;
       if (load) {
