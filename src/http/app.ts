@@ -25,6 +25,7 @@ import { RequestError } from './request-error.ts';
 import { SchemaError, formatSchemaErrors } from './schemas.ts';
 import { UnknownTargetError, parseForm } from './start-job.ts';
 import { registerStreamMetrics, registerStreamRoutes, type StreamControl } from './streams.ts';
+import { registerAssets } from './assets.ts';
 import type { StreamSnapshot } from '../stream/status.ts';
 
 /** views/ at the package's root, found from this module whether it runs from src/http or from the dist bundle. */
@@ -134,7 +135,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, parseForm(body as string));
   });
 
-  await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR, production: true });
+  // Every view links the stylesheet (and /status its script) by the URLs of their current content.
+  const assets = registerAssets(app, VIEWS_DIR);
+  await app.register(fastifyView, { engine: { eta: new Eta() }, root: VIEWS_DIR, production: true, defaultContext: { assets } });
 
   // First of all: what one client may ask (a flood is refused before it costs anything else).
   if (options.clientLimits !== false) registerClientLimits(app, options.clientLimits ?? {});

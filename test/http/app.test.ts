@@ -78,6 +78,33 @@ describe('GET /healthz', () => {
   });
 });
 
+describe('GET /assets/…', () => {
+  test('the stylesheet and the status script, linked by the hash of their content, kept for good under it', async () => {
+    const { app } = await appWith();
+    const page = (await app.inject({ method: 'GET', url: '/status' })).body;
+    const css = /<link rel="stylesheet" href="(\/assets\/shardworker\.css\?v=[0-9a-f]{12})">/.exec(page)?.[1];
+    const js = /<script src="(\/assets\/status\.js\?v=[0-9a-f]{12})"><\/script>/.exec(page)?.[1];
+    assert.ok(css && js, 'the page links both by hash');
+    assert.ok(!page.includes('<style>') && !/<script>[^<]/.test(page), 'nothing of them inline');
+    for (const [url, type, has] of [
+      [css, 'text/css', ':root {'],
+      [js, 'text/javascript', '/api/status/view'],
+    ] as const) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.statusCode, 200, url);
+      assert.match(String(res.headers['content-type']), new RegExp(`^${type}`));
+      assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.ok(res.body.includes(has), url);
+      // Without its hash (or with an older one), the browser asks again each time.
+      const bare = await app.inject({ method: 'GET', url: url.replace(/\?v=.*/, '?v=0') });
+      assert.equal(bare.headers['cache-control'], 'no-cache');
+    }
+    assert.equal((await app.inject({ method: 'GET', url: '/assets/nothing.js' })).statusCode, 404);
+    // The login page, for one not logged in, has its stylesheet too.
+    assert.match((await app.inject({ method: 'GET', url: '/' })).body, /\/assets\/shardworker\.css\?v=/);
+  });
+});
+
 describe('GET /api/status', () => {
   test('is the snapshot exactly, fields added by the worker included', async () => {
     const { app, jobs } = await appWith();
@@ -458,7 +485,9 @@ describe('GET /status', () => {
     assert.match(html, /copying customer &lt;chunk 5\/10&gt;/);
     assert.match(html, /id="cancel-form">/);
     assert.match(html, /id="reset-form" hidden>/);
-    assert.match(html, /setTimeout\(poll, 1000\)/);
+    // Polled by the linked script while live.
+    assert.match(html, /<script src="\/assets\/status\.js\?v=[0-9a-f]+"><\/script>/);
+    assert.match(html, /data-live="true"/);
   });
 
   test("shows what holds the writes up (the lock watch's lines), and hides the box when nothing does", async () => {
@@ -827,6 +856,7 @@ describe('other routes', () => {
       ['POST', '/api/reset'],
       ['GET', '/metrics'],
       ['GET', '/healthz'],
+      ['GET', '/assets/:file'],
     ] as const) {
       assert.ok(app.hasRoute({ method, url }), `${method} ${url}`);
     }

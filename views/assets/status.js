@@ -1,4 +1,3 @@
-<script>
 // Keeps the status page current: polls GET /api/status/view (view-models.ts StatusView, the view this page was first
 // rendered from) every second while `live`, and places its already formatted pieces where status.eta put them.
 // Nothing is formatted here.
@@ -221,4 +220,3 @@
 
   if (job.dataset.live === 'true') setTimeout(poll, 1000);
 })();
-</script>
