@@ -15,6 +15,7 @@ import { prepareLoadFiles, type LoadFiles } from './contenders/load.ts';
 import { runVerified, type RunDetail } from './contend.ts';
 import { ensureDataset, shapes, totalRows, type Dataset, type Shape } from './dataset.ts';
 import { resetDestinations } from './verify.ts';
+import { median } from './report.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/shardworker.js');
 const TIME = '/usr/bin/time';
@@ -46,10 +47,6 @@ export interface DiffResult {
   perShard: { shard: string; splitDiffSeconds: number; scanSeconds: number; workerCpuSeconds: number }[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 export async function runShapes(args: BenchArgs, c: BenchCluster, log: (m: string) => void): Promise<{ shapes: ShapeResult[]; diff: DiffResult | null }> {

@@ -14,6 +14,7 @@ import { runShardworker } from './contenders/shardworker.ts';
 import { dataset, ensureDataset } from './dataset.ts';
 import { settle } from './settle.ts';
 import { resetDestinations, verifyDestinations } from './verify.ts';
+import { median } from './report.ts';
 
 const log = (m: string): void => void process.stderr.write(`[watch ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
@@ -24,11 +25,6 @@ function flag(name: string, fallback: number): number {
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got ${JSON.stringify(process.argv[i + 1])}`);
   return n;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main(): Promise<void> {
   const rows = flag('--rows', 600_000);

@@ -11,7 +11,6 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { JobConflictError, type JobControl } from '../worker/job-control.ts';
 import { OptionError } from '../worker/options.ts';
-import type { StatusSnapshot } from '../worker/status.ts';
 import type { Topology } from '../topology/types.ts';
 import { METRICS_MAX_AGE_MS, registerApiRoutes } from './api.ts';
 import { NO_AUTH, registerAuth, type AuthOptions, type PageAuth } from './auth.ts';

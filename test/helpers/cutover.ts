@@ -3,14 +3,14 @@
 
 import path from 'node:path';
 import pino from 'pino';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
+import type { StreamManager } from '../../src/stream/manager.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { JobController } from '../../src/worker/controller.ts';
 import { reached } from '../../src/worker/migrate-job.ts';
 import type { JobRequest, StatusSnapshot } from '../../src/worker/status.ts';
 import { readTopologyFile, sql } from './cluster.ts';
 import { until } from './faults.ts';
+import { testStreams } from './stream-exact.ts';
 
 export interface TestDaemon {
   streams: StreamManager;
@@ -29,8 +29,7 @@ export async function readOnly(port: number): Promise<boolean> {
 /** A daemon in this process, its logs beside the topology file. */
 export async function testDaemon(topoFile: string): Promise<TestDaemon> {
   const topo = await openTopology(`file:${topoFile}`);
-  const log = pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'daemon.log'), sync: true }));
-  const streams = new StreamManager({ topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0, log });
+  const streams = await testStreams(topoFile, { topo, log: 'daemon.log' });
   await streams.open();
   const jobs = new JobController(
     { topo, credentials: {}, retryDuration: 60_000, streams },

@@ -3,11 +3,17 @@
 // byte.
 
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import pino from 'pino';
 import { contains, parseShardName } from '../../src/keyrange/keyrange.ts';
 import { uint64KeyspaceId } from '../../src/keyrange/keyspace-id.ts';
 import { compareGtidLists, parseGtidList, parsePosition } from '../../src/mysql/gtid.ts';
 import type { Endpoint } from '../../src/sandbox/index.ts';
+import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
+import { StreamManager } from '../../src/stream/manager.ts';
+import { openTopology, type TopologyServer } from '../../src/topology/server.ts';
 import { sql } from './cluster.ts';
+import { until } from './faults.ts';
 import { readRows } from './rows.ts';
 
 /** Where the sharding column sits in each WriteLoad table's row text (readRows joins the values with |). */
@@ -21,6 +27,34 @@ export async function sourcePosition(primary: Endpoint): Promise<string> {
 export function reached(position: string | null | undefined, target: string): boolean {
   if (!position) return false;
   return compareGtidLists(parseGtidList(parsePosition(position).value), parseGtidList(parsePosition(target).value)).kind !== 'behind';
+}
+
+/**
+ * The streams of a daemon, as `serve` runs them, for a test: on `topoFile`'s topology (or `topo`, shared with a job
+ * controller), logging to `log` beside the topology file. Not opened yet.
+ */
+export async function testStreams(topoFile: string, opts: { topo?: TopologyServer; log?: string; retryDuration?: number } = {}): Promise<StreamManager> {
+  return new StreamManager({
+    topo: opts.topo ?? (await openTopology(`file:${topoFile}`)),
+    credentials: {},
+    openBinlog: openSourceBinlog,
+    retryDuration: opts.retryDuration ?? 60_000,
+    refreshMs: 0,
+    log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), opts.log ?? 'streams.log'), sync: true })),
+  });
+}
+
+/** Waits until `count` streams (all of them when not given) stand at `target`; fails at once if one is in error. */
+export async function untilStreamsAt(m: StreamManager, target: string, timeoutMs = 120_000, count?: number): Promise<void> {
+  await until(
+    `streams at ${target}: ${JSON.stringify(m.snapshot().map((s) => [s.state, s.position, s.lastError]))}`,
+    () => {
+      const snaps = m.snapshot();
+      if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
+      return (count === undefined || snaps.length === count) && snaps.every((s) => reached(s.position, target));
+    },
+    timeoutMs,
+  );
 }
 
 /** Every destination (shards[i] on dests[i]) holds exactly the source rows of its key range, byte for byte. */

@@ -6,18 +6,15 @@
 process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import pino from 'pino';
 import { connect, type Endpoint } from '../../src/sandbox/index.ts';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import type { JobController } from '../../src/worker/controller.ts';
 import type { StatusSnapshot } from '../../src/worker/status.ts';
 import { readTopologyFile, resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { sleep, until } from '../helpers/faults.ts';
-import { assertSplitExact, reached, sourcePosition } from '../helpers/stream-exact.ts';
+import { assertSplitExact, sourcePosition, testStreams, untilStreamsAt } from '../helpers/stream-exact.ts';
 import { WriteLoad } from '../helpers/write-load.ts';
 
 const SHARDS = ['-55', '55-aa', 'aa-'];
@@ -166,14 +163,7 @@ describe('SplitClone --snapshot consistent', () => {
     // Generous on a shared, loaded machine: commits are held back for milliseconds, never for the copy.
     assert.ok(b.longestGapMs < (jobSeconds * 1000) / 2 && b.longestGapMs < 5000, `the primary stopped taking writes for ${b.longestGapMs} ms`);
 
-    const manager = new StreamManager({
-      topo: await openTopology(`file:${topoFile}`),
-      credentials: {},
-      openBinlog: openSourceBinlog,
-      retryDuration: 60_000,
-      refreshMs: 0,
-      log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
-    });
+    const manager = await testStreams(topoFile);
     await manager.open();
     try {
       await sleep(1000);
@@ -181,15 +171,7 @@ describe('SplitClone --snapshot consistent', () => {
       await probe.stop();
       assert.deepEqual(load.errors, []);
       const target = await sourcePosition(c.primary);
-      await until(
-        `streams at ${target}: ${JSON.stringify(manager.snapshot().map((x) => [x.state, x.position, x.lastError]))}`,
-        () => {
-          const snaps = manager.snapshot();
-          if (snaps.some((x) => x.state === 'error')) throw new Error(`stream in error: ${snaps.map((x) => x.lastError).join('; ')}`);
-          return snaps.length === 3 && snaps.every((x) => reached(x.position, target));
-        },
-        120_000,
-      );
+      await untilStreamsAt(manager, target, 120_000, 3);
       await assertSplitExact(c.primary, c.dests, SHARDS, db);
     } finally {
       await manager.close();

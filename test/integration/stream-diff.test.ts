@@ -10,15 +10,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
+import type { StreamManager } from '../../src/stream/manager.ts';
 import { openTopology } from '../../src/topology/server.ts';
 import { JobController } from '../../src/worker/controller.ts';
 import type { JobRequest, StatusSnapshot } from '../../src/worker/status.ts';
 import { readTopologyFile, resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { sleep, until } from '../helpers/faults.ts';
 import { readRows } from '../helpers/rows.ts';
-import { assertSplitExact, reached, sourcePosition } from '../helpers/stream-exact.ts';
+import { assertSplitExact, reached, sourcePosition, testStreams } from '../helpers/stream-exact.ts';
 import { writeVerticalTopology } from '../helpers/vertical.ts';
 import { WriteLoad } from '../helpers/write-load.ts';
 
@@ -34,8 +33,7 @@ interface Daemon {
 async function daemon(topoFile: string, name = 'daemon'): Promise<Daemon> {
   const topo = await openTopology(`file:${topoFile}`);
   const dir = path.dirname(topoFile);
-  const log = pino({ level: 'info' }, pino.destination({ dest: path.join(dir, `${name}.log`), sync: true }));
-  const streams = new StreamManager({ topo, credentials: {}, openBinlog: openSourceBinlog, retryDuration: 60_000, refreshMs: 0, log });
+  const streams = await testStreams(topoFile, { topo, log: `${name}.log` });
   await streams.open();
   const jobs = new JobController(
     { topo, credentials: {}, retryDuration: 60_000, streams },

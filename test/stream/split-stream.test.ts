@@ -5,35 +5,15 @@ process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import pino from 'pino';
-import { contains, parseShardName } from '../../src/keyrange/keyrange.ts';
-import { uint64KeyspaceId } from '../../src/keyrange/keyspace-id.ts';
-import { compareGtidLists, parseGtidList, parsePosition } from '../../src/mysql/gtid.ts';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
-import { openTopology } from '../../src/topology/server.ts';
+import type { StreamManager } from '../../src/stream/manager.ts';
 import { resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { instanceAt, kill, restart, sleep, until } from '../helpers/faults.ts';
-import { readRows } from '../helpers/rows.ts';
+import { assertSplitExact, reached, sourcePosition, testStreams, untilStreamsAt } from '../helpers/stream-exact.ts';
 import { WriteLoad } from '../helpers/write-load.ts';
 
 const SHARDS = ['-55', '55-aa', 'aa-'];
-/** Where the sharding column sits in each table's row text (readRows joins the values with |). */
-const KSID_COLUMN: Record<string, number> = { types: 1, pairs: 2 };
-
 let c: TestCluster;
-
-async function sourcePosition(): Promise<string> {
-  return `MariaDB/${String((await sql(c.primary, 'SELECT @@gtid_binlog_pos AS p'))[0].p)}`;
-}
-
-/** Has `position` (a stream's) reached `target` (the source's)? */
-function reached(position: string | null, target: string): boolean {
-  if (!position) return false;
-  return compareGtidLists(parseGtidList(parsePosition(position).value), parseGtidList(parsePosition(target).value)).kind !== 'behind';
-}
 
 async function checkpointPositions(db: string): Promise<string[]> {
   void db;
@@ -41,55 +21,18 @@ async function checkpointPositions(db: string): Promise<string[]> {
 }
 
 /** Every destination holds exactly the source rows of its key range, byte for byte. */
-async function assertExact(db: string): Promise<void> {
-  for (const table of Object.keys(KSID_COLUMN)) {
-    const source = await readRows(c.primary, db, table);
-    assert.ok(source.size > 0, `${table} has rows`);
-    let total = 0;
-    for (const [i, shard] of SHARDS.entries()) {
-      const range = parseShardName(shard);
-      const expected = new Map([...source].filter(([, v]) => contains(range, uint64KeyspaceId(BigInt(v.split('|')[KSID_COLUMN[table]])))));
-      const got = await readRows(c.dests[i], db, table);
-      total += got.size;
-      const missing = [...expected.keys()].filter((k) => !got.has(k)).slice(0, 5);
-      const extra = [...got.keys()].filter((k) => !expected.has(k)).slice(0, 5);
-      const differ = [...expected.keys()].filter((k) => got.has(k) && got.get(k) !== expected.get(k)).slice(0, 3);
-      assert.deepEqual(
-        { missing, extra, differ: differ.map((k) => [k, expected.get(k), got.get(k)]) },
-        { missing: [], extra: [], differ: [] },
-        `${table} on ${shard}`,
-      );
-    }
-    assert.equal(total, source.size, `${table}: every source row on exactly one destination`);
-  }
+function assertExact(db: string): Promise<void> {
+  return assertSplitExact(c.primary, c.dests, SHARDS, db);
 }
 
+/** The daemon's streams on the clone's topology (not opened yet). */
 function manager(topoFile: string, retryDuration = 60_000): Promise<StreamManager> {
-  return openTopology(`file:${topoFile}`).then(
-    (topo) =>
-      new StreamManager({
-        topo,
-        credentials: {},
-        openBinlog: openSourceBinlog,
-        retryDuration,
-        refreshMs: 0,
-        log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
-      }),
-  );
+  return testStreams(topoFile, { retryDuration });
 }
 
 /** Waits until every stream stands at the source's position now; fails at once if one stopped in error. */
 async function allReach(m: StreamManager, timeoutMs = 120_000): Promise<void> {
-  const target = await sourcePosition();
-  await until(
-    `streams at ${target}: ${JSON.stringify(m.snapshot().map((s) => [s.state, s.position, s.lastError]))}`,
-    () => {
-      const snaps = m.snapshot();
-      if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
-      return snaps.every((s) => reached(s.position, target));
-    },
-    timeoutMs,
-  );
+  await untilStreamsAt(m, await sourcePosition(c.primary), timeoutMs);
 }
 
 /** A clone of a seeded database into the three destinations; returns the topology file. */
@@ -122,14 +65,7 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
     assert.equal(status.state, 'done', status.error ?? '');
     const clonedAt = load.transactions;
 
-    const manager = new StreamManager({
-      topo: await openTopology(`file:${topoFile}`),
-      credentials: {},
-      openBinlog: openSourceBinlog,
-      retryDuration: 60_000,
-      refreshMs: 0,
-      log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
-    });
+    const manager = await testStreams(topoFile);
     await manager.open();
     try {
       assert.equal(manager.snapshot().length, 3);
@@ -137,16 +73,8 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       await load.stop();
       assert.deepEqual(load.errors, []);
       assert.ok(load.transactions - clonedAt > 10, `only ${load.transactions - clonedAt} transactions after the clone`);
-      const target = await sourcePosition();
-      await until(
-        `streams at ${target}: ${JSON.stringify(manager.snapshot().map((s) => [s.state, s.position, s.lastError]))}`,
-        () => {
-          const snaps = manager.snapshot();
-          if (snaps.some((s) => s.state === 'error')) throw new Error(`stream in error: ${snaps.map((s) => s.lastError).join('; ')}`);
-          return snaps.every((s) => reached(s.position, target));
-        },
-        120_000,
-      );
+      const target = await sourcePosition(c.primary);
+      await untilStreamsAt(manager, target);
       for (const p of await checkpointPositions(db)) assert.ok(reached(p, target), `checkpoint ${p} reaches ${target}`);
       await assertExact(db);
       const applied = manager.snapshot().reduce((n, s) => n + s.rowsApplied, 0);
@@ -182,7 +110,7 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
       await sleep(3000);
       await load.stop();
       assert.deepEqual(load.errors, []);
-      const target = await sourcePosition();
+      const target = await sourcePosition(c.primary);
       await until(`checkpoints at ${target}`, async () => (await checkpointPositions(db)).every((p) => reached(p, target)), 120_000);
       await assertExact(db);
     } finally {

@@ -4,18 +4,14 @@
 process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { BinlogEvent } from '../../src/mysql/wire/binlog/events.ts';
 import { StreamStopError } from '../../src/stream/applier.ts';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
 import { RunUntilError, StreamHeldError, untilGate } from '../../src/stream/until.ts';
-import { openTopology } from '../../src/topology/server.ts';
 import { resetDestinations, runJob, sql, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { until } from '../helpers/faults.ts';
-import { assertSplitExact, reached, sourcePosition } from '../helpers/stream-exact.ts';
+import { assertSplitExact, reached, sourcePosition, testStreams } from '../helpers/stream-exact.ts';
 import { SyntheticBinlog } from '../helpers/synthetic-binlog.ts';
 import { WriteLoad } from '../helpers/write-load.ts';
 
@@ -103,14 +99,7 @@ describe('hold, runUntil and release on a real stream', () => {
     });
     const clone = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
     assert.equal(clone.state, 'done', clone.error ?? '');
-    const m = new StreamManager({
-      topo: await openTopology(`file:${topoFile}`),
-      credentials: {},
-      openBinlog: openSourceBinlog,
-      retryDuration: 60_000,
-      refreshMs: 0,
-      log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'until.log'), sync: true })),
-    });
+    const m = await testStreams(topoFile, { log: 'until.log' });
     await m.open();
     const signal = new AbortController().signal;
     const checkpoint = async () => `${String((await sql(c.dests[0], 'SELECT pos FROM _vt.blp_checkpoint'))[0].pos)}`;

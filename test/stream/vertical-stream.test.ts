@@ -4,16 +4,11 @@
 process.env.TZ = 'America/New_York';
 
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { before, test } from 'node:test';
-import pino from 'pino';
-import { compareGtidLists, parseGtidList, parsePosition } from '../../src/mysql/gtid.ts';
-import { openSourceBinlog } from '../../src/stream/binlog-reader.ts';
-import { StreamManager } from '../../src/stream/manager.ts';
-import { openTopology } from '../../src/topology/server.ts';
 import { runJob, sql, testCluster, type TestCluster } from '../helpers/cluster.ts';
-import { sleep, until } from '../helpers/faults.ts';
+import { sleep } from '../helpers/faults.ts';
 import { readRows } from '../helpers/rows.ts';
+import { sourcePosition, testStreams, untilStreamsAt } from '../helpers/stream-exact.ts';
 import { writeVerticalTopology } from '../helpers/vertical.ts';
 import { WriteLoad } from '../helpers/write-load.ts';
 
@@ -33,32 +28,14 @@ test('a vertical stream carries the moved tables only, exactly', async () => {
   load.start(1);
   const status = await runJob(topoFile, { command: 'VerticalSplitClone', keyspace: 'dst', shard: '0', options: { tables: 'types,/^pai/' } });
   assert.equal(status.state, 'done', status.error ?? '');
-  const m = new StreamManager({
-    topo: await openTopology(`file:${topoFile}`),
-    credentials: {},
-    openBinlog: openSourceBinlog,
-    retryDuration: 60_000,
-    refreshMs: 0,
-    log: pino({ level: 'info' }, pino.destination({ dest: path.join(path.dirname(topoFile), 'streams.log'), sync: true })),
-  });
+  const m = await testStreams(topoFile);
   await m.open();
   try {
     await sql(c.primary, `INSERT INTO ${sourceDb}.stays VALUES (1, 1)`);
     await sleep(2000);
     await load.stop();
     assert.deepEqual(load.errors, []);
-    const target = `MariaDB/${String((await sql(c.primary, 'SELECT @@gtid_binlog_pos AS p'))[0].p)}`;
-    await until(
-      `the stream at ${target}: ${JSON.stringify(m.snapshot())}`,
-      () => {
-        const [s] = m.snapshot();
-        if (s.state === 'error') throw new Error(`stream in error: ${s.lastError}`);
-        return (
-          s.position !== null && compareGtidLists(parseGtidList(parsePosition(s.position).value), parseGtidList(parsePosition(target).value)).kind !== 'behind'
-        );
-      },
-      120_000,
-    );
+    await untilStreamsAt(m, await sourcePosition(c.primary));
     for (const table of ['types', 'pairs']) {
       const want = await readRows(c.primary, sourceDb, table);
       const got = await readRows(c.dests[2], destDb, table);

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { ByteArena } from '../../../src/mysql/wire/byte-arena.ts';
 import { openPool, TabletError, type Pool, type TabletRef } from '../../../src/mysql/connection.ts';
 import { scanRows, type RawRow } from '../../../src/mysql/wire/raw-rows.ts';
-import { onSource, rdonlyRef, sql, testCluster, type TestCluster } from '../../helpers/cluster.ts';
+import { onSource, rdonlyRef, testCluster, type TestCluster } from '../../helpers/cluster.ts';
 
 let c: TestCluster;
 let pool: Pool;
