@@ -55,6 +55,33 @@ function statement(live: Live, kind: 'insert' | 'update' | 'move' | 'delete', ro
   }
 }
 
+/** The load's transactions, one at a time: the same sequence for the same tables and seed rows. */
+export class TransactionSource {
+  readonly #random = prng(18);
+  readonly #lives: Live[];
+  #transactions = 0;
+
+  constructor(tables: BenchTable[], seedRows: number) {
+    this.#lives = tables.map((table) => ({ table, lo: 1, hi: seedRows }));
+  }
+
+  /** The next transaction (at most `maxRows` row changes) as one SQL text, and how many rows it changes. */
+  next(maxRows = 10): { sql: string; rows: number } {
+    const rows = Math.min(maxRows, 1 + Math.floor(this.#random() * 10));
+    // Most transactions are one statement; a third spread their rows over two statements, two tables.
+    const parts = rows >= 2 && this.#random() < 0.33 ? [Math.ceil(rows / 2), Math.floor(rows / 2)] : [rows];
+    const statements = parts.map((k, i) => {
+      const live = this.#lives[(this.#transactions + i) % this.#lives.length];
+      const r = this.#random();
+      // Deletes never take the live range below 1,000 rows, so updates always find their window.
+      const kind = r < 0.45 ? 'insert' : r < 0.72 ? 'update' : r < 0.8 ? 'move' : live.hi - live.lo > 1000 ? 'delete' : 'insert';
+      return statement(live, kind, k, this.#random());
+    });
+    this.#transactions++;
+    return { sql: `START TRANSACTION; ${statements.join('; ')}; COMMIT`, rows };
+  }
+}
+
 export interface LoadResult {
   rowChanges: number;
   transactions: number;
@@ -62,37 +89,20 @@ export interface LoadResult {
 }
 
 /**
- * Writes `rowChanges` row changes into `tables` (each seeded with ids 1..seedRows) on `conn`, a connection in the
- * bench database, a few hundred transactions per round trip.
+ * Writes `rowChanges` row changes from `source` on `conn`, a connection in the bench database, a few hundred
+ * transactions per round trip.
  */
-export async function runStreamLoad(
-  conn: Connection,
-  tables: BenchTable[],
-  seedRows: number,
-  rowChanges: number,
-  log: (m: string) => void,
-): Promise<LoadResult> {
+export async function runStreamLoad(conn: Connection, source: TransactionSource, rowChanges: number, log: (m: string) => void): Promise<LoadResult> {
   const started = Date.now();
-  const random = prng(18);
-  const lives: Live[] = tables.map((table) => ({ table, lo: 1, hi: seedRows }));
   let done = 0;
   let transactions = 0;
   let lastLog = started;
   while (done < rowChanges) {
     const batch: string[] = [];
     for (let n = 0; n < 200 && done < rowChanges; n++) {
-      const rows = Math.min(rowChanges - done, 1 + Math.floor(random() * 10));
-      // Most transactions are one statement; a third spread their rows over two statements, two tables.
-      const parts = rows >= 2 && random() < 0.33 ? [Math.ceil(rows / 2), Math.floor(rows / 2)] : [rows];
-      const statements = parts.map((k, i) => {
-        const live = lives[(transactions + i) % lives.length];
-        const r = random();
-        // Deletes never take the live range below 1,000 rows, so updates always find their window.
-        const kind = r < 0.45 ? 'insert' : r < 0.72 ? 'update' : r < 0.8 ? 'move' : live.hi - live.lo > 1000 ? 'delete' : 'insert';
-        return statement(live, kind, k, random());
-      });
-      batch.push(`START TRANSACTION; ${statements.join('; ')}; COMMIT`);
-      done += rows;
+      const t = source.next(rowChanges - done);
+      batch.push(t.sql);
+      done += t.rows;
       transactions++;
     }
     await conn.query(batch.join('; '));

@@ -6,6 +6,7 @@
 
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { Connection } from 'mysql2/promise';
 import pino from 'pino';
 import { CREATE_BLP_CHECKPOINT, populateBlpCheckpoint } from '../src/clone/checkpoint.ts';
 import { quoteId } from '../src/mysql/sql.ts';
@@ -19,14 +20,26 @@ import { KEYSPACE, writeFreshTopology, type BenchCluster } from './cluster.ts';
 import { serverSeconds } from './cpu.ts';
 import { checksum, dataset, shardWhere, type BenchTable } from './dataset.ts';
 import { settle } from './settle.ts';
-import { runStreamLoad } from './stream-load.ts';
+import { runStreamLoad, TransactionSource } from './stream-load.ts';
 
 const DB = 'bench_stream';
 /** Rows each table holds before the load (the load updates and deletes among them). */
 const SEED_ROWS = 50_000;
 const SESSION = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'";
 
+/** The steady phase: transactions per second on the source while the streams follow, for how long. */
+const STEADY_TPS = 2_000;
+const STEADY_SECONDS = 30;
+const TICK_MS = 50;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The sequence number of a one-domain MariaDB position (`0-100-42` or `MariaDB/0-100-42`): the bench source has one. */
+function seqOf(position: string): number {
+  const m = /^(?:MariaDB\/)?\d+-\d+-(\d+)$/.exec(position);
+  if (!m) throw new Error(`expected a one-domain MariaDB GTID position, got ${JSON.stringify(position)}`);
+  return Number(m[1]);
+}
 
 async function gtidPos(at: Endpoint, variable: 'gtid_binlog_pos' | 'gtid_slave_pos'): Promise<string> {
   return withConnection(at, async (conn) => {
@@ -140,6 +153,98 @@ async function verify(c: BenchCluster, tables: BenchTable[]): Promise<void> {
   }
 }
 
+function assertRunning(streams: Stream[]): void {
+  const failed = streams.find((s) => s.state !== 'running');
+  if (failed) throw new Error(`stream ${failed.name} is ${failed.state}: ${failed.snapshot().lastError}`);
+}
+
+export interface SteadyResult {
+  seconds: number;
+  transactions: number;
+  rowChanges: number;
+  transactionsPerSecond: number;
+  /**
+   * How far the streams trailed the source, sampled every 100 ms per stream: the time since the oldest source
+   * commit a stream had not applied yet (0 when it had applied all). Independent of the stream's own figure.
+   */
+  lag: { p50: number; p99: number; max: number };
+  /** The largest seconds-behind the streams reported (what the status page shows). */
+  maxSecondsBehindShown: number;
+}
+
+/**
+ * STEADY_TPS transactions per second from `source` for STEADY_SECONDS, in one round trip every TICK_MS, while
+ * sampling how far each stream trails the source; then waits until every stream has applied the last one.
+ */
+async function steadyLag(conn: Connection, streams: Stream[], source: TransactionSource): Promise<SteadyResult> {
+  /** The source's position after each tick's commit, and when the commit was acknowledged. */
+  const marks: { seq: number; at: number }[] = [];
+  const lags: number[] = [];
+  let maxShown = 0;
+  let done = false;
+  let failure: unknown = null;
+  const sampler = (async () => {
+    while (!done) {
+      await sleep(100);
+      const now = Date.now();
+      assertRunning(streams);
+      for (const s of streams) {
+        const snap = s.snapshot(now);
+        maxShown = Math.max(maxShown, snap.secondsBehind ?? 0);
+        const applied = seqOf(snap.position ?? '0-0-0');
+        const pending = marks.find((m) => m.seq > applied);
+        lags.push(pending ? (now - pending.at) / 1000 : 0);
+      }
+    }
+  })().catch((e: unknown) => {
+    failure = e;
+  });
+  const started = Date.now();
+  let transactions = 0;
+  let rowChanges = 0;
+  try {
+    for (let tick = 0; Date.now() - started < STEADY_SECONDS * 1000; tick++) {
+      if (failure) throw failure;
+      // What is due by now: a tick whose round trip ran long is followed by a bigger one, so the rate holds.
+      const due = Math.floor(((Date.now() - started) / 1000) * STEADY_TPS) + (STEADY_TPS * TICK_MS) / 1000 - transactions;
+      const batch: string[] = [];
+      for (let n = 0; n < due; n++) {
+        const t = source.next();
+        batch.push(t.sql);
+        rowChanges += t.rows;
+      }
+      const [results] = await conn.query(`${batch.join('; ')}; SELECT @@GLOBAL.gtid_binlog_pos AS p`);
+      const last = (results as unknown[]).at(-1) as { p: string }[];
+      marks.push({ seq: seqOf(last[0].p), at: Date.now() });
+      transactions += batch.length;
+      // On schedule, or at once when a round trip took longer than a tick.
+      await sleep(Math.max(0, started + (tick + 1) * TICK_MS - Date.now()));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const finalSeq = marks.length ? marks[marks.length - 1].seq : 0;
+    while (!streams.every((s) => seqOf(s.snapshot().position ?? '0-0-0') >= finalSeq)) {
+      if (failure) throw failure;
+      await sleep(20);
+    }
+    done = true;
+    await sampler;
+    if (failure) throw failure;
+    const sorted = [...lags].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    return {
+      seconds,
+      transactions,
+      rowChanges,
+      transactionsPerSecond: transactions / seconds,
+      lag: { p50: at(0.5), p99: at(0.99), max: at(1) },
+      maxSecondsBehindShown: maxShown,
+    };
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
 export interface StreamBenchResult {
   rowChanges: number;
   transactions: number;
@@ -147,16 +252,18 @@ export interface StreamBenchResult {
   replica: { seconds: number; rowsPerSecond: number; cpu: CpuParts; loadAverage: string };
   streams: { seconds: number; rowsPerSecond: number; rowsApplied: number; cpu: CpuParts; peakRssMb: number; loadAverage: string };
   ratio: number;
+  steady: SteadyResult;
 }
 
 export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: string) => void): Promise<StreamBenchResult> {
   const tables = dataset('split', 2 * SEED_ROWS).tables.filter((t) => t.name !== 'region');
   const position = await prepare(c, tables, log);
+  const transactionSource = new TransactionSource(tables, SEED_ROWS);
 
   log(`the load: ${args.rows.toLocaleString('en-US')} row changes on the source primary (streams and the rdonly's replication stopped)`);
   const load = await withConnection(c.primary, async (conn) => {
     await conn.query(`${SESSION}; USE ${quoteId(DB)}`);
-    return runStreamLoad(conn, tables, SEED_ROWS, args.rows, log);
+    return runStreamLoad(conn, transactionSource, args.rows, log);
   });
   const target = await gtidPos(c.primary, 'gtid_binlog_pos');
   log(
@@ -192,25 +299,34 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
   const wanted = `MariaDB/${target}`;
   let streamSeconds = 0;
   let streamCpu = cpu;
+  let steady: SteadyResult;
+  let rowsApplied = 0;
   for (const s of streams) s.start();
   try {
     for (let polls = 0; ; polls++) {
       // process.memoryUsage() walks the heap: only the RSS, and only every 100 ms.
       if (polls % 5 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
-      const failed = streams.find((s) => s.state !== 'running');
-      if (failed) throw new Error(`stream ${failed.name} is ${failed.state}: ${failed.snapshot().lastError}`);
+      assertRunning(streams);
       if (streams.every((s) => s.snapshot().position === wanted)) break;
       await sleep(20);
     }
-  } finally {
     streamSeconds = (Date.now() - started) / 1000;
     streamCpu = cpuDelta(cpu, cpuNow(c));
+    rowsApplied = streams.reduce((s, x) => s + x.snapshot().rowsApplied, 0);
+    log(
+      `  ${streamSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / streamSeconds).toLocaleString('en-US')} source rows/s (${rowsApplied.toLocaleString('en-US')} rows applied on the destinations); CPU-s primary ${streamCpu.primary} + destinations ${streamCpu.destinations} + streams ${streamCpu.self}; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`,
+    );
+    log(`steady load: ${STEADY_TPS.toLocaleString('en-US')} transactions/s on the source for ${STEADY_SECONDS} s, the streams following`);
+    steady = await withConnection(c.primary, async (conn) => {
+      await conn.query(`${SESSION}; USE ${quoteId(DB)}`);
+      return steadyLag(conn, streams, transactionSource);
+    });
+    log(
+      `  ${steady.transactions.toLocaleString('en-US')} transactions (${Math.round(steady.transactionsPerSecond).toLocaleString('en-US')}/s, ${steady.rowChanges.toLocaleString('en-US')} rows); lag behind the source p50 ${steady.lag.p50.toFixed(2)} s, p99 ${steady.lag.p99.toFixed(2)} s, max ${steady.lag.max.toFixed(2)} s; seconds behind shown at most ${steady.maxSecondsBehindShown}`,
+    );
+  } finally {
     await Promise.all(streams.map((s) => s.stop()));
   }
-  const rowsApplied = streams.reduce((s, x) => s + x.snapshot().rowsApplied, 0);
-  log(
-    `  ${streamSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / streamSeconds).toLocaleString('en-US')} source rows/s (${rowsApplied.toLocaleString('en-US')} rows applied on the destinations); CPU-s primary ${streamCpu.primary} + destinations ${streamCpu.destinations} + streams ${streamCpu.self}; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`,
-  );
 
   log('verifying: every destination against its range of the source, the rdonly against the source');
   await verify(c, tables);
@@ -229,6 +345,7 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
       loadAverage: streamsLoad,
     },
     ratio: replicaSeconds / streamSeconds,
+    steady,
   };
 }
 
@@ -239,5 +356,6 @@ export function streamSummaryText(r: StreamBenchResult): string {
     `  MariaDB's replica: ${r.replica.seconds.toFixed(2)} s, ${n(r.replica.rowsPerSecond)} rows/s (load average ${r.replica.loadAverage})`,
     `  streams (2 destinations): ${r.streams.seconds.toFixed(2)} s, ${n(r.streams.rowsPerSecond)} rows/s, peak RSS ${r.streams.peakRssMb} MB (load average ${r.streams.loadAverage})`,
     `  streams / replica: ${r.ratio.toFixed(2)}×`,
+    `  steady load, ${n(r.steady.transactionsPerSecond)} transactions/s for ${r.steady.seconds.toFixed(0)} s: streams behind the source p50 ${r.steady.lag.p50.toFixed(2)} s, p99 ${r.steady.lag.p99.toFixed(2)} s, max ${r.steady.lag.max.toFixed(2)} s (seconds behind shown: at most ${r.steady.maxSecondsBehindShown})`,
   ].join('\n');
 }

@@ -135,7 +135,9 @@ export class Stream {
   snapshot(now = Date.now()): StreamSnapshot {
     let secondsBehind: number | null = null;
     if (this.#state === 'running' && this.#caughtUp) secondsBehind = 0;
-    else if (this.#lastTimestamp !== null) secondsBehind = Math.max(0, Math.round(now / 1000 - this.#lastTimestamp));
+    // As MySQL's Seconds_Behind_Master: whole seconds of the clock less the (whole-second) binlog timestamp, so a
+    // transaction committed 0.8 s ago reads 0 or 1, never the 2 that rounding a fraction against it could give.
+    else if (this.#lastTimestamp !== null) secondsBehind = Math.max(0, Math.floor(now / 1000) - this.#lastTimestamp);
     return {
       keyspace: this.id.keyspace,
       shard: this.id.shard,
