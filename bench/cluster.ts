@@ -40,8 +40,17 @@ export async function benchClusterUp(opts: ClusterOptions): Promise<BenchCluster
   const dir = path.resolve(opts.dir);
   const shards = splitShardNames(2);
   const specs = [
-    // The primary only exists so the rdonly replicates (SplitClone wants a healthy replica): it stays small.
-    { name: 'src-primary', port: opts.basePort, serverId: SOURCE_PRIMARY_UID, bufferPoolMb: 64, role: 'primary' as const, shard: '0' },
+    // The copy reads the rdonly; the stream bench's load writes the primary, sized as the others so its writes are
+    // not what limits the steady phase.
+    {
+      name: 'src-primary',
+      port: opts.basePort,
+      serverId: SOURCE_PRIMARY_UID,
+      bufferPoolMb: opts.bufferPoolMb,
+      logFileMb: opts.logFileMb,
+      role: 'primary' as const,
+      shard: '0',
+    },
     {
       name: 'src-rdonly',
       port: opts.basePort + 1,

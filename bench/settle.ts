@@ -17,7 +17,11 @@ async function statusValue(at: Endpoint, name: string): Promise<number> {
 
 /** Flushes dirty pages on every server, then waits (at most `timeoutMs`) until they use under 5% of a core. */
 export async function settle(c: BenchCluster, timeoutMs = 60_000): Promise<void> {
-  const servers = [{ at: c.rdonly, dir: 'src-rdonly' }, ...c.dests.map((d, i) => ({ at: d.endpoint, dir: `dst-${i + 1}` }))];
+  const servers = [
+    { at: c.primary, dir: 'src-primary' },
+    { at: c.rdonly, dir: 'src-rdonly' },
+    ...c.dests.map((d, i) => ({ at: d.endpoint, dir: `dst-${i + 1}` })),
+  ];
   const deadline = Date.now() + timeoutMs;
   await Promise.all(
     servers.map(async (s) => {

@@ -5,7 +5,18 @@
 
 import type { Connection } from 'mysql2/promise';
 import { quoteId } from '../src/mysql/sql.ts';
-import type { BenchTable } from './dataset.ts';
+import { dataset, type BenchTable } from './dataset.ts';
+
+/** The stream bench's database, and the rows each table holds before the load (it updates and deletes among them). */
+export const STREAM_DB = 'bench_stream';
+export const SEED_ROWS = 50_000;
+/** The session every load and seed connection runs in. */
+export const LOAD_SESSION = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'";
+
+/** The split bench's sharded tables (not the small unsharded one). */
+export function streamBenchTables(): BenchTable[] {
+  return dataset('split', 2 * SEED_ROWS).tables.filter((t) => t.name !== 'region');
+}
 
 /** Live ids of a table: a contiguous range, inserted at the top and deleted from the bottom. */
 interface Live {
@@ -14,16 +25,17 @@ interface Live {
   hi: number;
 }
 
-/** A small deterministic PRNG (mulberry32): the load must be the same from run to run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
+/** A small deterministic PRNG (mulberry32): the load must be the same from run to run. Its state is one number. */
+class Prng {
+  constructor(public state: number) {}
+
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  }
 }
 
 /** What one statement changes, as SQL that changes exactly `rows` rows. */
@@ -55,27 +67,42 @@ function statement(live: Live, kind: 'insert' | 'update' | 'move' | 'delete', ro
   }
 }
 
+/** Where a TransactionSource stands: enough to continue its sequence in another process. */
+export interface TransactionSourceState {
+  random: number;
+  transactions: number;
+  /** Each table's live ids [lo, hi], in the order of the tables. */
+  lives: [number, number][];
+}
+
 /** The load's transactions, one at a time: the same sequence for the same tables and seed rows. */
 export class TransactionSource {
-  readonly #random = prng(18);
+  readonly #random: Prng;
   readonly #lives: Live[];
-  #transactions = 0;
+  #transactions: number;
 
-  constructor(tables: BenchTable[], seedRows: number) {
-    this.#lives = tables.map((table) => ({ table, lo: 1, hi: seedRows }));
+  constructor(tables: BenchTable[], seedRows: number, from?: TransactionSourceState) {
+    this.#random = new Prng(from?.random ?? 18);
+    this.#transactions = from?.transactions ?? 0;
+    this.#lives = tables.map((table, i) => ({ table, lo: from?.lives[i][0] ?? 1, hi: from?.lives[i][1] ?? seedRows }));
+  }
+
+  get state(): TransactionSourceState {
+    return { random: this.#random.state, transactions: this.#transactions, lives: this.#lives.map((l) => [l.lo, l.hi]) };
   }
 
   /** The next transaction (at most `maxRows` row changes) as one SQL text, and how many rows it changes. */
   next(maxRows = 10): { sql: string; rows: number } {
-    const rows = Math.min(maxRows, 1 + Math.floor(this.#random() * 10));
+    const random = () => this.#random.next();
+    const rows = Math.min(maxRows, 1 + Math.floor(random() * 10));
     // Most transactions are one statement; a third spread their rows over two statements, two tables.
-    const parts = rows >= 2 && this.#random() < 0.33 ? [Math.ceil(rows / 2), Math.floor(rows / 2)] : [rows];
+    const parts = rows >= 2 && random() < 0.33 ? [Math.ceil(rows / 2), Math.floor(rows / 2)] : [rows];
     const statements = parts.map((k, i) => {
       const live = this.#lives[(this.#transactions + i) % this.#lives.length];
-      const r = this.#random();
+      const r = random();
       // Deletes never take the live range below 1,000 rows, so updates always find their window.
       const kind = r < 0.45 ? 'insert' : r < 0.72 ? 'update' : r < 0.8 ? 'move' : live.hi - live.lo > 1000 ? 'delete' : 'insert';
-      return statement(live, kind, k, this.#random());
+      return statement(live, kind, k, random());
     });
     this.#transactions++;
     return { sql: `START TRANSACTION; ${statements.join('; ')}; COMMIT`, rows };

@@ -5,8 +5,9 @@
 // them) start and are timed until each stands at that position. Both results are verified row for row.
 
 import { promises as fsp } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { Connection } from 'mysql2/promise';
+import readline from 'node:readline';
 import pino from 'pino';
 import { CREATE_BLP_CHECKPOINT, populateBlpCheckpoint } from '../src/clone/checkpoint.ts';
 import { quoteId } from '../src/mysql/sql.ts';
@@ -18,14 +19,13 @@ import type { Topology } from '../src/topology/types.ts';
 import type { BenchArgs } from './args.ts';
 import { KEYSPACE, writeFreshTopology, type BenchCluster } from './cluster.ts';
 import { serverSeconds } from './cpu.ts';
-import { checksum, dataset, shardWhere, type BenchTable } from './dataset.ts';
+import { checksum, shardWhere, type BenchTable } from './dataset.ts';
 import { settle } from './settle.ts';
-import { runStreamLoad, TransactionSource } from './stream-load.ts';
+import type { SteadyLoadConfig, SteadyLoadLine } from './steady-load.ts';
+import { LOAD_SESSION, runStreamLoad, SEED_ROWS, STREAM_DB, streamBenchTables, TransactionSource } from './stream-load.ts';
 
-const DB = 'bench_stream';
-/** Rows each table holds before the load (the load updates and deletes among them). */
-const SEED_ROWS = 50_000;
-const SESSION = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'";
+const DB = STREAM_DB;
+const SESSION = LOAD_SESSION;
 
 /** The steady phase: transactions per second on the source while the streams follow, for how long. */
 const STEADY_TPS = 2_000;
@@ -173,11 +173,12 @@ export interface SteadyResult {
 }
 
 /**
- * STEADY_TPS transactions per second from `source` for STEADY_SECONDS, in one round trip every TICK_MS, while
- * sampling how far each stream trails the source; then waits until every stream has applied the last one.
+ * STEADY_TPS transactions per second for STEADY_SECONDS from bench/steady-load.ts (its own process, continuing
+ * `source`'s sequence), while sampling how far each stream trails the source; then waits until every stream has
+ * applied the load's last transaction.
  */
-async function steadyLag(conn: Connection, streams: Stream[], source: TransactionSource): Promise<SteadyResult> {
-  /** The source's position after each tick's commit, and when the commit was acknowledged. */
+async function steadyLag(c: BenchCluster, streams: Stream[], source: TransactionSource): Promise<SteadyResult> {
+  /** The source's position after each of the load's commits, and when the commit was acknowledged. */
   const marks: { seq: number; at: number }[] = [];
   const lags: number[] = [];
   let maxShown = 0;
@@ -199,28 +200,23 @@ async function steadyLag(conn: Connection, streams: Stream[], source: Transactio
   })().catch((e: unknown) => {
     failure = e;
   });
-  const started = Date.now();
-  let transactions = 0;
-  let rowChanges = 0;
+  const config: SteadyLoadConfig = { port: c.primary.port, transactionsPerSecond: STEADY_TPS, seconds: STEADY_SECONDS, tickMs: TICK_MS, from: source.state };
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'bench/steady-load.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    for (let tick = 0; Date.now() - started < STEADY_SECONDS * 1000; tick++) {
+    let totals: { transactions: number; rowChanges: number; seconds: number } | null = null;
+    for await (const text of readline.createInterface({ input: child.stdout })) {
+      const line = JSON.parse(text) as SteadyLoadLine;
+      if ('seq' in line) marks.push(line);
+      else totals = line;
       if (failure) throw failure;
-      // What is due by now: a tick whose round trip ran long is followed by a bigger one, so the rate holds.
-      const due = Math.floor(((Date.now() - started) / 1000) * STEADY_TPS) + (STEADY_TPS * TICK_MS) / 1000 - transactions;
-      const batch: string[] = [];
-      for (let n = 0; n < due; n++) {
-        const t = source.next();
-        batch.push(t.sql);
-        rowChanges += t.rows;
-      }
-      const [results] = await conn.query(`${batch.join('; ')}; SELECT @@GLOBAL.gtid_binlog_pos AS p`);
-      const last = (results as unknown[]).at(-1) as { p: string }[];
-      marks.push({ seq: seqOf(last[0].p), at: Date.now() });
-      transactions += batch.length;
-      // On schedule, or at once when a round trip took longer than a tick.
-      await sleep(Math.max(0, started + (tick + 1) * TICK_MS - Date.now()));
     }
-    const seconds = (Date.now() - started) / 1000;
+    const code = await exited;
+    if (code !== 0 || totals === null) throw new Error(`the steady load failed (exit ${code}): ${stderr.trim()}`);
     const finalSeq = marks.length ? marks[marks.length - 1].seq : 0;
     while (!streams.every((s) => seqOf(s.snapshot().position ?? '0-0-0') >= finalSeq)) {
       if (failure) throw failure;
@@ -232,15 +228,14 @@ async function steadyLag(conn: Connection, streams: Stream[], source: Transactio
     const sorted = [...lags].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
     return {
-      seconds,
-      transactions,
-      rowChanges,
-      transactionsPerSecond: transactions / seconds,
+      ...totals,
+      transactionsPerSecond: totals.transactions / totals.seconds,
       lag: { p50: at(0.5), p99: at(0.99), max: at(1) },
       maxSecondsBehindShown: maxShown,
     };
   } finally {
     done = true;
+    child.kill();
     await sampler;
   }
 }
@@ -256,7 +251,7 @@ export interface StreamBenchResult {
 }
 
 export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: string) => void): Promise<StreamBenchResult> {
-  const tables = dataset('split', 2 * SEED_ROWS).tables.filter((t) => t.name !== 'region');
+  const tables = streamBenchTables();
   const position = await prepare(c, tables, log);
   const transactionSource = new TransactionSource(tables, SEED_ROWS);
 
@@ -316,11 +311,10 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
     log(
       `  ${streamSeconds.toFixed(2)} s, ${Math.round(load.rowChanges / streamSeconds).toLocaleString('en-US')} source rows/s (${rowsApplied.toLocaleString('en-US')} rows applied on the destinations); CPU-s primary ${streamCpu.primary} + destinations ${streamCpu.destinations} + streams ${streamCpu.self}; peak RSS ${Math.round(peakRss / 2 ** 20)} MB`,
     );
+    // The catch-up leaves dirty pages and purge work on every server: the steady load starts on a quiet box.
+    await settle(c);
     log(`steady load: ${STEADY_TPS.toLocaleString('en-US')} transactions/s on the source for ${STEADY_SECONDS} s, the streams following`);
-    steady = await withConnection(c.primary, async (conn) => {
-      await conn.query(`${SESSION}; USE ${quoteId(DB)}`);
-      return steadyLag(conn, streams, transactionSource);
-    });
+    steady = await steadyLag(c, streams, transactionSource);
     log(
       `  ${steady.transactions.toLocaleString('en-US')} transactions (${Math.round(steady.transactionsPerSecond).toLocaleString('en-US')}/s, ${steady.rowChanges.toLocaleString('en-US')} rows); lag behind the source p50 ${steady.lag.p50.toFixed(2)} s, p99 ${steady.lag.p99.toFixed(2)} s, max ${steady.lag.max.toFixed(2)} s; seconds behind shown at most ${steady.maxSecondsBehindShown}`,
     );

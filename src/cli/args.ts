@@ -1,7 +1,7 @@
 // Command-line parsing (docs/cli.md): global flags anywhere on the line, before or after the command word; the
 // command, then its options and `keyspace/shard`. An unknown flag anywhere is an error naming it.
 
-import { OptionError, kebab, optionsFor, parseDuration, OPTION_DEFS } from '../worker/options.ts';
+import { type OptionError, kebab, optionsFor, parseDuration, OPTION_DEFS } from '../worker/options.ts';
 import { COMMANDS, type CommandName } from '../worker/status.ts';
 
 export class UsageError extends Error {

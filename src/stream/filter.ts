@@ -2,9 +2,9 @@
 // Filtering). Pure: the tables are decided by the stream's scope, the rows by their keyspace id.
 
 import { contains, isFull, type KeyRange } from '../keyrange/keyrange.ts';
-import { uint64KeyspaceId } from '../keyrange/keyspace-id.ts';
+import { UINT64_MAX, uint64KeyspaceId } from '../keyrange/keyspace-id.ts';
 import { KeyRangeError } from '../keyrange/keyrange.ts';
-import type { BinlogEvent, BinlogValue } from '../mysql/wire/binlog/events.ts';
+import type { BinlogEvent, BinlogValue, RowImage } from '../mysql/wire/binlog/events.ts';
 import type { ShardingColumnType } from '../topology/types.ts';
 import type { RowChange, TableShape } from './changes.ts';
 
@@ -35,34 +35,61 @@ export function keyspaceIdOf(type: ShardingColumnType, value: BinlogValue, colum
   throw new KeyRangeError(`sharding column ${column} holds ${value === null ? 'NULL' : typeof value}, not bytes`);
 }
 
+/**
+ * Whether a sharding value's keyspace id is in `range`. For uint64 the bounds become numbers once, so a row costs a
+ * comparison, not an 8-byte buffer; bounds longer than 8 bytes (never a uint64 shard's) take the general path.
+ */
+function keyTest(type: ShardingColumnType, range: KeyRange, column: string): (value: BinlogValue) => boolean {
+  const general = (value: BinlogValue) => contains(range, keyspaceIdOf(type, value, column));
+  if (type !== 'uint64' || range.start.length > 8 || range.end.length > 8) return general;
+  // Padded with zeros to 8 bytes, as contains() compares: `80` is 0x8000000000000000.
+  const padded = (b: Buffer) => (b.length === 0 ? null : BigInt(`0x${b.toString('hex').padEnd(16, '0')}`));
+  const start = padded(range.start) ?? 0n;
+  const end = padded(range.end);
+  return (value) => {
+    if (typeof value !== 'bigint' || value < 0n || value > UINT64_MAX) return general(value); // its error
+    return value >= start && (end === null || value < end);
+  };
+}
+
 /** Routes one rows event to the changes the destination takes, in order. */
 export function routeRows(scope: StreamScope, shape: TableShape, event: RowsEvent): RowChange[] {
   const range = scope.keyRange && !isFull(scope.keyRange) ? scope.keyRange : null;
-  const inRange = (row: readonly BinlogValue[]): boolean => {
-    if (range === null) return true;
-    if (shape.shardingIndex === null) throw new KeyRangeError(`table ${shape.name} has no sharding column, so its rows cannot be routed`);
-    return contains(range, keyspaceIdOf(scope.shardingColumnType, row[shape.shardingIndex], shape.columns[shape.shardingIndex].name));
+  let test: ((value: BinlogValue) => boolean) | null = null;
+  if (range !== null) {
+    const index = shape.shardingIndex;
+    if (index === null) throw new KeyRangeError(`table ${shape.name} has no sharding column, so its rows cannot be routed`);
+    test = keyTest(scope.shardingColumnType, range, shape.columns[index].name);
+  }
+  // Only the sharding column is decoded to decide; the rest of an image only for the rows that stay.
+  const inRange = (image: RowImage, side: 'before' | 'after'): boolean => {
+    if (test === null) return true;
+    const index = shape.shardingIndex as number;
+    if (image.column) return test(image.column(side, index));
+    return test(images(image, side)[index]);
+  };
+  const images = (image: RowImage, side: 'before' | 'after'): BinlogValue[] => {
+    const values = image[side];
+    if (!values)
+      throw new Error(`${event.change === 'insert' ? 'an' : 'a'} ${event.change} of ${shape.name} without ${side === 'after' ? 'an after' : 'a before'} image`);
+    return values;
   };
   const out: RowChange[] = [];
   for (const image of event.rows) {
-    const { before, after } = image;
     switch (event.change) {
       case 'insert':
-        if (!after) throw new Error(`an insert into ${shape.name} without an after image`);
-        if (inRange(after)) out.push({ kind: 'insert', table: shape, after });
+        if (inRange(image, 'after')) out.push({ kind: 'insert', table: shape, after: images(image, 'after') });
         break;
       case 'delete':
-        if (!before) throw new Error(`a delete from ${shape.name} without a before image`);
-        if (inRange(before)) out.push({ kind: 'delete', table: shape, before });
+        if (inRange(image, 'before')) out.push({ kind: 'delete', table: shape, before: images(image, 'before') });
         break;
       case 'update': {
-        if (!before || !after) throw new Error(`an update of ${shape.name} without both images`);
-        const was = inRange(before);
-        const is = inRange(after);
+        const was = inRange(image, 'before');
+        const is = inRange(image, 'after');
         // A row whose sharding value moves it across ranges leaves one destination and arrives at another.
-        if (was && is) out.push({ kind: 'update', table: shape, before, after });
-        else if (was) out.push({ kind: 'delete', table: shape, before });
-        else if (is) out.push({ kind: 'insert', table: shape, after });
+        if (was && is) out.push({ kind: 'update', table: shape, before: images(image, 'before'), after: images(image, 'after') });
+        else if (was) out.push({ kind: 'delete', table: shape, before: images(image, 'before') });
+        else if (is) out.push({ kind: 'insert', table: shape, after: images(image, 'after') });
         break;
       }
     }

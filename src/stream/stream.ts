@@ -50,7 +50,7 @@ export interface StreamDeps {
   /** --stream-tablet-type: which source tablet to read (the primary when none of that type is usable). */
   tabletType?: TabletType;
   onDdl?: OnDdl;
-  /** A group commits once it holds this many rows (default 5000) or is this old (ms, default 500), if not sooner. */
+  /** A group commits once it holds this many rows (default 5000) or is this old (ms, default 100: the lag a trickle of source transactions adds), if not sooner. */
   groupRows?: number;
   groupMs?: number;
 }
@@ -354,7 +354,7 @@ export class Stream {
   /** The apply loop (the order of its steps is the correctness argument; see the comments). */
   async #play(pump: EventPump, applier: Applier, scope: StreamScope, checkpoint: StreamCheckpoint, signal: AbortSignal): Promise<void> {
     const groupRows = this.#deps.groupRows ?? 5000;
-    const groupMs = this.#deps.groupMs ?? 500;
+    const groupMs = this.#deps.groupMs ?? 100;
     /** Whole source transactions read and not yet applied: they commit together, with the last one's position. */
     let group: SourceTransaction[] = [];
     let rowsInGroup = 0;
@@ -438,7 +438,12 @@ export class Stream {
         if (signal.aborted) return;
         throw new SourceEndedError(this.#sourceTablet ?? 'the source');
       }
-      if (event.type !== 'idle') this.#caughtUp = false;
+      if (event.type !== 'idle' && this.#caughtUp) {
+        // The first change after standing caught up: the stream is behind by this event's age, not by that of the
+        // last transaction it applied (which may be minutes old on a quiet source).
+        this.#caughtUp = false;
+        this.#lastTimestamp = event.timestamp;
+      }
       switch (event.type) {
         case 'begin':
           open = { gtid: event.gtid, position: '', timestamp: event.timestamp, changes: [] };

@@ -34,8 +34,13 @@ export interface BinlogTable {
 
 /** One row of a rows event: `before` for updates and deletes, `after` for inserts and updates; full images. */
 export interface RowImage {
-  before?: BinlogValue[];
-  after?: BinlogValue[];
+  readonly before?: BinlogValue[];
+  readonly after?: BinlogValue[];
+  /**
+   * One column of an image without decoding the rest, where the reader can (the binlog reader decodes an image
+   * on first use): routing needs only the sharding column, and most rows of a split go to another stream.
+   */
+  column?(image: 'before' | 'after', index: number): BinlogValue;
 }
 
 /**

@@ -4,13 +4,14 @@
 import { isNumericType, metadataLength, T } from './column-types.ts';
 import { BinlogFormatError, E, lengthEncoded, type BinlogFormat, type RawEvent } from './event-header.ts';
 import type { BinlogColumn, BinlogTable } from './events.ts';
-import { resolveStringType, valueDecoder, type ValueDecoder } from './row-values.ts';
+import { resolveStringType, valueDecoder, valueWidth, type ValueDecoder, type ValueWidth } from './row-values.ts';
 
-/** A table map as the rows events need it: the contract's table, and a decoder per column. */
+/** A table map as the rows events need it: the contract's table, and a decoder and a width per column. */
 export interface TableMap {
   id: number;
   table: BinlogTable;
   decoders: ValueDecoder[];
+  widths: ValueWidth[];
   /**
    * Whether the columns' signedness is known: sent by the server (binlog_row_metadata MINIMAL or FULL), or moot
    * for a table without numeric columns (the server then leaves the field out).
@@ -97,11 +98,13 @@ export function readTableMap(ev: RawEvent, format: BinlogFormat): TableMap {
     nullable: nullableFlags[i],
   }));
   let decoders: ValueDecoder[];
+  let widths: ValueWidth[];
   try {
     decoders = resolved.map(({ type, meta }, i) => valueDecoder({ type, meta, unsigned: columns[i].unsigned }));
+    widths = resolved.map(({ type, meta }, i) => valueWidth({ type, meta, unsigned: columns[i].unsigned }));
   } catch (err) {
     throw new BinlogFormatError(`table map of ${database}.${table}: ${(err as Error).message}`);
   }
   const hasSignedness = unsignedFlags !== null || !resolved.some(({ type }) => isNumericType(type));
-  return { id, table: { database, table, columns }, decoders, hasSignedness };
+  return { id, table: { database, table, columns }, decoders, widths, hasSignedness };
 }
