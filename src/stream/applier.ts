@@ -95,6 +95,11 @@ export class Applier {
     return this.#client.ref;
   }
 
+  /** The destination table's shape if already read (the common case: no promise per rows event). */
+  knownShape(table: BinlogTable): TableShape | undefined {
+    return this.#shapes.get(table.table);
+  }
+
   /** The destination table a source table's row images are written to, checked against the images' columns. */
   async shape(table: BinlogTable): Promise<TableShape> {
     const known = this.#shapes.get(table.table);

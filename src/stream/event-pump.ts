@@ -1,7 +1,7 @@
 // Reads a binlog source ahead of the applier into a bounded queue. Whether the queue is empty is how the stream
 // knows it has caught up with what the source sent (commit now) or is behind (keep grouping): vplayer's batches.
 
-import type { BinlogEvent } from '../mysql/wire/binlog/events.ts';
+import type { BinlogEvent, BinlogSource } from '../mysql/wire/binlog/events.ts';
 
 export class EventPump {
   readonly #limit: number;
@@ -13,14 +13,22 @@ export class EventPump {
   #wakeReader: (() => void) | null = null;
   #wakeTaker: (() => void) | null = null;
 
-  constructor(source: AsyncIterable<BinlogEvent>, limit = 2000) {
+  constructor(source: AsyncIterable<BinlogEvent> & Pick<BinlogSource, 'take'>, limit = 2000) {
     this.#limit = limit;
     void this.#fill(source);
   }
 
-  async #fill(source: AsyncIterable<BinlogEvent>): Promise<void> {
+  async #fill(source: AsyncIterable<BinlogEvent> & Pick<BinlogSource, 'take'>): Promise<void> {
+    const iterator = source[Symbol.asyncIterator]();
     try {
-      for await (const event of source) {
+      for (;;) {
+        // What the reader holds already comes without a promise; only an empty reader is waited for.
+        let event = source.take?.();
+        if (event === undefined) {
+          const step = await iterator.next();
+          if (step.done) break;
+          event = step.value;
+        }
         this.#queue.push(event);
         this.#wake();
         // Memory stays bounded by the queue, however far behind the stream is.
@@ -28,6 +36,9 @@ export class EventPump {
       }
     } catch (err) {
       this.#error = err;
+    } finally {
+      // As for-await did: a pump that stops early closes the source's iteration.
+      await iterator.return?.().catch(() => undefined);
     }
     this.#ended = true;
     this.#wake();
@@ -66,13 +77,9 @@ export class EventPump {
     }
   }
 
-  /** The next event; null once the source ended; the source's error once it failed. */
-  async next(): Promise<BinlogEvent | null> {
-    while (this.empty) {
-      if (this.#error !== null) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => (this.#wakeTaker = resolve));
-    }
+  /** The next event if one is read, without waiting (undefined when none is: next() waits, and tells an end). */
+  take(): BinlogEvent | undefined {
+    if (this.empty) return undefined;
     const event = this.#queue[this.#head++];
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
@@ -82,5 +89,15 @@ export class EventPump {
     this.#wakeReader = null;
     wake?.();
     return event;
+  }
+
+  /** The next event; null once the source ended; the source's error once it failed. */
+  async next(): Promise<BinlogEvent | null> {
+    while (this.empty) {
+      if (this.#error !== null) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => (this.#wakeTaker = resolve));
+    }
+    return this.take() as BinlogEvent;
   }
 }

@@ -430,10 +430,13 @@ export class Stream {
     let open: SourceTransaction | null = null;
     for (;;) {
       if (signal.aborted) return;
-      const event: BinlogEvent | null = await pump.next().catch((err: unknown) => {
-        if (signal.aborted) return null;
-        throw err;
-      });
+      // An event already read comes without a promise; only an empty pump is waited for.
+      const event: BinlogEvent | null =
+        pump.take()
+        ?? (await pump.next().catch((err: unknown) => {
+          if (signal.aborted) return null;
+          throw err;
+        }));
       if (event === null) {
         if (signal.aborted) return;
         throw new SourceEndedError(this.#sourceTablet ?? 'the source');
@@ -451,7 +454,7 @@ export class Stream {
         case 'rows': {
           if (!streamsTable(scope, event.table.database, event.table.table)) break;
           if (open === null) throw new StreamStopError(`a row event for ${event.table.table} outside a transaction (after position ${this.#position})`);
-          const shape = await applier.shape(event.table);
+          const shape = applier.knownShape(event.table) ?? (await applier.shape(event.table));
           for (const change of routeRows(scope, shape, event)) open.changes.push(change);
           break;
         }
@@ -465,7 +468,7 @@ export class Stream {
           // as the stream can tell): commit it. The short wait keeps a reader that is merely slower than the
           // applier from turning every source transaction into a commit of its own.
           if (groups.due()) await flush();
-          else if (!(await pump.waitForMore(CAUGHT_UP_WAIT_MS))) {
+          else if (pump.empty && !(await pump.waitForMore(CAUGHT_UP_WAIT_MS))) {
             // Caught up with what the source sent: it lands before the stream says so.
             await flush();
             await drain();

@@ -60,6 +60,11 @@ export type BinlogEvent =
 /** A source's changes from a position on; `close()` (or the signal) ends the iteration and the connection. */
 export interface BinlogSource extends AsyncIterable<BinlogEvent> {
   close(): Promise<void>;
+  /**
+   * The next event if the reader already holds it, else undefined (then iterate to wait): the same sequence as the
+   * iterator, without a promise per event. Optional: a source without it is only iterated.
+   */
+  take?(): BinlogEvent | undefined;
 }
 
 /**

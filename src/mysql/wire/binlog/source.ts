@@ -70,18 +70,30 @@ export async function openBinlogSource(options: BinlogSourceOptions): Promise<Bi
     signal.removeEventListener('abort', onAbort);
     dump.close();
   };
+  const decode = (bytes: Buffer): BinlogEvent | null => {
+    try {
+      return decoder.decode(bytes);
+    } catch (err) {
+      throw new TabletError(tablet, `decoding the binlog after ${decoder.position}`, err);
+    }
+  };
+  // The events the connection has already read, decoded without a promise each: take() and the iterator share
+  // one position (the iterator is only ever suspended after handing out its event).
+  const take = (): BinlogEvent | undefined => {
+    if (closed) return undefined;
+    for (let bytes = dump.take(); bytes !== undefined; bytes = dump.take()) {
+      const event = decode(bytes);
+      if (event) return event;
+    }
+    return undefined;
+  };
   async function* events(): AsyncGenerator<BinlogEvent> {
     try {
       for (;;) {
         const bytes = dump.take() ?? (await dump.next());
         signal.throwIfAborted();
         if (bytes === null) return;
-        let event: BinlogEvent | null;
-        try {
-          event = decoder.decode(bytes);
-        } catch (err) {
-          throw new TabletError(tablet, `decoding the binlog after ${decoder.position}`, err);
-        }
+        const event = decode(bytes);
         if (event) yield event;
         if (closed) return;
       }
@@ -92,6 +104,7 @@ export async function openBinlogSource(options: BinlogSourceOptions): Promise<Bi
   let iterated = false;
   return {
     close,
+    take,
     [Symbol.asyncIterator]() {
       if (iterated) throw new Error('a binlog source can be iterated once');
       iterated = true;
