@@ -31,7 +31,8 @@ export const USAGE = `usage: npm run bench -- [flags]
                            shapes: the split set, a UUID key, a composite key, three secondary indexes (each
                            beside LOAD DATA + ADD INDEX), 2,000 tables of 500 rows (beside the dump pipe), and
                            SplitDiff of the split set beside a scan of both sides;
-                           stream: filtered replication catching up N row changes against MariaDB's own replica
+                           stream: filtered replication catching up N row changes against MariaDB's own replica,
+                           then the streams' lag while the source takes 2,000 transactions/s for 30 s
   --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat, 500,000 a shape); for
                            stream, row changes on the source (default 1,000,000)
   --rounds N               alternating rounds (default 5 for split, 1 for the others)
