@@ -6,4 +6,5 @@ bash scripts/ensure-mariadb.sh
 bash scripts/ensure-node-modules.sh
 # `--watch` first: bench/watch-cost.ts (what 500 status requests/s cost a copy) instead of the contenders.
 if [ "${1:-}" = "--watch" ]; then shift; exec node --import tsx/esm bench/watch-cost.ts "$@"; fi
-exec node --import tsx/esm bench/run.ts "$@"
+# The V8 flag of bin/shardworker.js's shebang: the stream mode runs the streams in this process, as `serve` would.
+exec node --max-semi-space-size=4 --import tsx/esm bench/run.ts "$@"
