@@ -104,16 +104,16 @@ export async function readSchema(client: TabletClient, dbName: string): Promise<
     ).map((v) => [String(v.name), String(v.definition)]),
   );
 
+  // By table once: filtering the whole list per table is quadratic (2,000 tables: 16 million comparisons).
+  const columnsOf = groupBy(columns, (c) => c.tableName);
+  const keysOf = groupBy(keys, (k) => k.tableName);
+  const definitions = await showCreate(client, dbName, tables);
   const result: TableDefinition[] = [];
-  for (const t of tables) {
+  for (const [i, t] of tables.entries()) {
     const kind = t.type === 'VIEW' ? 'view' : 'table';
-    const show = await client.query<Record<string, Buffer | string>[]>(
-      `reading the definition of ${t.name}`,
-      `SHOW CREATE ${kind === 'view' ? 'VIEW' : 'TABLE'} ${quoteTable(dbName, t.name)}`,
-    );
-    const createSql = String(Object.values(show[0])[1]);
-    const cols: ColumnDefinition[] = columns
-      .filter((c) => c.tableName === t.name && c.generated !== 'ALWAYS')
+    const createSql = definitions[i];
+    const cols: ColumnDefinition[] = (columnsOf.get(t.name) ?? [])
+      .filter((c) => c.generated !== 'ALWAYS')
       .map((c) => ({
         name: c.name,
         dataType: c.dataType.toLowerCase(),
@@ -128,13 +128,43 @@ export async function readSchema(client: TabletClient, dbName: string): Promise<
       ...(kind === 'view' ? { viewDefinition: viewDefinitions.get(t.name) ?? '' } : {}),
       columns: cols,
       selectList: cols.map(selectExpression),
-      primaryKey: keys.filter((k) => k.tableName === t.name).map((k) => k.name),
+      primaryKey: (keysOf.get(t.name) ?? []).map((k) => k.name),
       rowsEstimate: Number(t.rows ?? 0),
       dataLength: Number(t.dataLength ?? 0),
       indexLength: Number(t.indexLength ?? 0),
     });
   }
   return { dbName, tables: result };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+/** SHOW CREATE statements per round trip: a schema of 2,000 tables is 20 round trips, not 2,000. */
+const SHOW_CREATE_BATCH = 100;
+
+/** Each table's or view's SHOW CREATE text, in the order of `tables`. */
+async function showCreate(client: TabletClient, dbName: string, tables: readonly TableRow[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let from = 0; from < tables.length; from += SHOW_CREATE_BATCH) {
+    const batch = tables.slice(from, from + SHOW_CREATE_BATCH);
+    const sql = batch.map((t) => `SHOW CREATE ${t.type === 'VIEW' ? 'VIEW' : 'TABLE'} ${quoteTable(dbName, t.name)}`).join('; ');
+    const what =
+      batch.length === 1 ? `reading the definition of ${batch[0].name}` : `reading the definitions of ${batch[0].name} … ${batch[batch.length - 1].name}`;
+    const results = await client.query<Record<string, Buffer | string>[] | Record<string, Buffer | string>[][]>(what, sql);
+    // One statement gives its rows; several give one result set each.
+    const sets = (batch.length === 1 ? [results] : results) as Record<string, Buffer | string>[][];
+    for (const rows of sets) out.push(String(Object.values(rows[0])[1]));
+  }
+  return out;
 }
 
 /** Live row count: the estimate can be far off for small or freshly loaded tables. */
