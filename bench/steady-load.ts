@@ -5,7 +5,7 @@
 // the last line is the totals.
 
 import { withConnection } from '../src/sandbox/index.ts';
-import { LOAD_SESSION, SEED_ROWS, STREAM_DB, streamBenchTables, TransactionSource, type TransactionSourceState } from './stream-load.ts';
+import { LOAD_SESSION, SEED_ROWS, seqOf, STREAM_DB, streamBenchTables, TransactionSource, type TransactionSourceState } from './stream-load.ts';
 import { quoteId } from '../src/mysql/sql.ts';
 
 export interface SteadyLoadConfig {
@@ -41,9 +41,7 @@ await withConnection({ port: config.port }, async (conn) => {
     if (batch.length > 0) {
       const [results] = await conn.query(`${batch.join('; ')}; SELECT @@GLOBAL.gtid_binlog_pos AS p`);
       const last = (results as unknown[]).at(-1) as { p: string }[];
-      const seq = /-(\d+)$/.exec(last[0].p);
-      if (!seq) throw new Error(`unexpected gtid_binlog_pos ${last[0].p}`);
-      print({ seq: Number(seq[1]), at: Date.now() });
+      print({ seq: seqOf(last[0].p), at: Date.now() });
       transactions += batch.length;
     }
     await sleep(Math.max(0, started + (tick + 1) * config.tickMs - Date.now()));

@@ -13,6 +13,13 @@ export const SEED_ROWS = 50_000;
 /** The session every load and seed connection runs in. */
 export const LOAD_SESSION = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES'";
 
+/** The sequence number of a one-domain MariaDB position (`0-100-42` or `MariaDB/0-100-42`): the bench source has one. */
+export function seqOf(position: string): number {
+  const m = /^(?:MariaDB\/)?\d+-\d+-(\d+)$/.exec(position);
+  if (!m) throw new Error(`expected a one-domain MariaDB GTID position, got ${JSON.stringify(position)}`);
+  return Number(m[1]);
+}
+
 /** The split bench's sharded tables (not the small unsharded one). */
 export function streamBenchTables(): BenchTable[] {
   return dataset('split', 2 * SEED_ROWS).tables.filter((t) => t.name !== 'region');

@@ -22,10 +22,7 @@ import { serverSeconds } from './cpu.ts';
 import { checksum, shardWhere, type BenchTable } from './dataset.ts';
 import { settle } from './settle.ts';
 import type { SteadyLoadConfig, SteadyLoadLine } from './steady-load.ts';
-import { LOAD_SESSION, runStreamLoad, SEED_ROWS, STREAM_DB, streamBenchTables, TransactionSource } from './stream-load.ts';
-
-const DB = STREAM_DB;
-const SESSION = LOAD_SESSION;
+import { LOAD_SESSION, runStreamLoad, SEED_ROWS, seqOf, STREAM_DB, streamBenchTables, TransactionSource } from './stream-load.ts';
 
 /** The steady phase: transactions per second on the source while the streams follow, for how long. */
 const STEADY_TPS = 2_000;
@@ -33,13 +30,6 @@ const STEADY_SECONDS = 30;
 const TICK_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The sequence number of a one-domain MariaDB position (`0-100-42` or `MariaDB/0-100-42`): the bench source has one. */
-function seqOf(position: string): number {
-  const m = /^(?:MariaDB\/)?\d+-\d+-(\d+)$/.exec(position);
-  if (!m) throw new Error(`expected a one-domain MariaDB GTID position, got ${JSON.stringify(position)}`);
-  return Number(m[1]);
-}
 
 async function gtidPos(at: Endpoint, variable: 'gtid_binlog_pos' | 'gtid_slave_pos'): Promise<string> {
   return withConnection(at, async (conn) => {
@@ -101,12 +91,12 @@ async function prepare(c: BenchCluster, tables: BenchTable[], log: (m: string) =
   log(`seeding ${SEED_ROWS.toLocaleString('en-US')} rows per table on the source and the destinations`);
   // The rdonly replicates the seed from the primary; each destination gets its shard's part, without a binlog.
   await withConnection(c.rdonly, (conn) => conn.query('START SLAVE'));
-  await withConnection(c.primary, (conn) => conn.query(`${SESSION}; ${create(DB)}; ${seed}`));
+  await withConnection(c.primary, (conn) => conn.query(`${LOAD_SESSION}; ${create(STREAM_DB)}; ${seed}`));
   await Promise.all(
     c.dests.map((d) =>
       withConnection(d.endpoint, (conn) =>
         conn.query(
-          `SET SESSION sql_log_bin = 0; ${SESSION}; ${create(DB)}; ${seed}; ${tables.map((t) => `DELETE FROM ${quoteId(t.name)} WHERE NOT (${shardWhere(d.shard)})`).join('; ')}`,
+          `SET SESSION sql_log_bin = 0; ${LOAD_SESSION}; ${create(STREAM_DB)}; ${seed}; ${tables.map((t) => `DELETE FROM ${quoteId(t.name)} WHERE NOT (${shardWhere(d.shard)})`).join('; ')}`,
         ),
       ),
     ),
@@ -130,7 +120,7 @@ async function prepare(c: BenchCluster, tables: BenchTable[], log: (m: string) =
       ),
     ),
   );
-  await writeFreshTopology(c, DB);
+  await writeFreshTopology(c, STREAM_DB);
   const topo = JSON.parse(await fsp.readFile(c.topologyFile, 'utf8')) as Topology;
   for (const d of c.dests) topo.keyspaces[KEYSPACE].shards[d.shard].sourceShards = [{ uid: 0, keyspace: KEYSPACE, shard: '0', keyRange: '-', tables: [] }];
   await fsp.writeFile(c.topologyFile, JSON.stringify(topo, null, 2));
@@ -140,15 +130,17 @@ async function prepare(c: BenchCluster, tables: BenchTable[], log: (m: string) =
 /** Every destination holds exactly its range of the primary's rows; the rdonly holds all of them. */
 async function verify(c: BenchCluster, tables: BenchTable[]): Promise<void> {
   for (const t of tables) {
-    const whole = await withConnection(c.primary, (conn) => checksum(conn, DB, t));
-    const replica = await withConnection(c.rdonly, (conn) => checksum(conn, DB, t));
+    const whole = await withConnection(c.primary, (conn) => checksum(conn, STREAM_DB, t));
+    const replica = await withConnection(c.rdonly, (conn) => checksum(conn, STREAM_DB, t));
     if (replica.rows !== whole.rows || replica.sum !== whole.sum)
       throw new Error(`the rdonly's ${t.name} differs from the primary's: ${replica.rows} rows (${replica.sum}) against ${whole.rows} (${whole.sum})`);
     for (const d of c.dests) {
-      const want = await withConnection(c.primary, (conn) => checksum(conn, DB, t, shardWhere(d.shard)));
-      const got = await withConnection(d.endpoint, (conn) => checksum(conn, DB, t));
+      const want = await withConnection(c.primary, (conn) => checksum(conn, STREAM_DB, t, shardWhere(d.shard)));
+      const got = await withConnection(d.endpoint, (conn) => checksum(conn, STREAM_DB, t));
       if (got.rows !== want.rows || got.sum !== want.sum)
-        throw new Error(`shard ${d.shard} ${DB}.${t.name}: ${got.rows} rows (checksum ${got.sum}), the source's range has ${want.rows} (checksum ${want.sum})`);
+        throw new Error(
+          `shard ${d.shard} ${STREAM_DB}.${t.name}: ${got.rows} rows (checksum ${got.sum}), the source's range has ${want.rows} (checksum ${want.sum})`,
+        );
     }
   }
 }
@@ -257,7 +249,7 @@ export async function runStreamBench(c: BenchCluster, args: BenchArgs, log: (m: 
 
   log(`the load: ${args.rows.toLocaleString('en-US')} row changes on the source primary (streams and the rdonly's replication stopped)`);
   const load = await withConnection(c.primary, async (conn) => {
-    await conn.query(`${SESSION}; USE ${quoteId(DB)}`);
+    await conn.query(`${LOAD_SESSION}; USE ${quoteId(STREAM_DB)}`);
     return runStreamLoad(conn, transactionSource, args.rows, log);
   });
   const target = await gtidPos(c.primary, 'gtid_binlog_pos');

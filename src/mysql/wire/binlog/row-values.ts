@@ -121,6 +121,18 @@ export function decodeDecimal(buf: Buffer, p: number, precision: number, scale: 
   return negative ? '-' + text : text;
 }
 
+/**
+ * The length prefix of a string or blob column's values, in bytes: VARCHAR and CHAR (stored without its trailing
+ * pad) by their maximum byte length; every TEXT/BLOB size, MariaDB's JSON (a LONGTEXT) and GEOMETRY (SRID + WKB)
+ * by their metadata. The decoder and the width agree because both ask this.
+ */
+function lengthPrefixBytes(col: ColumnSpec): number {
+  const { type, meta } = col;
+  if (type === T.VARCHAR || type === T.VAR_STRING || type === T.STRING) return meta < 256 ? 1 : 2;
+  if (meta < 1 || meta > 4) throw new RowImageError(`a BLOB column with a length prefix of ${meta} bytes`);
+  return meta;
+}
+
 /** Length-prefixed bytes: a prefix of `width` little-endian bytes, then that many bytes (a view, not a copy). */
 function prefixedBytes(width: number): ValueDecoder {
   return (c) => {
@@ -224,18 +236,13 @@ export function valueDecoder(col: ColumnSpec): ValueDecoder {
     }
     case T.VARCHAR:
     case T.VAR_STRING:
-      return prefixedBytes(meta < 256 ? 1 : 2);
     case T.STRING:
-      // CHAR: stored without its trailing pad, length-prefixed by the maximum byte length.
-      return prefixedBytes(meta < 256 ? 1 : 2);
     case T.BLOB:
     case T.TINY_BLOB:
     case T.MEDIUM_BLOB:
     case T.LONG_BLOB:
     case T.GEOMETRY:
-      // Every TEXT/BLOB size, MariaDB's JSON (a LONGTEXT), and GEOMETRY (SRID + WKB): the prefix width is the metadata.
-      if (meta < 1 || meta > 4) throw new RowImageError(`a BLOB column with a length prefix of ${meta} bytes`);
-      return prefixedBytes(meta);
+      return prefixedBytes(lengthPrefixBytes(col));
     case T.DATE:
     case T.NEWDATE:
       return (c) => {
@@ -394,14 +401,12 @@ export function valueWidth(col: ColumnSpec): ValueWidth {
     case T.VARCHAR:
     case T.VAR_STRING:
     case T.STRING:
-      return prefixedWidth(meta < 256 ? 1 : 2);
     case T.BLOB:
     case T.TINY_BLOB:
     case T.MEDIUM_BLOB:
     case T.LONG_BLOB:
     case T.GEOMETRY:
-      if (meta < 1 || meta > 4) throw new RowImageError(`a BLOB column with a length prefix of ${meta} bytes`);
-      return prefixedWidth(meta);
+      return prefixedWidth(lengthPrefixBytes(col));
     case T.TIMESTAMP2:
       return 4 + fractionBytes(meta);
     case T.DATETIME2:
