@@ -137,7 +137,9 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   if (final.state === 'done') {
     const what = final.cutover
       ? `${final.cutover.servedType} moved${final.cutover.writePauseMs === null ? '' : ` (write pause ${final.cutover.writePauseMs} ms)`}`
-      : `${final.totals.rowsCopied} rows copied`;
+      : /Diff$/.test(final.job?.command ?? '')
+        ? `${final.totals.rowsCopied} source rows compared`
+        : `${final.totals.rowsCopied} rows copied`;
     process.stdout.write(`done: ${what} in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;
   }

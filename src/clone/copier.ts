@@ -223,7 +223,7 @@ async function copyChunk(
         skipped = 0;
       }
     }
-    return chunkQuery(source.dbName, table, plan, chunk.range, table.primaryKey, cursor?.afterLast() ?? null);
+    return chunkQuery(source.dbName, table, plan, chunk.range, { after: cursor?.afterLast() ?? null });
   };
   await source.client.scan(
     doingRead,

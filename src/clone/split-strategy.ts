@@ -1,8 +1,8 @@
 // SplitClone and SplitDiff: every table of the source shard(s), each row to the destination shard holding its
 // keyspace id.
 
-import { keyRangeCondition } from '../mysql/sql.ts';
-import { intersects, keyRangeToString, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';
+import { keyRangeCondition, quoteId } from '../mysql/sql.ts';
+import { checkExactCover, intersects, keyRangeShare, keyRangeToString, parseShardName, type KeyRange } from '../keyrange/keyrange.ts';
 import { notUint64 } from '../keyrange/keyspace-id.ts';
 import { makeKeyspaceIdRouter, makeUint64HalvesRouter } from '../keyrange/row-router.ts';
 import { integerWidth, isUnsigned, LENGTH_CODED } from '../mysql/wire/binary-row.ts';
@@ -11,7 +11,7 @@ import { TopologyError } from '../topology/errors.ts';
 import { findSplitShards, isServing, keyspaceOf, shardOf, sourceShardsOf, splitOnRecord } from '../topology/shards.ts';
 import type { ShardingColumnType, SourceShard, Topology } from '../topology/types.ts';
 import type { RowRouter } from '../pipeline/contracts.ts';
-import type { CloneTargets, CopyStrategy, ShardTarget } from './strategy.ts';
+import type { CloneTargets, CopyStrategy, DestinationRows, ShardTarget } from './strategy.ts';
 import { pickTablesAndViews, type IncludeFilter } from './table-pick.ts';
 
 export class ShardingColumnError extends Error {
@@ -133,6 +133,19 @@ export class SplitStrategy implements CopyStrategy {
 
   sourceRowsCondition(_table: TableDefinition, targets: CloneTargets, sourceIndex: number): string {
     return targets.sources.length === 1 ? '' : keyRangeCondition(this.#column, this.#columnType, targets.sources[sourceIndex].keyRange);
+  }
+
+  destinationRows(_table: TableDefinition, targets: CloneTargets, sourceIndex: number): DestinationRows {
+    const source = targets.sources[sourceIndex].keyRange;
+    const ranges = targets.destinations.filter((d) => intersects(d.keyRange, source)).map((d) => intersection(d.keyRange, source));
+    // The destinations hold the whole source range (a clone's --verify): every row is read anyway.
+    if (checkExactCover([source], ranges) === null) return { condition: '', share: 1 };
+    const terms = ranges.map((r) => keyRangeCondition(this.#column, this.#columnType, r)).filter((c) => c !== '');
+    const whole = keyRangeShare(source);
+    return {
+      condition: `(${[...terms.map((t) => `(${t})`), `${quoteId(this.#column)} IS NULL`].join(' OR ')})`,
+      share: whole > 0 ? Math.min(1, ranges.reduce((sum, r) => sum + keyRangeShare(r), 0) / whole) : 1,
+    };
   }
 
   routerFor(table: TableDefinition, targets: CloneTargets, sourceIndex: number): RowRouter {

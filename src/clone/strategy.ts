@@ -22,6 +22,16 @@ export interface CloneTargets {
   destinations: ShardTarget[];
 }
 
+export interface DestinationRows {
+  /**
+   * SQL condition on the source's rows that keeps them ('' when every row may be the destinations'). Rows the
+   * router would refuse (a NULL sharding column) must still pass, so that the refusal happens.
+   */
+  condition: string;
+  /** The part of the source's rows that are expected to pass, 0 to 1: what a diff's progress counts on reading. */
+  share: number;
+}
+
 export interface CopyStrategy {
   /** Source and destination shards, as the topology has them now. Throws naming what is wrong. */
   resolveTargets(topo: Topology): CloneTargets;
@@ -34,6 +44,11 @@ export interface CopyStrategy {
    * resumed copy removes a chunk's rows of that source only, leaving the other sources' rows of the same keys.
    */
   sourceRowsCondition(table: TableDefinition, targets: CloneTargets, sourceIndex: number): string;
+  /**
+   * The rows of source `sourceIndex` the destinations may hold: a diff of one destination of a split reads only
+   * those, as vtworker's SplitDiff did (TableScanByKeyRange), rather than reading every row and dropping the rest.
+   */
+  destinationRows(table: TableDefinition, targets: CloneTargets, sourceIndex: number): DestinationRows;
   /** What to record as `sourceShards` on destination `destIndex`. */
   sourceShardsFor(targets: CloneTargets, destIndex: number, tables: TableDefinition[]): SourceShard[];
 }

@@ -8,7 +8,7 @@ import { TopologyError } from '../topology/errors.ts';
 import { isServing, keyspaceOf, shardOf } from '../topology/shards.ts';
 import type { SourceShard, Topology } from '../topology/types.ts';
 import type { RowRouter } from '../pipeline/contracts.ts';
-import type { CloneTargets, CopyStrategy } from './strategy.ts';
+import type { CloneTargets, CopyStrategy, DestinationRows } from './strategy.ts';
 import { pickTablesAndViews, type IncludeFilter } from './table-pick.ts';
 
 const TO_THE_DESTINATION: RowRouter = Object.assign(() => 0, { raw: () => 0 });
@@ -73,6 +73,11 @@ export class VerticalStrategy implements CopyStrategy {
   /** One source: every row of a destination table came from it. */
   sourceRowsCondition(): string {
     return '';
+  }
+
+  /** Every row of a moved table is the destination's. */
+  destinationRows(): DestinationRows {
+    return { condition: '', share: 1 };
   }
 
   routerFor(): RowRouter {

@@ -11,6 +11,7 @@ import { chunkQuery, planChunks, type ChunkingOptions, type ChunkPlan, type Chun
 import { attemptOn } from '../mysql/tablet-client.ts';
 import { largestFirst, type TableDefinition } from '../mysql/schema.ts';
 import type { RawRow } from '../mysql/wire/raw-rows.ts';
+import { ByteArena } from '../mysql/wire/byte-arena.ts';
 import { orderTerms, rowKeyOf, type RowKey } from './key-order.ts';
 import { joinBatches } from './row-differ.ts';
 import { addTally, emptyTally, type DiffTally } from './tally.ts';
@@ -37,6 +38,8 @@ export interface DiffRequest {
   routerFor(table: TableDefinition, sourceIndex: number): RowRouter;
   /** The sources that may hold rows of destination `destIndex` (the others are not read for it). */
   sourcesFor(destIndex: number): number[];
+  /** SQL condition keeping the rows of `sources[sourceIndex]` the destinations may hold ('' for all): read no others. */
+  sourceFilter(table: TableDefinition, sourceIndex: number): string;
   chunking: ChunkingOptions;
   /**
    * Chunks diffed at once. Each holds a connection of every source it reads and of its destination, so every pool
@@ -47,6 +50,12 @@ export interface DiffRequest {
   progress: DiffProgress;
   log: Logger;
 }
+
+/**
+ * The staging of every read of a diff (a 256 KiB slot per read at once: 16 reads at the default parallelism); a read
+ * that finds it full stages in Node's buffers, as before.
+ */
+const DIFF_ARENA_BYTES = 16 * 1024 * 1024;
 
 interface TablePlan {
   table: TableDefinition;
@@ -61,8 +70,9 @@ interface TablePlan {
 export async function diffTables(req: DiffRequest): Promise<Map<string, DiffTally>> {
   const tallies = new Map(req.tables.map((t) => [t.name, emptyTally()]));
   const tasks: Promise<void>[] = [];
+  const arena = new ByteArena(DIFF_ARENA_BYTES);
   try {
-    await queueChunks(req, tallies, tasks);
+    await queueChunks(req, arena, tallies, tasks);
   } catch (err) {
     req.abort.abort(err);
     await Promise.allSettled(tasks);
@@ -72,7 +82,7 @@ export async function diffTables(req: DiffRequest): Promise<Map<string, DiffTall
   return tallies;
 }
 
-async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, tasks: Promise<void>[]): Promise<void> {
+async function queueChunks(req: DiffRequest, arena: ByteArena, tallies: Map<string, DiffTally>, tasks: Promise<void>[]): Promise<void> {
   const { signal } = req.abort;
   const queue = new PQueue({ concurrency: req.parallelDiffs });
   // Largest first, so one big table does not run alone at the end.
@@ -87,7 +97,7 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
     req.progress.chunksPlanned(table.name, entry.remaining);
     for (const [chunkIndex, range] of plan.chunks.entries()) {
       const log = req.log.child({ table: table.name, chunk: chunkIndex });
-      const task = queue.add(() => diffChunk(req, entry, range, log), { signal }) as Promise<void>;
+      const task = queue.add(() => diffChunk(req, arena, entry, range, log), { signal }) as Promise<void>;
       const failed = task.catch((err: unknown) => {
         if (!signal.aborted) log.error({ err }, 'chunk diff failed');
         req.abort.abort(err);
@@ -104,7 +114,7 @@ async function queueChunks(req: DiffRequest, tallies: Map<string, DiffTally>, ta
  * One chunk on every destination at once: each source that feeds any destination is read once, its rows tagged with
  * the destination they belong to (or dropped), and every side is read in parallel.
  */
-async function diffChunk(req: DiffRequest, entry: TablePlan, range: ChunkRange, log: Logger): Promise<void> {
+async function diffChunk(req: DiffRequest, arena: ByteArena, entry: TablePlan, range: ChunkRange, log: Logger): Promise<void> {
   const { table, plan, key } = entry;
   const { signal } = req.abort;
   req.progress.tableStarted(table.name);
@@ -125,8 +135,9 @@ async function diffChunk(req: DiffRequest, entry: TablePlan, range: ChunkRange, 
         const route = req.routerFor(table, i);
         const raw = route.raw ?? ((row: RawRow) => route(row.values()));
         const fed = feeds[n];
-        return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, order), {
+        return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, { orderBy: order, filter: req.sourceFilter(table, i) }), {
           signal,
+          arena,
           tagOf: (row) => {
             const d = raw(row);
             return fed.has(d) ? d : -1;
@@ -135,7 +146,7 @@ async function diffChunk(req: DiffRequest, entry: TablePlan, range: ChunkRange, 
         });
       });
       const destinations = req.destinations.map((d, n) =>
-        channels[sourceIndexes.length + n].scanBatches(doing, chunkQuery(d.dbName, table, plan, range, order), { signal }),
+        channels[sourceIndexes.length + n].scanBatches(doing, chunkQuery(d.dbName, table, plan, range, { orderBy: order }), { signal, arena }),
       );
       return joinBatches(sources, destinations, spec);
     },

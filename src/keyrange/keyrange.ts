@@ -83,6 +83,21 @@ export function equal(a: KeyRange, b: KeyRange): boolean {
   return a.start.equals(b.start) && a.end.equals(b.end);
 }
 
+/**
+ * The part of the id line `kr` spans, from 0 to 1 (by the first 8 bytes of its bounds): with keyspace ids spread
+ * evenly, as hashes are, the part of a table's rows whose ids it contains.
+ */
+export function keyRangeShare(kr: KeyRange): number {
+  const at = (bound: Buffer, empty: bigint): bigint => {
+    if (bound.length === 0) return empty;
+    const head = Buffer.alloc(8);
+    bound.copy(head, 0, 0, Math.min(8, bound.length));
+    return head.readBigUInt64BE(0);
+  };
+  const width = at(kr.end, 1n << 64n) - at(kr.start, 0n);
+  return width <= 0n ? 0 : Number(width) / 2 ** 64;
+}
+
 /** Does `a` end exactly where `b` starts (Vitess's KeyRangeContiguous: `40-80` then `8000000000000000-c0`)? */
 export function contiguous(a: KeyRange, b: KeyRange): boolean {
   if (isFull(a) || isFull(b)) return false;

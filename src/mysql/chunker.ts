@@ -225,24 +225,24 @@ export function parseChunkPlan(text: string, table: string): ChunkPlan {
   return plan as ChunkPlan;
 }
 
-/**
- * SQL that reads one chunk, shared by the copy and the diff: ordered by primary key, or by the diff's own terms
- * (which must read both sides in the very order it compares them).
- */
-export function chunkQuery(
-  dbName: string,
-  table: TableDefinition,
-  plan: ChunkPlan,
-  range: ChunkRange,
-  orderBy: readonly (string | OrderTerm)[] = table.primaryKey,
-  after: string | null = null,
-): string {
+export interface ChunkReadOptions {
+  /** By primary key unless given: the diff's own terms, which must read both sides in the very order it compares them. */
+  orderBy?: readonly (string | OrderTerm)[];
+  /** Rows after the last one already read (KeyCursor's condition). */
+  after?: string | null;
+  /** Only the rows this condition keeps (SelectSpec.filter). */
+  filter?: string | null;
+}
+
+/** SQL that reads one chunk, shared by the copy and the diff. */
+export function chunkQuery(dbName: string, table: TableDefinition, plan: ChunkPlan, range: ChunkRange, opts: ChunkReadOptions = {}): string {
   return buildChunkSelect({
     db: dbName,
     table: table.name,
     selectList: table.selectList,
     chunk: chunkCondition(table, plan, range),
-    orderBy,
-    after,
+    orderBy: opts.orderBy ?? table.primaryKey,
+    after: opts.after ?? null,
+    filter: opts.filter ?? null,
   });
 }

@@ -49,6 +49,9 @@ export const REPLICATION_START_TIMEOUT_MS = 30_000;
 export async function startReplication(client: TabletClient, timeoutMs = REPLICATION_START_TIMEOUT_MS): Promise<void> {
   await client.query('starting replication', 'START SLAVE');
   const deadline = Date.now() + timeoutMs;
+  // The IO thread is usually connected within milliseconds: look again soon, then less often (a fixed 100 ms was
+  // a tenth of a second added to every job's cleanup).
+  let waitMs = 5;
   for (;;) {
     const s = await replicationStatus(client);
     if (s.ioRunning && s.sqlRunning) return;
@@ -57,7 +60,8 @@ export async function startReplication(client: TabletClient, timeoutMs = REPLICA
         `replication on ${client.ref.alias} did not start: IO thread ${s.ioRunning ? 'running' : 'not running'}, SQL thread ${s.sqlRunning ? 'running' : 'not running'}${s.lastError ? `, last error: ${s.lastError}` : ''}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    waitMs = Math.min(waitMs * 2, 100);
   }
 }
 

@@ -107,6 +107,8 @@ export interface SelectSpec {
   orderBy: readonly (string | OrderTerm)[];
   /** A condition (built by KeyCursor, already SQL) the rows must also meet: after the last row already read. */
   after?: string | null;
+  /** A condition (already SQL, one term: parenthesized if it has OR) that keeps only some rows of the chunk. */
+  filter?: string | null;
 }
 
 /**
@@ -124,7 +126,7 @@ function orderTerm(term: string | OrderTerm): string {
 }
 
 export function buildChunkSelect(spec: SelectSpec): string {
-  const where = [spec.chunk, spec.after].filter((c) => c).join(' AND ');
+  const where = [spec.chunk, spec.filter, spec.after].filter((c) => c).join(' AND ');
   const order = spec.orderBy.length ? ' ORDER BY ' + spec.orderBy.map(orderTerm).join(',') : '';
   return `SELECT ${spec.selectList.join(',')} FROM ${quoteTable(spec.db, spec.table)}${where ? ` WHERE ${where}` : ''}${order}`;
 }

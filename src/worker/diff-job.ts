@@ -125,8 +125,12 @@ export class DiffJob implements JobPhases {
     await this.#checkSchema(schemas[0], picked);
     await this.#checkTriggers(first, tables);
     for (const t of picked) {
-      const estimate = schemas.reduce((sum, s) => sum + (s.tables.find((x) => x.name === t.name)?.rowsEstimate ?? 0), 0);
-      this.#status.addTable(t.name, t.kind, t.kind === 'table' ? estimate : 0);
+      // Only the rows the destination may hold are read from each source (CopyStrategy.destinationRows).
+      const estimate = schemas.reduce(
+        (sum, s, i) => sum + (s.tables.find((x) => x.name === t.name)?.rowsEstimate ?? 0) * this.#strategy.destinationRows(t, this.#targets!, i).share,
+        0,
+      );
+      this.#status.addTable(t.name, t.kind, t.kind === 'table' ? Math.round(estimate) : 0);
       if (t.kind === 'view') {
         this.#status.addTableNote(t.name, 'view', 'no rows of its own: its definition is compared');
         this.#status.setTableState(t.name, 'done');

@@ -147,11 +147,11 @@ export const OPTION_DEFS: readonly OptionDef[] = [
   {
     name: 'parallelDiffsCount',
     kind: 'integer',
-    default: 8,
+    default: 2,
     min: 1,
     max: 256,
     commands: ALL,
-    help: 'chunks diffed at once, largest tables first (diffs, and clones with verify)',
+    help: 'chunks diffed at once, largest tables first (diffs, and clones with verify): the comparing is one thread, which two chunks keep busy (more only added garbage collection: docs/performance.md)',
   },
   {
     name: 'resume',

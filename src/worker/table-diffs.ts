@@ -52,6 +52,7 @@ export async function diffAndReport(step: DiffStep): Promise<void> {
     destinations: step.destinations.map((d) => ({ client: d.client, dbName: d.ref.tablet.dbName })),
     tables: step.tables,
     routerFor: (table, sourceIndex) => strategy.routerFor(table, targets, sourceIndex),
+    sourceFilter: (table, sourceIndex) => strategy.destinationRows(table, targets, sourceIndex).condition,
     sourcesFor: (destIndex) => targets.sources.flatMap((s, i) => (intersects(s.keyRange, targets.destinations[destIndex].keyRange) ? [i] : [])),
     chunking: step.options,
     parallelDiffs: step.parallelDiffs,

@@ -101,6 +101,26 @@ describe('SplitStrategy named by a destination (SplitDiff)', () => {
     assert.equal(route([Buffer.from('1')]), -1);
   });
 
+  it("reads only its own rows from each source: the destination's part of that source's range, and NULL keys", () => {
+    const topo = keyspaceTopology(['-80*', '80-*', '-40', '40-c0', 'c0-']);
+    const strategy = new SplitStrategy('ks', '40-c0', [], 'destination');
+    const targets = strategy.resolveTargets(topo);
+    const t = def('t');
+    assert.deepEqual(strategy.destinationRows(t, targets, 0), {
+      condition: '((`keyspace_id` >= 4611686018427387904 AND `keyspace_id` < 9223372036854775808) OR `keyspace_id` IS NULL)',
+      share: 0.5,
+    });
+    assert.deepEqual(strategy.destinationRows(t, targets, 1), {
+      condition: '((`keyspace_id` >= 9223372036854775808 AND `keyspace_id` < 13835058055282163712) OR `keyspace_id` IS NULL)',
+      share: 0.5,
+    });
+    // A clone's --verify diffs every destination: they hold the whole source range, so no row is left out.
+    const clone = new SplitStrategy('ks', '80-', []);
+    const all = keyspaceTopology(['0*', '-80', '80-']);
+    assert.deepEqual(clone.destinationRows(t, new SplitStrategy('ks', '0', []).resolveTargets(all), 0), { condition: '', share: 1 });
+    assert.deepEqual(new VerticalStrategy('customer', '0', ['customer']).destinationRows(), { condition: '', share: 1 });
+  });
+
   it('mid-cutover (rdonly and replica moved), SplitClone and SplitDiff find the split through sourceShards', () => {
     const topo = keyspaceTopology(['-80*', '80-*', '-40', '40-c0', 'c0-']);
     const entry = (shard: string, uid: number) => ({ uid, keyspace: 'ks', shard, keyRange: shard, tables: ['t'] });

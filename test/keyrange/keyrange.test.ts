@@ -7,6 +7,7 @@ import {
   intersects,
   isFull,
   KeyRangeError,
+  keyRangeShare,
   keyRangeToString,
   parseShardName,
   type KeyRange,
@@ -256,5 +257,16 @@ describe('checkExactCover', () => {
   it('accepts a target with overlapping pieces as their union', () => {
     const target: KeyRange[] = krs('-80', '40-c0');
     assert.equal(checkExactCover(target, krs('-c0')), null);
+  });
+});
+
+describe('keyRangeShare', () => {
+  it('is the part of the id line a range spans', () => {
+    assert.equal(keyRangeShare(kr('-')), 1);
+    assert.equal(keyRangeShare(kr('-80')), 0.5);
+    assert.equal(keyRangeShare(kr('80-')), 0.5);
+    assert.equal(keyRangeShare(kr('40-c0')), 0.5);
+    assert.equal(keyRangeShare(kr('c0-')), 0.25);
+    assert.equal(keyRangeShare({ start: hex('80'), end: hex('80') }), 0);
   });
 });

@@ -122,7 +122,7 @@ describe('chunks of non-integer keys', () => {
           await client
             .scan(
               'reading a chunk',
-              async () => chunkQuery(db, table, plan, range, table.primaryKey, after),
+              async () => chunkQuery(db, table, plan, range, { after }),
               (row) => {
                 cursor?.track(row);
                 keys.push(keyOf(row));

@@ -10,14 +10,14 @@ import { JobStatus } from '../../src/worker/job-status.ts';
 import { OptionError, optionsFor, parseOptions } from '../../src/worker/options.ts';
 
 describe('diff options', () => {
-  it('parallelDiffsCount: every command, default 8, bounded', () => {
+  it('parallelDiffsCount: every command, default 2, bounded', () => {
     for (const command of ['SplitClone', 'VerticalSplitClone', 'SplitDiff', 'VerticalSplitDiff'] as const) {
       assert.ok(
         optionsFor(command).some((d) => d.name === 'parallelDiffsCount'),
         command,
       );
     }
-    assert.equal(parseOptions('SplitDiff', {}).parallelDiffsCount, 8);
+    assert.equal(parseOptions('SplitDiff', {}).parallelDiffsCount, 2);
     assert.equal(parseOptions('SplitDiff', { parallelDiffsCount: '3' }).parallelDiffsCount, 3);
     assert.throws(
       () => parseOptions('SplitDiff', { parallelDiffsCount: 0 }),
