@@ -103,7 +103,7 @@ export async function planChunks(
   // A key on column prefixes (TEXT, BLOB, or `name(10)`) is not in the order of its full values: every step of a
   // walk would sort the rest of the table. Such a table stays one chunk.
   if (await hasPrefixKey(client, dbName, table)) return WHOLE;
-  return planKeyChunks(client, dbName, table, count, signal);
+  return planKeyChunks(client, dbName, table, count, opts.chunkCount, signal);
 }
 
 async function hasPrefixKey(client: TabletClient, dbName: string, table: TableDefinition): Promise<boolean> {
@@ -136,7 +136,14 @@ async function planIntegerChunks(client: TabletClient, dbName: string, table: Ta
  * the copy, which reads and sends every row. Its bounds are real keys read by the same ORDER BY the conditions
  * compare in, so they ascend in the column's collation and every chunk holds `step` rows as the table is now.
  */
-async function planKeyChunks(client: TabletClient, dbName: string, table: TableDefinition, count: number, signal: AbortSignal | undefined): Promise<ChunkPlan> {
+async function planKeyChunks(
+  client: TabletClient,
+  dbName: string,
+  table: TableDefinition,
+  count: number,
+  maxChunks: number,
+  signal: AbortSignal | undefined,
+): Promise<ChunkPlan> {
   const columns = keyColumnsOf(table, 'be cut into chunks on its primary key');
   const step = Math.max(1, Math.ceil(table.rowsEstimate / count));
   // The bytes of each key column as stored (CAST … AS BINARY: digits, the string in its own charset, temporal text).
@@ -144,7 +151,10 @@ async function planKeyChunks(client: TabletClient, dbName: string, table: TableD
   const order = columns.map((c) => quoteId(c.name)).join(', ');
   const bounds: string[][] = [];
   let last: Buffer[] | null = null;
-  while (bounds.length < count - 1) {
+  // On to the end of the table (up to --chunk-count chunks), not `count`: where the estimate is short, the last
+  // chunk would hold the rest (41,000 rows after 45 chunks of 10,000 in a 500,000-row table estimated at 460,000),
+  // read alone at the end of the copy.
+  while (bounds.length < maxChunks - 1) {
     signal?.throwIfAborted();
     const where: string = last ? ` WHERE ${tupleCondition(columns, last, '>')}` : '';
     // The first bound ends the first chunk: `step` keys after the start of the table (the others, after a bound).
