@@ -95,14 +95,31 @@ export class PacketBatcher<B extends Batch> implements RowBatcher {
       next.bytes(full, at, open.length);
     }
     const arena = this.#arena;
+    let held = full;
     // A row outgrew the slot: the batch is in a bigger buffer of its own, and the slot is free already.
     if (slot !== full) arena?.give(slot);
+    else if (arena && at <= slot.length / 4) {
+      // A batch that filled little of its slot (a chunk's last, a small table's only one) moves to a buffer of its
+      // size: the batches waiting on a destination then hold their bytes, not a slot each (2,000 small tables had
+      // the arena's 64 MiB touched and more slots allocated past it).
+      const small = arena.take(sizeClass(at));
+      if (small) {
+        full.copy(small, 0, 0, at);
+        arena.give(slot);
+        held = small;
+      }
+    }
     let released = false;
     // Once only: a buffer given back twice would be handed to two batches.
-    return this.#finish(full.subarray(0, at), rows, () => {
+    return this.#finish(held.subarray(0, at), rows, () => {
       if (released) return;
       released = true;
-      arena?.give(full);
+      arena?.give(held);
     });
   }
+}
+
+/** A power of two of at least 4 KiB: buffers of a few sizes, so that the arena's free lists serve the next batches. */
+function sizeClass(bytes: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(bytes, 4096)));
 }

@@ -1,7 +1,7 @@
 // Destination schema: database, tables (per strategy), views; the delayed ALTERs; the final comparison.
 
 import type { TabletDb } from '../mysql/tablet-client.ts';
-import { readSchema, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
+import { readCreateStatements, type SchemaDefinition, type TableDefinition } from '../mysql/schema.ts';
 import { quoteId, quoteTable } from '../mysql/sql.ts';
 import { normalizeCreateTable, normalizeView, rewriteCreateView, splitCreateTable } from './create-sql.ts';
 import type { StrategyFlags } from './strategy-flags.ts';
@@ -113,8 +113,8 @@ export async function createViews(dest: DestinationDb, sourceDb: string, views: 
  * the strategy's removals and the database name). Returns the differences, one line each.
  */
 export async function compareSchema(source: SchemaDefinition, dest: DestinationDb, tables: TableDefinition[], flags: StrategyFlags): Promise<string[]> {
-  const actual = await readSchema(dest.client, dest.dbName);
-  const byName = new Map(actual.tables.map((t) => [t.name, t]));
+  const actual = await readCreateStatements(dest.client, dest.dbName);
+  const byName = new Map(actual.map((t) => [t.name, t]));
   const problems: string[] = [];
   for (const table of tables) {
     const got = byName.get(table.name);

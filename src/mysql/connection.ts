@@ -81,6 +81,9 @@ export function openPool(ref: TabletRef, credentials: Credentials, options: Pool
     charset: 'utf8mb4',
     connectTimeout: 10_000,
     enableKeepAlive: true,
+    // mysql2 fills four arrays of this many entries per connection for its statement cache (16,000 by default:
+    // 512 KiB a connection, 14 MB of a 40-connection copy's heap); every statement prepared here is closed after use.
+    maxPreparedStatements: 16,
     ssl,
     // Rows read in place into the copy's staging (see direct-reads.ts); a TLS connection wraps mysql2's own socket.
     stream: ssl ? undefined : () => directSocket(tablet.host, tablet.port),

@@ -323,3 +323,24 @@ test('batches built in an arena from rows staged in it: the same bytes, and ever
   arena.give(staging);
   assert.equal(arena.outstanding, 0, 'every batch buffer went back, the one the big row outgrew too');
 });
+
+test('a batch that fills little of its arena slot moves to a buffer of its size, and gives the slot back', () => {
+  const arena = new ByteArena(8 << 20);
+  const batcher = new BulkBatcher('db', 't', COLUMNS, { maxRows: 1, maxSize: 1 << 20, arena });
+  const held: { release(): void; packet: Buffer }[] = [];
+  const r = new RawRow(COLUMNS.length);
+  // A small table's chunk: a few rows, then take() at the chunk's end; many such batches waiting at once.
+  for (let n = 0; n < 40; n++) {
+    for (let i = 0; i < 5; i++) {
+      const packet = rowPacket([Buffer.from(String(i)), Buffer.from('abc'), Buffer.from([i])]);
+      r.parse(packet, 0, packet.length);
+      assert.equal(batcher.add(r), null);
+    }
+    held.push(batcher.take()!);
+  }
+  // 40 slots of 1 MiB and more would not fit an 8 MiB arena; 40 buffers of 4 KiB do.
+  for (const b of held) assert.ok(arena.owns(b.packet) && b.packet.buffer.byteLength === (8 << 20) && b.packet.length < 4096);
+  assert.equal(arena.outstanding, 40);
+  for (const b of held) b.release();
+  assert.equal(arena.outstanding, 0);
+});

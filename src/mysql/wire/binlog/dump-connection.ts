@@ -87,6 +87,8 @@ export class DumpConnection {
       ssl: sslOption(tablet, tls),
       connectTimeout: 10_000,
       enableKeepAlive: true,
+      // No statement is prepared here: not mysql2's 512 KiB cache of 16,000 (see connection.ts).
+      maxPreparedStatements: 1,
       supportBigNumbers: true,
       bigNumberStrings: true,
       charset: 'utf8mb4',
