@@ -3,6 +3,7 @@
 // destination, and both sides by queue sizes: memory does not grow with table size. The first error aborts everything through the one signal.
 
 import PQueue from 'p-queue';
+import { GrowingPlan } from './growing-plan.ts';
 import type { Logger } from 'pino';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/wire/byte-arena.ts';
 import { chunkQuery, planChunks, type ChunkingOptions, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
@@ -76,18 +77,25 @@ class TableCompletion {
     this.#req = req;
   }
 
+  /** A source's plan of the table is whole: `chunksToCopy` of its chunks are to be copied (some may be already). */
   planned(table: TableDefinition, chunksToCopy: number): void {
-    const t = this.#left.get(table.name) ?? { sourcesPlanned: 0, chunks: 0 };
+    const t = this.#entry(table);
     t.sourcesPlanned++;
     t.chunks += chunksToCopy;
-    this.#left.set(table.name, t);
     this.#check(table, t);
   }
 
+  /** May come before its plan is whole (a walk's first chunks are copied while it goes on): the count goes below 0. */
   chunkCopied(table: TableDefinition): void {
-    const t = this.#left.get(table.name)!;
+    const t = this.#entry(table);
     t.chunks--;
     this.#check(table, t);
+  }
+
+  #entry(table: TableDefinition): { sourcesPlanned: number; chunks: number } {
+    let t = this.#left.get(table.name);
+    if (!t) this.#left.set(table.name, (t = { sourcesPlanned: 0, chunks: 0 }));
+    return t;
   }
 
   #check(table: TableDefinition, t: { sourcesPlanned: number; chunks: number }): void {
@@ -107,34 +115,57 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
   const { signal } = req.abort;
   const readers = new PQueue({ concurrency: req.readersPerSource });
   run.queues.push(readers);
-  // Tables are planned (and their plans recorded) a few ahead of their readers, as they are queued: a reader
-  // waiting on its destination (a locked table) does not hold up the next table's plan, nor does memory follow the
-  // number of tables.
+  // Tables are planned (and their plans recorded) a few ahead of their readers, as they are queued, one walk at a
+  // time: a reader waiting on its destination (a locked table) does not hold up the next table's plan, nor does
+  // memory follow the number of tables. A table's reader starts on its first chunk while its walk goes on.
   const ahead = req.readersPerSource;
   for (const table of largestFirst(req.tables)) {
     if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
     signal.throwIfAborted();
-    const make = () => planChunks(source.client, source.dbName, table, req.chunking, signal);
-    const plan = req.marks ? await req.marks.plan(sourceIndex, table, make) : await make();
-    req.progress.chunksPlanned(table.name, plan.chunks.length);
-    const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
-    // Counted before any of them can finish; a table with none left to copy (a resumed job's) is complete at once.
-    completion.planned(table, toCopy);
     const failed = (err: unknown) => {
       if (!signal.aborted) req.log.error({ err, table: table.name, source: source.client.ref.alias }, 'table copy failed');
       run.failure ??= { err };
       req.abort.abort(err);
     };
-    (readers.add(() => copyTableFrom(run, source, sourceIndex, table, plan), { signal }) as Promise<void>).catch(failed);
+    const known = req.marks?.knownPlan(sourceIndex, table.name);
+    const growing = known ? GrowingPlan.of(known) : new GrowingPlan();
+    if (!known) {
+      planChunks(source.client, source.dbName, table, req.chunking, signal, (range, shape) => growing.add(range, shape)).then(
+        (plan) => growing.complete(plan),
+        (err: unknown) => growing.fail(err),
+      );
+    }
+    // Chunks are marked done only once their plan is on record: a resumed job must cut the table the same way.
+    const recorded = growing.done.then(async (plan) => {
+      if (!known) await req.marks?.recordPlan(sourceIndex, table, plan);
+      const toCopy = plan.chunks.filter((_, chunkIndex) => !req.marks?.isDone(sourceIndex, table.name, chunkIndex)).length;
+      // A table with none left to copy (a resumed job's) is complete at once.
+      completion.planned(table, toCopy);
+    });
+    recorded.catch(failed);
+    (readers.add(() => copyTableFrom(run, source, sourceIndex, table, growing, recorded), { signal }) as Promise<void>).catch(failed);
+    // The next table's walk after this one's.
+    await recorded.catch(() => {});
   }
 }
 
 /** One table's chunks on one source, read in key order; each chunk's last batches land while the next is read. */
-async function copyTableFrom(run: CopyRun, source: SourceSide, sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void> {
+async function copyTableFrom(
+  run: CopyRun,
+  source: SourceSide,
+  sourceIndex: number,
+  table: TableDefinition,
+  growing: GrowingPlan,
+  recorded: Promise<void>,
+): Promise<void> {
   const { req, completion } = run;
   const { signal } = req.abort;
   const router = req.routerFor(table, sourceIndex);
-  for (const [chunkIndex, range] of plan.chunks.entries()) {
+  const plan = growing.plan;
+  for (let chunkIndex = 0; ; chunkIndex++) {
+    const range = await growing.chunk(chunkIndex);
+    if (range === null) break;
+    req.progress.chunksPlanned(table.name, 1);
     if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
       req.progress.chunkDone(table.name);
       continue;
@@ -149,7 +180,7 @@ async function copyTableFrom(run: CopyRun, source: SourceSide, sourceIndex: numb
     };
     // The reader goes on with its chunk read: its last batches land while it reads the next chunk, so the
     // destinations do not drain at every chunk's end.
-    const tail = (await copyChunk(req, run.arena, source, table, plan, chunk, router, log)).landed.then(() => completion.chunkCopied(table));
+    const tail = (await copyChunk(req, run.arena, source, table, plan, chunk, router, recorded, log)).landed.then(() => completion.chunkCopied(table));
     run.tails.add(tail);
     tail.then(() => run.tails.delete(tail), failed);
   }
@@ -169,6 +200,8 @@ async function copyChunk(
   plan: ChunkPlan,
   chunk: ChunkRef,
   router: RowRouter,
+  /** Settles once the table's plan is on record: only then may a chunk be marked done. */
+  recorded: Promise<void>,
   log: Logger,
 ): Promise<{ landed: Promise<void> }> {
   const { destinations, progress } = req;
@@ -246,6 +279,7 @@ async function copyChunk(
   }
   const landed = (async () => {
     await settleAll(pending);
+    await recorded;
     await req.marks?.done(chunk.sourceIndex, table.name, chunk.index);
     if (skipped) progress.rowsSkipped(table.name, skipped);
     progress.chunkDone(table.name);

@@ -152,14 +152,15 @@ export class CopyState implements ChunkMarks {
     return state;
   }
 
-  async plan(sourceIndex: number, table: TableDefinition, make: () => Promise<ChunkPlan>): Promise<ChunkPlan> {
-    const k = key(sourceIndex, table.name, PLAN_CHUNK);
-    const known = this.#plans.get(k);
-    if (known) return known;
-    const plan = await make();
-    this.#plans.set(k, plan);
+  /** The plan an earlier run recorded for this table and source: a resumed copy cuts the table the same way. */
+  knownPlan(sourceIndex: number, table: string): ChunkPlan | undefined {
+    return this.#plans.get(key(sourceIndex, table, PLAN_CHUNK));
+  }
+
+  /** Records a table's whole plan, before any of its chunks is marked done. */
+  async recordPlan(sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void> {
+    this.#plans.set(key(sourceIndex, table.name, PLAN_CHUNK), plan);
     await this.#mark(sourceIndex, table.name, PLAN_CHUNK, JSON.stringify(plan));
-    return plan;
   }
 
   isDone(sourceIndex: number, table: string, chunk: number): boolean {

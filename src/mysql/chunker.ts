@@ -85,9 +85,12 @@ function rangesBetween(bounds: readonly ChunkBound[]): ChunkRange[] {
   return ranges;
 }
 
+/** Hears each chunk of a plan as soon as it is known, in order, with the plan's shape (a walk finds one per query). */
+export type ChunkSink = (range: ChunkRange, shape: Omit<ChunkPlan, 'chunks'>) => void;
+
 /**
  * Cuts the table into chunks (see the top of this file); one chunk when it is small or its key cannot be cut.
- * `signal` stops a walk between its queries.
+ * `signal` stops a walk between its queries; `onChunk` hears every chunk of the plan, a walk's as it finds them.
  */
 export async function planChunks(
   client: TabletClient,
@@ -95,6 +98,24 @@ export async function planChunks(
   table: TableDefinition,
   opts: ChunkingOptions,
   signal?: AbortSignal,
+  onChunk?: ChunkSink,
+): Promise<ChunkPlan> {
+  let told = 0;
+  const plan = await makePlan(client, dbName, table, opts, signal, (range, shape) => {
+    told++;
+    onChunk?.(range, shape);
+  });
+  for (const range of plan.chunks.slice(told)) onChunk?.(range, plan);
+  return plan;
+}
+
+async function makePlan(
+  client: TabletClient,
+  dbName: string,
+  table: TableDefinition,
+  opts: ChunkingOptions,
+  signal: AbortSignal | undefined,
+  onChunk: ChunkSink,
 ): Promise<ChunkPlan> {
   const count = chunkCountFor(table, opts);
   if (count <= 1 || keyCursorProblem(table) !== null) return WHOLE;
@@ -103,7 +124,7 @@ export async function planChunks(
   // A key on column prefixes (TEXT, BLOB, or `name(10)`) is not in the order of its full values: every step of a
   // walk would sort the rest of the table. Such a table stays one chunk.
   if (await hasPrefixKey(client, dbName, table)) return WHOLE;
-  return planKeyChunks(client, dbName, table, count, opts.chunkCount, signal);
+  return planKeyChunks(client, dbName, table, count, opts.chunkCount, signal, onChunk);
 }
 
 async function hasPrefixKey(client: TabletClient, dbName: string, table: TableDefinition): Promise<boolean> {
@@ -143,6 +164,7 @@ async function planKeyChunks(
   count: number,
   maxChunks: number,
   signal: AbortSignal | undefined,
+  onChunk: ChunkSink,
 ): Promise<ChunkPlan> {
   const columns = keyColumnsOf(table, 'be cut into chunks on its primary key');
   const step = Math.max(1, Math.ceil(table.rowsEstimate / count));
@@ -169,7 +191,10 @@ async function planKeyChunks(
       if (!Buffer.isBuffer(v)) throw new Error(`primary key column ${c.name} of ${table.name} read as ${v === null ? 'NULL' : typeof v}`);
       return v;
     });
-    bounds.push(key.map((v) => v.toString('hex')));
+    const bound = key.map((v) => v.toString('hex'));
+    // The chunk this bound ends is known now (the last one, unbounded, once the walk is through).
+    onChunk({ start: bounds.length ? bounds[bounds.length - 1] : null, end: bound }, { column: null, key: columns.map((c) => c.name) });
+    bounds.push(bound);
     last = key;
   }
   if (bounds.length === 0) return WHOLE;

@@ -33,8 +33,10 @@ export interface CopyProgress {
  * mark for each chunk finished now.
  */
 export interface ChunkMarks {
-  /** The table's chunks on this source: the recorded plan when resuming, else `make()`'s, recorded. */
-  plan(sourceIndex: number, table: TableDefinition, make: () => Promise<ChunkPlan>): Promise<ChunkPlan>;
+  /** The plan of the table's chunks on this source an earlier run recorded (resuming), if any. */
+  knownPlan(sourceIndex: number, table: string): ChunkPlan | undefined;
+  /** Records a table's whole plan (made while its first chunks were copied), before any chunk is marked done. */
+  recordPlan(sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void>;
   isDone(sourceIndex: number, table: string, chunk: number): boolean;
   /** Before copying a chunk: removes whatever an earlier run wrote of it. */
   prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void>;
