@@ -19,6 +19,8 @@ import { JobController } from '../../src/worker/controller.ts';
 import { connect } from '../../src/sandbox/index.ts';
 import { onSource, sql, TEST_BASE_PORT, TEST_SANDBOX_DIR, testCluster, writeTopology, type TestCluster } from '../helpers/cluster.ts';
 import { openInBrowser } from '../helpers/browser.ts';
+import { until } from '../helpers/faults.ts';
+import { sourcePosition, testStreams, untilStreamsAt } from '../helpers/stream-exact.ts';
 
 const run = promisify(execFile);
 const ROWS = 200_000; // about 300 bytes each
@@ -271,6 +273,52 @@ describe('throttling and live control', () => {
     const late = await app.inject({ method: 'POST', url: '/api/pause', headers: bearer });
     assert.equal(late.statusCode, 409);
     assert.match(late.json().error, /no job is running/);
+    await assertByteExact();
+  });
+  test("a stream's max_replication_lag: the stream holds while the destination's replica is behind, then catches up exactly", async () => {
+    const file = await freshTopology();
+    const jobs = await controller(file);
+    await jobs.start({ command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
+    await jobs.settled();
+    assert.equal(jobs.snapshot().state, 'done', jobs.snapshot().error ?? '');
+    const primary = { port: dst['dst-primary'].port };
+    const replica = { port: dst['dst-replica'].port };
+    // The checkpoint row's column, as vtworker's -max_replication_lag writes it: seconds.
+    await sql(primary, 'UPDATE `_vt`.`blp_checkpoint` SET max_replication_lag = 2');
+    // A lag that is certain: the replica applies every transaction 4 s after its primary committed it (a table
+    // lock on the replica did not always hold its SQL thread past the bound).
+    const delay = async (seconds: number) => sql(replica, `STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = ${seconds}; START SLAVE`);
+    await delay(4);
+    const logFile = path.join(path.dirname(file), 'lag-streams.log');
+    writeFileSync(logFile, '');
+    const streams = await testStreams(file, { log: 'lag-streams.log' });
+    await streams.open();
+    let writing = true;
+    try {
+      // Updates on the source all through, a few rows every 20 ms across the whole key range.
+      const writer = (async () => {
+        for (let i = 0; writing; i++) {
+          await sql(c.primary, `UPDATE \`${db}\`.big SET body = REPEAT(UNHEX(MD5(${i})), 16) WHERE id % 997 = ${i % 997}`);
+          await sleep(20);
+        }
+      })();
+      try {
+        await until(
+          'the -80 stream held by its replica',
+          () => /stream throttled: replica zone1-201 of ks\/-80 is \d+\.\d s behind \(bound 2 s\)/.test(readFileSync(logFile, 'utf8')),
+          30_000,
+        );
+      } finally {
+        await delay(0);
+        writing = false;
+        await writer;
+      }
+      await untilStreamsAt(streams, await sourcePosition(c.primary), 60_000, 2);
+    } finally {
+      writing = false;
+      await streams.close();
+    }
+    assert.match(readFileSync(logFile, 'utf8'), /stream resumed: every destination replica is within max_replication_lag/);
     await assertByteExact();
   });
 });
