@@ -339,7 +339,7 @@ test('a batch that fills little of its arena slot moves to a buffer of its size,
     held.push(batcher.take()!);
   }
   // 40 slots of 1 MiB and more would not fit an 8 MiB arena; 40 buffers of 4 KiB do.
-  for (const b of held) assert.ok(arena.owns(b.packet) && b.packet.buffer.byteLength === (8 << 20) && b.packet.length < 4096);
+  for (const b of held) assert.ok(arena.owns(b.packet) && b.packet.buffer.byteLength === 8 << 20 && b.packet.length < 4096);
   assert.equal(arena.outstanding, 40);
   for (const b of held) b.release();
   assert.equal(arena.outstanding, 0);

@@ -12,7 +12,14 @@ describe('GrowingPlan', () => {
     assert.deepEqual(await first, { start: null, end: ['61'] });
     assert.deepEqual(g.plan.key, ['a']);
     const past = g.chunk(2);
-    g.complete({ column: null, key: ['a'], chunks: [{ start: null, end: ['61'] }, { start: ['61'], end: null }] });
+    g.complete({
+      column: null,
+      key: ['a'],
+      chunks: [
+        { start: null, end: ['61'] },
+        { start: ['61'], end: null },
+      ],
+    });
     assert.deepEqual(await second, { start: ['61'], end: null });
     assert.equal(await past, null);
     assert.equal((await g.done).chunks.length, 2);
@@ -26,7 +33,14 @@ describe('GrowingPlan', () => {
     await assert.rejects(g.done, /lost/);
     const h = new GrowingPlan();
     h.add({ start: null, end: ['61'] }, shape);
-    h.complete({ column: null, key: ['a'], chunks: [{ start: null, end: ['62'] }, { start: ['62'], end: null }] });
+    h.complete({
+      column: null,
+      key: ['a'],
+      chunks: [
+        { start: null, end: ['62'] },
+        { start: ['62'], end: null },
+      ],
+    });
     await assert.rejects(h.done, /changed while it was being copied/);
   });
 });
