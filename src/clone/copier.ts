@@ -129,8 +129,14 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
     };
     const known = req.marks?.knownPlan(sourceIndex, table.name);
     const growing = known ? GrowingPlan.of(known) : new GrowingPlan();
-    if (!known) {
-      planChunks(source.client, source.dbName, table, req.chunking, signal, (range, shape) => growing.add(range, shape)).then(
+    // The status counts a table's chunks as they are known.
+    if (known) req.progress.chunksPlanned(table.name, known.chunks.length);
+    else {
+      const found = (range: ChunkRange, shape: Omit<ChunkPlan, 'chunks'>) => {
+        growing.add(range, shape);
+        req.progress.chunksPlanned(table.name, 1);
+      };
+      planChunks(source.client, source.dbName, table, req.chunking, signal, found).then(
         (plan) => growing.complete(plan),
         (err: unknown) => growing.fail(err),
       );
@@ -165,7 +171,6 @@ async function copyTableFrom(
   for (let chunkIndex = 0; ; chunkIndex++) {
     const range = await growing.chunk(chunkIndex);
     if (range === null) break;
-    req.progress.chunksPlanned(table.name, 1);
     if (req.marks?.isDone(sourceIndex, table.name, chunkIndex)) {
       req.progress.chunkDone(table.name);
       continue;
