@@ -3,7 +3,7 @@
 // and delete; until stopped. One connection, so the source's order is the order written here.
 
 import type { Connection } from 'mysql2/promise';
-import { connect, type Endpoint } from '../../src/sandbox/index.ts';
+import { connect, waitForCatchUp, type Endpoint } from '../../src/sandbox/index.ts';
 
 export const LOAD_TABLES = [
   `CREATE TABLE types (
@@ -118,8 +118,11 @@ export class WriteLoad {
     return conn;
   }
 
-  /** Creates the tables with `rows` rows in them. */
-  async seed(rows: number): Promise<void> {
+  /**
+   * Creates the tables with `rows` rows in them; with `replica`, waits until it has them too (a clone reads the
+   * rdonly: started at once, it could find the database not there yet).
+   */
+  async seed(rows: number, replica?: Endpoint): Promise<void> {
     const conn = await connect(this.#at);
     try {
       await conn.query(`SET SESSION time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION';
@@ -133,6 +136,7 @@ export class WriteLoad {
     } finally {
       await conn.end();
     }
+    if (replica) await waitForCatchUp(this.#at, replica, 60_000);
   }
 
   /** Starts the load: one transaction after another, `pauseMs` apart. */

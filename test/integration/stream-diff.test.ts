@@ -85,7 +85,7 @@ describe('SplitDiff with streams running', () => {
     c = await testCluster();
     await resetDestinations(c, db);
     load = new WriteLoad(c.primary, db, 41);
-    await load.seed(1000);
+    await load.seed(1000, c.rdonly);
     topoFile = writeTopology(c, {
       keyspace: 'ks',
       sources: [{ shard: '0', dbName: db }],
@@ -201,7 +201,7 @@ describe('VerticalSplitDiff with streams running', () => {
     // dests[2] also held the split's _vt rows: this keyspace's stream starts from a table of its own.
     await sql(c.dests[2], `DROP DATABASE IF EXISTS ${destDb}; DROP DATABASE IF EXISTS _vt`);
     const load = new WriteLoad(c.primary, sourceDb, 43);
-    await load.seed(500);
+    await load.seed(500, c.rdonly);
     const topoFile = writeVerticalTopology(c, { sourceDb, destDb, destInstance: 2 });
     load.start(2);
     const d = await (async () => {

@@ -56,7 +56,7 @@ describe('stream ownership on etcd', () => {
     c = await testCluster();
     await resetDestinations(c, DB);
     load = new WriteLoad(c.primary, DB, 31);
-    await load.seed(1000);
+    await load.seed(1000, c.rdonly);
     const file = writeTopology(c, {
       keyspace: 'ks',
       sources: [{ shard: '0', dbName: DB }],

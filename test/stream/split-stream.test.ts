@@ -38,7 +38,7 @@ async function allReach(m: StreamManager, timeoutMs = 120_000): Promise<void> {
 /** A clone of a seeded database into the three destinations; returns the topology file. */
 async function cloned(db: string, load: WriteLoad, rows: number): Promise<string> {
   await resetDestinations(c, db);
-  await load.seed(rows);
+  await load.seed(rows, c.rdonly);
   const topoFile = writeTopology(c, layout(db));
   const status = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
   assert.equal(status.state, 'done', status.error ?? '');
@@ -58,7 +58,7 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
     const db = 'st_e2e';
     await resetDestinations(c, db);
     const load = new WriteLoad(c.primary, db, 7);
-    await load.seed(3000);
+    await load.seed(3000, c.rdonly);
     const topoFile = writeTopology(c, layout(db));
     load.start();
     const status = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
@@ -89,7 +89,7 @@ describe('streams after a SplitClone 1→3, real binlog', () => {
     const db = 'st_kill';
     await resetDestinations(c, db);
     const load = new WriteLoad(c.primary, db, 11);
-    await load.seed(1000);
+    await load.seed(1000, c.rdonly);
     const topoFile = writeTopology(c, layout(db));
     const status = await runJob(topoFile, { command: 'SplitClone', keyspace: 'ks', shard: '0', options: {} });
     assert.equal(status.state, 'done', status.error ?? '');

@@ -91,7 +91,7 @@ describe('hold, runUntil and release on a real stream', () => {
     const shards = ['-55', '55-aa', 'aa-'];
     await resetDestinations(c, db);
     const load = new WriteLoad(c.primary, db, 31);
-    await load.seed(300);
+    await load.seed(300, c.rdonly);
     const topoFile = writeTopology(c, {
       keyspace: 'ks',
       sources: [{ shard: '0', dbName: db }],

@@ -22,7 +22,7 @@ test('a vertical stream carries the moved tables only, exactly', async () => {
   const destDb = 'st_vdst';
   await sql(c.dests[2], `DROP DATABASE IF EXISTS ${destDb}; DROP DATABASE IF EXISTS _vt`);
   const load = new WriteLoad(c.primary, sourceDb, 23);
-  await load.seed(500);
+  await load.seed(500, c.rdonly);
   await sql(c.primary, `CREATE TABLE ${sourceDb}.stays (id INT PRIMARY KEY, v INT)`);
   const topoFile = writeVerticalTopology(c, { sourceDb, destDb, destInstance: 2 });
   load.start(1);
