@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../http/app.ts';
+import { isDiffCommand } from '../http/view-models.ts';
 import { loadCredentials, loadDbTls } from '../topology/credentials.ts';
 import { openTopology, type TopologyServer } from '../topology/server.ts';
 import { JobController } from '../worker/controller.ts';
@@ -137,7 +138,7 @@ export async function run(globals: GlobalFlags, request: JobRequest): Promise<nu
   if (final.state === 'done') {
     const what = final.cutover
       ? `${final.cutover.servedType} moved${final.cutover.writePauseMs === null ? '' : ` (write pause ${final.cutover.writePauseMs} ms)`}`
-      : /Diff$/.test(final.job?.command ?? '')
+      : isDiffCommand(final.job?.command)
         ? `${final.totals.rowsCopied} source rows compared`
         : `${final.totals.rowsCopied} rows copied`;
     process.stdout.write(`done: ${what} in ${elapsed(final)} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);

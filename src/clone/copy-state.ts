@@ -118,6 +118,8 @@ export class CopyState implements ChunkMarks {
   readonly #resumed: boolean;
   /** SQL condition on the rows of a table that came from a source ('' for all): see prepare(). */
   readonly #sourceRows: SourceRows;
+  /** One per destination, in the order of #dests. */
+  readonly #writers: MarkWriter[];
 
   private constructor(dests: CopyDestination[], jobId: string, log: Logger, resumed: boolean, sourceRows: SourceRows) {
     this.#dests = dests;
@@ -125,6 +127,7 @@ export class CopyState implements ChunkMarks {
     this.#log = log;
     this.#resumed = resumed;
     this.#sourceRows = sourceRows;
+    this.#writers = dests.map((d) => new MarkWriter(d));
   }
 
   static fresh(dests: CopyDestination[], jobId: string, log: Logger): CopyState {
@@ -199,11 +202,8 @@ export class CopyState implements ChunkMarks {
 
   async #mark(sourceIndex: number, table: string, chunk: number, plan: string | null): Promise<void> {
     const row = [this.#jobId, sourceIndex, table, chunk, plan, Math.floor(Date.now() / 1000)];
-    this.#writers ??= this.#dests.map((d) => new MarkWriter(d));
     await Promise.all(this.#writers.map((w) => w.write(row)));
   }
-
-  #writers: MarkWriter[] | null = null;
 }
 
 /**

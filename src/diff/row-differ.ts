@@ -59,12 +59,9 @@ class BatchCursor {
         return;
       }
       if (r.value.count === 0) continue;
-      const used = this.batch;
       this.batch = r.value;
       this.i = 0;
       this.#check();
-      // The check was the last look at the batch before; a report of a row copies its values.
-      used?.release();
       return;
     }
   }

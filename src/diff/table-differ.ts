@@ -61,6 +61,8 @@ interface TablePlan {
   table: TableDefinition;
   plan: ChunkPlan;
   key: RowKey;
+  /** Per source, the condition keeping the rows the destinations may hold (req.sourceFilter, asked once a table). */
+  filters: string[];
   tally: DiffTally;
   /** Chunks not diffed yet (each on every destination at once). */
   remaining: number;
@@ -93,7 +95,8 @@ async function queueChunks(req: DiffRequest, arena: ByteArena, tallies: Map<stri
   for (const table of tables) {
     signal.throwIfAborted();
     const plan = await planChunks(planner.client, planner.dbName, table, req.chunking, signal);
-    const entry: TablePlan = { table, plan, key: rowKeyOf(table), tally: tallies.get(table.name)!, remaining: plan.chunks.length };
+    const filters = req.sources.map((_, i) => req.sourceFilter(table, i));
+    const entry: TablePlan = { table, plan, key: rowKeyOf(table), filters, tally: tallies.get(table.name)!, remaining: plan.chunks.length };
     req.progress.chunksPlanned(table.name, entry.remaining);
     for (const [chunkIndex, range] of plan.chunks.entries()) {
       const log = req.log.child({ table: table.name, chunk: chunkIndex });
@@ -135,7 +138,7 @@ async function diffChunk(req: DiffRequest, arena: ByteArena, entry: TablePlan, r
         const route = req.routerFor(table, i);
         const raw = route.raw ?? ((row: RawRow) => route(row.values()));
         const fed = feeds[n];
-        return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, { orderBy: order, filter: req.sourceFilter(table, i) }), {
+        return channels[n].scanBatches(doing, chunkQuery(s.dbName, table, plan, range, { orderBy: order, filter: entry.filters[i] }), {
           signal,
           arena,
           tagOf: (row) => {

@@ -88,14 +88,15 @@ export function equal(a: KeyRange, b: KeyRange): boolean {
  * evenly, as hashes are, the part of a table's rows whose ids it contains.
  */
 export function keyRangeShare(kr: KeyRange): number {
-  const at = (bound: Buffer, empty: bigint): bigint => {
-    if (bound.length === 0) return empty;
-    const head = Buffer.alloc(8);
-    bound.copy(head, 0, 0, Math.min(8, bound.length));
-    return head.readBigUInt64BE(0);
-  };
-  const width = at(kr.end, 1n << 64n) - at(kr.start, 0n);
+  const width = (kr.end.length ? boundHead(kr.end) : 1n << 64n) - boundHead(kr.start);
   return width <= 0n ? 0 : Number(width) / 2 ** 64;
+}
+
+/** A bound's first 8 bytes as a number (zero-padded, as bounds compare): where it cuts the uint64 id line. */
+export function boundHead(bound: Buffer): bigint {
+  const head = Buffer.alloc(8);
+  bound.copy(head, 0, 0, Math.min(8, bound.length));
+  return head.readBigUInt64BE(0);
 }
 
 /** Does `a` end exactly where `b` starts (Vitess's KeyRangeContiguous: `40-80` then `8000000000000000-c0`)? */

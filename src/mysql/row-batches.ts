@@ -26,8 +26,6 @@ export class RowBatch {
   readonly end: Int32Array;
   /** A number per row, the producer's (the diff: the destination a source row belongs to). */
   readonly tag: Int32Array;
-  /** Where release() hands the batch back for reuse (its reader's free list), if anywhere. */
-  #recycle: ((batch: RowBatch) => void) | null = null;
 
   constructor(columns: number, rows = BATCH_ROWS, bytes = BATCH_BYTES) {
     this.columns = columns;
@@ -36,23 +34,6 @@ export class RowBatch {
     this.start = new Int32Array(rows * columns);
     this.end = new Int32Array(rows * columns);
     this.tag = new Int32Array(rows);
-  }
-
-  /**
-   * The consumer is done with every row of this batch: its reader may fill it again (saving the allocation and the
-   * collection of a few hundred KiB per thousand rows). Not calling it is safe; using the batch after it is not.
-   */
-  release(): void {
-    const recycle = this.#recycle;
-    this.#recycle = null;
-    recycle?.(this);
-  }
-
-  /** Empties the batch for reuse by `recycle`'s owner. */
-  reuse(recycle: (batch: RowBatch) => void): this {
-    this.count = 0;
-    this.#recycle = recycle;
-    return this;
   }
 
   get capacity(): number {
@@ -180,16 +161,11 @@ export async function* scanBatches(pool: Pool, ref: TabletRef, doing: string, sq
     unreported = 0;
   };
   const tagOf = opts.tagOf;
-  // Batches the consumer released, filled again: at most what can be in flight is ever allocated.
-  const free: RowBatch[] = [];
-  const recycle = (b: RowBatch) => {
-    if (free.length <= ahead) free.push(b);
-  };
   const sink = (row: RawRow): Promise<void> | undefined => {
     unreported++;
     const tag = tagOf ? tagOf(row) : 0;
     if (tag < 0) return;
-    batch ??= (free.pop() ?? new RowBatch(row.columns)).reuse(recycle);
+    batch ??= new RowBatch(row.columns);
     if (!batch.add(row, tag)) return;
     hand(batch);
     batch = null;

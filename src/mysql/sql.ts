@@ -1,5 +1,7 @@
 // Pure SQL text builders: every identifier quoted, every value encoded. Tested by comparing strings.
 
+import { boundHead } from '../keyrange/keyrange.ts';
+
 /** A row as the text protocol sends it with no type conversion: the raw bytes of each value, or null. */
 export type RawValue = Buffer | null;
 export type Row = RawValue[];
@@ -80,9 +82,7 @@ export function keyRangeCondition(column: string, type: 'uint64' | 'bytes', rang
       while (n > 0 && bound[n - 1] === 0) n--;
       return { sql: n === 0 ? "X''" : `X'${bound.subarray(0, n).toString('hex')}'`, aboveAll: false };
     }
-    const head = Buffer.alloc(8);
-    bound.copy(head, 0, 0, Math.min(8, bound.length));
-    const value = head.readBigUInt64BE(0) + (bound.subarray(8).some((b) => b !== 0) ? 1n : 0n);
+    const value = boundHead(bound) + (bound.subarray(8).some((b) => b !== 0) ? 1n : 0n);
     return { sql: value.toString(), aboveAll: value > UINT64_MAX };
   };
   if (range.start.length > 0) {
