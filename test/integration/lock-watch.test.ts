@@ -13,11 +13,13 @@ describe('lock watch', () => {
   let c: TestCluster;
   before(async () => {
     c = await testCluster();
+    // Several chunks, so the copy of `held` is still going when the locker takes the table: 5,000 rows (one chunk)
+    // were sometimes copied in full between its creation and the lock, and nothing ever waited.
     await onSource(
       c,
       `DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}; USE ${db};
       CREATE TABLE held (id BIGINT PRIMARY KEY, keyspace_id BIGINT UNSIGNED NOT NULL, v VARCHAR(40) NOT NULL);
-      INSERT INTO held SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), MD5(seq) FROM seq_1_to_5000;`,
+      INSERT INTO held SELECT seq, CAST(CONV(SUBSTRING(MD5(seq),1,16),16,10) AS UNSIGNED), MD5(seq) FROM seq_1_to_100000;`,
     );
   });
 
