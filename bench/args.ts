@@ -2,6 +2,11 @@
 
 export type BenchMode = 'split' | 'flat' | 'shapes' | 'stream';
 export type ContenderName = 'shardworker' | 'dump' | 'load';
+/**
+ * Where the contenders write (the rdonly, the destinations): `mariadb`, MariaDB's default durability (the redo log
+ * flushed at each commit); `sandbox`, as the sandbox runs them (flushed once a second).
+ */
+export type Durability = 'mariadb' | 'sandbox';
 
 export interface BenchArgs {
   /**
@@ -19,6 +24,9 @@ export interface BenchArgs {
   basePort: number;
   bufferPoolMb: number;
   logFileMb: number;
+  durability: Durability;
+  /** shapes mode: the shapes to run (by name), all when empty. */
+  shapes: string[];
   /** Extra SplitClone options, as CLI flags (`--write-method insert`). */
   shardworkerFlags: string[];
   json: string | undefined;
@@ -44,6 +52,10 @@ export const USAGE = `usage: npm run bench -- [flags]
   --base-port P            first port (default 15500)
   --buffer-pool-mb N       InnoDB buffer pool of each instance (default 1024)
   --log-file-mb N          InnoDB redo log of each instance (default 512)
+  --shapes a,b             shapes mode: only these shapes (split, uuid, composite, indexes, small); the diff goes with split
+  --durability D           the rdonly and the destinations: mariadb, MariaDB's default innodb_flush_log_at_trx_commit=1
+                           (the default for stream, whose anchor is a replica as production runs it); sandbox, =2,
+                           as the sandbox runs them (the default for the others)
   --json FILE              where to write the results (default <dir>/bench-<mode>.json)
   --keep-up                leave the instances running`;
 
@@ -61,12 +73,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let rounds: number | undefined;
   let warmup: number | undefined;
   let contenders: ContenderName[] | undefined;
-  const out: Omit<BenchArgs, 'mode' | 'rows' | 'rounds' | 'warmup' | 'contenders'> = {
+  let durability: Durability | undefined;
+  const out: Omit<BenchArgs, 'mode' | 'rows' | 'rounds' | 'warmup' | 'contenders' | 'durability'> = {
     dir: '.sandbox-bench',
     basePort: 15500,
     bufferPoolMb: 1024,
     logFileMb: 512,
     shardworkerFlags: [],
+    shapes: [],
     json: undefined,
     keepUp: false,
   };
@@ -121,6 +135,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--log-file-mb':
         out.logFileMb = int(flag, value(), 16);
         break;
+      case '--durability': {
+        const d = value();
+        if (d !== 'mariadb' && d !== 'sandbox') throw new Error(`--durability: expected mariadb or sandbox, got ${JSON.stringify(d)}`);
+        durability = d;
+        break;
+      }
+      case '--shapes':
+        out.shapes = value()
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+        break;
       case '--json':
         out.json = value();
         break;
@@ -141,6 +167,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     rounds: rounds ?? (mode === 'split' ? 5 : 1),
     warmup: warmup ?? (mode === 'split' ? 1 : 0),
     contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),
+    durability: durability ?? (mode === 'stream' ? 'mariadb' : 'sandbox'),
     ...out,
   };
 }

@@ -32,15 +32,15 @@ async function main(): Promise<void> {
     throw err;
   }
   const benchStarted = Date.now();
-  log(`bringing up the bench sandbox in ${args.dir} (ports ${args.basePort}-${args.basePort + 3})`);
+  log(`bringing up the bench sandbox in ${args.dir} (ports ${args.basePort}-${args.basePort + 3}, durability ${args.durability})`);
   const c = await benchClusterUp(args);
   try {
     if (args.mode === 'stream') {
       const result = await runStreamBench(c, args, log);
       const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-stream.json'));
-      await fsp.writeFile(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, ...result }, null, 2) + '\n');
+      await fsp.writeFile(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, durability: args.durability, ...result }, null, 2) + '\n');
       process.stdout.write(
-        `\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`,
+        `\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica, durability ${args.durability}\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`,
       );
       return;
     }

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const dir = dirIndex >= 0 ? process.argv[dirIndex + 1] : '.sandbox-watch';
   const keepUp = process.argv.includes('--keep-up');
   log(`sandbox in ${dir}, ports ${basePort}-${basePort + 3}`);
-  const c = await benchClusterUp({ dir, basePort, bufferPoolMb: 256, logFileMb: 128 });
+  const c = await benchClusterUp({ dir, basePort, bufferPoolMb: 256, logFileMb: 128, durability: 'sandbox' });
   try {
     const d = dataset('split', rows);
     const expected = await ensureDataset(
