@@ -38,7 +38,10 @@ async function main(): Promise<void> {
     if (args.mode === 'stream') {
       const result = await runStreamBench(c, args, log);
       const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-stream.json'));
-      await fsp.writeFile(jsonFile, JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, durability: args.durability, ...result }, null, 2) + '\n');
+      await fsp.writeFile(
+        jsonFile,
+        JSON.stringify({ date: new Date().toISOString(), machine: machine(), mode: args.mode, durability: args.durability, ...result }, null, 2) + '\n',
+      );
       process.stdout.write(
         `\nshardworker bench, stream mode: catch-up of filtered replication (1→2 split) against MariaDB's replica, durability ${args.durability}\n${streamSummaryText(result)}\n  results in ${jsonFile}\n`,
       );
