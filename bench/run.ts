@@ -100,6 +100,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: machine(),
       mode: args.mode,
+      durability: args.durability,
       rows,
       tables: Object.fromEntries(d.tables.map((t) => [t.name, t.rows])),
       rounds: args.rounds,
@@ -130,6 +131,7 @@ async function shapesMode(args: BenchArgs, c: BenchCluster, benchStarted: number
     machine: machine(),
     load: os.loadavg().map(round2),
     mode: args.mode,
+    durability: args.durability,
     rowsPerShape: args.rows,
     rounds: args.rounds,
     warmup: args.warmup,
@@ -140,7 +142,7 @@ async function shapesMode(args: BenchArgs, c: BenchCluster, benchStarted: number
   const jsonFile = path.resolve(args.json ?? path.join(c.dir, 'bench-shapes.json'));
   await fsp.writeFile(jsonFile, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(
-    `\nshardworker bench, shapes mode: each shape copied 1→2 beside its anchor, ${args.rounds} round(s), medians; load average ${result.load.join(' ')}\n`,
+    `\nshardworker bench, shapes mode: each shape copied 1→2 beside its anchor, ${args.rounds} round(s), medians, durability ${args.durability}; load average ${result.load.join(' ')}\n`,
   );
   process.stdout.write(shapesText(r) + '\n');
   process.stdout.write(`  whole bench ${totalSeconds} s; results in ${jsonFile}\n`);
