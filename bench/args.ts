@@ -1,5 +1,7 @@
 // The bench's flags: what to generate, how often to alternate the contenders, where to run and report.
 
+import { shapes } from './dataset.ts';
+
 export type BenchMode = 'split' | 'flat' | 'shapes' | 'stream';
 export type ContenderName = 'shardworker' | 'dump' | 'load';
 /**
@@ -141,12 +143,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         durability = d;
         break;
       }
-      case '--shapes':
+      case '--shapes': {
         out.shapes = value()
           .split(',')
           .map((x) => x.trim())
           .filter(Boolean);
+        const names = shapes(1000).map((s) => s.name);
+        const unknown = out.shapes.filter((n) => !names.includes(n));
+        if (unknown.length) throw new Error(`--shapes: no shape ${unknown.join(', ')} (${names.join(', ')})`);
         break;
+      }
       case '--json':
         out.json = value();
         break;
