@@ -63,30 +63,40 @@ export function sslOption(tablet: Tablet, tls: DbTls | undefined): { ca?: Buffer
   return tls?.ca ? { ca: tls.ca, rejectUnauthorized: true } : { rejectUnauthorized: true };
 }
 
-export function openPool(ref: TabletRef, credentials: Credentials, options: PoolOptions): Pool {
-  const { tablet } = ref;
-  const ssl = sslOption(tablet, options.tls);
-  const callbackPool = mysql.createPool({
+/**
+ * What every connection to a tablet has, the pools' and the binlog dump's: address and account, how long a connect
+ * may take, keep-alive, numbers as exact strings, utf8mb4, TLS as the tablet says.
+ */
+export function connectionBasics(tablet: Tablet, credentials: Credentials, tls: DbTls | undefined) {
+  return {
     host: tablet.host,
     port: tablet.port,
     user: tablet.user,
     password: credentials[tablet.user] ?? '',
+    ssl: sslOption(tablet, tls),
+    connectTimeout: 10_000,
+    enableKeepAlive: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    charset: 'utf8mb4',
+    // mysql2 fills four arrays of this many entries per connection for its statement cache (16,000 by default:
+    // 512 KiB a connection, 14 MB of a 40-connection copy's heap); every statement prepared here is closed after use.
+    maxPreparedStatements: 16,
+  } satisfies mysql.ConnectionOptions;
+}
+
+export function openPool(ref: TabletRef, credentials: Credentials, options: PoolOptions): Pool {
+  const { tablet } = ref;
+  const basics = connectionBasics(tablet, credentials, options.tls);
+  const callbackPool = mysql.createPool({
+    ...basics,
     database: options.withDatabase === false ? undefined : tablet.dbName,
     connectionLimit: options.connectionLimit,
     maxIdle: options.connectionLimit,
     multipleStatements: true,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
     dateStrings: true,
-    charset: 'utf8mb4',
-    connectTimeout: 10_000,
-    enableKeepAlive: true,
-    // mysql2 fills four arrays of this many entries per connection for its statement cache (16,000 by default:
-    // 512 KiB a connection, 14 MB of a 40-connection copy's heap); every statement prepared here is closed after use.
-    maxPreparedStatements: 16,
-    ssl,
     // Rows read in place into the copy's staging (see direct-reads.ts); a TLS connection wraps mysql2's own socket.
-    stream: ssl ? undefined : () => directSocket(tablet.host, tablet.port),
+    stream: basics.ssl ? undefined : () => directSocket(tablet.host, tablet.port),
   });
   callbackPool.on('connection', (conn) => {
     // Queued before any query of the pool's users, since a connection runs its commands in order.

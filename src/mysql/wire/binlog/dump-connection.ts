@@ -10,7 +10,7 @@
 
 import mysql from 'mysql2';
 import type { Logger } from 'pino';
-import { describeTablet, sslOption, TabletError, type TabletRef } from '../../connection.ts';
+import { connectionBasics, describeTablet, TabletError, type TabletRef } from '../../connection.ts';
 import { MAX_PAYLOAD, PACKET_HEADER } from '../packets.ts';
 import type { Credentials, DbTls } from '../../../topology/types.ts';
 import { E } from './event-header.ts';
@@ -80,18 +80,9 @@ export class DumpConnection {
     const { tablet: ref, credentials, tls } = settings;
     const { tablet } = ref;
     const core = mysql.createConnection({
-      host: tablet.host,
-      port: tablet.port,
-      user: tablet.user,
-      password: credentials[tablet.user] ?? '',
-      ssl: sslOption(tablet, tls),
-      connectTimeout: 10_000,
-      enableKeepAlive: true,
-      // No statement is prepared here: not mysql2's 512 KiB cache of 16,000 (see connection.ts).
+      ...connectionBasics(tablet, credentials, tls),
+      // No statement is prepared here.
       maxPreparedStatements: 1,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      charset: 'utf8mb4',
     }) as unknown as CoreConnection;
     const dump = new DumpConnection(settings, core);
     // Before anything can fail: mysql2 emits connection errors as events.
