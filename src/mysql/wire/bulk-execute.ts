@@ -9,6 +9,7 @@
 
 import { PassThrough } from 'node:stream';
 import mysql, { type Connection as CoreConnection } from 'mysql2';
+import { closeStatement } from './mysql2-internals.ts';
 import { acquireConnection, TabletError, type Pool, type PoolConnection, type TabletRef } from '../connection.ts';
 import { codedLength, lastWarnings, MAX_PAYLOAD, maxAllowedPacket, moreLengthBytes, PACKET_HEADER, setPacketHeader } from './packets.ts';
 import { discardConnection } from './discard.ts';
@@ -199,7 +200,7 @@ function useStatement(core: CoreConnection, sql: string): { id: Promise<number>;
       if (byText.size < KEPT_STATEMENTS) break;
       if (old.users > 0) continue;
       byText.delete(text);
-      core.unprepare(text);
+      closeStatement(core, { sql: text });
     }
     const id = new Promise<number>((resolve, reject) => {
       core.prepare(sql, (err, statement) => {

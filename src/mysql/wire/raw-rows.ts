@@ -4,6 +4,7 @@
 // source and destination servers need too.
 
 import type { Connection as CoreConnection } from 'mysql2';
+import { closeStatement } from './mysql2-internals.ts';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from '../connection.ts';
 import type { ByteArena } from './byte-arena.ts';
 import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './binary-row.ts';
@@ -304,7 +305,7 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
     });
     // Prepared for this chunk alone: closed, or the server's prepared statements would pile up.
     // mysql2 keys its statements by the options too (its typings take the SQL text alone).
-    if (binary) (core as unknown as { unprepare(options: { sql: string; rowsAsArray: boolean }): void }).unprepare({ sql, rowsAsArray: true });
+    if (binary) closeStatement(core, { sql, rowsAsArray: true });
     finished = true;
     return rows;
   } finally {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { ByteArena } from '../../../src/mysql/wire/byte-arena.ts';
-import { openPool, TabletError, type Pool, type TabletRef } from '../../../src/mysql/connection.ts';
+import { openPool, queryOn, TabletError, type Pool, type TabletRef } from '../../../src/mysql/connection.ts';
 import { scanRows, type RawRow } from '../../../src/mysql/wire/raw-rows.ts';
 import { onSource, rdonlyRef, testCluster, type TestCluster } from '../../helpers/cluster.ts';
 
@@ -227,4 +227,28 @@ test('a scan aborted mid-result gives its staging back only once no read can lan
   arena.give(reused);
   const count = await scanRows(pool, ref, 'reading test rows', 'SELECT seq FROM mysql.seq_1_to_10', () => {}, { signal, arena });
   assert.equal(count, 10);
+});
+
+test('a binary read closes its prepared statement with one COM_STMT_CLOSE (mysql2’s unprepare sends two)', async () => {
+  const conn = await pool.getConnection();
+  const core = conn.connection as unknown as { stream: { write(chunk: Buffer, ...rest: unknown[]): boolean } };
+  const write = core.stream.write;
+  let closes = 0;
+  // Every packet written on the connection: a COM_STMT_CLOSE is a 4-byte header, 0x19 and the statement id.
+  core.stream.write = function (this: unknown, chunk: Buffer, ...rest: unknown[]) {
+    if (chunk.length === 9 && chunk[4] === 0x19) closes++;
+    return write.call(this, chunk, ...rest);
+  };
+  conn.release();
+  try {
+    const before = Number((await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value);
+    const rows: string[] = [];
+    const n = await scanRows(pool, ref, 'reading seq', 'SELECT seq FROM mysql.seq_1_to_10', digestSink(rows, () => false), { signal, binary: true });
+    assert.equal(n, 10);
+    const after = Number((await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value);
+    assert.equal(closes, 1);
+    assert.equal(after, before, 'the statement is gone from the server');
+  } finally {
+    core.stream.write = write;
+  }
 });
