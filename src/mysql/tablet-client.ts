@@ -16,7 +16,6 @@ import { BulkLanes, probeBulk } from './wire/bulk-execute.ts';
 import { loadDataOn } from './wire/infile.ts';
 import { scanRows, type RowSink, type ScanOptions } from './wire/raw-rows.ts';
 import { scanBatches, type BatchScanOptions, type RowBatch } from './row-batches.ts';
-import type { Row } from './sql.ts';
 import { discardConnection } from './wire/discard.ts';
 
 /**

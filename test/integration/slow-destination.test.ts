@@ -61,7 +61,7 @@ describe('a slow destination', () => {
       // Lock the first destination's table as soon as the job has created it, before many rows are in.
       const unlock = await lockWhenCreated(c.dests[0], db, 'big');
       let rssPeak = 0;
-      let copiedWhileLocked: number[] = [];
+      const copiedWhileLocked: number[] = [];
       try {
         const lockedAt = Date.now();
         while (Date.now() - lockedAt < 4000) {
