@@ -1,11 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Entry point for `npx shardworker`: the bundle `npm run build` makes (dist/shardworker.mjs) while it is newer than
 // every source file, else the TypeScript CLI through tsx's loader (slower to start, never stale).
 // --max-semi-space-size=4: V8 grows the young generation to 16 MiB semi-spaces under a copy's steady allocation,
 // which only added about 40 MB of RSS (measured with the bench) and no speed: the copy keeps little alive.
-// --heap-growing-percent=50: the old generation may grow to 1.5x what survived the last full collection, where
-// V8 lets a small heap reach up to 4x. A copy of 2,000 tables keeps about 31 MB alive and had 99 MB of heap;
-// peak RSS 130-138 MB against 139-158 MB in four runs each, the 2,001,000-row copy's time and RSS unchanged.
 import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
