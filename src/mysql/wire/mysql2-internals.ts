@@ -162,12 +162,11 @@ export interface StatementKey {
   rowsAsArray?: boolean;
 }
 
-
 /**
  * Closes the prepared statement of `key` on `core` once. mysql2's own `unprepare` deletes it from its cache, whose
  * eviction hook closes it, and then closes it again: two COM_STMT_CLOSE for one statement, each a socket write and a
- * wake-up of the server. A copy of 2,000 small tables sent 5,700 of them (a fifth of all its writes; the test in
- * test/mysql/wire/mysql2-internals.test.ts counts the server's Com_stmt_close).
+ * wake-up of the server: a copy of 2,000 small tables wrote 5,700 such extra packets, a fifth of its socket writes.
+ * The server does not count the second (Com_stmt_close), so test/mysql/wire/raw-rows.test.ts counts the packets.
  */
 export function closeStatement(core: unknown, key: StatementKey): void {
   const conn = core as { _statements: { delete(key: string): boolean }; constructor: { statementKey(options: StatementKey): string } };

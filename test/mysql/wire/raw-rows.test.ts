@@ -243,7 +243,14 @@ test('a binary read closes its prepared statement with one COM_STMT_CLOSE (mysql
   try {
     const before = Number((await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value);
     const rows: string[] = [];
-    const n = await scanRows(pool, ref, 'reading seq', 'SELECT seq FROM mysql.seq_1_to_10', digestSink(rows, () => false), { signal, binary: true });
+    const n = await scanRows(
+      pool,
+      ref,
+      'reading seq',
+      'SELECT seq FROM mysql.seq_1_to_10',
+      digestSink(rows, () => false),
+      { signal, binary: true },
+    );
     assert.equal(n, 10);
     const after = Number((await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value);
     assert.equal(closes, 1);
