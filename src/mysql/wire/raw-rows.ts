@@ -304,7 +304,6 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       });
     });
     // Prepared for this chunk alone: closed, or the server's prepared statements would pile up.
-    // mysql2 keys its statements by the options too (its typings take the SQL text alone).
     if (binary) closeStatement(core, { sql, rowsAsArray: true });
     finished = true;
     return rows;

@@ -229,6 +229,12 @@ test('a scan aborted mid-result gives its staging back only once no read can lan
   assert.equal(count, 10);
 });
 
+/** The server's prepared statements, all sessions. */
+async function preparedStatements(): Promise<number> {
+  const rows = await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
+  return Number(rows[0].Value);
+}
+
 test('a binary read closes its prepared statement with one COM_STMT_CLOSE (mysql2’s unprepare sends two)', async () => {
   const conn = await pool.getConnection();
   const core = conn.connection as unknown as { stream: { write(chunk: Buffer, ...rest: unknown[]): boolean } };
@@ -241,7 +247,7 @@ test('a binary read closes its prepared statement with one COM_STMT_CLOSE (mysql
   };
   conn.release();
   try {
-    const before = Number((await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value);
+    const before = await preparedStatements();
     const rows: string[] = [];
     const n = await scanRows(
       pool,
@@ -252,7 +258,7 @@ test('a binary read closes its prepared statement with one COM_STMT_CLOSE (mysql
       { signal, binary: true },
     );
     assert.equal(n, 10);
-    const after = Number((await queryOn<{ Value: string }[]>(pool, ref, 'counting statements', "SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0].Value);
+    const after = await preparedStatements();
     assert.equal(closes, 1);
     assert.equal(after, before, 'the statement is gone from the server');
   } finally {
