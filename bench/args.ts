@@ -45,7 +45,7 @@ export const USAGE = `usage: npm run bench -- [flags]
                            then the streams' lag while the source takes 2,000 transactions/s for 30 s
   --rows N                 rows to copy (default 2,000,000 for split, 20,000,000 for flat, 500,000 a shape); for
                            stream, row changes on the source (default 1,000,000)
-  --rounds N               alternating rounds (default 5 for split, 1 for the others)
+  --rounds N               alternating rounds (default 5 for split, 3 for shapes, 1 for the others)
   --warmup N               untimed runs of every contender first (default 1 for split, 0 for the others)
   --only a,b,c             contenders: a = shardworker, b = mariadb-dump | mariadb, c = LOAD DATA + ADD INDEX
   --sw "FLAGS"             extra SplitClone flags, e.g. --sw "--write-method insert" (repeatable;
@@ -170,7 +170,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   return {
     mode,
     rows: rows ?? (mode === 'split' ? 2_000_000 : mode === 'shapes' ? 500_000 : mode === 'stream' ? 1_000_000 : 20_000_000),
-    rounds: rounds ?? (mode === 'split' ? 5 : 1),
+    rounds: rounds ?? (mode === 'split' ? 5 : mode === 'shapes' ? 3 : 1),
     warmup: warmup ?? (mode === 'split' ? 1 : 0),
     contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),
     durability: durability ?? (mode === 'stream' ? 'mariadb' : 'sandbox'),
