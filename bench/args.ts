@@ -69,6 +69,18 @@ function int(flag: string, value: string | undefined, min: number): number {
   return n;
 }
 
+type ModeDefaults = Pick<BenchArgs, 'rows' | 'rounds' | 'warmup' | 'contenders' | 'durability'>;
+
+/** What each mode runs when a flag does not say; the flat mode is about memory: shardworker alone. */
+const MODE_DEFAULTS: Record<BenchMode, ModeDefaults> = {
+  split: { rows: 2_000_000, rounds: 5, warmup: 1, contenders: ['shardworker', 'dump', 'load'], durability: 'sandbox' },
+  flat: { rows: 20_000_000, rounds: 1, warmup: 0, contenders: ['shardworker'], durability: 'sandbox' },
+  shapes: { rows: 500_000, rounds: 3, warmup: 0, contenders: ['shardworker'], durability: 'sandbox' },
+  stream: { rows: 1_000_000, rounds: 1, warmup: 0, contenders: ['shardworker'], durability: 'mariadb' },
+};
+
+const isMode = (m: string): m is BenchMode => Object.hasOwn(MODE_DEFAULTS, m);
+
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let mode: BenchMode = 'split';
   let rows: number | undefined;
@@ -96,8 +108,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     switch (flag) {
       case '--mode': {
         const m = value();
-        if (m !== 'split' && m !== 'flat' && m !== 'shapes' && m !== 'stream')
-          throw new Error(`--mode: expected split, flat, shapes or stream, got ${JSON.stringify(m)}`);
+        if (!isMode(m)) throw new Error(`--mode: expected split, flat, shapes or stream, got ${JSON.stringify(m)}`);
         mode = m;
         break;
       }
@@ -166,14 +177,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }
-  // The flat mode is about memory: shardworker alone unless asked for more.
+  const d = MODE_DEFAULTS[mode];
   return {
     mode,
-    rows: rows ?? (mode === 'split' ? 2_000_000 : mode === 'shapes' ? 500_000 : mode === 'stream' ? 1_000_000 : 20_000_000),
-    rounds: rounds ?? (mode === 'split' ? 5 : mode === 'shapes' ? 3 : 1),
-    warmup: warmup ?? (mode === 'split' ? 1 : 0),
-    contenders: contenders ?? (mode === 'split' ? ['shardworker', 'dump', 'load'] : ['shardworker']),
-    durability: durability ?? (mode === 'stream' ? 'mariadb' : 'sandbox'),
+    rows: rows ?? d.rows,
+    rounds: rounds ?? d.rounds,
+    warmup: warmup ?? d.warmup,
+    contenders: contenders ?? [...d.contenders],
+    durability: durability ?? d.durability,
     ...out,
   };
 }
