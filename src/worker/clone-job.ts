@@ -26,6 +26,7 @@ import { diffAndReport } from './table-diffs.ts';
 import { TabletSession, type DestinationTablet, type JobDeps, type TakenSource } from './tablet-session.ts';
 import type { UndoReport } from './undo.ts';
 import type { TabletDb } from '../mysql/tablet-client.ts';
+import { settleAll } from '../pipeline/settle-all.ts';
 
 export type { JobDeps } from './tablet-session.ts';
 
@@ -204,8 +205,11 @@ export class CloneJob implements JobPhases {
 
     for (const t of tables) this.#status.setTableState(t.name, 'creating');
     const resume = this.#resumed !== null;
-    const alters = await Promise.all(this.#destinations.map((d) => createTables(this.#dest(d), tables, this.#flags, resume)));
-    const marks = await this.#copyState();
+    // The tables and the job's own (_vt) side by side: they are apart, and each is a few round trips per destination.
+    const [alters, marks] = await Promise.all([
+      settleAll(this.#destinations.map((d) => createTables(this.#dest(d), tables, this.#flags, resume))),
+      this.#copyState(),
+    ]);
     for (const t of tables) this.#status.setTableState(t.name, 'waiting');
     this.#log.info('tables created');
     await Promise.all(this.#destinations.map((d) => createViews(this.#dest(d), first.ref.tablet.dbName, views)));
@@ -250,9 +254,12 @@ export class CloneJob implements JobPhases {
     // Only now that every table's rows are in: a trigger would have rewritten or doubled the copied rows.
     await Promise.all(this.#destinations.map((d) => createTriggers(this.#destOnItsOwn(d), first.ref.tablet.dbName, triggers)));
     if (triggers.length) this.#log.info({ triggers: triggers.map((t) => t.name) }, `${triggers.length} triggers created`);
-    if (this.#flags.populateBlpCheckpoint) await this.#writeCheckpoints();
-    if (!this.#flags.skipSetSourceShards) await this.#setSourceShards(picked);
-    await this.#checkSchema(schemas[0], picked, triggers);
+    // Apart from one another, so side by side: each waits on round trips, not on work.
+    await settleAll([
+      this.#flags.populateBlpCheckpoint ? this.#writeCheckpoints() : Promise.resolve(),
+      this.#flags.skipSetSourceShards ? Promise.resolve() : this.#setSourceShards(picked),
+      this.#checkSchema(schemas[0], picked, triggers),
+    ]);
     const copyId = this.#resumed?.jobId ?? this.#status.id;
     await Promise.all(this.#destinations.map((d) => finishJob(this.#dest(d), copyId)));
     for (const t of tables) this.#status.setTableState(t.name, 'done');
@@ -310,7 +317,14 @@ export class CloneJob implements JobPhases {
     // A connection of its own per destination: on the writers' pool a mark waited until their lanes went idle,
     // which they do not while the readers keep them busy (every chunk's mark and the next table's plan held up).
     const dests = this.#destinations.map((d) => this.#destOnItsOwn(d));
-    await Promise.all(dests.map((d) => createCopyState(d)));
+    // blp_checkpoint's table too, now rather than at the end where every round trip adds to the job's time.
+    const blp = this.#flags.populateBlpCheckpoint ? CREATE_BLP_CHECKPOINT : [];
+    await settleAll(
+      dests.map(async (d) => {
+        await createCopyState(d);
+        for (const sql of blp) await d.client.query('creating _vt.blp_checkpoint', sql);
+      }),
+    );
     if (this.#resumed)
       return CopyState.resume(dests, this.#resumed.jobId, this.#log, (sourceIndex, table) =>
         this.#strategy.sourceRowsCondition(table, this.#targets!, sourceIndex),
@@ -343,8 +357,8 @@ export class CloneJob implements JobPhases {
     const rows = this.#sources.map((s, i) => populateBlpCheckpoint({ uid: this.#targets!.sources[i].uid, position: s.position, timeUpdated: now, flags }));
     await Promise.all(
       this.#destinations.map(async (d) => {
-        // CREATE … IF NOT EXISTS and REPLACE: each is safe to repeat.
-        for (const sql of [...CREATE_BLP_CHECKPOINT, ...rows]) await d.client.query('writing _vt.blp_checkpoint', sql);
+        // REPLACE: safe to repeat (the table was created with the job's own, see #copyState).
+        for (const sql of rows) await d.client.query('writing _vt.blp_checkpoint', sql);
       }),
     );
     this.#log.info({ positions: this.#sources.map((s) => s.position) }, 'blp_checkpoint written');
