@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import { LANDED_IF_DUPLICATE_KEY, type TabletDb } from '../mysql/tablet-client.ts';
-import { chunkCondition, parseChunkPlan, type ChunkPlan } from '../mysql/chunker.ts';
+import { chunkCondition, parseChunkPlan, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import { quoteTable } from '../mysql/sql.ts';
 import type { ChunkMarks } from '../pipeline/contracts.ts';
@@ -161,13 +161,14 @@ export class CopyState implements ChunkMarks {
   }
 
   /**
-   * Records a table's whole plan, before any of its chunks is marked done. A plan of one chunk (the whole table) is
+   * Records a table's plan, before any of its chunks is marked done: an open one as it grows (its chunks so far,
+   * see clone/growing-plan.ts), then the whole one. A whole plan of one chunk (the whole table) is
    * not recorded: whatever plan a resumed copy makes then, its first chunk holds every row when that one chunk is
    * marked done, and each chunk it copies is emptied first (prepare). 2,000 small tables were 2,000 statements more
    * on every destination, each a round trip the next table's plan waited for.
    */
   async recordPlan(sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void> {
-    if (plan.chunks.length === 1) return;
+    if (plan.chunks.length === 1 && !plan.open) return;
     this.#plans.set(key(sourceIndex, table.name, PLAN_CHUNK), plan);
     await this.#mark(sourceIndex, table.name, PLAN_CHUNK, JSON.stringify(plan));
   }
@@ -180,9 +181,9 @@ export class CopyState implements ChunkMarks {
    * Resuming: deletes the rows of the chunk's key range an earlier run may have written (none otherwise): of its own
    * source only, so that in a merge the rows another source copied into the same keys (its chunk marked done) stay.
    */
-  async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void> {
+  async prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number, range: ChunkRange): Promise<void> {
     if (!this.#resumed) return;
-    const conditions = [chunkCondition(table, plan, plan.chunks[chunk]) ?? '', this.#sourceRows(sourceIndex, table)].filter(Boolean);
+    const conditions = [chunkCondition(table, plan, range) ?? '', this.#sourceRows(sourceIndex, table)].filter(Boolean);
     const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
     await Promise.all(
       this.#dests.map(async (d) => {

@@ -1,78 +1,100 @@
-// A table's chunk plan while its key walk is still finding bounds (mysql/chunker.ts): the copy reads chunk i as soon
-// as its end is known instead of after the whole walk, which scans the primary key once (a few hundred ms on a
-// 500,000-row table, as long as a COUNT(*) on a large one) before a single row moved.
+// A table's chunk plan as its copy knows it, and its record for --resume. A plan is known whole at the start (an
+// integer key's, a table of one chunk, or one an earlier run recorded), or open (mysql/chunker.ts startPlan): then
+// the table's one reader reads it in key order and cuts a chunk every `step` rows as they arrive, each bound the
+// row's own key. That replaced a walk of the key ahead of the reader (51 `LIMIT 1 OFFSET` queries on a 500,000-row
+// table) and a range condition on every row read: together half the source's CPU in that copy.
+//
+// A chunk is marked done only once a recorded plan holds it, so that a resumed copy cuts the very same chunks: an
+// open plan is recorded as it grows (chunks cut meanwhile go in the next record), the whole plan once complete.
 
-import type { ChunkPlan, ChunkRange } from '../mysql/chunker.ts';
+import { closePlan, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
 
 export class GrowingPlan {
-  /** The plan's shape (column or key) once known, and its chunks so far: what chunk conditions are built from. */
+  /** The plan as far as known: its shape, its chunks so far and, while open, how the rest is cut. */
   readonly plan: ChunkPlan = { column: null, chunks: [] };
-  /** Settles with the whole plan, or the walk's failure. */
+  /** Settles once the plan's start is known (start()), or with its failure. */
+  readonly started: Promise<void>;
+  /** Settles with the whole plan once it is on record, or with the first failure. */
   readonly done: Promise<ChunkPlan>;
-  #complete = false;
+  readonly #record: (plan: ChunkPlan) => Promise<void>;
+  /** How many of the plan's chunks a landed record holds (Infinity once the whole plan is on record). */
+  #recorded = 0;
+  #recording: Promise<void> | null = null;
   #failure: { err: unknown } | null = null;
-  #wake: (() => void)[] = [];
-  #resolve!: (plan: ChunkPlan) => void;
-  #reject!: (err: unknown) => void;
+  #start!: { resolve(): void; reject(err: unknown): void };
+  #done!: { resolve(plan: ChunkPlan): void; reject(err: unknown): void };
 
-  constructor() {
-    this.done = new Promise<ChunkPlan>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // Awaited by whoever needs the whole plan; a failure also reaches the readers through chunk().
+  /** `record` writes a plan, open or whole, where a resumed copy finds it (the copy's marks). */
+  constructor(record: (plan: ChunkPlan) => Promise<void>) {
+    this.#record = record;
+    this.started = new Promise<void>((resolve, reject) => (this.#start = { resolve, reject }));
+    this.done = new Promise<ChunkPlan>((resolve, reject) => (this.#done = { resolve, reject }));
+    // Awaited by whoever needs them; a failure reaches the reader and the marks through them too.
+    this.started.catch(() => {});
     this.done.catch(() => {});
   }
 
-  /** A plan known whole from the start (recorded by an earlier run, or not made by a walk). */
-  static of(plan: ChunkPlan): GrowingPlan {
-    const g = new GrowingPlan();
-    g.complete(plan);
-    return g;
-  }
-
-  /** The next chunk of a plan of this shape. */
-  add(range: ChunkRange, shape: Omit<ChunkPlan, 'chunks'>): void {
-    this.plan.column = shape.column;
-    if (shape.key) this.plan.key = shape.key;
-    this.plan.chunks.push(range);
-    this.#notify();
-  }
-
-  /** The whole plan: the chunks added so far must be its first ones. */
-  complete(plan: ChunkPlan): void {
-    const have = this.plan.chunks.length;
-    if (have > plan.chunks.length || plan.chunks.slice(0, have).some((r, i) => JSON.stringify(r) !== JSON.stringify(this.plan.chunks[i]))) {
-      this.fail(new Error('a chunk plan changed while it was being copied'));
-      return;
-    }
+  /** The plan's start: whole or open; `onRecord` when an earlier run recorded it (it is not recorded again). */
+  start(plan: ChunkPlan, onRecord: boolean): void {
     this.plan.column = plan.column;
     if (plan.key) this.plan.key = plan.key;
-    this.plan.chunks.push(...plan.chunks.slice(have));
-    this.#complete = true;
-    this.#resolve(this.plan);
-    this.#notify();
+    this.plan.chunks.push(...plan.chunks);
+    if (onRecord) this.#recorded = plan.chunks.length;
+    if (plan.open) this.plan.open = plan.open;
+    else this.#finish(onRecord);
+    this.#start.resolve();
+  }
+
+  /** The next chunk of an open plan, cut by its reader. */
+  add(range: ChunkRange): void {
+    this.plan.chunks.push(range);
+  }
+
+  /** The reader of an open plan read to the end of the table: the rest after the last bound is the last chunk. */
+  complete(): void {
+    const whole = closePlan(this.plan);
+    this.plan.chunks.push(...whole.chunks.slice(this.plan.chunks.length));
+    delete this.plan.open;
+    this.#finish(false);
   }
 
   fail(err: unknown): void {
     this.#failure ??= { err };
-    this.#reject(err);
-    this.#notify();
+    this.#start.reject(err);
+    this.#done.reject(err);
   }
 
-  /** Chunk `i` once known; null when the plan is complete without it. Throws the walk's failure. */
-  async chunk(i: number): Promise<ChunkRange | null> {
-    for (;;) {
+  /** Settles once a record holds the plan's first `n` chunks: chunk n-1 may then be marked done. */
+  async recordedUpTo(n: number): Promise<void> {
+    while (this.#recorded < n) {
       if (this.#failure) throw this.#failure.err;
-      if (i < this.plan.chunks.length) return this.plan.chunks[i];
-      if (this.#complete) return null;
-      await new Promise<void>((resolve) => this.#wake.push(resolve));
+      if (!this.plan.open) {
+        await this.done;
+        return;
+      }
+      // One record at a time; the chunks cut while it is written go together in the next.
+      await (this.#recording ??= this.#recordOpen());
     }
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = [];
-    for (const w of wake) w();
+  async #recordOpen(): Promise<void> {
+    const snapshot: ChunkPlan = { ...this.plan, chunks: this.plan.chunks.slice() };
+    try {
+      await this.#record(snapshot);
+      this.#recorded = Math.max(this.#recorded, snapshot.chunks.length);
+    } finally {
+      this.#recording = null;
+    }
+  }
+
+  /** The whole plan: recorded (after any open record still being written), then done. */
+  #finish(onRecord: boolean): void {
+    (onRecord ? Promise.resolve() : this.#record(this.plan)).then(
+      () => {
+        this.#recorded = Infinity;
+        this.#done.resolve(this.plan);
+      },
+      (err: unknown) => this.fail(err),
+    );
   }
 }

@@ -45,6 +45,20 @@ export interface ChunkPlan {
   /** The primary key columns, in order, bounds apply to (a key plan); absent otherwise. */
   key?: readonly string[];
   chunks: ChunkRange[];
+  /**
+   * A key plan still being cut by its copy's read (see KeyCut): `chunks` are the ones cut so far, each with its
+   * end, and the rest of the table, after the last one, is still to be cut. Absent once the plan is whole.
+   */
+  open?: KeyCut;
+}
+
+/**
+ * How a key plan is cut while the table is read in key order, instead of by a walk: a bound every `step` rows,
+ * the row's own key (what the walk's `LIMIT 1 OFFSET step` finds), at most `maxChunks` chunks.
+ */
+export interface KeyCut {
+  step: number;
+  maxChunks: number;
 }
 
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
@@ -100,23 +114,25 @@ export async function planChunks(
   signal?: AbortSignal,
   onChunk?: ChunkSink,
 ): Promise<ChunkPlan> {
+  const start = await startPlan(client, dbName, table, opts);
   let told = 0;
-  const plan = await makePlan(client, dbName, table, opts, signal, (range, shape) => {
-    told++;
-    onChunk?.(range, shape);
-  });
+  const plan = start.open
+    ? await walkKeyChunks(client, dbName, table, start.open, signal, (range, shape) => {
+        told++;
+        onChunk?.(range, shape);
+      })
+    : start;
+  // The rest: a whole plan's chunks, or the one after a walk's last bound.
   for (const range of plan.chunks.slice(told)) onChunk?.(range, plan);
   return plan;
 }
 
-async function makePlan(
-  client: TabletClient,
-  dbName: string,
-  table: TableDefinition,
-  opts: ChunkingOptions,
-  signal: AbortSignal | undefined,
-  onChunk: ChunkSink,
-): Promise<ChunkPlan> {
+/**
+ * The plan as far as it is known without reading the table: whole for an integer key (its bounds from MIN and
+ * MAX) or a table of one chunk; for any other key an open plan with no chunks yet, to be cut by a walk (planChunks)
+ * or by a read of the table in key order that cuts it as it goes (the copy's, clone/copier.ts).
+ */
+export async function startPlan(client: TabletClient, dbName: string, table: TableDefinition, opts: ChunkingOptions): Promise<ChunkPlan> {
   const count = chunkCountFor(table, opts);
   if (count <= 1 || keyCursorProblem(table) !== null) return WHOLE;
   const first = table.columns.find((c) => c.name === table.primaryKey[0])!;
@@ -124,7 +140,19 @@ async function makePlan(
   // A key on column prefixes (TEXT, BLOB, or `name(10)`) is not in the order of its full values: every step of a
   // walk would sort the rest of the table. Such a table stays one chunk.
   if (await hasPrefixKey(client, dbName, table)) return WHOLE;
-  return planKeyChunks(client, dbName, table, count, opts.chunkCount, signal, onChunk);
+  const key = keyColumnsOf(table, 'be cut into chunks on its primary key').map((c) => c.name);
+  // On to the end of the table (up to --chunk-count chunks), not `count`: where the estimate is short, the last
+  // chunk would hold the rest (41,000 rows after 45 chunks of 10,000 in a 500,000-row table estimated at 460,000),
+  // read alone at the end of the copy.
+  return { column: null, key, chunks: [], open: { step: Math.max(1, Math.ceil(table.rowsEstimate / count)), maxChunks: opts.chunkCount } };
+}
+
+/** A whole plan's chunks from its bounds: an open plan's chunks, then the rest of the table after the last one. */
+export function closePlan(plan: ChunkPlan): ChunkPlan {
+  if (!plan.open) return plan;
+  const last = plan.chunks.at(-1);
+  if (!last) return WHOLE;
+  return { column: plan.column, key: plan.key, chunks: [...plan.chunks, { start: last.end, end: null }] };
 }
 
 async function hasPrefixKey(client: TabletClient, dbName: string, table: TableDefinition): Promise<boolean> {
@@ -157,25 +185,20 @@ async function planIntegerChunks(client: TabletClient, dbName: string, table: Ta
  * the copy, which reads and sends every row. Its bounds are real keys read by the same ORDER BY the conditions
  * compare in, so they ascend in the column's collation and every chunk holds `step` rows as the table is now.
  */
-async function planKeyChunks(
+async function walkKeyChunks(
   client: TabletClient,
   dbName: string,
   table: TableDefinition,
-  count: number,
-  maxChunks: number,
+  { step, maxChunks }: KeyCut,
   signal: AbortSignal | undefined,
   onChunk: ChunkSink,
 ): Promise<ChunkPlan> {
   const columns = keyColumnsOf(table, 'be cut into chunks on its primary key');
-  const step = Math.max(1, Math.ceil(table.rowsEstimate / count));
   // The bytes of each key column as stored (CAST … AS BINARY: digits, the string in its own charset, temporal text).
   const select = columns.map((c, i) => `CAST(${quoteId(c.name)} AS BINARY) AS k${i}`).join(', ');
   const order = columns.map((c) => quoteId(c.name)).join(', ');
   const bounds: string[][] = [];
   let last: Buffer[] | null = null;
-  // On to the end of the table (up to --chunk-count chunks), not `count`: where the estimate is short, the last
-  // chunk would hold the rest (41,000 rows after 45 chunks of 10,000 in a 500,000-row table estimated at 460,000),
-  // read alone at the end of the copy.
   while (bounds.length < maxChunks - 1) {
     signal?.throwIfAborted();
     const where: string = last ? ` WHERE ${tupleCondition(columns, last, '>')}` : '';
@@ -251,6 +274,11 @@ export function parseChunkPlan(text: string, table: string): ChunkPlan {
   const p = plan as Record<string, unknown>;
   if (p.column !== null && typeof p.column !== 'string') throw bad('has a bad column');
   if (p.key !== undefined && !(Array.isArray(p.key) && p.key.length > 0 && p.key.every((k) => typeof k === 'string'))) throw bad('has a bad key');
+  if (p.open !== undefined) {
+    const o = p.open as Record<string, unknown> | null;
+    const positive = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
+    if (typeof o !== 'object' || o === null || !positive(o.step) || !positive(o.maxChunks) || p.key === undefined) throw bad('has a bad open cut');
+  }
   if (!Array.isArray(p.chunks) || p.chunks.length === 0) throw bad('has no chunks');
   const isBound = (b: unknown) => b === null || typeof b === 'string' || (Array.isArray(b) && b.every((v) => typeof v === 'string'));
   for (const c of p.chunks as unknown[]) {

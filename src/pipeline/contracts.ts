@@ -2,7 +2,7 @@
 // where a row goes, the copy's progress events and its per-chunk checkpoints. clone/ and diff/ implement or call
 // these; worker/ supplies them.
 
-import type { ChunkPlan } from '../mysql/chunker.ts';
+import type { ChunkPlan, ChunkRange } from '../mysql/chunker.ts';
 import type { TableDefinition } from '../mysql/schema.ts';
 import type { Row } from '../mysql/sql.ts';
 import type { TabletDb } from '../mysql/tablet-client.ts';
@@ -35,11 +35,14 @@ export interface CopyProgress {
 export interface ChunkMarks {
   /** The plan of the table's chunks on this source an earlier run recorded (resuming), if any. */
   knownPlan(sourceIndex: number, table: string): ChunkPlan | undefined;
-  /** Records a table's whole plan (made while its first chunks were copied), before any chunk is marked done. */
+  /** Records a table's plan, open (as it is cut) or whole, before a chunk it holds is marked done. */
   recordPlan(sourceIndex: number, table: TableDefinition, plan: ChunkPlan): Promise<void>;
   isDone(sourceIndex: number, table: string, chunk: number): boolean;
-  /** Before copying a chunk: removes whatever an earlier run wrote of it. */
-  prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number): Promise<void>;
+  /**
+   * Before reading `range` (chunk `chunk`, or an open plan's rest from it on): removes whatever an earlier run wrote
+   * of it.
+   */
+  prepare(sourceIndex: number, table: TableDefinition, plan: ChunkPlan, chunk: number, range: ChunkRange): Promise<void>;
   /** After every batch of the chunk is written. */
   done(sourceIndex: number, table: string, chunk: number): Promise<void>;
 }

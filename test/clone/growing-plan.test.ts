@@ -1,41 +1,107 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GrowingPlan } from '../../src/clone/growing-plan.ts';
+import type { ChunkPlan } from '../../src/mysql/chunker.ts';
+
+/** A record that lands when the test says so, keeping what each held. */
+function recorder() {
+  const records: ChunkPlan[] = [];
+  const landing: (() => void)[] = [];
+  const record = (plan: ChunkPlan) => {
+    records.push(structuredClone(plan));
+    return new Promise<void>((resolve) => landing.push(resolve));
+  };
+  const land = async () => {
+    landing.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { records, record, land };
+}
+
+const OPEN: ChunkPlan = { column: null, key: ['a'], chunks: [], open: { step: 10, maxChunks: 100 } };
 
 describe('GrowingPlan', () => {
-  const shape = { column: null, key: ['a'] };
-  /** A walk's whole plan: two chunks of key `a`, cut at `bound`. */
-  const cutAt = (bound: string) => ({
-    column: null,
-    key: ['a'],
-    chunks: [
-      { start: null, end: [bound] },
-      { start: [bound], end: null },
-    ],
-  });
-  it('hands chunk i over as soon as it is known, and null past the end once complete', async () => {
-    const g = new GrowingPlan();
-    const first = g.chunk(0);
-    const second = g.chunk(1);
-    g.add({ start: null, end: ['61'] }, shape);
-    assert.deepEqual(await first, { start: null, end: ['61'] });
-    assert.deepEqual(g.plan.key, ['a']);
-    const past = g.chunk(2);
-    g.complete(cutAt('61'));
-    assert.deepEqual(await second, { start: ['61'], end: null });
-    assert.equal(await past, null);
+  it('a whole plan is recorded once, and a chunk of it is marked only after', async () => {
+    const r = recorder();
+    const g = new GrowingPlan(r.record);
+    g.start(
+      {
+        column: 'id',
+        chunks: [
+          { start: null, end: '5' },
+          { start: '5', end: null },
+        ],
+      },
+      false,
+    );
+    await g.started;
+    let marked = false;
+    const mark = g.recordedUpTo(1).then(() => (marked = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(marked, false);
+    await r.land();
+    await mark;
+    assert.equal(r.records.length, 1);
     assert.equal((await g.done).chunks.length, 2);
   });
 
-  it("a walk's failure reaches the readers waiting, and a plan that changed is refused", async () => {
-    const g = new GrowingPlan();
-    const waiting = g.chunk(0);
+  it('an open plan is recorded as it grows, the chunks cut meanwhile in the next record, then whole', async () => {
+    const r = recorder();
+    const g = new GrowingPlan(r.record);
+    g.start(OPEN, false);
+    g.add({ start: null, end: ['61'] });
+    const first = g.recordedUpTo(1);
+    // Cut while the first record is being written: both wait for the next one.
+    g.add({ start: ['61'], end: ['62'] });
+    g.add({ start: ['62'], end: ['63'] });
+    const second = g.recordedUpTo(2);
+    const third = g.recordedUpTo(3);
+    await r.land();
+    await first;
+    assert.deepEqual(r.records[0].chunks.length, 1);
+    assert.deepEqual(r.records[0].open, OPEN.open);
+    await r.land();
+    await Promise.all([second, third]);
+    assert.equal(r.records.length, 2, 'one record for the two chunks cut meanwhile');
+    assert.equal(r.records[1].chunks.length, 3);
+    g.complete();
+    const last = g.recordedUpTo(4);
+    await r.land();
+    await last;
+    const whole = await g.done;
+    assert.equal(whole.open, undefined);
+    assert.deepEqual(whole.chunks.at(-1), { start: ['63'], end: null });
+    assert.deepEqual(r.records[2], whole);
+  });
+
+  it("an earlier run's open plan is not recorded again; read to its end it is one chunk more, recorded whole", async () => {
+    const r = recorder();
+    const g = new GrowingPlan(r.record);
+    g.start({ ...OPEN, chunks: [{ start: null, end: ['61'] }] }, true);
+    await g.recordedUpTo(1);
+    assert.equal(r.records.length, 0);
+    g.complete();
+    await r.land();
+    assert.deepEqual((await g.done).chunks, [
+      { start: null, end: ['61'] },
+      { start: ['61'], end: null },
+    ]);
+  });
+
+  it('an open plan read to its end without a cut is the whole table in one chunk', async () => {
+    const r = recorder();
+    const g = new GrowingPlan(r.record);
+    g.start(OPEN, false);
+    g.complete();
+    await r.land();
+    assert.deepEqual((await g.done).chunks, [{ start: null, end: null }]);
+  });
+
+  it('a failure reaches whoever waits on the plan', async () => {
+    const g = new GrowingPlan(() => Promise.resolve());
     g.fail(new Error('lost'));
-    await assert.rejects(waiting, /lost/);
+    await assert.rejects(g.started, /lost/);
     await assert.rejects(g.done, /lost/);
-    const h = new GrowingPlan();
-    h.add({ start: null, end: ['61'] }, shape);
-    h.complete(cutAt('62'));
-    await assert.rejects(h.done, /changed while it was being copied/);
+    await assert.rejects(g.recordedUpTo(1), /lost/);
   });
 });
