@@ -9,7 +9,7 @@
 
 import { PassThrough } from 'node:stream';
 import mysql, { type Connection as CoreConnection } from 'mysql2';
-import { closeStatement } from './mysql2-internals.ts';
+import { closeStatement, corked } from './mysql2-internals.ts';
 import { acquireConnection, TabletError, type Pool, type PoolConnection, type TabletRef } from '../connection.ts';
 import { codedLength, lastWarnings, MAX_PAYLOAD, maxAllowedPacket, moreLengthBytes, PACKET_HEADER, setPacketHeader } from './packets.ts';
 import { discardConnection } from './discard.ts';
@@ -196,24 +196,27 @@ function useStatement(core: CoreConnection, sql: string): { id: Promise<number>;
   if (!byText) statements.set(core, (byText = new Map()));
   let st = byText.get(sql);
   if (!st) {
-    for (const [text, old] of byText) {
-      if (byText.size < KEPT_STATEMENTS) break;
-      if (old.users > 0) continue;
-      byText.delete(text);
-      closeStatement(core, { sql: text });
-    }
-    const id = new Promise<number>((resolve, reject) => {
-      core.prepare(sql, (err, statement) => {
-        if (err) return reject(err);
-        // mysql2 keeps the server's statement id on the statement; its typings do not show it.
-        const n = (statement as unknown as { id?: unknown }).id;
-        if (typeof n !== 'number')
-          return reject(new Error('mysql2 gave a prepared statement without its id: its internals changed, shardworker must be updated'));
-        resolve(n);
+    const map = byText;
+    // The closes of the statements given up and the new prepare in one socket write.
+    const id = corked(core, () => {
+      for (const [text, old] of map) {
+        if (map.size < KEPT_STATEMENTS) break;
+        if (old.users > 0) continue;
+        map.delete(text);
+        closeStatement(core, { sql: text });
+      }
+      return new Promise<number>((resolve, reject) => {
+        core.prepare(sql, (err, statement) => {
+          if (err) return reject(err);
+          // mysql2 keeps the server's statement id on the statement; its typings do not show it.
+          const n = (statement as unknown as { id?: unknown }).id;
+          if (typeof n !== 'number')
+            return reject(new Error('mysql2 gave a prepared statement without its id: its internals changed, shardworker must be updated'));
+          resolve(n);
+        });
       });
     });
     const made: Statement = (st = { id, users: 0 });
-    const map = byText;
     // A failed prepare is not kept: the next batch asks again.
     id.catch(() => {
       if (map.get(sql) === made) map.delete(sql);

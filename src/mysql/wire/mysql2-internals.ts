@@ -59,10 +59,15 @@ export const MYSQL2_INTERNALS: readonly Mysql2Internal[] = [
     present: (p) => fn(p.connection.packetParser, 'execute'),
   },
   {
-    name: 'Connection.stream (the socket, with pause, resume and destroy)',
+    name: 'Connection.stream (the socket, with pause, resume, destroy, cork and uncork)',
     where: 'lib/base/connection.js',
-    usedBy: 'mysql/wire/row-framer.ts, mysql/wire/direct-reads.ts, mysql/wire/discard.ts, mysql/wire/binlog/dump-connection.ts',
-    present: (p) => fn(p.connection.stream, 'pause') && fn(p.connection.stream, 'resume') && fn(p.connection.stream, 'destroy'),
+    usedBy: 'mysql/wire/row-framer.ts, mysql/wire/direct-reads.ts, mysql/wire/discard.ts, mysql/wire/binlog/dump-connection.ts, corked() here',
+    present: (p) =>
+      fn(p.connection.stream, 'pause')
+      && fn(p.connection.stream, 'resume')
+      && fn(p.connection.stream, 'destroy')
+      && fn(p.connection.stream, 'cork')
+      && fn(p.connection.stream, 'uncork'),
   },
   {
     name: 'Connection.addCommand, write and sequenceId',
@@ -171,4 +176,20 @@ export interface StatementKey {
 export function closeStatement(core: unknown, key: StatementKey): void {
   const conn = core as { _statements: { delete(key: string): boolean }; constructor: { statementKey(options: StatementKey): string } };
   conn._statements.delete(conn.constructor.statementKey(key));
+}
+
+/**
+ * Runs `write` with the connection's socket corked, so that the packets it writes (a COM_STMT_CLOSE, which has no
+ * reply, and the next command) leave in one system call. On this 2-core VM a socket write costs tens of
+ * microseconds of the worker's thread (the receiver's wake-up is paid by the writer): a copy of 2,000 small tables
+ * spent half its copying time in 25,000 of them.
+ */
+export function corked<T>(core: unknown, write: () => T): T {
+  const stream = (core as { stream: { cork(): void; uncork(): void } }).stream;
+  stream.cork();
+  try {
+    return write();
+  } finally {
+    stream.uncork();
+  }
 }

@@ -4,7 +4,7 @@
 // source and destination servers need too.
 
 import type { Connection as CoreConnection } from 'mysql2';
-import { closeStatement } from './mysql2-internals.ts';
+import { closeStatement, corked, type StatementKey } from './mysql2-internals.ts';
 import { acquireConnection, TabletError, type Pool, type TabletRef } from '../connection.ts';
 import type { ByteArena } from './byte-arena.ts';
 import { binaryLayout, TEMPORAL, type BinaryLayout, type ResultField } from './binary-row.ts';
@@ -212,6 +212,16 @@ interface QueryInternals {
   on(event: 'end', fn: () => void): void;
 }
 
+/** Per connection, the statement its last scan read through, to close before its next scan's command. */
+const leftStatements = new WeakMap<object, StatementKey>();
+
+function closeLeftStatement(core: object): void {
+  const key = leftStatements.get(core);
+  if (!key) return;
+  leftStatements.delete(core);
+  closeStatement(core, key);
+}
+
 /**
  * Runs `sql` on a connection of `pool` and hands every row to `sink`. Resolves with the row count once the
  * result has ended and the last sink promise has settled. On abort, a sink failure or early exit the
@@ -269,9 +279,11 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
       binary = opts.binary === true && framer !== null;
       // A prepared statement's rows come through mysql2's Execute, which goes to its prototype's row state (shared
       // with Query) rather than the instance's: the framer takes them before either sees one.
-      const query = (binary
-        ? core.execute({ sql, rowsAsArray: true })
-        : core.query({ sql, rowsAsArray: true, typeCast: false })) as unknown as QueryInternals & { next: unknown };
+      // The statement an earlier scan left on this connection is closed in the same socket write.
+      const query = corked(core, () => {
+        closeLeftStatement(core);
+        return binary ? core.execute({ sql, rowsAsArray: true }) : core.query({ sql, rowsAsArray: true, typeCast: false });
+      }) as unknown as QueryInternals & { next: unknown };
       const protoRow = (Object.getPrototypeOf(query) as QueryInternals).row;
       // Rows reach this state only when the framer could not take the connection over.
       const rawRow: RowState = function (this: QueryInternals, packet, connection) {
@@ -303,8 +315,9 @@ export async function scanRows(pool: Pool, ref: TabletRef, doing: string, sql: s
         });
       });
     });
-    // Prepared for this chunk alone: closed, or the server's prepared statements would pile up.
-    if (binary) closeStatement(core, { sql, rowsAsArray: true });
+    // Prepared for this chunk alone: closed, or the server's prepared statements would pile up; with the next
+    // scan's command on the connection, in one write (or with the connection).
+    if (binary) leftStatements.set(core, { sql, rowsAsArray: true });
     finished = true;
     return rows;
   } finally {
