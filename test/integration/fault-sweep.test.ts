@@ -49,7 +49,7 @@ describe('fault sweep: a destination primary restarting in each phase of a Split
 
   // Each phase by the first statement of it the destination zone1-200 is about to run.
   const phases: [string, RegExp][] = [
-    ['tables being created', /^creating table b$/],
+    ['tables being created', /^creating tables a to c$/],
     ['rows copying', /^writing rows into a \(chunk 1\)$/],
     ['chunk marks being written', /^writing _vt\.copy_state for b$/],
     ['a delayed ALTER running', /^adding delayed indexes to a$/],
