@@ -47,7 +47,7 @@ describe('GrowingPlan', () => {
 
   it('an open plan is recorded as it grows, the chunks cut meanwhile in the next record, then whole', async () => {
     const r = recorder();
-    const g = new GrowingPlan(r.record);
+    const g = new GrowingPlan(r.record, 0);
     g.start(OPEN, false);
     g.add({ start: null, end: ['61'] });
     const first = g.recordedUpTo(1);
@@ -103,5 +103,33 @@ describe('GrowingPlan', () => {
     await assert.rejects(g.started, /lost/);
     await assert.rejects(g.done, /lost/);
     await assert.rejects(g.recordedUpTo(1), /lost/);
+  });
+
+  it('an open plan is recorded at most once an interval; a chunk waiting for the next record is released by the whole one', async () => {
+    const r = recorder();
+    const g = new GrowingPlan(r.record, 200);
+    g.start(OPEN, false);
+    g.add({ start: null, end: ['61'] });
+    const first = g.recordedUpTo(1);
+    await r.land();
+    await first;
+    const started = performance.now();
+    g.add({ start: ['61'], end: ['62'] });
+    const second = g.recordedUpTo(2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(r.records.length, 1, 'no second record within the interval');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(r.records.length, 2);
+    assert.ok(performance.now() - started >= 200);
+    await r.land();
+    await second;
+    // Within the next interval the plan is read to its end: the chunk's mark waits for the whole record only.
+    g.add({ start: ['62'], end: ['63'] });
+    const third = g.recordedUpTo(3);
+    g.complete();
+    await r.land();
+    await third;
+    assert.equal(r.records.length, 3);
+    assert.equal(r.records[2].open, undefined);
   });
 });
