@@ -20,6 +20,15 @@ function recorder() {
 
 const OPEN: ChunkPlan = { column: null, key: ['a'], chunks: [], open: { step: 10, maxChunks: 100 } };
 
+/** An open plan, records at most every `recordEveryMs`, with its first chunk cut and its mark waiting for a record. */
+function openWithOneChunk(recordEveryMs: number) {
+  const r = recorder();
+  const g = new GrowingPlan(r.record, recordEveryMs);
+  g.start(OPEN, false);
+  g.add({ start: null, end: ['61'] });
+  return { r, g, first: g.recordedUpTo(1) };
+}
+
 describe('GrowingPlan', () => {
   it('a whole plan is recorded once, and a chunk of it is marked only after', async () => {
     const r = recorder();
@@ -46,11 +55,7 @@ describe('GrowingPlan', () => {
   });
 
   it('an open plan is recorded as it grows, the chunks cut meanwhile in the next record, then whole', async () => {
-    const r = recorder();
-    const g = new GrowingPlan(r.record, 0);
-    g.start(OPEN, false);
-    g.add({ start: null, end: ['61'] });
-    const first = g.recordedUpTo(1);
+    const { r, g, first } = openWithOneChunk(0);
     // Cut while the first record is being written: both wait for the next one.
     g.add({ start: ['61'], end: ['62'] });
     g.add({ start: ['62'], end: ['63'] });
@@ -106,11 +111,7 @@ describe('GrowingPlan', () => {
   });
 
   it('an open plan is recorded at most once an interval; a chunk waiting for the next record is released by the whole one', async () => {
-    const r = recorder();
-    const g = new GrowingPlan(r.record, 200);
-    g.start(OPEN, false);
-    g.add({ start: null, end: ['61'] });
-    const first = g.recordedUpTo(1);
+    const { r, g, first } = openWithOneChunk(200);
     await r.land();
     await first;
     const started = performance.now();
