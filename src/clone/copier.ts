@@ -6,7 +6,7 @@ import PQueue from 'p-queue';
 import { GrowingPlan } from './growing-plan.ts';
 import type { Logger } from 'pino';
 import { ByteArena, COPY_ARENA_BYTES } from '../mysql/wire/byte-arena.ts';
-import { chunkQuery, startPlan, type ChunkBound, type ChunkingOptions, type ChunkRange, type KeyCut } from '../mysql/chunker.ts';
+import { chunkQuery, keyBoundOf, startPlan, type ChunkBound, type ChunkingOptions, type ChunkRange, type KeyCut } from '../mysql/chunker.ts';
 import { KeyCursor, keyCursorProblem } from '../mysql/key-cursor.ts';
 import type { RawRow } from '../mysql/wire/raw-rows.ts';
 import { classifyError } from '../mysql/retry.ts';
@@ -46,14 +46,20 @@ export async function copyTables(req: CopyRequest): Promise<void> {
     // Each source's readers at once (a merge reads its sources side by side).
     await Promise.all(req.sources.map((source, sourceIndex) => queueChunks(run, source, sourceIndex)));
   } catch (err) {
-    req.abort.abort(err);
-    run.failure ??= { err };
+    failCopy(run, err);
   }
   // Every queued chunk has finished or, after a failure, been dropped.
   await Promise.all(run.queues.map((q) => q.onIdle()));
   // The last chunks' writes, still landing when their readers ended.
   await Promise.allSettled([...run.tails]);
   if (run.failure) throw run.failure.err;
+}
+
+/** Records the copy's first failure (the one reported) and aborts the rest; `report` logs it unless already aborted. */
+function failCopy(run: CopyRun, err: unknown, report: () => void = () => {}): void {
+  if (!run.req.abort.signal.aborted) report();
+  run.failure ??= { err };
+  run.req.abort.abort(err);
 }
 
 interface CopyRun {
@@ -121,11 +127,7 @@ async function queueChunks(run: CopyRun, source: SourceSide, sourceIndex: number
   for (const table of largestFirst(req.tables)) {
     if (readers.size >= ahead) await readers.onSizeLessThan(ahead);
     signal.throwIfAborted();
-    const failed = (err: unknown) => {
-      if (!signal.aborted) req.log.error({ err, table: table.name, source: source.client.ref.alias }, 'table copy failed');
-      run.failure ??= { err };
-      req.abort.abort(err);
-    };
+    const failed = (err: unknown) => failCopy(run, err, () => req.log.error({ err, table: table.name, source: source.client.ref.alias }, 'table copy failed'));
     const growing = new GrowingPlan((plan) => req.marks?.recordPlan(sourceIndex, table, plan) ?? Promise.resolve());
     const known = req.marks?.knownPlan(sourceIndex, table.name);
     (known ? Promise.resolve(known) : startPlan(source.client, source.dbName, table, req.chunking)).then(
@@ -167,7 +169,7 @@ async function copyTableFrom(run: CopyRun, source: SourceSide, sourceIndex: numb
     }
     await copyRead(reader, chunkIndex, plan.chunks[chunkIndex], null);
   }
-  if (plan.open) await copyRead(reader, known, { start: plan.chunks.at(-1)?.end ?? null, end: null }, plan.open);
+  if (plan.open) await copyRead(reader, known, growing.rest(), plan.open);
 }
 
 interface TableReader {
@@ -265,11 +267,7 @@ async function copyRead(reader: TableReader, first: number, range: ChunkRange, c
   if (cut && !cursor) throw new Error(`${table.name} cannot be cut while read: ${noCursor}`);
   /** The row just tracked starts the next chunk: the one being read ends before its key. */
   const closeChunk = () => {
-    const key = cursor!.lastKey()!;
-    const bound = key.map((v) => {
-      if (v === null) throw new Error(`primary key of ${table.name} read as NULL`);
-      return v.toString('hex');
-    });
+    const bound = keyBoundOf(cursor!.lastKey()!, table.name);
     const closing = tail;
     growing.add({ start: closing.start, end: bound });
     progress.chunksPlanned(table.name, 1);
@@ -311,10 +309,7 @@ async function copyRead(reader: TableReader, first: number, range: ChunkRange, c
             `reading ${table.name} (chunk ${first}) from ${source.client.ref.alias} broke after some of its rows were written, and it cannot resume after its last row (${noCursor}): failing rather than duplicating rows`,
           );
         // Nothing written yet: drop what was batched and read the chunk again from its start.
-        for (const [index, b] of batchers.entries()) {
-          b.take()?.release();
-          holding[index] = false;
-        }
+        for (const b of batchers) b.take()?.release();
         tail.skipped = 0;
       }
     }
@@ -368,10 +363,6 @@ function finish(reader: TableReader, chunk: ChunkTail, log: Logger): void {
   run.tails.add(landed);
   landed.then(
     () => run.tails.delete(landed),
-    (err: unknown) => {
-      if (!req.abort.signal.aborted) log.error({ err, chunk: chunk.index }, 'chunk failed');
-      run.failure ??= { err };
-      req.abort.abort(err);
-    },
+    (err: unknown) => failCopy(run, err, () => log.error({ err, chunk: chunk.index }, 'chunk failed')),
   );
 }

@@ -9,7 +9,7 @@
 // chunks of a UUID key would otherwise write some 85 MB of records on each destination), and the whole plan once
 // complete. A chunk's mark waits for the next record; a crash loses at most a second of marks.
 
-import { closePlan, type ChunkPlan, type ChunkRange } from '../mysql/chunker.ts';
+import type { ChunkPlan, ChunkRange } from '../mysql/chunker.ts';
 
 /** An open plan's records start at least this far apart. */
 export const OPEN_RECORD_EVERY_MS = 1000;
@@ -60,10 +60,14 @@ export class GrowingPlan {
     this.plan.chunks.push(range);
   }
 
-  /** The reader of an open plan read to the end of the table: the rest after the last bound is the last chunk. */
+  /** The table after the plan's last bound (all of it before the first): what an open plan has still to cut. */
+  rest(): ChunkRange {
+    return { start: this.plan.chunks.at(-1)?.end ?? null, end: null };
+  }
+
+  /** The reader of an open plan read to the end of the table: the rest is its last chunk. */
   complete(): void {
-    const whole = closePlan(this.plan);
-    this.plan.chunks.push(...whole.chunks.slice(this.plan.chunks.length));
+    this.plan.chunks.push(this.rest());
     delete this.plan.open;
     this.#finish(false);
   }

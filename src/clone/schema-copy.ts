@@ -84,10 +84,9 @@ export async function createTables(dest: DestinationDb, tables: TableDefinition[
   // Several CREATE TABLEs a round trip, and a few round trips at once: a CREATE waits on the server's file work
   // more than it uses a core, and each round trip costs the worker (2,000 small tables on two destinations, one at
   // a time 8.0 s; four at a time 5.5 s; four round trips at a time of 25 each 3.3-4.0 s, two of 50 4.7 s, eight
-  // of 10 3.7-3.9 s). None of these tables is there
-  // (just checked, and the shards' lock keeps other jobs away), so IF NOT EXISTS only makes a batch safe to repeat
-  // after a lost connection left some of it done. After a failure no more are started; the first in table order is
-  // the one reported.
+  // of 10 3.7-3.9 s). None of these tables is there (just checked, and the shards' lock keeps other jobs away), so
+  // IF NOT EXISTS only makes a batch safe to repeat after a lost connection left some of it done. After a failure
+  // no more are started; the first in table order is the one reported.
   const queue = new PQueue({ concurrency: CREATE_CONCURRENCY });
   const failures: { index: number; err: unknown }[] = [];
   for (let index = 0; index < creates.length; index += CREATE_BATCH) {

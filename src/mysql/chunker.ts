@@ -147,14 +147,6 @@ export async function startPlan(client: TabletClient, dbName: string, table: Tab
   return { column: null, key, chunks: [], open: { step: Math.max(1, Math.ceil(table.rowsEstimate / count)), maxChunks: opts.chunkCount } };
 }
 
-/** A whole plan's chunks from its bounds: an open plan's chunks, then the rest of the table after the last one. */
-export function closePlan(plan: ChunkPlan): ChunkPlan {
-  if (!plan.open) return plan;
-  const last = plan.chunks.at(-1);
-  if (!last) return WHOLE;
-  return { column: plan.column, key: plan.key, chunks: [...plan.chunks, { start: last.end, end: null }] };
-}
-
 async function hasPrefixKey(client: TabletClient, dbName: string, table: TableDefinition): Promise<boolean> {
   const rows = await client.query<unknown[]>(
     `reading the primary key of ${table.name}`,
@@ -214,7 +206,7 @@ async function walkKeyChunks(
       if (!Buffer.isBuffer(v)) throw new Error(`primary key column ${c.name} of ${table.name} read as ${v === null ? 'NULL' : typeof v}`);
       return v;
     });
-    const bound = key.map((v) => v.toString('hex'));
+    const bound = keyBoundOf(key, table.name);
     // The chunk this bound ends is known now (the last one, unbounded, once the walk is through).
     onChunk({ start: bounds.length ? bounds[bounds.length - 1] : null, end: bound }, { column: null, key: columns.map((c) => c.name) });
     bounds.push(bound);
@@ -252,6 +244,14 @@ export function chunkCondition(table: TableDefinition, plan: ChunkPlan, range: C
 function integerBound(table: TableDefinition, bound: ChunkBound): string {
   if (typeof bound !== 'string' || !INTEGER_RE.test(bound)) throw new Error(`chunk bound ${JSON.stringify(bound)} of ${table.name} is not an integer`);
   return bound;
+}
+
+/** A key plan's bound from a primary key's values, each as the text protocol has it (what keyBound reads back). */
+export function keyBoundOf(key: readonly (Buffer | null)[], table: string): string[] {
+  return key.map((v) => {
+    if (v === null) throw new Error(`primary key of ${table} read as NULL`);
+    return v.toString('hex');
+  });
 }
 
 function keyBound(table: TableDefinition, columns: readonly KeyColumn[], bound: ChunkBound): Buffer[] {
